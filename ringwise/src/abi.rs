@@ -1,0 +1,173 @@
+//! The kernel's io_uring ABI.
+//!
+//! Structures and constants come from `linux-raw-sys` (generated from the
+//! kernel's UAPI headers). Constants that its release lacks are defined here,
+//! each with the kernel version that added it. Nothing in this module has
+//! behaviour: it is the vocabulary the rest of the crate speaks to the kernel.
+
+pub use linux_raw_sys::io_uring::{
+    io_cqring_offsets, io_sqring_offsets, io_uring_getevents_arg, io_uring_params, io_uring_probe_op,
+    io_uring_rsrc_update, IORING_CQE_F_BUFFER, IORING_CQE_F_BUF_MORE, IORING_CQE_F_MORE, IORING_CQE_F_NOTIF,
+    IORING_CQE_F_SOCK_NONEMPTY, IORING_ENTER_ABS_TIMER, IORING_ENTER_EXT_ARG, IORING_ENTER_EXT_ARG_REG,
+    IORING_ENTER_GETEVENTS, IORING_ENTER_NO_IOWAIT, IORING_ENTER_REGISTERED_RING, IORING_ENTER_SQ_WAIT,
+    IORING_ENTER_SQ_WAKEUP, IORING_FSYNC_DATASYNC, IORING_OFF_SQES, IORING_OFF_SQ_RING, IORING_SQ_CQ_OVERFLOW,
+    IORING_SQ_NEED_WAKEUP, IORING_SQ_TASKRUN,
+};
+
+/// `io_uring_setup(2)`, `io_uring_enter(2)` and `io_uring_register(2)`.
+/// The numbers are the same on every architecture (added in Linux 5.1 to the
+/// unified syscall table).
+pub const SYS_IO_URING_SETUP: usize = 425;
+pub const SYS_IO_URING_ENTER: usize = 426;
+pub const SYS_IO_URING_REGISTER: usize = 427;
+
+/// Setup flags that `linux-raw-sys` 0.12 does not carry yet.
+/// Linux 6.18: CQ ring holding both 16- and 32-byte CQEs.
+pub const IORING_SETUP_CQE_MIXED: u32 = 1 << 18;
+/// Linux 6.19: SQ ring holding both 64- and 128-byte SQEs.
+pub const IORING_SETUP_SQE_MIXED: u32 = 1 << 19;
+
+/// Linux 6.18: a filler CQE in a `CQE_MIXED` ring; skip it.
+pub const IORING_CQE_F_SKIP: u32 = 1 << 5;
+/// Linux 6.18: in a `CQE_MIXED` ring, this CQE is 32 bytes (two slots).
+pub const IORING_CQE_F_32: u32 = 1 << 15;
+/// The buffer id of a provided-buffer CQE sits in the upper 16 bits of `flags`.
+pub const IORING_CQE_BUFFER_SHIFT: u32 = 16;
+
+/// `IORING_OP_NOP` flags (Linux 6.10+, `NOP_CQE32` 6.18).
+pub const IORING_NOP_INJECT_RESULT: u32 = 1 << 0;
+pub const IORING_NOP_FILE: u32 = 1 << 1;
+pub const IORING_NOP_FIXED_FILE: u32 = 1 << 2;
+pub const IORING_NOP_FIXED_BUFFER: u32 = 1 << 3;
+pub const IORING_NOP_TASK_WORK: u32 = 1 << 4;
+pub const IORING_NOP_CQE32: u32 = 1 << 5;
+
+/// Register opcodes used by the core (the full set lives in `register`).
+pub const IORING_REGISTER_PROBE: u32 = 8;
+pub const IORING_REGISTER_ENABLE_RINGS: u32 = 12;
+pub const IORING_REGISTER_RING_FDS: u32 = 20;
+pub const IORING_UNREGISTER_RING_FDS: u32 = 21;
+/// OR-ed into a register opcode when the fd argument is a registered ring index.
+pub const IORING_REGISTER_USE_REGISTERED_RING: u32 = 1 << 31;
+
+/// Opcodes newer than linux-raw-sys 0.12 (Linux 6.19).
+pub const IORING_OP_NOP128: u8 = 63;
+pub const IORING_OP_URING_CMD128: u8 = 64;
+
+/// Size of `struct io_uring_sqe` and `struct io_uring_cqe`.
+pub const SQE_BYTES: usize = 64;
+pub const CQE_BYTES: usize = 16;
+
+/// Bytes of `struct io_rings` before its cache-line-aligned CQE array: SQ and
+/// CQ head/tail (16), masks and entry counts (16), `sq_dropped`, `sq_flags`,
+/// `cq_flags`, `cq_overflow` (16).
+pub const IO_RINGS_FIELDS_BYTES: usize = 48;
+
+/// The kernel's `SMP_CACHE_BYTES`: the CQE array and the SQ array are aligned
+/// to it inside the rings region. Checked against a kernel-mapped ring's
+/// returned `cq_off.cqes` by the test suite.
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+pub const SMP_CACHE_BYTES: usize = 64;
+#[cfg(any(target_arch = "powerpc64", target_arch = "s390x"))]
+pub const SMP_CACHE_BYTES: usize = 128;
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "powerpc64",
+    target_arch = "s390x"
+)))]
+pub const SMP_CACHE_BYTES: usize = 64;
+
+/// Offsets of the fields of `struct io_rings` (kernel `io_uring_types.h`);
+/// used for rings in caller memory, where the kernel's offsets are also
+/// returned but the library checks them against these.
+pub mod rings_off {
+    pub const SQ_HEAD: usize = 0;
+    pub const SQ_TAIL: usize = 4;
+    pub const CQ_HEAD: usize = 8;
+    pub const CQ_TAIL: usize = 12;
+    pub const SQ_RING_MASK: usize = 16;
+    pub const CQ_RING_MASK: usize = 20;
+    pub const SQ_RING_ENTRIES: usize = 24;
+    pub const CQ_RING_ENTRIES: usize = 28;
+    pub const SQ_DROPPED: usize = 32;
+    pub const SQ_FLAGS: usize = 36;
+    pub const CQ_FLAGS: usize = 40;
+    pub const CQ_OVERFLOW: usize = 44;
+}
+
+/// Opcode names as the kernel spells them without `IORING_OP_`, indexed by
+/// opcode number.
+pub const OPCODE_NAMES: [&str; 65] = [
+    "NOP",
+    "READV",
+    "WRITEV",
+    "FSYNC",
+    "READ_FIXED",
+    "WRITE_FIXED",
+    "POLL_ADD",
+    "POLL_REMOVE",
+    "SYNC_FILE_RANGE",
+    "SENDMSG",
+    "RECVMSG",
+    "TIMEOUT",
+    "TIMEOUT_REMOVE",
+    "ACCEPT",
+    "ASYNC_CANCEL",
+    "LINK_TIMEOUT",
+    "CONNECT",
+    "FALLOCATE",
+    "OPENAT",
+    "CLOSE",
+    "FILES_UPDATE",
+    "STATX",
+    "READ",
+    "WRITE",
+    "FADVISE",
+    "MADVISE",
+    "SEND",
+    "RECV",
+    "OPENAT2",
+    "EPOLL_CTL",
+    "SPLICE",
+    "PROVIDE_BUFFERS",
+    "REMOVE_BUFFERS",
+    "TEE",
+    "SHUTDOWN",
+    "RENAMEAT",
+    "UNLINKAT",
+    "MKDIRAT",
+    "SYMLINKAT",
+    "LINKAT",
+    "MSG_RING",
+    "FSETXATTR",
+    "SETXATTR",
+    "FGETXATTR",
+    "GETXATTR",
+    "SOCKET",
+    "URING_CMD",
+    "SEND_ZC",
+    "SENDMSG_ZC",
+    "READ_MULTISHOT",
+    "WAITID",
+    "FUTEX_WAIT",
+    "FUTEX_WAKE",
+    "FUTEX_WAITV",
+    "FIXED_FD_INSTALL",
+    "FTRUNCATE",
+    "BIND",
+    "LISTEN",
+    "RECV_ZC",
+    "EPOLL_WAIT",
+    "READV_FIXED",
+    "WRITEV_FIXED",
+    "PIPE",
+    "NOP128",
+    "URING_CMD128",
+];
+
+/// The name of an opcode (`"READ"`), or `None` past the known ones.
+pub fn opcode_name(opcode: u8) -> Option<&'static str> {
+    OPCODE_NAMES.get(opcode as usize).copied()
+}

@@ -1,0 +1,326 @@
+//! Setting a ring up: flags and parameters, companion-flag checks, and the
+//! three homes for ring memory (kernel-mapped, library-allocated, caller's).
+//!
+//! Every check that can be made before `io_uring_setup` is made here, so the
+//! kernel is never handed parameters or memory that could corrupt anything.
+
+use crate::abi;
+use crate::entry::{size_flags, Cqe16, CqeSize, Sqe64, SqeSize};
+use crate::error::{Error, Region, Result};
+use crate::flags::{SetupFlags, SIZE_FLAGS};
+use crate::layout::{Layout, RingSpec};
+use crate::memory::{check_region, Mapping, Pages, RingMemory};
+use crate::ring::{Backing, Ring};
+use crate::sys;
+use rustix::io::Errno;
+use std::marker::PhantomData;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Whether to use `IORING_SETUP_NO_SQARRAY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SqArray {
+    /// Drop the SQ array where the kernel supports it (6.6+).
+    Auto,
+    Keep,
+    Drop,
+}
+
+/// Builds a [`Ring`]. Entry sizes come from the type parameters.
+#[derive(Debug, Clone)]
+pub struct Builder<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
+    entries: u32,
+    cq_entries: Option<u32>,
+    flags: SetupFlags,
+    sq_thread_cpu: u32,
+    sq_thread_idle_ms: u32,
+    wq_fd: u32,
+    sq_array: SqArray,
+    register_ring_fd: bool,
+    _sizes: PhantomData<(S, C)>,
+}
+
+impl<S: SqeSize, C: CqeSize> Builder<S, C> {
+    /// A ring with `entries` SQ entries (rounded up to a power of two).
+    pub fn new(entries: u32) -> Builder<S, C> {
+        Builder {
+            entries,
+            cq_entries: None,
+            flags: SetupFlags::empty(),
+            sq_thread_cpu: 0,
+            sq_thread_idle_ms: 0,
+            wq_fd: 0,
+            sq_array: SqArray::Auto,
+            register_ring_fd: true,
+            _sizes: PhantomData,
+        }
+    }
+
+    /// CQ entries (`IORING_SETUP_CQSIZE`); the default is twice the SQ.
+    pub fn cq_entries(mut self, cq: u32) -> Self {
+        self.cq_entries = Some(cq);
+        self
+    }
+    /// Clamp entry counts to the kernel's maximum instead of failing.
+    pub fn clamp(mut self) -> Self {
+        self.flags |= SetupFlags::CLAMP;
+        self
+    }
+    /// Busy-poll completions (`IOPOLL`), for O_DIRECT on polled devices.
+    pub fn iopoll(mut self) -> Self {
+        self.flags |= SetupFlags::IOPOLL;
+        self
+    }
+    /// Hybrid polling (`IOPOLL | HYBRID_IOPOLL`, Linux 6.13).
+    pub fn hybrid_iopoll(mut self) -> Self {
+        self.flags |= SetupFlags::IOPOLL | SetupFlags::HYBRID_IOPOLL;
+        self
+    }
+    /// A kernel thread polls the SQ (`SQPOLL`), sleeping after `idle`.
+    pub fn sqpoll(mut self, idle: Duration) -> Self {
+        self.flags |= SetupFlags::SQPOLL;
+        self.sq_thread_idle_ms = idle.as_millis().min(u32::MAX as u128) as u32;
+        self
+    }
+    /// Pin the SQPOLL thread to `cpu` (`SQ_AFF`; needs [`sqpoll`](Self::sqpoll)).
+    pub fn sq_thread_cpu(mut self, cpu: u32) -> Self {
+        self.flags |= SetupFlags::SQ_AFF;
+        self.sq_thread_cpu = cpu;
+        self
+    }
+    /// Share the io-wq workers (and SQPOLL thread) of another ring (`ATTACH_WQ`).
+    pub fn attach_wq(mut self, other: BorrowedFd<'_>) -> Self {
+        self.flags |= SetupFlags::ATTACH_WQ;
+        self.wq_fd = other.as_raw_fd() as u32;
+        self
+    }
+    /// Start disabled (`R_DISABLED`): register restrictions, then
+    /// [`Ring::enable`].
+    pub fn disabled(mut self) -> Self {
+        self.flags |= SetupFlags::R_DISABLED;
+        self
+    }
+    /// Keep submitting after an SQE fails to prepare (`SUBMIT_ALL`).
+    pub fn submit_all(mut self) -> Self {
+        self.flags |= SetupFlags::SUBMIT_ALL;
+        self
+    }
+    /// Run task work only when entering the kernel (`COOP_TASKRUN`).
+    pub fn coop_taskrun(mut self) -> Self {
+        self.flags |= SetupFlags::COOP_TASKRUN;
+        self
+    }
+    /// Flag pending task work in the SQ flags (`TASKRUN_FLAG`).
+    pub fn taskrun_flag(mut self) -> Self {
+        self.flags |= SetupFlags::TASKRUN_FLAG;
+        self
+    }
+    /// Only one thread submits (`SINGLE_ISSUER`).
+    pub fn single_issuer(mut self) -> Self {
+        self.flags |= SetupFlags::SINGLE_ISSUER;
+        self
+    }
+    /// Defer task work until the issuer waits (`DEFER_TASKRUN`, needs `SINGLE_ISSUER`).
+    pub fn defer_taskrun(mut self) -> Self {
+        self.flags |= SetupFlags::DEFER_TASKRUN;
+        self
+    }
+    /// Keep no ring fd, only a registered ring index (`REGISTERED_FD_ONLY`).
+    /// Needs caller or library memory (`NO_MMAP`). The ring can then only be
+    /// used from the thread that created it.
+    pub fn registered_fd_only(mut self) -> Self {
+        self.flags |= SetupFlags::REGISTERED_FD_ONLY;
+        self
+    }
+    /// Keep the SQ index array even where the kernel could do without
+    /// (the default drops it with `NO_SQARRAY` on 6.6+).
+    pub fn keep_sq_array(mut self) -> Self {
+        self.sq_array = SqArray::Keep;
+        self
+    }
+    /// Require `NO_SQARRAY` (fail on kernels without it).
+    pub fn no_sq_array(mut self) -> Self {
+        self.sq_array = SqArray::Drop;
+        self
+    }
+    /// Register the ring fd with itself so that `io_uring_enter` skips the fd
+    /// lookup (default on; used automatically from the creating thread).
+    pub fn register_ring_fd(mut self, yes: bool) -> Self {
+        self.register_ring_fd = yes;
+        self
+    }
+    /// Add raw setup flags. Entry-size flags are refused (they follow from
+    /// the ring's types); `NO_SQARRAY` here is the same as [`no_sq_array`](Self::no_sq_array).
+    pub fn setup_flags(mut self, flags: SetupFlags) -> Self {
+        if flags.contains(SetupFlags::NO_SQARRAY) {
+            self.sq_array = SqArray::Drop;
+        }
+        self.flags |= flags - SetupFlags::NO_SQARRAY;
+        self
+    }
+
+    /// The flags and counts this builder will hand the kernel, for memory
+    /// placed by `placement`.
+    pub fn spec(&self, user_memory: bool) -> Result<RingSpec> {
+        let hand_set = self.flags & SIZE_FLAGS;
+        if !hand_set.is_empty() {
+            return Err(Error::EntryTypeMismatch { types_imply: size_flags::<S, C>(), found: hand_set });
+        }
+        let mut flags = self.flags | size_flags::<S, C>();
+        let drop_array = match self.sq_array {
+            SqArray::Keep => false,
+            SqArray::Drop => true,
+            SqArray::Auto => kernel_has_no_sqarray(),
+        };
+        if drop_array {
+            flags |= SetupFlags::NO_SQARRAY;
+        }
+        if user_memory {
+            flags |= SetupFlags::NO_MMAP;
+        } else if flags.contains(SetupFlags::REGISTERED_FD_ONLY) {
+            return Err(Error::MissingCompanion { flag: SetupFlags::REGISTERED_FD_ONLY, needs: SetupFlags::NO_MMAP });
+        }
+        Ok(RingSpec { entries: self.entries, cq_entries: self.cq_entries, flags })
+    }
+
+    /// The exact memory the ring will need in caller memory.
+    pub fn layout(&self) -> Result<Layout> {
+        self.spec(true)?.layout()
+    }
+
+    /// Set up the ring in kernel-allocated memory, mapped with `mmap`.
+    pub fn build(self) -> Result<Ring<S, C>> {
+        let spec = self.spec(false)?;
+        let layout = spec.layout()?;
+        self.setup(layout, None)
+    }
+
+    /// Set up the ring in memory the library maps for it, on huge pages when
+    /// asked and available ([`Ring::memory_report`] tells what was used and
+    /// why).
+    pub fn build_allocated(self, pages: Pages) -> Result<Ring<S, C>> {
+        let layout = self.layout()?;
+        let mapping = Mapping::allocate(layout.total_bytes(), pages)?;
+        self.build_in(mapping)
+    }
+
+    /// Set up the ring in one buffer holding both regions: the rings region
+    /// first, then the SQE region (see [`Layout::total_bytes`]). The buffer
+    /// must be page-aligned and at least `layout().total_bytes()` long; the
+    /// ring owns it until dropped.
+    pub fn build_in<M: RingMemory>(self, mut memory: M) -> Result<Ring<S, C>> {
+        let layout = self.layout()?;
+        let base = memory.as_mut_ptr();
+        check_region(Region::Both, base, memory.len(), layout.total_bytes())?;
+        // SAFETY: the region was checked to hold total_bytes, and the SQE
+        // offset is rings_bytes < total_bytes.
+        let sqes = unsafe { base.add(layout.sqes_offset_in_buffer()) };
+        self.setup(layout, Some(UserRegions { rings: base, sqes, owners: vec![Box::new(memory)] }))
+    }
+
+    /// Set up the ring with each region in its own buffer (rings region and
+    /// SQE region); each must be page-aligned and long enough.
+    pub fn build_in_regions<R: RingMemory, Q: RingMemory>(self, mut rings: R, mut sqes: Q) -> Result<Ring<S, C>> {
+        let layout = self.layout()?;
+        let rings_ptr = rings.as_mut_ptr();
+        let sqes_ptr = sqes.as_mut_ptr();
+        check_region(Region::Rings, rings_ptr, rings.len(), layout.rings_bytes())?;
+        check_region(Region::Sqes, sqes_ptr, sqes.len(), layout.sqes_bytes())?;
+        let r = (rings_ptr as usize, rings_ptr as usize + layout.rings_bytes());
+        let q = (sqes_ptr as usize, sqes_ptr as usize + layout.sqes_bytes());
+        if r.0 < q.1 && q.0 < r.1 {
+            return Err(Error::MemoryOverlap { sqes: q, rings: r });
+        }
+        self.setup(
+            layout,
+            Some(UserRegions { rings: rings_ptr, sqes: sqes_ptr, owners: vec![Box::new(rings), Box::new(sqes)] }),
+        )
+    }
+
+    fn setup(self, layout: Layout, user: Option<UserRegions>) -> Result<Ring<S, C>> {
+        let mut params = zeroed_params();
+        params.flags = layout.flags().bits();
+        params.sq_thread_cpu = self.sq_thread_cpu;
+        params.sq_thread_idle = self.sq_thread_idle_ms;
+        params.wq_fd = self.wq_fd;
+        if let Some(cq) = self.cq_entries {
+            params.cq_entries = cq;
+        }
+        if let Some(user) = &user {
+            // The kernel never touches the CQE array, SQ array or SQEs at
+            // setup and (before 6.18) not even the header: start from zero so
+            // that no stale index or CQE is ever read.
+            // SAFETY: both regions were checked to be writable and at least
+            // this long, and the ring owns them.
+            unsafe {
+                std::ptr::write_bytes(user.rings, 0, layout.rings_bytes());
+                std::ptr::write_bytes(user.sqes, 0, layout.sqes_bytes());
+            }
+            params.sq_off.user_addr = user.sqes as u64;
+            params.cq_off.user_addr = user.rings as u64;
+        }
+        // SAFETY: params is valid; with NO_MMAP both user regions were
+        // checked against the exact layout and are owned by `user`, which the
+        // ring keeps until after the fd is closed.
+        let ret = unsafe { sys::io_uring_setup(self.entries, &mut params) };
+        let fd = ret.map_err(|errno| explain_setup_error(errno, &layout))?;
+        let backing = match user {
+            Some(u) => Backing::User { rings: u.rings, sqes: u.sqes, owners: u.owners },
+            None => Backing::Kernel,
+        };
+        Ring::from_setup(fd, params, layout, backing, self.register_ring_fd)
+    }
+}
+
+struct UserRegions {
+    rings: *mut u8,
+    sqes: *mut u8,
+    owners: Vec<Box<dyn RingMemory>>,
+}
+
+pub(crate) fn zeroed_params() -> abi::io_uring_params {
+    // SAFETY: io_uring_params is plain old data; all-zero is its valid default.
+    unsafe { std::mem::zeroed() }
+}
+
+/// Whether this kernel accepts `IORING_SETUP_NO_SQARRAY` (6.6+), probed
+/// once per process with a one-entry ring.
+pub fn kernel_has_no_sqarray() -> bool {
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| crate::probe::setup_flags_accepted(SetupFlags::NO_SQARRAY))
+}
+
+/// Turn a setup errno into a sentence about this setup.
+fn explain_setup_error(errno: Errno, layout: &Layout) -> Error {
+    let flags = layout.flags();
+    let context = match errno {
+        Errno::INVAL => format!(
+            "the kernel refused the parameters (flags [{}], {} SQ / {} CQ entries); a flag this kernel \
+             does not know is the usual cause: `ringwise probe` lists the accepted flags",
+            flags.names(),
+            layout.sq_entries(),
+            layout.cq_entries()
+        ),
+        Errno::FAULT if flags.contains(SetupFlags::NO_MMAP) => format!(
+            "the kernel could not pin the ring memory ({} rings + {} SQE bytes were checked to be mapped and \
+             writable): file-backed shared mappings cannot be pinned, and kernels before 6.7 need each region \
+             above one page to be one physically contiguous huge page",
+            layout.rings_bytes(),
+            layout.sqes_bytes()
+        ),
+        Errno::NOMEM => format!(
+            "the kernel could not allocate or pin {} bytes of ring memory; without CAP_IPC_LOCK pinned pages \
+             count against RLIMIT_MEMLOCK (`ulimit -l`), which may be too low",
+            layout.total_bytes()
+        ),
+        Errno::PERM | Errno::ACCESS => "io_uring is disabled for this process (sysctl kernel.io_uring_disabled, \
+             or a seccomp/LSM policy)"
+            .to_string(),
+        Errno::NOSYS => "this kernel has no io_uring (built without CONFIG_IO_URING)".to_string(),
+        Errno::MFILE | Errno::NFILE => "no file descriptor is free for the ring".to_string(),
+        Errno::BADF if flags.contains(SetupFlags::ATTACH_WQ) => "ATTACH_WQ names an fd that is not a ring".to_string(),
+        _ => String::new(),
+    };
+    Error::kernel("io_uring_setup", errno, context)
+}

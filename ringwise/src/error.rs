@@ -1,0 +1,213 @@
+//! One error type for the whole crate. Variants carry the numbers a person
+//! needs to act (bytes needed vs given, the missing flag, the kernel errno and
+//! what it means in context); `Display` turns them into a sentence.
+
+use crate::flags::SetupFlags;
+use rustix::io::Errno;
+use std::fmt;
+
+/// Which ring memory region an error speaks of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Region {
+    /// The SQE array (`sq_off.user_addr`).
+    Sqes,
+    /// The rings region: header, CQE array and SQ index array (`cq_off.user_addr`).
+    Rings,
+    /// Both regions, placed one after the other in one buffer.
+    Both,
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Region::Sqes => "SQE region",
+            Region::Rings => "rings region (header, CQEs, SQ array)",
+            Region::Both => "ring memory (rings + SQE regions)",
+        })
+    }
+}
+
+/// Everything that can go wrong in ringwise.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// `entries` was 0 (the kernel says EINVAL).
+    ZeroEntries,
+    /// More SQ entries than the kernel allows and `CLAMP` not set (EINVAL).
+    TooManyEntries { requested: u32, max: u32 },
+    /// `CQSIZE` with 0 CQ entries (EINVAL).
+    ZeroCqEntries,
+    /// More CQ entries than the kernel allows and `CLAMP` not set (EINVAL).
+    TooManyCqEntries { requested: u32, max: u32 },
+    /// Fewer CQ entries than SQ entries after rounding (EINVAL).
+    CqSmallerThanSq { cq: u32, sq: u32 },
+    /// A `CQE_MIXED` ring needs at least two CQ slots (EOVERFLOW).
+    MixedCqTooSmall { cq: u32 },
+    /// `flag` needs one of `needs` (EINVAL).
+    MissingCompanion { flag: SetupFlags, needs: SetupFlags },
+    /// Two flags that the kernel refuses together (EINVAL).
+    FlagConflict { flag: SetupFlags, conflicts_with: SetupFlags },
+    /// Bits that are not setup flags at all (EINVAL).
+    UnknownFlags { bits: u32 },
+    /// A size flag was set by hand that the ring's entry types do not imply,
+    /// or an adopted ring's flags disagree with the types.
+    EntryTypeMismatch { types_imply: SetupFlags, found: SetupFlags },
+    /// The option needs a different way of building the ring.
+    Unsupported { what: String, why: String },
+    /// A memory region is shorter than the kernel will use.
+    MemoryTooSmall { region: Region, needed: usize, given: usize },
+    /// A memory region does not start on a page boundary.
+    MemoryMisaligned { region: Region, addr: usize, align: usize },
+    /// A memory region is not mapped, not writable or not private memory.
+    MemoryUnusable { region: Region, addr: usize, len: usize, why: String },
+    /// The two regions overlap.
+    MemoryOverlap { sqes: (usize, usize), rings: (usize, usize) },
+    /// An arena has fewer bytes left than a carve needs.
+    ArenaExhausted { needed: usize, remaining: usize, capacity: usize },
+    /// The kernel refused a call. `context` says what ringwise was doing and
+    /// what the errno means there.
+    Kernel { call: &'static str, errno: Errno, context: String },
+}
+
+impl Error {
+    /// The errno that the kernel gives (or would give) for this error, for
+    /// callers that speak errno (the CLI's JSON, C interop).
+    pub fn errno(&self) -> Errno {
+        match self {
+            Error::MixedCqTooSmall { .. } => Errno::OVERFLOW,
+            Error::MemoryTooSmall { .. } | Error::MemoryUnusable { .. } => Errno::FAULT,
+            Error::ArenaExhausted { .. } => Errno::NOMEM,
+            Error::Unsupported { .. } => Errno::OPNOTSUPP,
+            Error::Kernel { errno, .. } => *errno,
+            _ => Errno::INVAL,
+        }
+    }
+
+    /// The errno's symbolic name, e.g. `"EINVAL"`.
+    pub fn errno_name(&self) -> &'static str {
+        errno_name(self.errno())
+    }
+
+    pub(crate) fn kernel(call: &'static str, errno: Errno, context: impl Into<String>) -> Error {
+        Error::Kernel { call, errno, context: context.into() }
+    }
+}
+
+/// The symbolic name of an errno (`EINVAL`), or `"E?"` for rare ones.
+pub fn errno_name(errno: Errno) -> &'static str {
+    const NAMES: &[(Errno, &str)] = &[
+        (Errno::PERM, "EPERM"),
+        (Errno::NOENT, "ENOENT"),
+        (Errno::INTR, "EINTR"),
+        (Errno::IO, "EIO"),
+        (Errno::BADF, "EBADF"),
+        (Errno::AGAIN, "EAGAIN"),
+        (Errno::NOMEM, "ENOMEM"),
+        (Errno::ACCESS, "EACCES"),
+        (Errno::FAULT, "EFAULT"),
+        (Errno::BUSY, "EBUSY"),
+        (Errno::EXIST, "EEXIST"),
+        (Errno::NODEV, "ENODEV"),
+        (Errno::INVAL, "EINVAL"),
+        (Errno::NFILE, "ENFILE"),
+        (Errno::MFILE, "EMFILE"),
+        (Errno::NOSPC, "ENOSPC"),
+        (Errno::RANGE, "ERANGE"),
+        (Errno::NOSYS, "ENOSYS"),
+        (Errno::OVERFLOW, "EOVERFLOW"),
+        (Errno::OPNOTSUPP, "EOPNOTSUPP"),
+        (Errno::NXIO, "ENXIO"),
+        (Errno::TIME, "ETIME"),
+        (Errno::CANCELED, "ECANCELED"),
+        (Errno::ALREADY, "EALREADY"),
+        (Errno::NOTSUP, "ENOTSUP"),
+        (Errno::OWNERDEAD, "EOWNERDEAD"),
+    ];
+    NAMES.iter().find(|(e, _)| *e == errno).map(|(_, n)| *n).unwrap_or("E?")
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::ZeroEntries => write!(f, "entries must be at least 1 (the kernel refuses 0 with EINVAL)"),
+            Error::TooManyEntries { requested, max } => write!(
+                f,
+                "{requested} SQ entries is more than the kernel's maximum of {max}; ask for at most {max} or set CLAMP"
+            ),
+            Error::ZeroCqEntries => write!(f, "CQ entries must be at least 1 when CQSIZE is set"),
+            Error::TooManyCqEntries { requested, max } => write!(
+                f,
+                "{requested} CQ entries is more than the kernel's maximum of {max}; ask for at most {max} or set CLAMP"
+            ),
+            Error::CqSmallerThanSq { cq, sq } => write!(
+                f,
+                "the CQ ring ({cq} entries after rounding to a power of two) must be at least as large as the SQ ring ({sq})"
+            ),
+            Error::MixedCqTooSmall { cq } => write!(
+                f,
+                "a CQE_MIXED ring needs at least 2 CQ slots so that a 32-byte CQE fits; got {cq} (the kernel says EOVERFLOW)"
+            ),
+            Error::MissingCompanion { flag, needs } => {
+                let needs_names = needs.names().replace(',', " or ");
+                write!(f, "setup flag {} needs {needs_names}", flag.names())
+            }
+            Error::FlagConflict { flag, conflicts_with } => write!(
+                f,
+                "setup flags {} and {} cannot be used together",
+                flag.names(),
+                conflicts_with.names()
+            ),
+            Error::UnknownFlags { bits } => write!(f, "unknown setup flag bits {bits:#x}"),
+            Error::EntryTypeMismatch { types_imply, found } => write!(
+                f,
+                "entry-size flags disagree with the ring's entry types: the types imply [{}], found [{}]; \
+                 choose the SQE/CQE types instead of setting SQE128/CQE32/CQE_MIXED/SQE_MIXED by hand",
+                types_imply.names(),
+                found.names()
+            ),
+            Error::Unsupported { what, why } => write!(f, "{what} is not possible here: {why}"),
+            Error::MemoryTooSmall { region, needed, given } => write!(
+                f,
+                "the {region} needs {needed} bytes but only {given} were given ({} short); \
+                 the kernel would have used the {} bytes after the buffer",
+                needed - given.min(needed),
+                needed - given.min(needed)
+            ),
+            Error::MemoryMisaligned { region, addr, align } => write!(
+                f,
+                "the {region} starts at {addr:#x}, which is not aligned to {align} bytes (a page); the kernel requires page-aligned ring memory"
+            ),
+            Error::MemoryUnusable { region, addr, len, why } => {
+                write!(f, "the {region} at {addr:#x} ({len} bytes) cannot hold a ring: {why}")
+            }
+            Error::MemoryOverlap { sqes, rings } => write!(
+                f,
+                "the SQE region [{:#x}, {:#x}) and the rings region [{:#x}, {:#x}) overlap",
+                sqes.0, sqes.1, rings.0, rings.1
+            ),
+            Error::ArenaExhausted { needed, remaining, capacity } => write!(
+                f,
+                "the arena has {remaining} of {capacity} bytes left but this ring needs {needed}"
+            ),
+            Error::Kernel { call, errno, context } => {
+                write!(f, "{call} failed with {} ({errno})", errno_name(*errno))?;
+                if !context.is_empty() {
+                    write!(f, ": {context}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> std::io::Error {
+        let kind_errno = e.errno();
+        std::io::Error::new(std::io::Error::from(kind_errno).kind(), e)
+    }
+}
+
+/// Crate result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

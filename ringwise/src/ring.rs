@@ -1,0 +1,664 @@
+//! The ring: fd, submission and completion queues, the enter variants
+//! (submit, wait, timeouts, SQPOLL wakeup), and teardown.
+
+use crate::abi;
+use crate::cqueue::{CompletionQueue, CqPointers, Drain};
+use crate::entry::{size_flags, Cqe16, CqeSize, Sqe64, SqeSize};
+use crate::error::{Error, Result};
+use crate::flags::{Features, SetupFlags, SIZE_FLAGS};
+use crate::layout::{Layout, RingSpec};
+use crate::memory::{KernelMap, RingMemory};
+use crate::squeue::{SqPointers, SubmissionQueue};
+use crate::sys;
+use crate::Builder;
+use rustix::io::Errno;
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Where the ring's memory lives; dropped after the fd is closed.
+pub(crate) enum Backing {
+    /// Kernel memory, mapped by the ring.
+    Kernel,
+    /// Caller or library memory (`NO_MMAP`); the owners keep it alive.
+    User { rings: *mut u8, sqes: *mut u8, owners: Vec<Box<dyn RingMemory>> },
+}
+
+/// How the ring's memory is held, as a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryReport {
+    /// `"kernel"`, or a description of the caller/library memory.
+    pub kind: String,
+    /// Address of the rings region.
+    pub rings_addr: usize,
+    /// Address of the SQE region.
+    pub sqes_addr: usize,
+    /// Bytes of the rings region the kernel uses (page-rounded).
+    pub rings_bytes: usize,
+    /// Bytes of the SQE region the kernel uses (page-rounded).
+    pub sqes_bytes: usize,
+}
+
+/// An io_uring instance with SQEs of type `S` and CQEs of type `C`.
+///
+/// ```no_run
+/// use ringwise::{Ring, op::Nop};
+/// let mut ring: Ring = Ring::new(8)?;
+/// ring.submission().push(Nop::new().user_data(7)).unwrap();
+/// ring.submit_and_wait(1)?;
+/// let cqe = ring.completion().next().unwrap();
+/// assert_eq!(cqe.user_data, 7);
+/// # Ok::<(), ringwise::Error>(())
+/// ```
+pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
+    sq: SubmissionQueue<S>,
+    cq: CompletionQueue<C>,
+    enter: EnterTarget,
+    layout: Layout,
+    params: abi::io_uring_params,
+    /// The ring fd (`None` with `REGISTERED_FD_ONLY`). Closed before the
+    /// memory below is released.
+    fd: Option<OwnedFd>,
+    kernel_maps: Option<(KernelMap, KernelMap)>,
+    backing: Backing,
+}
+
+// SAFETY: all raw pointers point into memory the ring owns (kernel mappings
+// or `RingMemory` owners, which are `Send`); moving the ring moves that
+// ownership. The registered ring index is only used from its own thread.
+unsafe impl<S: SqeSize, C: CqeSize> Send for Ring<S, C> {}
+
+/// What the kernel did with a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Submitted {
+    /// SQEs the kernel consumed from the SQ (including one whose preparation
+    /// failed: its error arrives as a CQE).
+    pub consumed: u32,
+    /// SQEs still queued, not seen by the kernel; the next submit sends them.
+    pub remaining: u32,
+    /// When the kernel stopped early (without `SUBMIT_ALL`): the `user_data`
+    /// of the last SQE it consumed, whose preparation failed. Its CQE carries
+    /// the error.
+    pub stopped_after: Option<u64>,
+}
+
+/// A thread identity that is cheap to read and never reused.
+fn thread_token() -> u64 {
+    thread_local! {
+        static TOKEN: Cell<u64> = const { Cell::new(0) };
+    }
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    TOKEN.with(|t| {
+        let v = t.get();
+        if v != 0 {
+            v
+        } else {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            t.set(n);
+            n
+        }
+    })
+}
+
+/// Which fd `io_uring_enter` gets: the registered ring index from the
+/// thread that registered it (the kernel's table is per thread), the plain fd
+/// from anywhere else.
+#[derive(Debug, Clone, Copy)]
+struct EnterTarget {
+    fd: u32,
+    registered: Option<(u32, u64)>,
+    setup: SetupFlags,
+}
+
+impl EnterTarget {
+    #[inline(always)]
+    fn get(&self) -> (u32, u32) {
+        match self.registered {
+            Some((index, thread))
+                if self.setup.contains(SetupFlags::REGISTERED_FD_ONLY) || thread == thread_token() =>
+            {
+                (index, abi::IORING_ENTER_REGISTERED_RING)
+            }
+            _ => (self.fd, 0),
+        }
+    }
+}
+
+impl Ring<Sqe64, Cqe16> {
+    /// A default ring of `entries` in kernel memory.
+    pub fn new(entries: u32) -> Result<Ring> {
+        Builder::new(entries).build()
+    }
+}
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// A builder for a ring with these entry types.
+    pub fn builder(entries: u32) -> Builder<S, C> {
+        Builder::new(entries)
+    }
+
+    pub(crate) fn from_setup(
+        raw: u32,
+        params: abi::io_uring_params,
+        layout: Layout,
+        backing: Backing,
+        register_ring_fd: bool,
+    ) -> Result<Ring<S, C>> {
+        let setup = SetupFlags::from_bits_retain(params.flags);
+        let registered_only = setup.contains(SetupFlags::REGISTERED_FD_ONLY);
+        let fd = if registered_only {
+            None
+        } else {
+            // SAFETY: io_uring_setup returned a new fd that nothing else owns.
+            Some(unsafe { OwnedFd::from_raw_fd(raw as RawFd) })
+        };
+        let registered = registered_only.then(|| (raw, thread_token()));
+        let enter = EnterTarget { fd: raw, registered, setup };
+        // From here on, an error drops `fd` (closing the ring) before `backing`.
+        check_params_against_layout(&params, &layout)?;
+        let (rings, sqes, kernel_maps) = match &backing {
+            Backing::User { rings, sqes, .. } => (*rings, *sqes, None),
+            Backing::Kernel => {
+                let features = Features::from_bits_retain(params.features);
+                if !features.contains(Features::SINGLE_MMAP) {
+                    return Err(Error::Unsupported {
+                        what: "a kernel-mapped ring".into(),
+                        why: "this kernel lacks IORING_FEAT_SINGLE_MMAP (Linux 5.4); ringwise needs 5.4 or newer"
+                            .into(),
+                    });
+                }
+                let borrowed = fd.as_ref().expect("kernel rings have an fd").as_fd();
+                let rings_map =
+                    KernelMap::map(borrowed, layout.rings_bytes(), abi::IORING_OFF_SQ_RING as u64, "rings region")?;
+                let sqes_map =
+                    KernelMap::map(borrowed, layout.sqes_bytes(), abi::IORING_OFF_SQES as u64, "SQE region")?;
+                (rings_map.as_ptr(), sqes_map.as_ptr(), Some((rings_map, sqes_map)))
+            }
+        };
+        let so = &params.sq_off;
+        let co = &params.cq_off;
+        let at = |off: u32| -> *const AtomicU32 {
+            // SAFETY: offsets were checked to lie inside the rings region.
+            unsafe { rings.add(off as usize).cast() }
+        };
+        if let Some(array_off) = layout.sq_array_offset() {
+            // SAFETY: the SQ array lies in the rings region (checked); we
+            // consume SQEs in ring order, so slot i always names SQE i.
+            unsafe {
+                let array = rings.add(array_off).cast::<u32>();
+                for i in 0..layout.sq_entries() {
+                    array.add(i as usize).write(i);
+                }
+            }
+        }
+        // SAFETY: all pointers lie in the regions checked against the layout,
+        // which the ring keeps alive.
+        let sq = unsafe {
+            SubmissionQueue::new(SqPointers {
+                head: at(so.head),
+                tail: at(so.tail),
+                flags: at(so.flags),
+                dropped: at(so.dropped),
+                sqes,
+                entries: params.sq_entries,
+            })
+        };
+        // SAFETY: as above.
+        let cq = unsafe {
+            CompletionQueue::new(CqPointers {
+                head: at(co.head),
+                tail: at(co.tail),
+                overflow: at(co.overflow),
+                flags: at(co.flags),
+                cqes: rings.add(co.cqes as usize) as *const u8,
+                entries: params.cq_entries,
+            })
+        };
+        let mut ring = Ring { sq, cq, enter, layout, params, fd, kernel_maps, backing };
+        if register_ring_fd && !registered_only {
+            ring.register_ring_fd_quietly();
+        }
+        Ok(ring)
+    }
+
+    /// Register the ring fd so that enter skips the fd table. Kernels
+    /// before 5.18 lack it: then the plain fd is used.
+    fn register_ring_fd_quietly(&mut self) {
+        let mut update = abi::io_uring_rsrc_update { offset: u32::MAX, resv: 0, data: self.enter.fd as u64 };
+        // SAFETY: `update` is valid for one io_uring_rsrc_update; the kernel
+        // writes the chosen index into it.
+        let ret = unsafe {
+            sys::io_uring_register(
+                self.enter.fd,
+                abi::IORING_REGISTER_RING_FDS,
+                (&mut update as *mut abi::io_uring_rsrc_update).cast(),
+                1,
+            )
+        };
+        if ret == Ok(1) {
+            self.enter.registered = Some((update.offset, thread_token()));
+        }
+    }
+
+    /// The submission queue.
+    #[inline]
+    pub fn submission(&mut self) -> &mut SubmissionQueue<S> {
+        &mut self.sq
+    }
+
+    /// The completion queue (no syscall; see [`completions`](Self::completions)).
+    #[inline]
+    pub fn completion(&mut self) -> &mut CompletionQueue<C> {
+        &mut self.cq
+    }
+
+    /// Both queues at once.
+    #[inline]
+    pub fn queues(&mut self) -> (&mut SubmissionQueue<S>, &mut CompletionQueue<C>) {
+        (&mut self.sq, &mut self.cq)
+    }
+
+    /// The CQEs ready now. When the CQ looks empty but the kernel holds
+    /// overflowed CQEs or pending task work, they are flushed in first, so no
+    /// CQE is ever left behind.
+    #[inline]
+    pub fn completions(&mut self) -> Result<Drain<'_, C>> {
+        if self.cq.is_empty() && self.sq.ring_flags() & (abi::IORING_SQ_CQ_OVERFLOW | abi::IORING_SQ_TASKRUN) != 0 {
+            self.get_events()?;
+        }
+        Ok(self.cq.drain())
+    }
+
+    /// Enter the kernel only to flush overflowed CQEs and run task work.
+    pub fn get_events(&mut self) -> Result<()> {
+        self.enter(0, 0, abi::IORING_ENTER_GETEVENTS, std::ptr::null(), 0).map(|_| ())
+    }
+
+    /// The layout of this ring's memory.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The parameters the kernel returned.
+    pub fn params(&self) -> &abi::io_uring_params {
+        &self.params
+    }
+
+    /// Setup flags in effect.
+    pub fn setup_flags(&self) -> SetupFlags {
+        SetupFlags::from_bits_retain(self.params.flags)
+    }
+
+    /// Kernel feature bits.
+    pub fn features(&self) -> Features {
+        Features::from_bits_retain(self.params.features)
+    }
+
+    /// The ring fd, or `None` for a `REGISTERED_FD_ONLY` ring.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.fd.as_ref().map(|f| f.as_fd())
+    }
+
+    /// The registered ring index, if the fd is registered.
+    pub fn registered_index(&self) -> Option<u32> {
+        self.enter.registered.map(|(i, _)| i)
+    }
+
+    /// Where the memory lives.
+    pub fn memory_report(&self) -> MemoryReport {
+        let (kind, rings, sqes) = match &self.backing {
+            Backing::Kernel => {
+                let (r, q) = self.kernel_maps.as_ref().expect("kernel rings are mapped");
+                ("kernel".to_string(), r.as_ptr(), q.as_ptr())
+            }
+            Backing::User { rings, sqes, owners } => {
+                let kinds: Vec<String> = owners.iter().map(|o| o.describe()).collect();
+                (kinds.join(" + "), *rings, *sqes)
+            }
+        };
+        MemoryReport {
+            kind,
+            rings_addr: rings as usize,
+            sqes_addr: sqes as usize,
+            rings_bytes: self.layout.rings_bytes(),
+            sqes_bytes: self.layout.sqes_bytes(),
+        }
+    }
+
+    /// `io_uring_enter` on this ring's fd (registered where possible).
+    ///
+    /// # Safety
+    /// `arg`/`argsz` must be valid for `flags` (see io_uring_enter(2)).
+    #[inline(always)]
+    unsafe fn enter_raw(
+        &self,
+        to_submit: u32,
+        min_complete: u32,
+        flags: u32,
+        arg: *const c_void,
+        argsz: usize,
+    ) -> std::result::Result<u32, Errno> {
+        let (fd, reg) = self.enter.get();
+        // SAFETY: forwarded contract; every SQE published was pushed through
+        // the typed API whose safety contract covers its pointers.
+        unsafe { sys::io_uring_enter(fd, to_submit, min_complete, flags | reg, arg, argsz) }
+    }
+
+    #[inline(always)]
+    fn enter(&self, to_submit: u32, min_complete: u32, flags: u32, arg: *const c_void, argsz: usize) -> Result<u32> {
+        // SAFETY: the callers in this module pass null or a valid EXT_ARG.
+        unsafe { self.enter_raw(to_submit, min_complete, flags, arg, argsz) }
+            .map_err(|errno| explain_enter_error(errno, &self.enter))
+    }
+
+    /// Publish queued SQEs and tell the kernel. Returns what was consumed.
+    #[inline]
+    pub fn submit(&mut self) -> Result<Submitted> {
+        self.submit_and_wait(0)
+    }
+
+    /// Submit, then wait until at least `want` CQEs are ready.
+    #[inline]
+    pub fn submit_and_wait(&mut self, want: u32) -> Result<Submitted> {
+        self.submit_inner(want, abi::IORING_ENTER_GETEVENTS, std::ptr::null(), 0)
+    }
+
+    #[inline(always)]
+    fn submit_inner(&mut self, want: u32, wait_flags: u32, arg: *const c_void, argsz: usize) -> Result<Submitted> {
+        let before = self.sq.cached_head();
+        let to_submit = self.sq.publish();
+        let setup = self.enter.setup;
+        let mut flags = 0;
+        if setup.contains(SetupFlags::SQPOLL) {
+            // The SQPOLL thread consumes on its own; wake it if it sleeps.
+            if self.sq.ring_flags_seqcst() & abi::IORING_SQ_NEED_WAKEUP != 0 {
+                flags |= abi::IORING_ENTER_SQ_WAKEUP;
+            }
+            if want > 0 {
+                flags |= wait_flags;
+            }
+            if flags != 0 {
+                self.enter(to_submit, want, flags, arg, argsz)?;
+            }
+            let head = self.sq.sync_head();
+            return Ok(Submitted {
+                consumed: head.wrapping_sub(before),
+                remaining: self.sq.local_tail().wrapping_sub(head),
+                stopped_after: None,
+            });
+        }
+        if want > 0 || setup.contains(SetupFlags::IOPOLL) {
+            flags |= wait_flags;
+        }
+        if to_submit == 0 && flags == 0 {
+            return Ok(Submitted { consumed: 0, remaining: 0, stopped_after: None });
+        }
+        let result = self.enter(to_submit, want, flags, arg, argsz);
+        let head = self.sq.sync_head();
+        let consumed = head.wrapping_sub(before);
+        let remaining = self.sq.local_tail().wrapping_sub(head);
+        match result {
+            Err(e) if consumed == 0 => Err(e),
+            // A wait that timed out or was interrupted after submitting: the
+            // submission stands.
+            _ => {
+                let stopped_after =
+                    (remaining > 0 && consumed > 0).then(|| self.sq.sqe_at(head.wrapping_sub(1)).user_data);
+                Ok(Submitted { consumed, remaining, stopped_after })
+            }
+        }
+    }
+
+    /// Wait until at least `want` CQEs are ready (submitting nothing).
+    pub fn wait(&mut self, want: u32) -> Result<u32> {
+        if self.cq.len() >= want {
+            return Ok(self.cq.len());
+        }
+        self.enter(0, want, abi::IORING_ENTER_GETEVENTS, std::ptr::null(), 0)?;
+        Ok(self.cq.len())
+    }
+
+    /// Submit, then wait until `want` CQEs are ready or `timeout` passes
+    /// (`IORING_ENTER_EXT_ARG`, Linux 5.11). Returns the submission and the
+    /// CQEs ready; a timeout is not an error.
+    pub fn submit_and_wait_timeout(&mut self, want: u32, timeout: Duration) -> Result<(Submitted, u32)> {
+        if !self.features().contains(Features::EXT_ARG) {
+            return Err(Error::Unsupported {
+                what: "waiting with a timeout".into(),
+                why: "this kernel lacks IORING_FEAT_EXT_ARG (Linux 5.11)".into(),
+            });
+        }
+        let ts = linux_raw_sys::general::__kernel_timespec {
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: timeout.subsec_nanos() as i64,
+        };
+        let arg =
+            abi::io_uring_getevents_arg { sigmask: 0, sigmask_sz: 0, min_wait_usec: 0, ts: &ts as *const _ as u64 };
+        let flags = abi::IORING_ENTER_GETEVENTS | abi::IORING_ENTER_EXT_ARG;
+        let argp = (&arg as *const abi::io_uring_getevents_arg).cast::<c_void>();
+        let argsz = std::mem::size_of::<abi::io_uring_getevents_arg>();
+        let submitted =
+            if self.sq.local_tail() == self.sq.cached_head() && !self.enter.setup.contains(SetupFlags::SQPOLL) {
+                // Nothing to submit: wait only.
+                match self.enter(0, want, flags, argp, argsz) {
+                    Ok(_) => {}
+                    Err(e) if e.errno() == Errno::TIME || e.errno() == Errno::INTR => {}
+                    Err(e) => return Err(e),
+                }
+                Submitted { consumed: 0, remaining: 0, stopped_after: None }
+            } else {
+                match self.submit_inner(want, flags, argp, argsz) {
+                    Ok(s) => s,
+                    Err(e) if e.errno() == Errno::TIME || e.errno() == Errno::INTR => {
+                        Submitted { consumed: 0, remaining: self.sq.len(), stopped_after: None }
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+        Ok((submitted, self.cq.len()))
+    }
+
+    /// Wait until `want` CQEs are ready or `timeout` passes; returns the CQEs
+    /// ready (possibly fewer than `want` after a timeout).
+    pub fn wait_timeout(&mut self, want: u32, timeout: Duration) -> Result<u32> {
+        if self.cq.len() >= want {
+            return Ok(self.cq.len());
+        }
+        // to_submit is 0: queued SQEs stay queued.
+        let ts = linux_raw_sys::general::__kernel_timespec {
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: timeout.subsec_nanos() as i64,
+        };
+        let arg =
+            abi::io_uring_getevents_arg { sigmask: 0, sigmask_sz: 0, min_wait_usec: 0, ts: &ts as *const _ as u64 };
+        if !self.features().contains(Features::EXT_ARG) {
+            return Err(Error::Unsupported {
+                what: "waiting with a timeout".into(),
+                why: "this kernel lacks IORING_FEAT_EXT_ARG (Linux 5.11)".into(),
+            });
+        }
+        match self.enter(
+            0,
+            want,
+            abi::IORING_ENTER_GETEVENTS | abi::IORING_ENTER_EXT_ARG,
+            (&arg as *const abi::io_uring_getevents_arg).cast(),
+            std::mem::size_of::<abi::io_uring_getevents_arg>(),
+        ) {
+            Ok(_) => {}
+            Err(e) if e.errno() == Errno::TIME || e.errno() == Errno::INTR => {}
+            Err(e) => return Err(e),
+        }
+        Ok(self.cq.len())
+    }
+
+    /// Enable a ring created with [`Builder::disabled`] (`R_DISABLED`).
+    pub fn enable(&mut self) -> Result<()> {
+        // SAFETY: ENABLE_RINGS takes no argument.
+        unsafe { self.register_raw(abi::IORING_REGISTER_ENABLE_RINGS, std::ptr::null(), 0) }.map(|_| ())
+    }
+
+    /// `io_uring_register` on this ring (registered index where possible).
+    ///
+    /// # Safety
+    /// `arg` must be valid for `opcode` with `nr_args`, and stay valid for as
+    /// long as the kernel keeps it.
+    pub unsafe fn register_raw(&self, opcode: u32, arg: *const c_void, nr_args: u32) -> Result<u32> {
+        let (fd, reg) = self.enter.get();
+        let opcode = if reg != 0 { opcode | abi::IORING_REGISTER_USE_REGISTERED_RING } else { opcode };
+        // SAFETY: forwarded contract.
+        unsafe { sys::io_uring_register(fd, opcode, arg, nr_args) }.map_err(|errno| {
+            Error::kernel(
+                "io_uring_register",
+                errno,
+                register_context(opcode & !abi::IORING_REGISTER_USE_REGISTERED_RING, errno),
+            )
+        })
+    }
+
+    /// Take over a ring set up elsewhere (its fd and the parameters setup
+    /// returned). The entry-size flags must match `S` and `C`, the parameters
+    /// must agree with the exact layout, and the fd must be an io_uring;
+    /// rings in caller memory (`NO_MMAP`) cannot be adopted.
+    pub fn adopt(fd: OwnedFd, params: abi::io_uring_params) -> Result<Ring<S, C>> {
+        let setup = SetupFlags::from_bits_retain(params.flags);
+        let want = size_flags::<S, C>();
+        if setup & SIZE_FLAGS != want {
+            return Err(Error::EntryTypeMismatch { types_imply: want, found: setup & SIZE_FLAGS });
+        }
+        if setup.contains(SetupFlags::NO_MMAP) {
+            return Err(Error::Unsupported {
+                what: "adopting a NO_MMAP ring".into(),
+                why: "its memory belongs to whoever set it up; ringwise cannot own it".into(),
+            });
+        }
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok();
+        if let Some(link) = link {
+            if link.to_string_lossy() != "anon_inode:[io_uring]" {
+                return Err(Error::kernel(
+                    "adopt",
+                    Errno::BADF,
+                    format!("fd {} is {}, not an io_uring", fd.as_raw_fd(), link.display()),
+                ));
+            }
+        }
+        let mut spec = RingSpec::new(params.sq_entries).flags(setup - SetupFlags::CQSIZE);
+        if setup.contains(SetupFlags::CQSIZE) || params.cq_entries != 2 * params.sq_entries {
+            spec = spec.cq_entries(params.cq_entries);
+        }
+        let layout = spec.layout()?;
+        let raw = std::os::fd::IntoRawFd::into_raw_fd(fd) as u32;
+        Ring::from_setup(raw, params, layout, Backing::Kernel, true)
+    }
+}
+
+/// The kernel's returned parameters must agree with our layout, or the
+/// memory we handed over (or mapped) is not what the kernel uses.
+fn check_params_against_layout(p: &abi::io_uring_params, layout: &Layout) -> Result<()> {
+    let mismatch = |what: &str, kernel: u64, ours: u64| Error::Unsupported {
+        what: "this ring".into(),
+        why: format!(
+            "the kernel reports {what} = {kernel} where ringwise's layout computed {ours}; ring memory would be \
+             wrong, so the ring was closed (please report this kernel version)"
+        ),
+    };
+    if p.sq_entries != layout.sq_entries() {
+        return Err(mismatch("sq_entries", p.sq_entries as u64, layout.sq_entries() as u64));
+    }
+    if p.cq_entries != layout.cq_entries() {
+        return Err(mismatch("cq_entries", p.cq_entries as u64, layout.cq_entries() as u64));
+    }
+    if p.cq_off.cqes as usize != layout.cqes_offset() {
+        return Err(mismatch("cq_off.cqes", p.cq_off.cqes as u64, layout.cqes_offset() as u64));
+    }
+    if let Some(array) = layout.sq_array_offset() {
+        if p.sq_off.array as usize != array {
+            return Err(mismatch("sq_off.array", p.sq_off.array as u64, array as u64));
+        }
+    }
+    let header = [
+        p.sq_off.head,
+        p.sq_off.tail,
+        p.sq_off.flags,
+        p.sq_off.dropped,
+        p.cq_off.head,
+        p.cq_off.tail,
+        p.cq_off.overflow,
+        p.cq_off.flags,
+    ];
+    if let Some(&bad) = header.iter().find(|&&off| off as usize + 4 > layout.cqes_offset()) {
+        return Err(mismatch("a ring header offset", bad as u64, layout.cqes_offset() as u64));
+    }
+    Ok(())
+}
+
+fn explain_enter_error(errno: Errno, target: &EnterTarget) -> Error {
+    let context = match errno {
+        Errno::AGAIN => "the kernel could not allocate requests right now; reap completions and submit again",
+        Errno::BUSY => "the CQ overflow list is full; reap completions before submitting more",
+        Errno::BADF if target.setup.contains(SetupFlags::REGISTERED_FD_ONLY) => {
+            "a REGISTERED_FD_ONLY ring can only be entered from the thread that created it"
+        }
+        Errno::BADR => "completions were lost: the CQ overflowed on a kernel without IORING_FEAT_NODROP",
+        Errno::INTR => "interrupted by a signal; try again",
+        Errno::TIME => "the wait timed out",
+        Errno::NXIO => "the ring is being torn down",
+        Errno::OWNERDEAD => "the SQPOLL thread has exited",
+        Errno::EXIST => "SINGLE_ISSUER: this ring was first used by another thread",
+        _ => "",
+    };
+    Error::kernel("io_uring_enter", errno, context)
+}
+
+fn register_context(opcode: u32, errno: Errno) -> String {
+    match errno {
+        Errno::INVAL => format!("register opcode {opcode} refused: this kernel may not know it (see `ringwise probe`)"),
+        Errno::BUSY => format!("register opcode {opcode}: already registered"),
+        Errno::BADFD => "the ring is not disabled (R_DISABLED) or already enabled".to_string(),
+        _ => format!("register opcode {opcode}"),
+    }
+}
+
+impl<S: SqeSize, C: CqeSize> Drop for Ring<S, C> {
+    fn drop(&mut self) {
+        // Unregister the ring index (for REGISTERED_FD_ONLY this is the only
+        // reference and frees the ring). From another thread the index is
+        // not ours to unregister; the kernel drops it when that thread exits.
+        if let Some((index, thread)) = self.enter.registered {
+            if thread == thread_token() {
+                let mut update = abi::io_uring_rsrc_update { offset: index, resv: 0, data: 0 };
+                // SAFETY: a valid update naming our index.
+                let _ = unsafe {
+                    sys::io_uring_register(
+                        index,
+                        abi::IORING_UNREGISTER_RING_FDS | abi::IORING_REGISTER_USE_REGISTERED_RING,
+                        (&mut update as *mut abi::io_uring_rsrc_update).cast(),
+                        1,
+                    )
+                };
+            }
+        }
+        // Fields drop next in declaration order: the fd closes before the
+        // kernel maps and caller memory are released.
+    }
+}
+
+impl<S: SqeSize, C: CqeSize> std::fmt::Debug for Ring<S, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring")
+            .field("sqe", &S::NAME)
+            .field("cqe", &C::NAME)
+            .field("flags", &self.setup_flags())
+            .field("sq", &self.sq)
+            .field("cq", &self.cq)
+            .finish()
+    }
+}
+
+impl<S: SqeSize, C: CqeSize> AsRawFd for Ring<S, C> {
+    /// The ring fd, or -1 for a `REGISTERED_FD_ONLY` ring.
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_ref().map_or(-1, |f| f.as_raw_fd())
+    }
+}
