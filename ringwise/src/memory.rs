@@ -215,7 +215,7 @@ unsafe impl RingMemory for Mapping {
     fn describe(&self) -> String {
         match (&self.huge, &self.fallback) {
             (true, _) => "library mapping on 2 MiB huge pages".into(),
-            (false, Some(_)) => "library mapping on normal pages (huge pages unavailable)".into(),
+            (false, Some(why)) => format!("library mapping on normal pages (huge pages unavailable: {why})"),
             (false, None) => "library mapping on normal pages".into(),
         }
     }
