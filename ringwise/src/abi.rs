@@ -47,6 +47,9 @@ pub const IORING_REGISTER_PROBE: u32 = 8;
 pub const IORING_REGISTER_ENABLE_RINGS: u32 = 12;
 pub const IORING_REGISTER_RING_FDS: u32 = 20;
 pub const IORING_UNREGISTER_RING_FDS: u32 = 21;
+/// Linux 6.18: query opcodes, flags and layout facts (also without a ring,
+/// fd -1). Not in linux-raw-sys 0.12.
+pub const IORING_REGISTER_QUERY: u32 = 35;
 /// OR-ed into a register opcode when the fd argument is a registered ring index.
 pub const IORING_REGISTER_USE_REGISTERED_RING: u32 = 1 << 31;
 

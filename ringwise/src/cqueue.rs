@@ -48,6 +48,17 @@ impl<C: CqeSize> CompletionQueue<C> {
         }
     }
 
+    /// Point the queue at a resized ring: the kernel copied the pending
+    /// CQEs to the same ring indices, head and tail included.
+    ///
+    /// # Safety
+    /// As for [`new`](Self::new), for the new memory.
+    pub(crate) unsafe fn repoint(&mut self, p: CqPointers) {
+        // SAFETY: forwarded contract; the queue keeps no state besides the
+        // pointers (head and tail live in ring memory).
+        *self = unsafe { CompletionQueue::new(p) };
+    }
+
     /// Number of CQ slots.
     pub fn capacity(&self) -> u32 {
         self.entries
@@ -107,6 +118,9 @@ impl<C: CqeSize> CompletionQueue<C> {
     }
 
     /// Take the next CQE, or `None` when the queue is empty.
+    // Not `Iterator`: the queue refills as the kernel posts, so `None` is
+    // not the end; `drain()` is the iterator over what is ready now.
+    #[allow(clippy::should_implement_trait)]
     #[inline]
     pub fn next(&mut self) -> Option<C::Entry> {
         let mut batch = self.drain();

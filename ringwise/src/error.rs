@@ -15,6 +15,10 @@ pub enum Region {
     Rings,
     /// Both regions, placed one after the other in one buffer.
     Both,
+    /// The entries of a provided-buffer ring (`io_uring_buf_reg.ring_addr`).
+    BufRing,
+    /// A registered memory region (`IORING_REGISTER_MEM_REGION`).
+    MemRegion,
 }
 
 impl fmt::Display for Region {
@@ -23,6 +27,8 @@ impl fmt::Display for Region {
             Region::Sqes => "SQE region",
             Region::Rings => "rings region (header, CQEs, SQ array)",
             Region::Both => "ring memory (rings + SQE regions)",
+            Region::BufRing => "provided-buffer ring",
+            Region::MemRegion => "registered memory region",
         })
     }
 }
@@ -64,6 +70,22 @@ pub enum Error {
     MemoryOverlap { sqes: (usize, usize), rings: (usize, usize) },
     /// An arena has fewer bytes left than a carve needs.
     ArenaExhausted { needed: usize, remaining: usize, capacity: usize },
+    /// The running kernel's probe lacks this opcode (it would fail the SQE
+    /// with `-EINVAL`). `last_op` is the highest opcode the kernel knows.
+    OpcodeUnsupported { opcode: u8, name: &'static str, since: &'static str, last_op: u8 },
+    /// An op names a slot past the end of a registered table.
+    OpIndexOutOfRange { op: &'static str, table: &'static str, index: u32, len: u32 },
+    /// An op's arguments form a combination the kernel refuses.
+    OpInvalid { op: &'static str, why: &'static str },
+    /// Two lists that go together (e.g. files and their tags) differ in
+    /// length, or an index lies past the end of a list.
+    LengthMismatch { what: &'static str, expected: usize, given: usize },
+    /// A provided-buffer ring's entry count must be a power of two from 1 to
+    /// `max` (EINVAL from the kernel).
+    BufRingEntries { entries: u32, max: u32 },
+    /// A resize would leave fewer slots than entries still pending in that
+    /// queue (`queue` is `"SQ"` or `"CQ"`; the kernel says EOVERFLOW).
+    ResizeTooSmall { queue: &'static str, pending: u32, entries: u32 },
     /// The kernel refused a call. `context` says what ringwise was doing and
     /// what the errno means there.
     Kernel { call: &'static str, errno: Errno, context: String },
@@ -74,9 +96,11 @@ impl Error {
     /// callers that speak errno (the CLI's JSON, C interop).
     pub fn errno(&self) -> Errno {
         match self {
-            Error::MixedCqTooSmall { .. } => Errno::OVERFLOW,
+            Error::MixedCqTooSmall { .. } | Error::ResizeTooSmall { .. } => Errno::OVERFLOW,
             Error::MemoryTooSmall { .. } | Error::MemoryUnusable { .. } => Errno::FAULT,
             Error::ArenaExhausted { .. } => Errno::NOMEM,
+            Error::OpIndexOutOfRange { table, .. } if table.contains("buffers") => Errno::FAULT,
+            Error::OpIndexOutOfRange { .. } => Errno::BADF,
             Error::Unsupported { .. } => Errno::OPNOTSUPP,
             Error::Kernel { errno, .. } => *errno,
             _ => Errno::INVAL,
@@ -101,6 +125,8 @@ pub fn errno_name(errno: Errno) -> &'static str {
         (Errno::INTR, "EINTR"),
         (Errno::IO, "EIO"),
         (Errno::BADF, "EBADF"),
+        (Errno::BADFD, "EBADFD"),
+        (Errno::NOBUFS, "ENOBUFS"),
         (Errno::AGAIN, "EAGAIN"),
         (Errno::NOMEM, "ENOMEM"),
         (Errno::ACCESS, "EACCES"),
@@ -188,6 +214,28 @@ impl fmt::Display for Error {
             Error::ArenaExhausted { needed, remaining, capacity } => write!(
                 f,
                 "the arena has {remaining} of {capacity} bytes left but this ring needs {needed}"
+            ),
+            Error::OpcodeUnsupported { opcode, name, since, last_op } => write!(
+                f,
+                "IORING_OP_{name} (opcode {opcode}, added in Linux {since}) is not supported by this kernel \
+                 (its probe knows opcodes up to {last_op}); the kernel would fail the SQE with EINVAL"
+            ),
+            Error::OpIndexOutOfRange { op, table, index, len } => write!(
+                f,
+                "{op} uses index {index} of the {table}, which has only {len} entries (valid: 0..{len})"
+            ),
+            Error::OpInvalid { op, why } => write!(f, "{op}: {why}"),
+            Error::LengthMismatch { what, expected, given } => {
+                write!(f, "{what}: expected {expected} entries, got {given}")
+            }
+            Error::BufRingEntries { entries, max } => write!(
+                f,
+                "a provided-buffer ring has {entries} entries; it needs a power of two from 1 to {max}"
+            ),
+            Error::ResizeTooSmall { queue, pending, entries } => write!(
+                f,
+                "cannot resize the {queue} to {entries} entries while {pending} entries are pending in it; \
+                 reap or submit them first (the kernel would refuse with EOVERFLOW)"
             ),
             Error::Kernel { call, errno, context } => {
                 write!(f, "{call} failed with {} ({errno})", errno_name(*errno))?;

@@ -53,16 +53,20 @@ pub struct MemoryReport {
 /// # Ok::<(), ringwise::Error>(())
 /// ```
 pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
-    sq: SubmissionQueue<S>,
-    cq: CompletionQueue<C>,
+    pub(crate) sq: SubmissionQueue<S>,
+    pub(crate) cq: CompletionQueue<C>,
     enter: EnterTarget,
-    layout: Layout,
-    params: abi::io_uring_params,
+    pub(crate) layout: Layout,
+    pub(crate) params: abi::io_uring_params,
     /// The ring fd (`None` with `REGISTERED_FD_ONLY`). Closed before the
     /// memory below is released.
     fd: Option<OwnedFd>,
-    kernel_maps: Option<(KernelMap, KernelMap)>,
-    backing: Backing,
+    pub(crate) kernel_maps: Option<(KernelMap, KernelMap)>,
+    pub(crate) backing: Backing,
+    /// Memory the kernel was handed by registrations (fixed buffers, buffer
+    /// rings, regions), keyed by `register`; released on unregistration or
+    /// after the fd is closed.
+    pub(crate) keep: Vec<(u64, Box<dyn std::any::Any + Send>)>,
 }
 
 // SAFETY: all raw pointers point into memory the ring owns (kernel mappings
@@ -84,11 +88,14 @@ pub struct Submitted {
     pub stopped_after: Option<u64>,
 }
 
-/// A thread identity that is cheap to read and never reused.
+thread_local! {
+    /// This thread's token; 0 until [`thread_token`] first runs here.
+    static TOKEN: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A thread identity that is cheap to read and never reused (0 is never
+/// handed out).
 fn thread_token() -> u64 {
-    thread_local! {
-        static TOKEN: Cell<u64> = const { Cell::new(0) };
-    }
     static NEXT: AtomicU64 = AtomicU64::new(1);
     TOKEN.with(|t| {
         let v = t.get();
@@ -102,26 +109,84 @@ fn thread_token() -> u64 {
     })
 }
 
+/// This thread's token if it has one, else 0: one thread-local load, no
+/// lazy set-up on the enter path. Exact for "is this the registering
+/// thread?": registering gives the thread a token, so a thread without one
+/// never registered, and 0 matches no stored token.
+#[inline(always)]
+fn thread_token_if_any() -> u64 {
+    TOKEN.with(Cell::get)
+}
+
 /// Which fd `io_uring_enter` gets: the registered ring index from the
 /// thread that registered it (the kernel's table is per thread), the plain fd
 /// from anywhere else.
-#[derive(Debug, Clone, Copy)]
+///
+/// The fd is registered at the first enter, not at setup: the kernel's table
+/// belongs to the registering thread and only that thread can unregister, so
+/// a ring registered by the thread that built it and then moved to a worker
+/// would stay alive (requests and all) after being dropped there, until the
+/// building thread exits. Registering on first use puts the entry in the
+/// table of the thread that submits.
+#[derive(Debug, Clone)]
 struct EnterTarget {
     fd: u32,
-    registered: Option<(u32, u64)>,
+    registered: Cell<Option<(u32, u64)>>,
+    /// Register the fd at the next enter (set once, at setup).
+    register_on_enter: Cell<bool>,
     setup: SetupFlags,
+    /// SQPOLL or IOPOLL: submission takes the longer path. A bool, so that
+    /// the common path tests one byte.
+    polled: bool,
 }
 
 impl EnterTarget {
     #[inline(always)]
     fn get(&self) -> (u32, u32) {
-        match self.registered {
-            Some((index, thread))
-                if self.setup.contains(SetupFlags::REGISTERED_FD_ONLY) || thread == thread_token() =>
-            {
-                (index, abi::IORING_ENTER_REGISTERED_RING)
-            }
+        match self.registered.get() {
+            Some((index, thread)) if thread == thread_token_if_any() => (index, abi::IORING_ENTER_REGISTERED_RING),
+            // A REGISTERED_FD_ONLY ring has no fd, and its index means
+            // another ring (or nothing) in this thread's table: -1 makes the
+            // kernel answer EBADF instead of entering someone else's ring.
+            Some(_) if self.setup.contains(SetupFlags::REGISTERED_FD_ONLY) => (u32::MAX, 0),
             _ => (self.fd, 0),
+        }
+    }
+
+    /// Like [`get`](Self::get), registering the fd first if that is still
+    /// to be done: only the enter path registers (not `register_raw`, which
+    /// often runs on a set-up thread before the ring moves to its worker).
+    #[inline(always)]
+    fn get_for_enter(&self) -> (u32, u32) {
+        if self.registered.get().is_none() && self.register_on_enter.get() {
+            return self.register_here();
+        }
+        self.get()
+    }
+
+    /// Register the ring fd in this thread's table. Kernels before 5.18
+    /// lack it, and a full table (16 per thread) refuses it: then the plain
+    /// fd is used.
+    #[cold]
+    #[inline(never)]
+    fn register_here(&self) -> (u32, u32) {
+        self.register_on_enter.set(false);
+        let mut update = abi::io_uring_rsrc_update { offset: u32::MAX, resv: 0, data: self.fd as u64 };
+        // SAFETY: `update` is valid for one io_uring_rsrc_update; the kernel
+        // writes the chosen index into it.
+        let ret = unsafe {
+            sys::io_uring_register(
+                self.fd,
+                abi::IORING_REGISTER_RING_FDS,
+                (&mut update as *mut abi::io_uring_rsrc_update).cast(),
+                1,
+            )
+        };
+        if ret == Ok(1) {
+            self.registered.set(Some((update.offset, thread_token())));
+            (update.offset, abi::IORING_ENTER_REGISTERED_RING)
+        } else {
+            (self.fd, 0)
         }
     }
 }
@@ -155,7 +220,14 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             Some(unsafe { OwnedFd::from_raw_fd(raw as RawFd) })
         };
         let registered = registered_only.then(|| (raw, thread_token()));
-        let enter = EnterTarget { fd: raw, registered, setup };
+        let polled = setup.intersects(SetupFlags::SQPOLL | SetupFlags::IOPOLL);
+        let enter = EnterTarget {
+            fd: raw,
+            registered: Cell::new(registered),
+            register_on_enter: Cell::new(register_ring_fd && !registered_only),
+            setup,
+            polled,
+        };
         // From here on, an error drops `fd` (closing the ring) before `backing`.
         check_params_against_layout(&params, &layout)?;
         let (rings, sqes, kernel_maps) = match &backing {
@@ -177,6 +249,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 (rings_map.as_ptr(), sqes_map.as_ptr(), Some((rings_map, sqes_map)))
             }
         };
+        check_header_against_params(rings, &params)?;
         let so = &params.sq_off;
         let co = &params.cq_off;
         let at = |off: u32| -> *const AtomicU32 {
@@ -216,30 +289,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 entries: params.cq_entries,
             })
         };
-        let mut ring = Ring { sq, cq, enter, layout, params, fd, kernel_maps, backing };
-        if register_ring_fd && !registered_only {
-            ring.register_ring_fd_quietly();
-        }
-        Ok(ring)
-    }
-
-    /// Register the ring fd so that enter skips the fd table. Kernels
-    /// before 5.18 lack it: then the plain fd is used.
-    fn register_ring_fd_quietly(&mut self) {
-        let mut update = abi::io_uring_rsrc_update { offset: u32::MAX, resv: 0, data: self.enter.fd as u64 };
-        // SAFETY: `update` is valid for one io_uring_rsrc_update; the kernel
-        // writes the chosen index into it.
-        let ret = unsafe {
-            sys::io_uring_register(
-                self.enter.fd,
-                abi::IORING_REGISTER_RING_FDS,
-                (&mut update as *mut abi::io_uring_rsrc_update).cast(),
-                1,
-            )
-        };
-        if ret == Ok(1) {
-            self.enter.registered = Some((update.offset, thread_token()));
-        }
+        Ok(Ring { sq, cq, enter, layout, params, fd, kernel_maps, backing, keep: Vec::new() })
     }
 
     /// The submission queue.
@@ -301,9 +351,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         self.fd.as_ref().map(|f| f.as_fd())
     }
 
-    /// The registered ring index, if the fd is registered.
+    /// The registered ring index, if the fd is registered (which happens
+    /// at the first submit or wait, in the thread that makes it).
     pub fn registered_index(&self) -> Option<u32> {
-        self.enter.registered.map(|(i, _)| i)
+        self.enter.registered.get().map(|(i, _)| i)
     }
 
     /// Where the memory lives.
@@ -332,7 +383,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// # Safety
     /// `arg`/`argsz` must be valid for `flags` (see io_uring_enter(2)).
     #[inline(always)]
-    unsafe fn enter_raw(
+    pub(crate) unsafe fn enter_raw(
         &self,
         to_submit: u32,
         min_complete: u32,
@@ -340,17 +391,24 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         arg: *const c_void,
         argsz: usize,
     ) -> std::result::Result<u32, Errno> {
-        let (fd, reg) = self.enter.get();
+        let (fd, reg) = self.enter.get_for_enter();
         // SAFETY: forwarded contract; every SQE published was pushed through
         // the typed API whose safety contract covers its pointers.
         unsafe { sys::io_uring_enter(fd, to_submit, min_complete, flags | reg, arg, argsz) }
     }
 
+    /// The `Error` for a failed enter, built out of line: the hot path
+    /// carries only the errno.
+    #[cold]
+    #[inline(never)]
+    fn enter_error(&self, errno: Errno) -> Error {
+        explain_enter_error(errno, &self.enter)
+    }
+
     #[inline(always)]
     fn enter(&self, to_submit: u32, min_complete: u32, flags: u32, arg: *const c_void, argsz: usize) -> Result<u32> {
         // SAFETY: the callers in this module pass null or a valid EXT_ARG.
-        unsafe { self.enter_raw(to_submit, min_complete, flags, arg, argsz) }
-            .map_err(|errno| explain_enter_error(errno, &self.enter))
+        unsafe { self.enter_raw(to_submit, min_complete, flags, arg, argsz) }.map_err(|errno| self.enter_error(errno))
     }
 
     /// Publish queued SQEs and tell the kernel. Returns what was consumed.
@@ -367,48 +425,73 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
 
     #[inline(always)]
     fn submit_inner(&mut self, want: u32, wait_flags: u32, arg: *const c_void, argsz: usize) -> Result<Submitted> {
+        if self.enter.polled {
+            return self.submit_polled(want, wait_flags, arg, argsz);
+        }
         let before = self.sq.cached_head();
         let to_submit = self.sq.publish();
-        let setup = self.enter.setup;
-        let mut flags = 0;
-        if setup.contains(SetupFlags::SQPOLL) {
-            // The SQPOLL thread consumes on its own; wake it if it sleeps.
-            if self.sq.ring_flags_seqcst() & abi::IORING_SQ_NEED_WAKEUP != 0 {
-                flags |= abi::IORING_ENTER_SQ_WAKEUP;
-            }
-            if want > 0 {
-                flags |= wait_flags;
-            }
-            if flags != 0 {
-                self.enter(to_submit, want, flags, arg, argsz)?;
-            }
-            let head = self.sq.sync_head();
-            return Ok(Submitted {
-                consumed: head.wrapping_sub(before),
-                remaining: self.sq.local_tail().wrapping_sub(head),
-                stopped_after: None,
-            });
-        }
-        if want > 0 || setup.contains(SetupFlags::IOPOLL) {
-            flags |= wait_flags;
-        }
+        let flags = if want > 0 { wait_flags } else { 0 };
         if to_submit == 0 && flags == 0 {
             return Ok(Submitted { consumed: 0, remaining: 0, stopped_after: None });
         }
-        let result = self.enter(to_submit, want, flags, arg, argsz);
+        // The result stays a bare errno until it is known to be an error:
+        // the `Error` is built out of line, off the hot path.
+        // SAFETY: the callers in this module pass null or a valid EXT_ARG.
+        let result = unsafe { self.enter_raw(to_submit, want, flags, arg, argsz) };
         let head = self.sq.sync_head();
         let consumed = head.wrapping_sub(before);
         let remaining = self.sq.local_tail().wrapping_sub(head);
-        match result {
-            Err(e) if consumed == 0 => Err(e),
+        if let Err(errno) = result {
             // A wait that timed out or was interrupted after submitting: the
             // submission stands.
-            _ => {
-                let stopped_after =
-                    (remaining > 0 && consumed > 0).then(|| self.sq.sqe_at(head.wrapping_sub(1)).user_data);
-                Ok(Submitted { consumed, remaining, stopped_after })
+            if consumed == 0 {
+                return Err(self.enter_error(errno));
             }
         }
+        let stopped_after =
+            (remaining > 0 && consumed > 0).then(|| self.sq.sqe_at(head.wrapping_sub(1)).user_data);
+        Ok(Submitted { consumed, remaining, stopped_after })
+    }
+
+    /// `submit_inner` for SQPOLL (the kernel thread consumes on its own;
+    /// enter only to wake it or to wait) and IOPOLL (always GETEVENTS).
+    #[inline(always)]
+    fn submit_polled(&mut self, want: u32, wait_flags: u32, arg: *const c_void, argsz: usize) -> Result<Submitted> {
+        let before = self.sq.cached_head();
+        let to_submit = self.sq.publish();
+        let setup = self.enter.setup;
+        if !setup.contains(SetupFlags::SQPOLL) {
+            // IOPOLL: every enter reaps polled completions.
+            let result = self.enter(to_submit, want, wait_flags, arg, argsz);
+            let head = self.sq.sync_head();
+            let consumed = head.wrapping_sub(before);
+            let remaining = self.sq.local_tail().wrapping_sub(head);
+            return match result {
+                Err(e) if consumed == 0 => Err(e),
+                _ => {
+                    let stopped_after =
+                        (remaining > 0 && consumed > 0).then(|| self.sq.sqe_at(head.wrapping_sub(1)).user_data);
+                    Ok(Submitted { consumed, remaining, stopped_after })
+                }
+            };
+        }
+        let mut flags = 0;
+        // The SQPOLL thread consumes on its own; wake it if it sleeps.
+        if self.sq.ring_flags_seqcst() & abi::IORING_SQ_NEED_WAKEUP != 0 {
+            flags |= abi::IORING_ENTER_SQ_WAKEUP;
+        }
+        if want > 0 {
+            flags |= wait_flags;
+        }
+        if flags != 0 {
+            self.enter(to_submit, want, flags, arg, argsz)?;
+        }
+        let head = self.sq.sync_head();
+        Ok(Submitted {
+            consumed: head.wrapping_sub(before),
+            remaining: self.sq.local_tail().wrapping_sub(head),
+            stopped_after: None,
+        })
     }
 
     /// Wait until at least `want` CQEs are ready (submitting nothing).
@@ -533,18 +616,23 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 why: "its memory belongs to whoever set it up; ringwise cannot own it".into(),
             });
         }
-        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok();
-        if let Some(link) = link {
-            if link.to_string_lossy() != "anon_inode:[io_uring]" {
+        match std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())) {
+            Ok(link) if link.to_string_lossy() != "anon_inode:[io_uring]" => {
                 return Err(Error::kernel(
                     "adopt",
                     Errno::BADF,
                     format!("fd {} is {}, not an io_uring", fd.as_raw_fd(), link.display()),
                 ));
             }
+            Ok(_) => {}
+            // Without /proc the mmap of a non-ring fd fails below instead.
+            Err(e) if std::path::Path::new("/proc/self/fd").is_dir() => {
+                return Err(Error::kernel("adopt", Errno::BADF, format!("fd {} is not open: {e}", fd.as_raw_fd())));
+            }
+            Err(_) => {}
         }
         let mut spec = RingSpec::new(params.sq_entries).flags(setup - SetupFlags::CQSIZE);
-        if setup.contains(SetupFlags::CQSIZE) || params.cq_entries != 2 * params.sq_entries {
+        if setup.contains(SetupFlags::CQSIZE) || Some(params.cq_entries) != params.sq_entries.checked_mul(2) {
             spec = spec.cq_entries(params.cq_entries);
         }
         let layout = spec.layout()?;
@@ -593,6 +681,48 @@ fn check_params_against_layout(p: &abi::io_uring_params, layout: &Layout) -> Res
     Ok(())
 }
 
+/// The ring header the kernel filled in must describe the ring the
+/// parameters describe: an fd adopted with another ring's parameters would
+/// otherwise be driven with the wrong masks.
+fn check_header_against_params(rings: *const u8, p: &abi::io_uring_params) -> Result<()> {
+    use abi::rings_off;
+    // SAFETY: `rings` is the start of a rings region at least one header
+    // long (checked against the layout); the kernel wrote these fields at
+    // setup and never changes them.
+    let read = |off: usize| unsafe { (*rings.add(off).cast::<AtomicU32>()).load(Ordering::Relaxed) };
+    let fields = [
+        ("sq_ring_entries", read(rings_off::SQ_RING_ENTRIES), p.sq_entries),
+        ("cq_ring_entries", read(rings_off::CQ_RING_ENTRIES), p.cq_entries),
+        ("sq_ring_mask", read(rings_off::SQ_RING_MASK), p.sq_entries.wrapping_sub(1)),
+        ("cq_ring_mask", read(rings_off::CQ_RING_MASK), p.cq_entries.wrapping_sub(1)),
+    ];
+    for (what, ring, params) in fields {
+        if ring != params {
+            return Err(Error::Unsupported {
+                what: "this ring".into(),
+                why: format!(
+                    "the ring's header says {what} = {ring} but the parameters say {params}: the parameters \
+                     belong to another ring"
+                ),
+            });
+        }
+    }
+    // A ring adopted with SQEs queued but not submitted: they were filled
+    // by other code, whose pointers ringwise cannot vouch for.
+    let (head, tail) = (read(rings_off::SQ_HEAD), read(rings_off::SQ_TAIL));
+    if head != tail {
+        return Err(Error::Unsupported {
+            what: "adopting this ring".into(),
+            why: format!(
+                "its SQ holds {} SQEs queued by other code and not yet submitted (head {head}, tail {tail}); \
+                 submit them before handing the ring over",
+                tail.wrapping_sub(head)
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn explain_enter_error(errno: Errno, target: &EnterTarget) -> Error {
     let context = match errno {
         Errno::AGAIN => "the kernel could not allocate requests right now; reap completions and submit again",
@@ -606,6 +736,9 @@ fn explain_enter_error(errno: Errno, target: &EnterTarget) -> Error {
         Errno::NXIO => "the ring is being torn down",
         Errno::OWNERDEAD => "the SQPOLL thread has exited",
         Errno::EXIST => "SINGLE_ISSUER: this ring was first used by another thread",
+        Errno::BADFD if target.setup.contains(SetupFlags::R_DISABLED) => {
+            "the ring was set up disabled (R_DISABLED): call Ring::enable() before submitting or waiting"
+        }
         _ => "",
     };
     Error::kernel("io_uring_enter", errno, context)
@@ -620,13 +753,37 @@ fn register_context(opcode: u32, errno: Errno) -> String {
     }
 }
 
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// Cancel every request in flight and wait (up to a second) until they
+    /// are done (`IORING_REGISTER_SYNC_CANCEL` with `IORING_ASYNC_CANCEL_ANY`,
+    /// Linux 6.0); errors are ignored, this is best effort at teardown.
+    fn cancel_all_quietly(&self) {
+        let mut reg: linux_raw_sys::io_uring::io_uring_sync_cancel_reg =
+            // SAFETY: plain old data; all-zero is valid (and the kernel
+            // requires the padding to be zero).
+            unsafe { std::mem::zeroed() };
+        reg.flags = linux_raw_sys::io_uring::IORING_ASYNC_CANCEL_ANY;
+        reg.timeout.tv_sec = 1;
+        const IORING_REGISTER_SYNC_CANCEL: u32 = 24;
+        // SAFETY: `reg` is a valid io_uring_sync_cancel_reg, read during the
+        // call only; the fd is this ring's.
+        let _ = unsafe {
+            sys::io_uring_register(self.enter.fd, IORING_REGISTER_SYNC_CANCEL, std::ptr::from_ref(&reg).cast(), 1)
+        };
+    }
+}
+
 impl<S: SqeSize, C: CqeSize> Drop for Ring<S, C> {
     fn drop(&mut self) {
         // Unregister the ring index (for REGISTERED_FD_ONLY this is the only
         // reference and frees the ring). From another thread the index is
         // not ours to unregister; the kernel drops it when that thread exits.
-        if let Some((index, thread)) = self.enter.registered {
-            if thread == thread_token() {
+        // Until then the ring lives on, so cancel its requests now: none may
+        // run on (reading a pipe, writing a buffer) after the ring is gone.
+        if let Some((index, thread)) = self.enter.registered.get() {
+            if thread != thread_token() && !self.enter.setup.contains(SetupFlags::REGISTERED_FD_ONLY) {
+                self.cancel_all_quietly();
+            } else if thread == thread_token() {
                 let mut update = abi::io_uring_rsrc_update { offset: index, resv: 0, data: 0 };
                 // SAFETY: a valid update naming our index.
                 let _ = unsafe {

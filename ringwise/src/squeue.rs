@@ -42,6 +42,10 @@ pub struct SubmissionQueue<S: SqeSize> {
     local_tail: u32,
     /// The kernel's head as last read.
     cached_head: u32,
+    /// The tail at which the SQ is full as far as we know: `entries` past
+    /// the head as read when the SQ last looked full (never more than the
+    /// true limit; one compare per push instead of a subtract and compare).
+    limit: u32,
     _size: PhantomData<S>,
 }
 
@@ -68,8 +72,27 @@ impl<S: SqeSize> SubmissionQueue<S> {
             entries: p.entries,
             local_tail: tail,
             cached_head: head,
+            limit: head.wrapping_add(p.entries),
             _size: PhantomData,
         }
+    }
+
+    /// Point the queue at a resized ring (`IORING_REGISTER_RESIZE_RINGS`):
+    /// the kernel copied the queued SQEs to the same ring indices, so the
+    /// local tail and cached head stay as they are.
+    ///
+    /// # Safety
+    /// As for [`new`](Self::new), for the new memory.
+    pub(crate) unsafe fn repoint(&mut self, p: SqPointers) {
+        self.head = p.head;
+        self.tail = p.tail;
+        self.flags = p.flags;
+        self.dropped = p.dropped;
+        self.sqes = p.sqes;
+        self.mask = p.entries - 1;
+        self.entries = p.entries;
+        // Never past the true limit, even when the SQ shrank.
+        self.limit = self.cached_head.wrapping_add(p.entries);
     }
 
     /// Number of SQ slots.
@@ -124,28 +147,50 @@ impl<S: SqeSize> SubmissionQueue<S> {
         unsafe { (*self.head).load(Ordering::Acquire) }
     }
 
+    /// Reserve the slot for the next SQE: a pointer into the SQE array, or
+    /// `SqFull`. A raw pointer (no null niche) leaves one test in the hot
+    /// loop, the one that matters: is there room.
+    #[inline(always)]
+    fn reserve(&mut self) -> Result<*mut Sqe, SqFull> {
+        let tail = self.local_tail;
+        // `limit - tail` is the room known to be left; the slot index is
+        // masked below, so even a corrupted head cannot send us outside the
+        // SQE array.
+        if tail == self.limit && !self.refresh_for_room() {
+            return Err(SqFull);
+        }
+        self.local_tail = tail.wrapping_add(1);
+        let index = (tail & self.mask) as usize;
+        // SAFETY: index < entries, so the slot lies in the SQE array; the
+        // kernel has consumed it (it is between the kernel's head and our
+        // tail's wrap), so nobody else reads it while we write.
+        Ok(unsafe { self.sqes.add(index * S::SLOT_BYTES) }.cast::<Sqe>())
+    }
+
+    /// The SQ looked full: re-read the kernel's head. Whether there is room.
+    #[cold]
+    #[inline(never)]
+    fn refresh_for_room(&mut self) -> bool {
+        self.cached_head = self.kernel_head();
+        self.limit = self.cached_head.wrapping_add(self.entries);
+        self.local_tail.wrapping_sub(self.cached_head) < self.entries
+    }
+
     /// The slot for the next SQE, or `None` when full.
     #[inline(always)]
     fn next_slot(&mut self) -> Option<&mut Sqe> {
-        if self.local_tail.wrapping_sub(self.cached_head) >= self.entries {
-            self.cached_head = self.kernel_head();
-            if self.local_tail.wrapping_sub(self.cached_head) >= self.entries {
-                return None;
-            }
-        }
-        let index = (self.local_tail & self.mask) as usize;
-        self.local_tail = self.local_tail.wrapping_add(1);
-        // SAFETY: index < entries, the slot lies in the SQE array, and the
-        // kernel has consumed it (it is between the kernel's head and our
-        // tail's wrap), so nobody else reads it while we write.
-        Some(unsafe { &mut *self.sqes.add(index * S::SLOT_BYTES).cast::<Sqe>() })
+        // SAFETY: `reserve` returned a slot of the SQE array that only we
+        // write until it is published, valid and aligned for `Sqe`.
+        self.reserve().ok().map(|sqe| unsafe { &mut *sqe })
     }
 
     /// Queue an op that gives the kernel no memory to keep (e.g. [`Nop`](crate::op::Nop)).
     #[inline]
     pub fn push<O: SafeOp>(&mut self, op: O) -> Result<(), SqFull> {
-        let sqe = self.next_slot().ok_or(SqFull)?;
-        op.prepare(sqe);
+        let sqe = self.reserve()?;
+        // SAFETY: `reserve` returned a slot of the SQE array that only we
+        // write until it is published, valid and aligned for `Sqe`.
+        op.prepare(unsafe { &mut *sqe });
         Ok(())
     }
 
@@ -157,8 +202,9 @@ impl<S: SqeSize> SubmissionQueue<S> {
     /// be read or written by others), until the op's CQE has been reaped.
     #[inline]
     pub unsafe fn push_unchecked<O: PrepareSqe>(&mut self, op: O) -> Result<(), SqFull> {
-        let sqe = self.next_slot().ok_or(SqFull)?;
-        op.prepare(sqe);
+        let sqe = self.reserve()?;
+        // SAFETY: as in `push`.
+        op.prepare(unsafe { &mut *sqe });
         Ok(())
     }
 
@@ -185,8 +231,9 @@ impl<S: SqeSize> SubmissionQueue<S> {
     /// [`push_unchecked`](Self::push_unchecked).
     #[inline]
     pub unsafe fn push_raw(&mut self, fill: impl FnOnce(&mut Sqe)) -> Result<(), SqFull> {
-        let sqe = self.next_slot().ok_or(SqFull)?;
-        fill(sqe);
+        let sqe = self.reserve()?;
+        // SAFETY: as in `push`.
+        fill(unsafe { &mut *sqe });
         Ok(())
     }
 
@@ -215,6 +262,10 @@ impl<S: SqeSize> SubmissionQueue<S> {
     /// Re-read the kernel's head after it consumed SQEs.
     #[inline(always)]
     pub(crate) fn sync_head(&mut self) -> u32 {
+        // `limit` is left behind on purpose: a stale limit is only lower
+        // than the true one (the head never moves back), so the next push
+        // that reaches it re-reads the head in `refresh_for_room`. That
+        // keeps the submit path shorter.
         self.cached_head = self.kernel_head();
         self.cached_head
     }
@@ -222,6 +273,34 @@ impl<S: SqeSize> SubmissionQueue<S> {
     #[inline(always)]
     pub(crate) fn cached_head(&self) -> u32 {
         self.cached_head
+    }
+}
+
+/// 128-byte entries: ops that use the 80-byte command area (or the 128-byte
+/// opcodes) can only be pushed on a ring whose slots are that big.
+impl SubmissionQueue<crate::entry::Sqe128> {
+    /// Queue a 128-byte op that carries no pointer (e.g. [`Nop128`](crate::op::Nop128)).
+    #[inline]
+    pub fn push_big<O: crate::op::SafeBigOp>(&mut self, op: O) -> Result<(), SqFull> {
+        let sqe = self.next_slot().ok_or(SqFull)?;
+        // SAFETY: in an SQE128 ring every slot is 128 bytes (S::SLOT_BYTES),
+        // so the slot `next_slot` handed out extends to a whole `BigSqe`.
+        op.prepare_big(unsafe { &mut *(sqe as *mut Sqe).cast::<crate::entry::BigSqe>() });
+        Ok(())
+    }
+
+    /// Queue any 128-byte op (e.g. [`UringCmd80`](crate::op::UringCmd80)).
+    ///
+    /// # Safety
+    /// As for [`push_unchecked`](Self::push_unchecked): every pointer the op
+    /// carries, including any inside its command area, must stay valid until
+    /// the op's CQE has been reaped.
+    #[inline]
+    pub unsafe fn push_big_unchecked<O: crate::op::PrepareBigSqe>(&mut self, op: O) -> Result<(), SqFull> {
+        let sqe = self.next_slot().ok_or(SqFull)?;
+        // SAFETY: as in `push_big`: the slot is 128 bytes long.
+        op.prepare_big(unsafe { &mut *(sqe as *mut Sqe).cast::<crate::entry::BigSqe>() });
+        Ok(())
     }
 }
 

@@ -1,0 +1,269 @@
+//! Registered (fixed) buffers: memory the kernel pins once, so that
+//! `READ_FIXED`/`WRITE_FIXED` and the other `*_FIXED` ops skip pinning and
+//! unpinning pages on every op.
+//!
+//! The kernel keeps the pinned pages until the buffers are unregistered (and
+//! no op uses them) or the ring is closed, and ops write into them. Memory
+//! registered through [`Ring::register_buffers_owned`] is owned by the ring
+//! for that long, so this is safe. [`Ring::register_buffers`] takes raw
+//! iovecs under an `unsafe` contract.
+//!
+//! Cloning ([`Ring::clone_buffers_from`], Linux 6.13) makes another ring's
+//! table (or a range of it) this ring's, sharing the same pinned pages; the
+//! memory the source ring owns is then kept alive by both.
+
+use super::{count, explain, keep_key, opcode, same_len};
+use crate::entry::{CqeSize, SqeSize};
+use crate::error::{Error, Result};
+use crate::memory::RingMemory;
+use crate::op::Iovec;
+use crate::Ring;
+use linux_raw_sys::io_uring::{
+    io_uring_clone_buffers, io_uring_rsrc_register, io_uring_rsrc_update2, IORING_REGISTER_DST_REPLACE,
+    IORING_REGISTER_SRC_REGISTERED, IORING_RSRC_REGISTER_SPARSE,
+};
+use rustix::io::Errno;
+use std::sync::{Arc, Mutex};
+
+/// Owned memory behind fixed buffers, shared by rings that cloned it.
+pub(crate) type OwnedBuffers = Arc<Mutex<Vec<Box<dyn RingMemory>>>>;
+
+fn buffers_context(errno: Errno) -> Option<String> {
+    Some(match errno {
+        Errno::BUSY => "buffers are already registered on this ring; unregister them or update slots".into(),
+        Errno::NXIO => "no buffers are registered on this ring".into(),
+        Errno::FAULT => "a buffer is not mapped memory the kernel can pin (file-backed shared mappings can't be), \
+                         or has length 0 with a non-null address"
+            .into(),
+        Errno::NOMEM => "pinning the buffers failed: without CAP_IPC_LOCK they count against RLIMIT_MEMLOCK".into(),
+        Errno::INVAL => "a buffer is empty or larger than 1 GiB, more than 16384 buffers, or the slots named lie \
+                         outside the registered table"
+            .into(),
+        Errno::OVERFLOW => "offset plus count overflows".into(),
+        _ => return None,
+    })
+}
+
+/// What [`Ring::clone_buffers_from`] copies (`struct io_uring_clone_buffers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CloneBuffers {
+    /// First slot of the source table.
+    pub src_offset: u32,
+    /// First slot of this ring's table.
+    pub dst_offset: u32,
+    /// Number of slots; 0 means the whole source table.
+    pub count: u32,
+    /// Replace this ring's existing table (`IORING_REGISTER_DST_REPLACE`);
+    /// without it, a ring that has buffers refuses with EBUSY.
+    pub replace: bool,
+}
+
+impl CloneBuffers {
+    /// The whole source table, into an empty table.
+    pub fn all() -> CloneBuffers {
+        CloneBuffers::default()
+    }
+    /// `count` slots from `src_offset` of the source, placed at `dst_offset`.
+    pub fn range(src_offset: u32, dst_offset: u32, count: u32) -> CloneBuffers {
+        CloneBuffers { src_offset, dst_offset, count, replace: false }
+    }
+    /// Replace this ring's existing table.
+    pub fn replace(mut self) -> CloneBuffers {
+        self.replace = true;
+        self
+    }
+}
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// Register fixed buffers (`IORING_REGISTER_BUFFERS`, opcode 0).
+    ///
+    /// # Safety
+    /// Each iovec must describe memory that stays allocated, and is not reused
+    /// for other data, until the buffers are unregistered and no op using
+    /// them is in flight, or until the ring is closed: the kernel pins the
+    /// pages and ops write into them. Reads and writes of the memory while an
+    /// op uses it follow that op's rules.
+    pub unsafe fn register_buffers(&self, iovecs: &[Iovec]) -> Result<()> {
+        let n = count("buffers", iovecs.len())?;
+        // SAFETY: the kernel reads `n` iovecs during the call; the caller
+        // guarantees the memory they describe.
+        unsafe { self.register_raw(opcode::REGISTER_BUFFERS, iovecs.as_ptr().cast(), n) }
+            .map(|_| ())
+            .map_err(|e| explain(e, buffers_context))
+    }
+
+    /// Register fixed buffers with a tag each (`IORING_REGISTER_BUFFERS2`,
+    /// opcode 15). A non-zero tag is posted as a CQE's `user_data` once the
+    /// kernel lets go of that buffer (after an update replaced it or the table
+    /// was unregistered).
+    ///
+    /// # Safety
+    /// As for [`register_buffers`](Self::register_buffers).
+    pub unsafe fn register_buffers_tagged(&self, iovecs: &[Iovec], tags: &[u64]) -> Result<()> {
+        same_len("tags for the buffers", iovecs.len(), tags.len())?;
+        let reg = io_uring_rsrc_register {
+            nr: count("buffers", iovecs.len())?,
+            flags: 0,
+            resv2: 0,
+            data: iovecs.as_ptr() as u64,
+            tags: tags.as_ptr() as u64,
+        };
+        // SAFETY: forwarded contract.
+        unsafe { self.buffers_rsrc(&reg) }
+    }
+
+    /// Register a table of `n` empty buffer slots (`IORING_REGISTER_BUFFERS2`
+    /// with `IORING_RSRC_REGISTER_SPARSE`), to be filled with updates.
+    pub fn register_buffers_sparse(&self, n: u32) -> Result<()> {
+        let reg = io_uring_rsrc_register { nr: n, flags: IORING_RSRC_REGISTER_SPARSE, resv2: 0, data: 0, tags: 0 };
+        // SAFETY: a sparse table hands the kernel no memory.
+        unsafe { self.buffers_rsrc(&reg) }
+    }
+
+    /// # Safety
+    /// The memory `reg` describes must follow `register_buffers`' contract.
+    unsafe fn buffers_rsrc(&self, reg: &io_uring_rsrc_register) -> Result<()> {
+        let size = std::mem::size_of::<io_uring_rsrc_register>() as u32;
+        // SAFETY: `reg` and its arrays are valid for the call; forwarded
+        // contract for the memory.
+        unsafe { self.register_raw(opcode::REGISTER_BUFFERS2, (reg as *const io_uring_rsrc_register).cast(), size) }
+            .map(|_| ())
+            .map_err(|e| explain(e, buffers_context))
+    }
+
+    /// Register each of `buffers` as a fixed buffer (slot `i` = `buffers[i]`),
+    /// with the ring owning the memory until [`unregister_buffers`](Self::unregister_buffers)
+    /// or until it is closed. Returns the iovecs, for building `*_FIXED` ops.
+    pub fn register_buffers_owned<M: RingMemory>(&mut self, buffers: Vec<M>) -> Result<Vec<Iovec>> {
+        let (owned, iovecs) = own(buffers);
+        // SAFETY: the memory is owned by `owned`, which the ring keeps below
+        // until the buffers are unregistered or the fd is closed; RingMemory
+        // promises it is never reused after being dropped.
+        unsafe { self.register_buffers(&iovecs) }?;
+        self.keep.push((keep_key::BUFFERS, Box::new(owned)));
+        Ok(iovecs)
+    }
+
+    /// Replace buffer slots `offset..` with `iovecs` and their `tags`
+    /// (`IORING_REGISTER_BUFFERS_UPDATE`, opcode 16). A null, zero-length
+    /// iovec empties a slot. Returns how many slots were updated.
+    ///
+    /// # Safety
+    /// As for [`register_buffers`](Self::register_buffers).
+    pub unsafe fn update_buffers(&self, offset: u32, iovecs: &[Iovec], tags: &[u64]) -> Result<u32> {
+        same_len("tags for the buffers", iovecs.len(), tags.len())?;
+        let update = io_uring_rsrc_update2 {
+            offset,
+            resv: 0,
+            data: iovecs.as_ptr() as u64,
+            tags: tags.as_ptr() as u64,
+            nr: count("buffers", iovecs.len())?,
+            resv2: 0,
+        };
+        let size = std::mem::size_of::<io_uring_rsrc_update2>() as u32;
+        // SAFETY: `update` and its arrays are valid for the call; forwarded
+        // contract for the memory.
+        unsafe {
+            self.register_raw(opcode::REGISTER_BUFFERS_UPDATE, (&update as *const io_uring_rsrc_update2).cast(), size)
+        }
+        .map_err(|e| explain(e, buffers_context))
+    }
+
+    /// [`update_buffers`](Self::update_buffers) with owned memory, kept by
+    /// the ring like [`register_buffers_owned`](Self::register_buffers_owned)
+    /// (the replaced memory stays owned until unregistration: an op may still
+    /// use it).
+    pub fn update_buffers_owned<M: RingMemory>(
+        &mut self,
+        offset: u32,
+        buffers: Vec<M>,
+        tags: &[u64],
+    ) -> Result<(u32, Vec<Iovec>)> {
+        let (owned, iovecs) = own(buffers);
+        // SAFETY: as in `register_buffers_owned`.
+        let n = unsafe { self.update_buffers(offset, &iovecs, tags) }?;
+        self.keep.push((keep_key::BUFFERS, Box::new(owned)));
+        Ok((n, iovecs))
+    }
+
+    /// Drop the buffer table (`IORING_UNREGISTER_BUFFERS`, opcode 1) and the
+    /// owned memory behind it. Tagged buffers post their tag CQEs once no op
+    /// uses them.
+    pub fn unregister_buffers(&mut self) -> Result<()> {
+        // SAFETY: no argument.
+        unsafe { self.register_raw(opcode::UNREGISTER_BUFFERS, std::ptr::null(), 0) }
+            .map_err(|e| explain(e, buffers_context))?;
+        // The kernel holds its own pin on pages still used by in-flight ops;
+        // owned memory is unmapped (never reused), so releasing it is safe.
+        self.keep.retain(|(key, _)| *key != keep_key::BUFFERS);
+        Ok(())
+    }
+
+    /// Make `src`'s registered buffers (or a range of them) this ring's too
+    /// (`IORING_REGISTER_CLONE_BUFFERS`, opcode 30, Linux 6.13). Memory that
+    /// `src` owns is then owned by both rings.
+    pub fn clone_buffers_from<S2: SqeSize, C2: CqeSize>(
+        &mut self,
+        src: &Ring<S2, C2>,
+        what: CloneBuffers,
+    ) -> Result<()> {
+        let (src_fd, mut flags) = match (src.fd(), src.registered_index()) {
+            (Some(fd), _) => (std::os::fd::AsRawFd::as_raw_fd(&fd) as u32, 0),
+            (None, Some(index)) => (index, IORING_REGISTER_SRC_REGISTERED as u32),
+            (None, None) => {
+                return Err(Error::Unsupported {
+                    what: "cloning buffers".into(),
+                    why: "the source ring has neither an fd nor a registered index".into(),
+                })
+            }
+        };
+        if what.replace {
+            flags |= IORING_REGISTER_DST_REPLACE as u32;
+        }
+        let arg = io_uring_clone_buffers {
+            src_fd,
+            flags,
+            src_off: what.src_offset,
+            dst_off: what.dst_offset,
+            nr: what.count,
+            pad: [0; 3],
+        };
+        // SAFETY: `arg` is valid for the call; the pinned pages are shared
+        // by the kernel, and the memory src owns is shared below.
+        unsafe { self.register_raw(opcode::REGISTER_CLONE_BUFFERS, (&arg as *const io_uring_clone_buffers).cast(), 1) }
+            .map_err(|e| {
+                explain(e, |errno| {
+                    Some(match errno {
+                        Errno::BUSY => "this ring already has buffers; use CloneBuffers::replace".into(),
+                        Errno::NXIO => "the source ring has no registered buffers".into(),
+                        Errno::INVAL => format!(
+                            "the range (source {}+{}, destination {}) does not fit the tables, or flags unknown",
+                            what.src_offset, what.count, what.dst_offset
+                        ),
+                        Errno::OVERFLOW => "the range overflows".into(),
+                        Errno::OPNOTSUPP | Errno::BADF => "the source is not an io_uring".into(),
+                        _ => return None,
+                    })
+                })
+            })?;
+        for (key, owned) in &src.keep {
+            if *key == keep_key::BUFFERS {
+                if let Some(owned) = owned.downcast_ref::<OwnedBuffers>() {
+                    self.keep.push((keep_key::BUFFERS, Box::new(Arc::clone(owned))));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Take ownership of `buffers` and describe them as iovecs.
+fn own<M: RingMemory>(buffers: Vec<M>) -> (OwnedBuffers, Vec<Iovec>) {
+    let mut boxed: Vec<Box<dyn RingMemory>> = Vec::with_capacity(buffers.len());
+    let mut iovecs = Vec::with_capacity(buffers.len());
+    for mut b in buffers {
+        iovecs.push(Iovec { iov_base: b.as_mut_ptr().cast(), iov_len: b.len() as _ });
+        boxed.push(Box::new(b));
+    }
+    (Arc::new(Mutex::new(boxed)), iovecs)
+}

@@ -1,0 +1,46 @@
+//! Eventfd notification (`IORING_REGISTER_EVENTFD`, Linux 5.2): the kernel
+//! signals an eventfd when it posts CQEs, so a ring can be waited on by an
+//! event loop (epoll, another runtime) that only knows file descriptors.
+//!
+//! The kernel takes its own reference to the eventfd, so the descriptor may
+//! be closed afterwards. With `async_only` (`IORING_REGISTER_EVENTFD_ASYNC`,
+//! Linux 5.6) only completions of requests that went to an io-wq worker
+//! signal. [`CompletionQueue::set_eventfd_enabled`](crate::CompletionQueue::set_eventfd_enabled)
+//! pauses notification without unregistering.
+
+use super::{explain, opcode};
+use crate::entry::{CqeSize, SqeSize};
+use crate::error::Result;
+use crate::Ring;
+use rustix::io::Errno;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+fn eventfd_context(errno: Errno) -> Option<String> {
+    Some(match errno {
+        Errno::BUSY => "an eventfd is already registered on this ring; unregister it first".into(),
+        Errno::NXIO => "no eventfd is registered on this ring".into(),
+        Errno::BADF => "the descriptor is not an open eventfd".into(),
+        _ => return None,
+    })
+}
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// Signal `eventfd` when CQEs are posted (opcode 4), or with `async_only`
+    /// only for completions from io-wq workers (opcode 7).
+    pub fn register_eventfd(&self, eventfd: BorrowedFd<'_>, async_only: bool) -> Result<()> {
+        let fd: i32 = eventfd.as_raw_fd();
+        let op = if async_only { opcode::REGISTER_EVENTFD_ASYNC } else { opcode::REGISTER_EVENTFD };
+        // SAFETY: the kernel reads one i32 during the call.
+        unsafe { self.register_raw(op, (&fd as *const i32).cast(), 1) }
+            .map(|_| ())
+            .map_err(|e| explain(e, eventfd_context))
+    }
+
+    /// Stop signalling the eventfd (`IORING_UNREGISTER_EVENTFD`, opcode 5).
+    pub fn unregister_eventfd(&self) -> Result<()> {
+        // SAFETY: no argument.
+        unsafe { self.register_raw(opcode::UNREGISTER_EVENTFD, std::ptr::null(), 0) }
+            .map(|_| ())
+            .map_err(|e| explain(e, eventfd_context))
+    }
+}

@@ -1,0 +1,146 @@
+//! Registered (fixed, "direct") files: a per-ring table of files that ops
+//! name by index with `IOSQE_FIXED_FILE` ([`Target::Fixed`](crate::op::Target::Fixed)),
+//! skipping the fd-table lookup and its reference counting on every op.
+//!
+//! The kernel takes its own reference to each file when it is registered, so
+//! closing the descriptor afterwards is fine: the slot keeps the file open
+//! until it is replaced or unregistered. In a list of descriptors, `-1`
+//! ([`EMPTY`]) leaves a slot empty and, in updates, [`SKIP`] leaves a slot as
+//! it is.
+//!
+//! Tags: a non-zero tag given with a file is posted as the `user_data` of a
+//! CQE (`res` 0) once the kernel has let go of that file, i.e. after the slot
+//! was replaced or the table unregistered and no op still uses it.
+
+use super::{count, explain, opcode, same_len};
+use crate::entry::{CqeSize, SqeSize};
+use crate::error::Result;
+use crate::Ring;
+use linux_raw_sys::io_uring::{
+    io_uring_file_index_range, io_uring_files_update, io_uring_rsrc_register, io_uring_rsrc_update2,
+    IORING_RSRC_REGISTER_SPARSE,
+};
+use rustix::io::Errno;
+use std::os::fd::RawFd;
+
+/// In a list of descriptors to register or update: leave this slot empty.
+pub const EMPTY: RawFd = -1;
+/// In an update: leave this slot as it is (`IORING_REGISTER_FILES_SKIP`).
+pub const SKIP: RawFd = linux_raw_sys::io_uring::IORING_REGISTER_FILES_SKIP;
+
+fn files_context(errno: Errno) -> Option<String> {
+    Some(match errno {
+        Errno::BUSY => "a file table is already registered; unregister it or update slots instead".into(),
+        Errno::NXIO => "no file table is registered on this ring".into(),
+        Errno::BADF => "a descriptor in the list is not open (use -1 for an empty slot)".into(),
+        Errno::MFILE => "more files than RLIMIT_NOFILE allows in one table".into(),
+        Errno::INVAL => "the slots named lie outside the registered file table, or the list is empty".into(),
+        Errno::OVERFLOW => "offset plus count overflows".into(),
+        _ => return None,
+    })
+}
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// Register a file table (`IORING_REGISTER_FILES`, opcode 2): slot `i`
+    /// holds `fds[i]`, or nothing for [`EMPTY`].
+    pub fn register_files(&self, fds: &[RawFd]) -> Result<()> {
+        let n = count("files", fds.len())?;
+        // SAFETY: the kernel reads `n` i32s from `fds` during the call.
+        unsafe { self.register_raw(opcode::REGISTER_FILES, fds.as_ptr().cast(), n) }
+            .map(|_| ())
+            .map_err(|e| explain(e, files_context))
+    }
+
+    /// Register a table of `n` empty slots (`IORING_REGISTER_FILES2` with
+    /// `IORING_RSRC_REGISTER_SPARSE`), to fill with updates or with ops that
+    /// open straight into a slot.
+    pub fn register_files_sparse(&self, n: u32) -> Result<()> {
+        let reg = io_uring_rsrc_register { nr: n, flags: IORING_RSRC_REGISTER_SPARSE, resv2: 0, data: 0, tags: 0 };
+        self.register_rsrc(opcode::REGISTER_FILES2, &reg)
+    }
+
+    /// Register a file table with a tag per slot (`IORING_REGISTER_FILES2`,
+    /// opcode 13). `tags` must be as long as `fds`; 0 means untagged.
+    pub fn register_files_tagged(&self, fds: &[RawFd], tags: &[u64]) -> Result<()> {
+        same_len("tags for the files", fds.len(), tags.len())?;
+        let reg = io_uring_rsrc_register {
+            nr: count("files", fds.len())?,
+            flags: 0,
+            resv2: 0,
+            data: fds.as_ptr() as u64,
+            tags: tags.as_ptr() as u64,
+        };
+        self.register_rsrc(opcode::REGISTER_FILES2, &reg)
+    }
+
+    fn register_rsrc(&self, opcode: u32, reg: &io_uring_rsrc_register) -> Result<()> {
+        let size = std::mem::size_of::<io_uring_rsrc_register>() as u32;
+        // SAFETY: `reg` and the arrays it points to are valid for the call;
+        // the kernel copies them.
+        unsafe { self.register_raw(opcode, (reg as *const io_uring_rsrc_register).cast(), size) }
+            .map(|_| ())
+            .map_err(|e| explain(e, files_context))
+    }
+
+    /// Replace slots `offset..offset + fds.len()` (`IORING_REGISTER_FILES_UPDATE`,
+    /// opcode 6). Returns how many slots were updated. [`EMPTY`] clears a
+    /// slot, [`SKIP`] leaves it.
+    pub fn update_files(&self, offset: u32, fds: &[RawFd]) -> Result<u32> {
+        let update = io_uring_files_update { offset, resv: 0, fds: fds.as_ptr() as u64 };
+        let n = count("files", fds.len())?;
+        // SAFETY: `update` and `fds` are valid for the call.
+        unsafe { self.register_raw(opcode::REGISTER_FILES_UPDATE, (&update as *const io_uring_files_update).cast(), n) }
+            .map_err(|e| explain(e, files_context))
+    }
+
+    /// Replace slots with new files and tags (`IORING_REGISTER_FILES_UPDATE2`,
+    /// opcode 14). Returns how many slots were updated.
+    pub fn update_files_tagged(&self, offset: u32, fds: &[RawFd], tags: &[u64]) -> Result<u32> {
+        same_len("tags for the files", fds.len(), tags.len())?;
+        let update = io_uring_rsrc_update2 {
+            offset,
+            resv: 0,
+            data: fds.as_ptr() as u64,
+            tags: tags.as_ptr() as u64,
+            nr: count("files", fds.len())?,
+            resv2: 0,
+        };
+        let size = std::mem::size_of::<io_uring_rsrc_update2>() as u32;
+        // SAFETY: `update` and the arrays it points to are valid for the call.
+        unsafe {
+            self.register_raw(opcode::REGISTER_FILES_UPDATE2, (&update as *const io_uring_rsrc_update2).cast(), size)
+        }
+        .map_err(|e| explain(e, files_context))
+    }
+
+    /// Drop the file table (`IORING_UNREGISTER_FILES`, opcode 3). Tagged
+    /// slots post their tag CQEs once no op uses them.
+    pub fn unregister_files(&self) -> Result<()> {
+        // SAFETY: no argument.
+        unsafe { self.register_raw(opcode::UNREGISTER_FILES, std::ptr::null(), 0) }
+            .map(|_| ())
+            .map_err(|e| explain(e, files_context))
+    }
+
+    /// Restrict the slots that ops opening "into any free slot"
+    /// (`IORING_FILE_INDEX_ALLOC`) may pick to `offset..offset + len`
+    /// (`IORING_REGISTER_FILE_ALLOC_RANGE`, opcode 25, Linux 6.0).
+    pub fn set_file_alloc_range(&self, offset: u32, len: u32) -> Result<()> {
+        let range = io_uring_file_index_range { off: offset, len, resv: 0 };
+        // SAFETY: `range` is valid for the call.
+        unsafe {
+            self.register_raw(opcode::REGISTER_FILE_ALLOC_RANGE, (&range as *const io_uring_file_index_range).cast(), 0)
+        }
+        .map(|_| ())
+        .map_err(|e| {
+            explain(e, |errno| {
+                (errno == Errno::INVAL).then(|| {
+                    format!(
+                        "the range [{offset}, {offset}+{len}) does not fit in the registered file table \
+                         (or it overflows)"
+                    )
+                })
+            })
+        })
+    }
+}

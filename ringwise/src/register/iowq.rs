@@ -1,0 +1,60 @@
+//! io-wq settings: the CPUs the ring's async workers may run on
+//! (`IORING_REGISTER_IOWQ_AFF`, Linux 5.14) and how many workers it may
+//! start (`IORING_REGISTER_IOWQ_MAX_WORKERS`, Linux 5.15).
+//!
+//! Both apply to the io-wq of the calling thread (each thread that submits
+//! to a ring has its own), or to the SQPOLL thread's for an SQPOLL ring.
+
+use super::{explain, opcode};
+use crate::entry::{CqeSize, SqeSize};
+use crate::error::{Error, Result};
+use crate::Ring;
+use rustix::io::Errno;
+
+/// Worker limits: bounded workers (regular file and block I/O) and
+/// unbounded ones (sockets, pipes, anything that may block for long).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MaxWorkers {
+    pub bounded: u32,
+    pub unbounded: u32,
+}
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// Let io-wq workers run only on `cpus` (opcode 17).
+    pub fn set_iowq_affinity(&self, cpus: &[usize]) -> Result<()> {
+        let Some(&max) = cpus.iter().max() else {
+            return Err(Error::Unsupported {
+                what: "an empty io-wq CPU set".into(),
+                why: "workers need at least one CPU; use clear_iowq_affinity to allow all".into(),
+            });
+        };
+        let mut mask = vec![0u8; max / 8 + 1];
+        for &cpu in cpus {
+            mask[cpu / 8] |= 1 << (cpu % 8);
+        }
+        // SAFETY: the kernel reads mask.len() bytes of CPU mask.
+        unsafe { self.register_raw(opcode::REGISTER_IOWQ_AFF, mask.as_ptr().cast(), mask.len() as u32) }
+            .map(|_| ())
+            .map_err(|e| {
+                explain(e, |errno| {
+                    (errno == Errno::INVAL).then(|| format!("none of the CPUs {cpus:?} is online and allowed"))
+                })
+            })
+    }
+
+    /// Let io-wq workers run on any CPU again (opcode 18).
+    pub fn clear_iowq_affinity(&self) -> Result<()> {
+        // SAFETY: no argument.
+        unsafe { self.register_raw(opcode::UNREGISTER_IOWQ_AFF, std::ptr::null(), 0) }.map(|_| ())
+    }
+
+    /// Set the worker limits (a 0 leaves that limit as it is) and return
+    /// the previous ones (opcode 19). `MaxWorkers::default()` only reads.
+    pub fn set_iowq_max_workers(&self, limits: MaxWorkers) -> Result<MaxWorkers> {
+        let mut counts = [limits.bounded, limits.unbounded];
+        // SAFETY: the kernel reads and writes two u32s.
+        unsafe { self.register_raw(opcode::REGISTER_IOWQ_MAX_WORKERS, counts.as_mut_ptr().cast(), 2) }
+            .map_err(|e| explain(e, |errno| (errno == Errno::INVAL).then(|| "a limit above INT_MAX".into())))?;
+        Ok(MaxWorkers { bounded: counts[0], unbounded: counts[1] })
+    }
+}

@@ -1,0 +1,146 @@
+//! Registrations: everything `io_uring_register(2)` does, one file per family.
+//!
+//! Each family adds methods to [`Ring`](crate::Ring) (or, for the two
+//! operations that need no ring, free functions). Where the kernel keeps a
+//! pointer into process memory after the call returns (fixed buffers,
+//! provided-buffer rings, memory regions, resized rings in caller memory),
+//! the memory is owned: the ring keeps it until the registration is undone or
+//! the ring's fd is closed, so safe code cannot free it under the kernel.
+//! Where the kernel takes its own reference (files, eventfds, ring fds), a
+//! plain descriptor is enough.
+//!
+//! | opcode | name | here |
+//! |---|---|---|
+//! | 0, 1 | `REGISTER_BUFFERS`, `UNREGISTER_BUFFERS` | [`buffers`] |
+//! | 2, 3, 6 | `REGISTER_FILES`, `UNREGISTER_FILES`, `REGISTER_FILES_UPDATE` | [`files`] |
+//! | 4, 5, 7 | `REGISTER_EVENTFD`, `UNREGISTER_EVENTFD`, `REGISTER_EVENTFD_ASYNC` | [`eventfd`] |
+//! | 8 | `REGISTER_PROBE` | [`crate::probe`] |
+//! | 9, 10 | `REGISTER_PERSONALITY`, `UNREGISTER_PERSONALITY` | [`personality`] |
+//! | 11, 12 | `REGISTER_RESTRICTIONS`, `REGISTER_ENABLE_RINGS` | [`restrictions`] |
+//! | 13, 14 | `REGISTER_FILES2`, `REGISTER_FILES_UPDATE2` (tags) | [`files`] |
+//! | 15, 16 | `REGISTER_BUFFERS2`, `REGISTER_BUFFERS_UPDATE` (tags) | [`buffers`] |
+//! | 17, 18, 19 | `REGISTER_IOWQ_AFF`, `UNREGISTER_IOWQ_AFF`, `REGISTER_IOWQ_MAX_WORKERS` | [`iowq`] |
+//! | 20, 21 | `REGISTER_RING_FDS`, `UNREGISTER_RING_FDS` | [`ring_fds`] |
+//! | 22, 23, 26 | `REGISTER_PBUF_RING`, `UNREGISTER_PBUF_RING`, `REGISTER_PBUF_STATUS` | [`buf_ring`] |
+//! | 24 | `REGISTER_SYNC_CANCEL` | [`cancel`] |
+//! | 25 | `REGISTER_FILE_ALLOC_RANGE` | [`files`] |
+//! | 27, 28 | `REGISTER_NAPI`, `UNREGISTER_NAPI` | [`napi`] |
+//! | 29 | `REGISTER_CLOCK` | [`clock`] |
+//! | 30 | `REGISTER_CLONE_BUFFERS` | [`buffers`] |
+//! | 31 | `REGISTER_SEND_MSG_RING` (no ring) | [`msg_ring`] |
+//! | 32 | `REGISTER_ZCRX_IFQ` | [`zcrx`] |
+//! | 33 | `REGISTER_RESIZE_RINGS` | [`resize`] |
+//! | 34 | `REGISTER_MEM_REGION` (and `IORING_ENTER_EXT_ARG_REG`) | [`mem_region`] |
+//! | 35 | `REGISTER_QUERY` (Linux 6.18, works without a ring) | [`query`] |
+
+pub mod buf_ring;
+pub mod buffers;
+pub mod cancel;
+pub mod clock;
+pub mod eventfd;
+pub mod files;
+pub mod iowq;
+pub mod mem_region;
+pub mod msg_ring;
+pub mod napi;
+pub mod personality;
+pub mod query;
+pub mod resize;
+pub mod restrictions;
+pub mod ring_fds;
+pub mod zcrx;
+
+pub use buf_ring::{BufRing, BufRingConfig};
+pub use buffers::CloneBuffers;
+pub use cancel::CancelSpec;
+pub use clock::Clock;
+pub use iowq::MaxWorkers;
+pub use mem_region::{RegWait, RegWaitRegion};
+pub use msg_ring::send_msg_ring;
+pub use napi::{NapiSettings, NapiTracking};
+pub use query::{query_opcodes, QueryOpcodes};
+pub use resize::ResizeSpec;
+pub use restrictions::Restriction;
+pub use zcrx::{ZcrxConfig, ZcrxIfq};
+
+use crate::error::{Error, Result};
+use linux_raw_sys::io_uring::io_uring_register_op as op;
+use rustix::io::Errno;
+
+/// Register opcode numbers, as `u32` for `io_uring_register`.
+pub(crate) mod opcode {
+    use super::op;
+    pub const REGISTER_BUFFERS: u32 = op::IORING_REGISTER_BUFFERS as u32;
+    pub const UNREGISTER_BUFFERS: u32 = op::IORING_UNREGISTER_BUFFERS as u32;
+    pub const REGISTER_FILES: u32 = op::IORING_REGISTER_FILES as u32;
+    pub const UNREGISTER_FILES: u32 = op::IORING_UNREGISTER_FILES as u32;
+    pub const REGISTER_EVENTFD: u32 = op::IORING_REGISTER_EVENTFD as u32;
+    pub const UNREGISTER_EVENTFD: u32 = op::IORING_UNREGISTER_EVENTFD as u32;
+    pub const REGISTER_FILES_UPDATE: u32 = op::IORING_REGISTER_FILES_UPDATE as u32;
+    pub const REGISTER_EVENTFD_ASYNC: u32 = op::IORING_REGISTER_EVENTFD_ASYNC as u32;
+    pub const REGISTER_PERSONALITY: u32 = op::IORING_REGISTER_PERSONALITY as u32;
+    pub const UNREGISTER_PERSONALITY: u32 = op::IORING_UNREGISTER_PERSONALITY as u32;
+    pub const REGISTER_RESTRICTIONS: u32 = op::IORING_REGISTER_RESTRICTIONS as u32;
+    pub const REGISTER_FILES2: u32 = op::IORING_REGISTER_FILES2 as u32;
+    pub const REGISTER_FILES_UPDATE2: u32 = op::IORING_REGISTER_FILES_UPDATE2 as u32;
+    pub const REGISTER_BUFFERS2: u32 = op::IORING_REGISTER_BUFFERS2 as u32;
+    pub const REGISTER_BUFFERS_UPDATE: u32 = op::IORING_REGISTER_BUFFERS_UPDATE as u32;
+    pub const REGISTER_IOWQ_AFF: u32 = op::IORING_REGISTER_IOWQ_AFF as u32;
+    pub const UNREGISTER_IOWQ_AFF: u32 = op::IORING_UNREGISTER_IOWQ_AFF as u32;
+    pub const REGISTER_IOWQ_MAX_WORKERS: u32 = op::IORING_REGISTER_IOWQ_MAX_WORKERS as u32;
+    pub const REGISTER_RING_FDS: u32 = op::IORING_REGISTER_RING_FDS as u32;
+    pub const UNREGISTER_RING_FDS: u32 = op::IORING_UNREGISTER_RING_FDS as u32;
+    pub const REGISTER_PBUF_RING: u32 = op::IORING_REGISTER_PBUF_RING as u32;
+    pub const UNREGISTER_PBUF_RING: u32 = op::IORING_UNREGISTER_PBUF_RING as u32;
+    pub const REGISTER_SYNC_CANCEL: u32 = op::IORING_REGISTER_SYNC_CANCEL as u32;
+    pub const REGISTER_FILE_ALLOC_RANGE: u32 = op::IORING_REGISTER_FILE_ALLOC_RANGE as u32;
+    pub const REGISTER_PBUF_STATUS: u32 = op::IORING_REGISTER_PBUF_STATUS as u32;
+    pub const REGISTER_NAPI: u32 = op::IORING_REGISTER_NAPI as u32;
+    pub const UNREGISTER_NAPI: u32 = op::IORING_UNREGISTER_NAPI as u32;
+    pub const REGISTER_CLOCK: u32 = op::IORING_REGISTER_CLOCK as u32;
+    pub const REGISTER_CLONE_BUFFERS: u32 = op::IORING_REGISTER_CLONE_BUFFERS as u32;
+    pub const REGISTER_SEND_MSG_RING: u32 = op::IORING_REGISTER_SEND_MSG_RING as u32;
+    pub const REGISTER_ZCRX_IFQ: u32 = op::IORING_REGISTER_ZCRX_IFQ as u32;
+    pub const REGISTER_RESIZE_RINGS: u32 = op::IORING_REGISTER_RESIZE_RINGS as u32;
+    pub const REGISTER_MEM_REGION: u32 = op::IORING_REGISTER_MEM_REGION as u32;
+    pub const REGISTER_QUERY: u32 = crate::abi::IORING_REGISTER_QUERY;
+}
+
+/// Keys of the memory a ring keeps for its registrations (`Ring::keep`).
+pub(crate) mod keep_key {
+    /// Fixed buffers registered from owned memory (one entry per call).
+    pub const BUFFERS: u64 = 1 << 32;
+    /// A provided-buffer ring, by group id.
+    pub const fn buf_ring(bgid: u16) -> u64 {
+        (2 << 32) | bgid as u64
+    }
+    /// The parameter (wait-argument) region.
+    pub const MEM_REGION: u64 = 3 << 32;
+    /// A zero-copy receive interface queue's area and refill ring.
+    pub const ZCRX: u64 = 5 << 32;
+}
+
+/// Replace the generic context of a kernel error with one that says what the
+/// errno means for this registration.
+pub(crate) fn explain(err: Error, context: impl FnOnce(Errno) -> Option<String>) -> Error {
+    match err {
+        Error::Kernel { call, errno, context: generic } => {
+            let context = context(errno).unwrap_or(generic);
+            Error::Kernel { call, errno, context }
+        }
+        other => other,
+    }
+}
+
+/// Two slices that must be as long as each other (e.g. fds and their tags).
+pub(crate) fn same_len(what: &'static str, expected: usize, given: usize) -> Result<()> {
+    if expected != given {
+        return Err(Error::LengthMismatch { what, expected, given });
+    }
+    Ok(())
+}
+
+/// A count for `nr_args` (the kernel takes a `u32`).
+pub(crate) fn count(what: &'static str, n: usize) -> Result<u32> {
+    u32::try_from(n).map_err(|_| Error::LengthMismatch { what, expected: u32::MAX as usize, given: n })
+}

@@ -1,0 +1,73 @@
+//! What the kernel supports, asked directly (`IORING_REGISTER_QUERY`,
+//! Linux 6.18; works without a ring): the number of SQE and register
+//! opcodes, and the feature, setup, enter and SQE flag bits it knows.
+
+use super::opcode;
+use crate::error::{Error, Result};
+use crate::sys;
+use rustix::io::Errno;
+
+/// `struct io_uring_query_hdr`.
+#[repr(C)]
+#[derive(Debug, Default)]
+struct QueryHdr {
+    next_entry: u64,
+    query_data: u64,
+    query_op: u32,
+    size: u32,
+    result: i32,
+    resv: [u32; 3],
+}
+
+/// `IO_URING_QUERY_OPCODES`.
+const QUERY_OPCODES: u32 = 0;
+
+/// The answer to `IO_URING_QUERY_OPCODES` (`struct io_uring_query_opcode`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryOpcodes {
+    /// SQE opcodes known (`IORING_OP_LAST`).
+    pub nr_request_opcodes: u32,
+    /// Register opcodes known (`IORING_REGISTER_LAST`).
+    pub nr_register_opcodes: u32,
+    /// `IORING_FEAT_*` bits.
+    pub feature_flags: u64,
+    /// `IORING_SETUP_*` bits.
+    pub ring_setup_flags: u64,
+    /// `IORING_ENTER_*` bits.
+    pub enter_flags: u64,
+    /// `IOSQE_*` bits.
+    pub sqe_flags: u64,
+    /// Query opcodes known (newer kernels; 0 where not reported).
+    pub nr_query_opcodes: u32,
+    pad: u32,
+}
+
+/// Ask the kernel for its opcode counts and flag sets.
+pub fn query_opcodes() -> Result<QueryOpcodes> {
+    let mut data = QueryOpcodes::default();
+    let mut hdr = QueryHdr {
+        query_data: &mut data as *mut QueryOpcodes as u64,
+        query_op: QUERY_OPCODES,
+        size: std::mem::size_of::<QueryOpcodes>() as u32,
+        ..QueryHdr::default()
+    };
+    // SAFETY: `hdr` and `data` are valid for the call; fd -1 needs no ring.
+    unsafe { sys::io_uring_register(u32::MAX, opcode::REGISTER_QUERY, (&mut hdr as *mut QueryHdr).cast(), 0) }
+        .map_err(|errno| {
+            Error::kernel(
+                "io_uring_register(QUERY)",
+                errno,
+                if errno == Errno::INVAL { "this kernel predates IORING_REGISTER_QUERY (Linux 6.18)" } else { "" },
+            )
+        })?;
+    if hdr.result < 0 {
+        let errno = Errno::from_raw_os_error(-hdr.result);
+        return Err(Error::kernel(
+            "io_uring_register(QUERY)",
+            errno,
+            "the kernel does not answer IO_URING_QUERY_OPCODES",
+        ));
+    }
+    Ok(data)
+}

@@ -1,0 +1,330 @@
+//! Resizing a live ring (`IORING_REGISTER_RESIZE_RINGS`, Linux 6.13).
+//!
+//! What the kernel does, and what this module relies on:
+//! * Only rings set up with `DEFER_TASKRUN` can be resized (EINVAL
+//!   otherwise); the argument is a `struct io_uring_params` whose `flags` may
+//!   hold only `CQSIZE` and `CLAMP`. The size flags, `NO_SQARRAY` and
+//!   `NO_MMAP` are inherited from the ring, and the new counts are normalised
+//!   exactly as at setup, so [`RingSpec::layout`] gives the new sizes.
+//! * The kernel allocates (or, with `NO_MMAP`, pins the caller's memory at
+//!   `sq_off.user_addr` / `cq_off.user_addr` for) new regions, copies the SQEs
+//!   between the SQ head and tail and the CQEs between the CQ head and tail
+//!   to the same ring indices, copies head, tail, flags, `sq_dropped` and the
+//!   overflow count, switches over and frees (unpins) the old regions before
+//!   returning. If the pending SQEs or CQEs do not fit: EOVERFLOW, nothing
+//!   changed.
+//! * The new SQ index array is not copied: ringwise fills it again (slot i
+//!   names SQE i).
+//! * Kernel-mapped rings must be mapped again at the same offsets; existing
+//!   mappings keep the old pages alive until unmapped.
+//! * Kernels before the fix "don't bypass resizing" returned 0 without doing
+//!   anything when the sizes did not change; with `NO_MMAP` that is detected
+//!   (the kernel never wrote the new header) and the old memory kept.
+//!
+//! In caller memory the new regions are checked against the layout before
+//! the call ([`check_region`]), just as at setup, so the kernel is never
+//! handed memory shorter than it will use.
+
+use super::{explain, opcode};
+use crate::abi::{self, rings_off};
+use crate::builder::zeroed_params;
+use crate::cqueue::CqPointers;
+use crate::entry::{CqeSize, SqeSize};
+use crate::error::{Error, Region, Result};
+use crate::flags::SetupFlags;
+use crate::layout::{Layout, RingSpec};
+use crate::memory::{check_region, KernelMap, RingMemory};
+use crate::ring::Backing;
+use crate::squeue::SqPointers;
+use crate::Ring;
+use rustix::io::Errno;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Flags a resized ring inherits from the old one (the kernel's `COPY_FLAGS`).
+const COPY_FLAGS: SetupFlags = SetupFlags::NO_SQARRAY
+    .union(SetupFlags::SQE128)
+    .union(SetupFlags::CQE32)
+    .union(SetupFlags::NO_MMAP)
+    .union(SetupFlags::CQE_MIXED)
+    .union(SetupFlags::SQE_MIXED);
+
+/// The new size of a ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResizeSpec {
+    /// SQ entries (rounded up to a power of two like at setup).
+    pub sq_entries: u32,
+    /// CQ entries; `None` means twice the SQ entries.
+    pub cq_entries: Option<u32>,
+    /// Clamp counts above the kernel's maximum instead of failing.
+    pub clamp: bool,
+}
+
+impl ResizeSpec {
+    /// `sq_entries` SQ entries and the default CQ size.
+    pub fn new(sq_entries: u32) -> ResizeSpec {
+        ResizeSpec { sq_entries, cq_entries: None, clamp: false }
+    }
+    /// Set the CQ size.
+    pub fn cq_entries(mut self, cq: u32) -> ResizeSpec {
+        self.cq_entries = Some(cq);
+        self
+    }
+    /// Clamp to the kernel's maxima.
+    pub fn clamp(mut self) -> ResizeSpec {
+        self.clamp = true;
+        self
+    }
+}
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// The exact layout this ring would have after resizing to `spec`
+    /// (what [`resize_in`](Self::resize_in) needs in caller memory).
+    pub fn resize_layout(&self, spec: ResizeSpec) -> Result<Layout> {
+        let mut flags = self.setup_flags() & COPY_FLAGS;
+        if spec.clamp {
+            flags |= SetupFlags::CLAMP;
+        }
+        RingSpec { entries: spec.sq_entries, cq_entries: spec.cq_entries, flags }.layout()
+    }
+
+    /// Resize a ring in kernel memory. Pending SQEs and CQEs are kept; the
+    /// ring is then used through new mappings.
+    pub fn resize(&mut self, spec: ResizeSpec) -> Result<()> {
+        if self.setup_flags().contains(SetupFlags::NO_MMAP) {
+            return Err(Error::Unsupported {
+                what: "resizing a ring in caller memory without new memory".into(),
+                why: "give the new memory with resize_in (resize_layout says how much)".into(),
+            });
+        }
+        self.resize_with(spec, None)
+    }
+
+    /// Resize a ring in caller or library memory (`NO_MMAP`) into `memory`,
+    /// which holds both new regions (rings region first, then SQEs; see
+    /// [`Layout::total_bytes`]). The old memory is released once the kernel
+    /// has let go of it.
+    pub fn resize_in<M: RingMemory>(&mut self, spec: ResizeSpec, mut memory: M) -> Result<()> {
+        if !self.setup_flags().contains(SetupFlags::NO_MMAP) {
+            return Err(Error::Unsupported {
+                what: "resizing a kernel-mapped ring into caller memory".into(),
+                why: "the kernel keeps a ring where it was set up (kernel or caller memory); use resize".into(),
+            });
+        }
+        let layout = self.resize_layout(spec)?;
+        let base = memory.as_mut_ptr();
+        check_region(Region::Both, base, memory.len(), layout.total_bytes())?;
+        let new = (base as usize, base as usize + layout.total_bytes());
+        if let Backing::User { rings, sqes, .. } = &self.backing {
+            for (start, len, is_rings) in
+                [(*rings as usize, self.layout.rings_bytes(), true), (*sqes as usize, self.layout.sqes_bytes(), false)]
+            {
+                if start < new.1 && new.0 < start + len {
+                    let old = (start, start + len);
+                    return Err(if is_rings {
+                        Error::MemoryOverlap { sqes: new, rings: old }
+                    } else {
+                        Error::MemoryOverlap { sqes: old, rings: new }
+                    });
+                }
+            }
+        }
+        // SAFETY: checked to be writable and `total_bytes` long; owned here.
+        unsafe { std::ptr::write_bytes(base, 0, layout.total_bytes()) };
+        self.resize_with(spec, Some((base, Box::new(memory))))
+    }
+
+    fn resize_with(&mut self, spec: ResizeSpec, user: Option<(*mut u8, Box<dyn RingMemory>)>) -> Result<()> {
+        let setup = self.setup_flags();
+        if !setup.contains(SetupFlags::DEFER_TASKRUN) {
+            return Err(Error::Unsupported {
+                what: "resizing this ring".into(),
+                why:
+                    "the kernel resizes only rings set up with DEFER_TASKRUN (Builder::single_issuer().defer_taskrun())"
+                        .into(),
+            });
+        }
+        let new_layout = self.resize_layout(spec)?;
+        // Queued SQEs go to the kernel's SQ tail so that the kernel copies
+        // them; they are not submitted until the next enter.
+        self.sq.publish();
+        let sq_pending = self.sq.local_tail().wrapping_sub(self.sq.kernel_head());
+        if sq_pending > new_layout.sq_entries() {
+            return Err(Error::ResizeTooSmall { queue: "SQ", pending: sq_pending, entries: new_layout.sq_entries() });
+        }
+        let cq_pending = self.cq.len();
+        if cq_pending > new_layout.cq_entries() {
+            return Err(Error::ResizeTooSmall { queue: "CQ", pending: cq_pending, entries: new_layout.cq_entries() });
+        }
+
+        let mut p = zeroed_params();
+        p.sq_entries = spec.sq_entries;
+        if let Some(cq) = spec.cq_entries {
+            p.cq_entries = cq;
+            p.flags |= SetupFlags::CQSIZE.bits();
+        }
+        if spec.clamp {
+            p.flags |= SetupFlags::CLAMP.bits();
+        }
+        if let Some((base, _)) = &user {
+            p.cq_off.user_addr = *base as u64;
+            p.sq_off.user_addr = *base as u64 + new_layout.sqes_offset_in_buffer() as u64;
+        }
+        // SAFETY: `p` is valid for the call; with NO_MMAP the regions it names
+        // were checked against the exact new layout and are owned by `user`,
+        // which the ring keeps from here on when the kernel switched to it.
+        unsafe { self.register_raw(opcode::REGISTER_RESIZE_RINGS, (&mut p as *mut abi::io_uring_params).cast(), 1) }
+            .map_err(|e| {
+                explain(e, |errno| {
+                    Some(match errno {
+                        Errno::OVERFLOW => format!(
+                            "the pending entries ({sq_pending} SQEs, {cq_pending} CQEs, plus any the kernel \
+                             still had to post) do not fit {} SQ / {} CQ entries",
+                            new_layout.sq_entries(),
+                            new_layout.cq_entries()
+                        ),
+                        Errno::INVAL => "the kernel refused the new sizes (see the setup rules), or it predates \
+                                         IORING_REGISTER_RESIZE_RINGS (Linux 6.13)"
+                            .into(),
+                        Errno::EXIST => "a SINGLE_ISSUER ring can only be resized by its submitter thread".into(),
+                        Errno::FAULT => "the kernel could not pin the new ring memory".into(),
+                        Errno::NOMEM => {
+                            "the kernel could not allocate or pin the new ring memory (RLIMIT_MEMLOCK?)".into()
+                        }
+                        _ => return None,
+                    })
+                })
+            })?;
+        if p.sq_entries != new_layout.sq_entries()
+            || p.cq_entries != new_layout.cq_entries()
+            || p.cq_off.cqes as usize != new_layout.cqes_offset()
+        {
+            return Err(Error::Unsupported {
+                what: "this resized ring".into(),
+                why: format!(
+                    "the kernel reports {} SQ / {} CQ entries and CQEs at {} where ringwise computed {} / {} / {}; \
+                     the ring cannot be used safely any more (please report this kernel version)",
+                    p.sq_entries,
+                    p.cq_entries,
+                    p.cq_off.cqes,
+                    new_layout.sq_entries(),
+                    new_layout.cq_entries(),
+                    new_layout.cqes_offset()
+                ),
+            });
+        }
+
+        let (rings, sqes) = match user {
+            Some((base, owner)) => {
+                // SAFETY: the header lies in the new rings region.
+                let written =
+                    unsafe { (*base.add(rings_off::SQ_RING_ENTRIES).cast::<AtomicU32>()).load(Ordering::Acquire) };
+                if written == 0 {
+                    // The kernel took the old "nothing to do" path: it still
+                    // uses the old memory; the new memory was never pinned.
+                    return Ok(());
+                }
+                // SAFETY: offset inside the new buffer (checked length).
+                let sqes = unsafe { base.add(new_layout.sqes_offset_in_buffer()) };
+                if let Backing::User { rings: r, sqes: q, owners } = &mut self.backing {
+                    // The kernel unpinned the old regions before returning:
+                    // their owners may go.
+                    *r = base;
+                    *q = sqes;
+                    *owners = vec![owner];
+                }
+                (base, sqes)
+            }
+            None => {
+                let fd = self.fd().ok_or_else(|| Error::Unsupported {
+                    what: "resizing".into(),
+                    why: "a kernel-mapped ring without an fd cannot exist".into(),
+                })?;
+                let map = |len, off: u32, what| KernelMap::map(fd, len, off as u64, what);
+                let rings_map = map(new_layout.rings_bytes(), abi::IORING_OFF_SQ_RING, "resized rings region");
+                let sqes_map = map(new_layout.sqes_bytes(), abi::IORING_OFF_SQES, "resized SQE region");
+                let (rings_map, sqes_map) = match (rings_map, sqes_map) {
+                    (Ok(r), Ok(q)) => (r, q),
+                    (Err(e), _) | (_, Err(e)) => {
+                        return Err(Error::Unsupported {
+                            what: "using the resized ring".into(),
+                            why: format!(
+                                "the kernel resized it but mapping the new memory failed ({e}); the old mappings no \
+                                 longer receive completions: drop this ring"
+                            ),
+                        })
+                    }
+                };
+                let ptrs = (rings_map.as_ptr(), sqes_map.as_ptr());
+                // The old mappings are unmapped here, after the new ones exist.
+                self.kernel_maps = Some((rings_map, sqes_map));
+                ptrs
+            }
+        };
+        // SAFETY: `rings` and `sqes` are the new regions, laid out as
+        // `new_layout` (checked against the kernel's answer) and kept alive by
+        // the ring.
+        unsafe { self.repoint(rings, sqes, &p, &new_layout) };
+        self.params.sq_entries = p.sq_entries;
+        self.params.cq_entries = p.cq_entries;
+        self.params.sq_off = abi::io_sqring_offsets { user_addr: self.params.sq_off.user_addr, ..p.sq_off };
+        self.params.cq_off = abi::io_cqring_offsets { user_addr: self.params.cq_off.user_addr, ..p.cq_off };
+        if let Some((rings_ptr, sqes_ptr)) = match &self.backing {
+            Backing::User { rings, sqes, .. } => Some((*rings as u64, *sqes as u64)),
+            Backing::Kernel => None,
+        } {
+            self.params.cq_off.user_addr = rings_ptr;
+            self.params.sq_off.user_addr = sqes_ptr;
+        }
+        let mut flags = setup;
+        if spec.cq_entries.is_some() {
+            flags |= SetupFlags::CQSIZE;
+        }
+        self.layout =
+            RingSpec { entries: p.sq_entries, cq_entries: Some(p.cq_entries), flags: flags - SetupFlags::CLAMP }
+                .layout()
+                .unwrap_or(new_layout);
+        Ok(())
+    }
+
+    /// Point both queues at resized memory and refill the SQ index array.
+    ///
+    /// # Safety
+    /// `rings` and `sqes` must be live regions laid out as `layout`, with
+    /// the kernel's offsets in `p`, kept alive by the ring.
+    unsafe fn repoint(&mut self, rings: *mut u8, sqes: *mut u8, p: &abi::io_uring_params, layout: &Layout) {
+        let at = |off: u32| -> *const AtomicU32 {
+            // SAFETY: the offsets lie in the header of the rings region.
+            unsafe { rings.add(off as usize).cast() }
+        };
+        if let Some(array_off) = layout.sq_array_offset() {
+            // SAFETY: the SQ array lies in the rings region (layout); the
+            // kernel reads it only when we enter, after this.
+            unsafe {
+                let array = rings.add(array_off).cast::<u32>();
+                for i in 0..layout.sq_entries() {
+                    array.add(i as usize).write(i);
+                }
+            }
+        }
+        let (so, co) = (&p.sq_off, &p.cq_off);
+        // SAFETY: forwarded contract.
+        unsafe {
+            self.sq.repoint(SqPointers {
+                head: at(so.head),
+                tail: at(so.tail),
+                flags: at(so.flags),
+                dropped: at(so.dropped),
+                sqes,
+                entries: p.sq_entries,
+            });
+            self.cq.repoint(CqPointers {
+                head: at(co.head),
+                tail: at(co.tail),
+                overflow: at(co.overflow),
+                flags: at(co.flags),
+                cqes: rings.add(co.cqes as usize) as *const u8,
+                entries: p.cq_entries,
+            });
+        }
+    }
+}

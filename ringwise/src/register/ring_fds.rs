@@ -1,0 +1,54 @@
+//! Registered ring fds (`IORING_REGISTER_RING_FDS`, Linux 5.18): ring
+//! descriptors entered in the calling thread's private table, so that
+//! `io_uring_enter` and `io_uring_register` with
+//! `IORING_ENTER_REGISTERED_RING` / `IORING_REGISTER_USE_REGISTERED_RING`
+//! skip the fd-table lookup. The table is per thread and has 16 slots.
+//!
+//! Every ringwise ring registers its own fd at build time (see
+//! [`Builder::register_ring_fd`](crate::Builder::register_ring_fd)); these
+//! calls register any ring fds, e.g. of rings this thread messages often.
+
+use super::{count, explain, opcode};
+use crate::abi::io_uring_rsrc_update;
+use crate::entry::{CqeSize, SqeSize};
+use crate::error::Result;
+use crate::Ring;
+use rustix::io::Errno;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+fn ring_fds_context(errno: Errno) -> Option<String> {
+    Some(match errno {
+        Errno::BUSY => "that slot of this thread's ring table is taken".into(),
+        Errno::INVAL => "a slot index is out of range (16 per thread) or a slot to unregister is empty".into(),
+        Errno::OPNOTSUPP => "a descriptor is not an io_uring".into(),
+        Errno::BADF => "a descriptor is not open".into(),
+        _ => return None,
+    })
+}
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// Enter ring descriptors in this thread's table at free slots; returns
+    /// the slot of each, in order (opcode 20). A partial success registers
+    /// the first ones; the error says how the next one failed.
+    pub fn register_ring_fds(&self, rings: &[BorrowedFd<'_>]) -> Result<Vec<u32>> {
+        let mut updates: Vec<io_uring_rsrc_update> = rings
+            .iter()
+            .map(|fd| io_uring_rsrc_update { offset: u32::MAX, resv: 0, data: fd.as_raw_fd() as u64 })
+            .collect();
+        let n = count("ring fds", updates.len())?;
+        // SAFETY: the kernel reads and writes `n` updates during the call.
+        let done = unsafe { self.register_raw(opcode::REGISTER_RING_FDS, updates.as_mut_ptr().cast(), n) }
+            .map_err(|e| explain(e, ring_fds_context))?;
+        Ok(updates.iter().take(done as usize).map(|u| u.offset).collect())
+    }
+
+    /// Remove slots from this thread's table (opcode 21); returns how many.
+    pub fn unregister_ring_fds(&self, slots: &[u32]) -> Result<u32> {
+        let updates: Vec<io_uring_rsrc_update> =
+            slots.iter().map(|&offset| io_uring_rsrc_update { offset, resv: 0, data: 0 }).collect();
+        let n = count("ring fds", updates.len())?;
+        // SAFETY: the kernel reads `n` updates during the call.
+        unsafe { self.register_raw(opcode::UNREGISTER_RING_FDS, updates.as_ptr().cast(), n) }
+            .map_err(|e| explain(e, ring_fds_context))
+    }
+}

@@ -1,0 +1,136 @@
+//! Zero-copy receive (`IORING_REGISTER_ZCRX_IFQ`, Linux 6.15): a network
+//! card's hardware receive queue writes packet payloads straight into an
+//! area of the application's memory; `RECV_ZC` completions say where
+//! (`struct io_uring_zcrx_cqe` in the second half of a 32-byte CQE), and the
+//! application hands the pieces back through a refill ring.
+//!
+//! It needs a NIC with header/data split and flow steering, CAP_NET_ADMIN,
+//! and a ring with `DEFER_TASKRUN` and 32-byte CQEs. This module provides the
+//! UAPI types and the registration, with the area and refill ring owned by
+//! the ring; driving the refill ring is left to the caller through the raw
+//! offsets (`ZcrxIfq::offsets`).
+
+use super::{explain, keep_key, opcode};
+use crate::entry::{CqeSize, SqeSize};
+use crate::error::{Error, Result};
+use crate::flags::SetupFlags;
+use crate::memory::{round_up, Mapping};
+use crate::Ring;
+use rustix::io::Errno;
+use std::sync::Arc;
+
+pub use linux_raw_sys::io_uring::{
+    io_uring_region_desc as RegionDesc, io_uring_zcrx_area_reg as ZcrxAreaReg, io_uring_zcrx_cqe as ZcrxCqe,
+    io_uring_zcrx_ifq_reg as ZcrxIfqReg, io_uring_zcrx_offsets as ZcrxOffsets, io_uring_zcrx_rqe as ZcrxRqe,
+    IORING_ZCRX_AREA_SHIFT,
+};
+
+/// What to register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZcrxConfig {
+    /// Network interface index (`if_nametoindex`).
+    pub if_idx: u32,
+    /// Hardware receive queue of that interface.
+    pub rxq: u32,
+    /// Refill ring entries (rounded up to a power of two by the kernel).
+    pub rq_entries: u32,
+    /// Bytes of the receive area (rounded up to a page).
+    pub area_len: usize,
+}
+
+/// A registered zero-copy receive queue.
+#[derive(Debug)]
+pub struct ZcrxIfq {
+    /// Id to name in `RECV_ZC` SQEs (`zcrx_ifq_idx`).
+    pub id: u32,
+    /// Refill ring entries the kernel settled on.
+    pub rq_entries: u32,
+    /// Offsets of head, tail and entries inside the refill ring region.
+    pub offsets: ZcrxOffsets,
+    /// Token to put in refill entries' offsets (`rq_area_token`).
+    pub area_token: u64,
+    memory: Arc<(Mapping, Mapping)>,
+}
+
+impl ZcrxIfq {
+    /// Start of the receive area.
+    pub fn area_ptr(&self) -> *mut u8 {
+        self.memory.0.as_ptr()
+    }
+    /// Start of the refill ring region.
+    pub fn refill_ring_ptr(&self) -> *mut u8 {
+        self.memory.1.as_ptr()
+    }
+}
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// Register a zero-copy receive queue (opcode 32).
+    pub fn register_zcrx_ifq(&mut self, config: ZcrxConfig) -> Result<ZcrxIfq> {
+        let setup = self.setup_flags();
+        if !setup.contains(SetupFlags::DEFER_TASKRUN) || !setup.intersects(SetupFlags::CQE32 | SetupFlags::CQE_MIXED) {
+            return Err(Error::Unsupported {
+                what: "zero-copy receive on this ring".into(),
+                why: "it needs DEFER_TASKRUN and 32-byte CQEs (Ring<_, Cqe32> or CqeMixed)".into(),
+            });
+        }
+        let page = crate::sys::page_size();
+        let area = Mapping::anonymous(round_up(config.area_len.max(1), page))?;
+        let rq_entries = config.rq_entries.max(1).next_power_of_two();
+        // The refill ring: a header (head, tail) of at most a page, then the
+        // entries.
+        let region = Mapping::anonymous(page + rq_entries as usize * std::mem::size_of::<ZcrxRqe>())?;
+        let mut area_reg = ZcrxAreaReg {
+            addr: area.as_ptr() as u64,
+            len: area.len() as u64,
+            rq_area_token: 0,
+            flags: 0,
+            dmabuf_fd: 0,
+            __resv2: [0; 2],
+        };
+        let mut region_desc = RegionDesc {
+            user_addr: region.as_ptr() as u64,
+            size: region.len() as u64,
+            flags: linux_raw_sys::io_uring::IORING_MEM_REGION_TYPE_USER as u32,
+            id: 0,
+            mmap_offset: 0,
+            __resv: [0; 4],
+        };
+        // SAFETY: plain old data; zero is valid.
+        let mut reg: ZcrxIfqReg = unsafe { std::mem::zeroed() };
+        reg.if_idx = config.if_idx;
+        reg.if_rxq = config.rxq;
+        reg.rq_entries = rq_entries;
+        reg.area_ptr = &mut area_reg as *mut ZcrxAreaReg as u64;
+        reg.region_ptr = &mut region_desc as *mut RegionDesc as u64;
+        // SAFETY: the structures are valid for the call; the area and region
+        // they name are owned by the ring from here on (kept below).
+        unsafe { self.register_raw(opcode::REGISTER_ZCRX_IFQ, (&mut reg as *mut ZcrxIfqReg).cast(), 1) }.map_err(
+            |e| {
+                explain(e, |errno| {
+                    Some(match errno {
+                        Errno::PERM => "zero-copy receive needs CAP_NET_ADMIN".into(),
+                        Errno::NODEV => format!("no network interface with index {}", config.if_idx),
+                        Errno::OPNOTSUPP => format!(
+                            "interface {} cannot do zero-copy receive (it needs header/data split and a \
+                             page-pool-capable driver; loopback and virtual NICs cannot)",
+                            config.if_idx
+                        ),
+                        Errno::INVAL => "the kernel refused the zero-copy receive setup (ring flags, queue, \
+                                         or sizes)"
+                            .into(),
+                        _ => return None,
+                    })
+                })
+            },
+        )?;
+        let memory = Arc::new((area, region));
+        self.keep.push((keep_key::ZCRX, Box::new(Arc::clone(&memory))));
+        Ok(ZcrxIfq {
+            id: reg.zcrx_id,
+            rq_entries: reg.rq_entries,
+            offsets: reg.offsets,
+            area_token: area_reg.rq_area_token,
+            memory,
+        })
+    }
+}
