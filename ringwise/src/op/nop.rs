@@ -1,15 +1,20 @@
 //! `IORING_OP_NOP`.
 
-use super::{common_setters, fill, Common, PrepareSqe, SafeOp};
+use super::{base, common_setters, opcode, Common, PrepareSqe, SafeOp, Target};
 use crate::abi;
 use crate::entry::Sqe;
 
-/// Do nothing; completes with `res` 0 (or an injected result).
+/// Do nothing; completes with `res` 0 (or an injected result). The optional
+/// file, fixed-buffer and task-work flags (Linux 6.10) make it exercise those
+/// kernel paths without doing I/O, which is what tests and benchmarks want.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Nop {
     common: Common,
     nop_flags: u32,
     inject: i32,
+    fd: i32,
+    buf_index: u16,
+    extra: [u64; 2],
 }
 
 impl Nop {
@@ -26,10 +31,50 @@ impl Nop {
         self
     }
 
-    /// Post a 32-byte CQE in a `CQE_MIXED` ring (`IORING_NOP_CQE32`, Linux 6.18).
+    /// Post a 32-byte CQE in a `CQE32` or `CQE_MIXED` ring (`IORING_NOP_CQE32`,
+    /// Linux 6.18), with zero extra words.
     #[inline]
-    pub fn big_cqe(mut self) -> Nop {
+    pub fn big_cqe(self) -> Nop {
+        self.big_cqe_extra(0, 0)
+    }
+
+    /// Post a 32-byte CQE whose two extra words are `extra1` and `extra2`
+    /// (the kernel echoes them back: a round trip for the big-CQE path).
+    #[inline]
+    pub fn big_cqe_extra(mut self, extra1: u64, extra2: u64) -> Nop {
         self.nop_flags |= abi::IORING_NOP_CQE32;
+        self.extra = [extra1, extra2];
+        self
+    }
+
+    /// Look up `file` like an I/O op would (`IORING_NOP_FILE`, and
+    /// `IORING_NOP_FIXED_FILE` for a fixed target); a bad file gives `-EBADF`.
+    #[inline]
+    pub fn file(mut self, file: impl Into<Target>) -> Nop {
+        self.nop_flags |= abi::IORING_NOP_FILE;
+        match file.into() {
+            Target::Fd(fd) => self.fd = fd,
+            Target::Fixed(index) => {
+                self.nop_flags |= abi::IORING_NOP_FIXED_FILE;
+                self.fd = index as i32;
+            }
+        }
+        self
+    }
+
+    /// Look up registered buffer `index` (`IORING_NOP_FIXED_BUFFER`); a
+    /// missing buffer gives `-EFAULT`.
+    #[inline]
+    pub fn fixed_buffer(mut self, index: u16) -> Nop {
+        self.nop_flags |= abi::IORING_NOP_FIXED_BUFFER;
+        self.buf_index = index;
+        self
+    }
+
+    /// Complete through task work (`IORING_NOP_TW`).
+    #[inline]
+    pub fn task_work(mut self) -> Nop {
+        self.nop_flags |= abi::IORING_NOP_TASK_WORK;
         self
     }
 }
@@ -39,16 +84,15 @@ common_setters!(Nop);
 impl PrepareSqe for Nop {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
-        fill(
-            sqe,
-            &self.common,
-            linux_raw_sys::io_uring::io_uring_op::IORING_OP_NOP as u8,
-            -1,
-            0,
-            0,
-            self.inject as u32,
-            self.nop_flags,
-        );
+        let fd = if self.nop_flags & abi::IORING_NOP_FILE != 0 { self.fd } else { -1 };
+        *sqe = Sqe {
+            len: self.inject as u32,
+            op_flags: self.nop_flags,
+            off: self.extra[0],
+            addr: self.extra[1],
+            buf_index: self.buf_index,
+            ..base(&self.common, opcode::NOP, fd)
+        };
     }
 }
 

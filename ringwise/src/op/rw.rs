@@ -1,7 +1,10 @@
-//! Reads, writes and syncs: `READ`, `WRITE`, `READV`, `WRITEV`, `FSYNC`.
+//! Reads, writes and syncs: `READ`, `WRITE`, `READV`, `WRITEV` and their
+//! fixed-buffer forms (`READ_FIXED`, `WRITE_FIXED`, `READV_FIXED`,
+//! `WRITEV_FIXED`), reads into provided buffers, `READ_MULTISHOT`, `FSYNC`.
 
-use super::{common_setters, Common, PrepareSqe, SafeOp, Target};
+use super::{base_on, common_setters, opcode, Common, PrepareSqe, SafeOp, Target};
 use crate::entry::Sqe;
+use crate::flags::SqeFlags;
 use linux_raw_sys::io_uring::io_uring_op as opc;
 
 bitflags::bitflags! {
@@ -169,3 +172,112 @@ impl PrepareSqe for Fsync {
 }
 
 impl SafeOp for Fsync {}
+
+/// `IORING_OP_READ` into a buffer the kernel picks from provided-buffer group
+/// `group` (`IOSQE_BUFFER_SELECT`); the CQE's [`buffer_id`](crate::Cqe::buffer_id)
+/// says which. Carries no pointer, so it is a [`SafeOp`]: the buffers'
+/// lifetime is the registration's business.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadProvided {
+    common: Common,
+    target: Target,
+    group: u16,
+    len: u32,
+    offset: u64,
+    rw_flags: RwFlags,
+}
+
+impl ReadProvided {
+    /// Read up to `len` bytes (at most the buffer's size) from `target`.
+    #[inline]
+    pub fn new(target: impl Into<Target>, group: u16, len: u32) -> ReadProvided {
+        ReadProvided {
+            common: Common::default(),
+            target: target.into(),
+            group,
+            len,
+            offset: CURRENT_POSITION,
+            rw_flags: RwFlags::empty(),
+        }
+    }
+    /// File offset; the default is the file position.
+    #[inline]
+    pub fn offset(mut self, offset: u64) -> ReadProvided {
+        self.offset = offset;
+        self
+    }
+    /// `RWF_*` flags.
+    #[inline]
+    pub fn rw_flags(mut self, flags: RwFlags) -> ReadProvided {
+        self.rw_flags = flags;
+        self
+    }
+}
+
+common_setters!(ReadProvided);
+
+impl PrepareSqe for ReadProvided {
+    #[inline(always)]
+    fn prepare(self, sqe: &mut Sqe) {
+        let common = Common { flags: self.common.flags | SqeFlags::BUFFER_SELECT, ..self.common };
+        *sqe = Sqe {
+            off: self.offset,
+            len: self.len,
+            op_flags: self.rw_flags.bits(),
+            buf_index: self.group,
+            ..base_on(&common, opcode::READ, self.target)
+        };
+    }
+}
+
+impl SafeOp for ReadProvided {}
+
+/// `IORING_OP_READ_MULTISHOT` (Linux 6.7): keep reading from a pollable file
+/// (pipe, socket, eventfd, ...) into buffers of provided-buffer group `group`,
+/// one CQE per read with [`more`](crate::Cqe::more) set while it stays armed.
+/// A multishot read without a buffer group cannot be built: the group is the
+/// constructor's argument.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadMulti {
+    common: Common,
+    target: Target,
+    group: u16,
+    len: u32,
+    offset: u64,
+}
+
+impl ReadMulti {
+    #[inline]
+    pub fn new(target: impl Into<Target>, group: u16) -> ReadMulti {
+        ReadMulti { common: Common::default(), target: target.into(), group, len: 0, offset: 0 }
+    }
+    /// Read at most `len` bytes per CQE (0, the default: the buffer's size).
+    #[inline]
+    pub fn len(mut self, len: u32) -> ReadMulti {
+        self.len = len;
+        self
+    }
+    /// File offset (0 for streams, the default).
+    #[inline]
+    pub fn offset(mut self, offset: u64) -> ReadMulti {
+        self.offset = offset;
+        self
+    }
+}
+
+common_setters!(ReadMulti);
+
+impl PrepareSqe for ReadMulti {
+    #[inline(always)]
+    fn prepare(self, sqe: &mut Sqe) {
+        let common = Common { flags: self.common.flags | SqeFlags::BUFFER_SELECT, ..self.common };
+        *sqe = Sqe {
+            off: self.offset,
+            len: self.len,
+            buf_index: self.group,
+            ..base_on(&common, opcode::READ_MULTISHOT, self.target)
+        };
+    }
+}
+
+impl SafeOp for ReadMulti {}

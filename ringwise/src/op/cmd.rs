@@ -1,0 +1,279 @@
+//! `IORING_OP_URING_CMD` (Linux 5.19): a command for the file's driver
+//! (`->uring_cmd`), such as NVMe passthrough or the socket commands (Linux
+//! 6.7: `SIOCINQ`, `SIOCOUTQ`, `getsockopt`, `setsockopt`). In a 64-byte SQE
+//! the command area is 16 bytes; in a 128-byte SQE (`Ring<Sqe128, _>`) it
+//! is 80 bytes ([`UringCmd80`], pushed with `push_big_unchecked`). The
+//! 128-byte opcodes of newer kernels ([`Nop128`], [`UringCmd128`], Linux
+//! 6.19) are here too; on older kernels [`check`](super::check) refuses them.
+
+use super::{base, base_on, common_setters, opcode, Common, PrepareBigSqe, PrepareSqe, SafeBigOp, SafeOp, Target};
+use crate::entry::{BigSqe, Sqe};
+use linux_raw_sys::io_uring as k;
+
+/// Bytes of the command area of a 128-byte SQE.
+pub const CMD80_BYTES: usize = 80;
+
+/// Options shared by the generic commands.
+#[derive(Debug, Clone, Copy, Default)]
+struct CmdOpts {
+    fixed_buffer: Option<u16>,
+}
+
+macro_rules! cmd_setters {
+    ($($name:ident),*) => {$(
+        impl $name {
+            /// The command's data lies in registered buffer `index`
+            /// (`IORING_URING_CMD_FIXED`).
+            #[inline]
+            pub fn fixed_buffer(mut self, index: u16) -> $name {
+                self.opts.fixed_buffer = Some(index);
+                self
+            }
+        }
+    )*};
+}
+
+/// A driver command with the 16-byte command area of a 64-byte SQE. What
+/// the area holds is the driver's business (it may hold pointers), so this
+/// is not a [`SafeOp`].
+#[derive(Debug, Clone, Copy)]
+pub struct UringCmd {
+    common: Common,
+    target: Target,
+    cmd_op: u32,
+    cmd: [u8; 16],
+    opts: CmdOpts,
+}
+
+impl UringCmd {
+    #[inline]
+    pub fn new(target: impl Into<Target>, cmd_op: u32) -> UringCmd {
+        UringCmd { common: Common::default(), target: target.into(), cmd_op, cmd: [0; 16], opts: CmdOpts::default() }
+    }
+    /// The command area's bytes.
+    #[inline]
+    pub fn cmd(mut self, cmd: [u8; 16]) -> UringCmd {
+        self.cmd = cmd;
+        self
+    }
+}
+
+/// A driver command with the 80-byte command area of a 128-byte SQE (what
+/// NVMe passthrough needs). Push it on a `Ring<Sqe128, _>`.
+#[derive(Debug, Clone, Copy)]
+pub struct UringCmd80 {
+    common: Common,
+    target: Target,
+    cmd_op: u32,
+    cmd: [u8; CMD80_BYTES],
+    opts: CmdOpts,
+}
+
+impl UringCmd80 {
+    #[inline]
+    pub fn new(target: impl Into<Target>, cmd_op: u32, cmd: [u8; CMD80_BYTES]) -> UringCmd80 {
+        UringCmd80 { common: Common::default(), target: target.into(), cmd_op, cmd, opts: CmdOpts::default() }
+    }
+}
+
+/// `IORING_OP_URING_CMD128` (Linux 6.19): the 80-byte command as one
+/// 128-byte entry of a mixed-size SQ (`SQE_MIXED`) or an `SQE128` ring.
+#[derive(Debug, Clone, Copy)]
+pub struct UringCmd128 {
+    common: Common,
+    target: Target,
+    cmd_op: u32,
+    cmd: [u8; CMD80_BYTES],
+    opts: CmdOpts,
+}
+
+impl UringCmd128 {
+    #[inline]
+    pub fn new(target: impl Into<Target>, cmd_op: u32, cmd: [u8; CMD80_BYTES]) -> UringCmd128 {
+        UringCmd128 { common: Common::default(), target: target.into(), cmd_op, cmd, opts: CmdOpts::default() }
+    }
+}
+
+/// `IORING_OP_NOP128` (Linux 6.19): a NOP that takes a 128-byte entry.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Nop128 {
+    common: Common,
+}
+
+impl Nop128 {
+    #[inline]
+    pub fn new() -> Nop128 {
+        Nop128::default()
+    }
+}
+
+/// Which socket queue [`SocketQueue`] measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Queue {
+    In,
+    Out,
+}
+
+/// `SOCKET_URING_OP_SIOCINQ` / `SIOCOUTQ` (Linux 6.7): `res` is the bytes
+/// waiting in the socket's receive queue (unread) or send queue (unsent or,
+/// for TCP, unacknowledged).
+#[derive(Debug, Clone, Copy)]
+pub struct SocketQueue {
+    common: Common,
+    target: Target,
+    queue: Queue,
+}
+
+impl SocketQueue {
+    /// Bytes ready to read (`SIOCINQ`, `FIONREAD`).
+    #[inline]
+    pub fn inq(target: impl Into<Target>) -> SocketQueue {
+        SocketQueue { common: Common::default(), target: target.into(), queue: Queue::In }
+    }
+    /// Bytes not yet sent/acknowledged (`SIOCOUTQ`).
+    #[inline]
+    pub fn outq(target: impl Into<Target>) -> SocketQueue {
+        SocketQueue { common: Common::default(), target: target.into(), queue: Queue::Out }
+    }
+}
+
+/// `SOCKET_URING_OP_GETSOCKOPT` (Linux 6.7, `SOL_SOCKET` options only):
+/// like `getsockopt(2)`; `res` is the option's length, the value is in
+/// `optval`.
+#[derive(Debug, Clone, Copy)]
+pub struct GetSockOpt {
+    common: Common,
+    target: Target,
+    level: u32,
+    optname: u32,
+    optval: *mut u8,
+    optlen: u32,
+}
+
+impl GetSockOpt {
+    #[inline]
+    pub fn new(target: impl Into<Target>, level: u32, optname: u32, optval: *mut u8, optlen: u32) -> GetSockOpt {
+        GetSockOpt { common: Common::default(), target: target.into(), level, optname, optval, optlen }
+    }
+}
+
+/// `SOCKET_URING_OP_SETSOCKOPT` (Linux 6.7): like `setsockopt(2)`.
+#[derive(Debug, Clone, Copy)]
+pub struct SetSockOpt {
+    common: Common,
+    target: Target,
+    level: u32,
+    optname: u32,
+    optval: *const u8,
+    optlen: u32,
+}
+
+impl SetSockOpt {
+    #[inline]
+    pub fn new(target: impl Into<Target>, level: u32, optname: u32, optval: *const u8, optlen: u32) -> SetSockOpt {
+        SetSockOpt { common: Common::default(), target: target.into(), level, optname, optval, optlen }
+    }
+}
+
+cmd_setters!(UringCmd, UringCmd80, UringCmd128);
+common_setters!(UringCmd, UringCmd80, UringCmd128, Nop128, SocketQueue, GetSockOpt, SetSockOpt);
+
+/// The first 64 bytes of a command SQE: `cmd_op` in `off`, the fixed-buffer
+/// flag and index, the first 16 command bytes in `addr3`/`pad2`.
+fn cmd_sqe(common: &Common, op: u8, target: Target, cmd_op: u32, opts: CmdOpts, head: &[u8]) -> Sqe {
+    let word = |i: usize| u64::from_le_bytes(head[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    Sqe {
+        off: cmd_op as u64,
+        op_flags: if opts.fixed_buffer.is_some() { k::IORING_URING_CMD_FIXED } else { 0 },
+        buf_index: opts.fixed_buffer.unwrap_or(0),
+        addr3: word(0),
+        pad2: word(1),
+        ..base_on(common, op, target)
+    }
+}
+
+fn big_cmd(
+    common: &Common,
+    op: u8,
+    target: Target,
+    cmd_op: u32,
+    opts: CmdOpts,
+    cmd: &[u8; CMD80_BYTES],
+    sqe: &mut BigSqe,
+) {
+    sqe.sqe = cmd_sqe(common, op, target, cmd_op, opts, &cmd[..16]);
+    sqe.extra.copy_from_slice(&cmd[16..]);
+}
+
+/// The socket command's SQE: level and option name share `addr`, the value
+/// pointer is `addr3` and its length `file_index` (the kernel's union names
+/// `level`, `optname`, `optval`, `optlen`).
+fn sock_sqe(common: &Common, target: Target, cmd_op: u32, level: u32, optname: u32, optval: u64, optlen: u32) -> Sqe {
+    Sqe {
+        off: cmd_op as u64,
+        addr: (level as u64) | ((optname as u64) << 32),
+        addr3: optval,
+        file_index: optlen,
+        ..base_on(common, opcode::URING_CMD, target)
+    }
+}
+
+impl PrepareSqe for UringCmd {
+    #[inline(always)]
+    fn prepare(self, sqe: &mut Sqe) {
+        *sqe = cmd_sqe(&self.common, opcode::URING_CMD, self.target, self.cmd_op, self.opts, &self.cmd);
+    }
+}
+
+impl PrepareBigSqe for UringCmd80 {
+    #[inline(always)]
+    fn prepare_big(self, sqe: &mut BigSqe) {
+        big_cmd(&self.common, opcode::URING_CMD, self.target, self.cmd_op, self.opts, &self.cmd, sqe);
+    }
+}
+
+impl PrepareBigSqe for UringCmd128 {
+    #[inline(always)]
+    fn prepare_big(self, sqe: &mut BigSqe) {
+        big_cmd(&self.common, opcode::URING_CMD128, self.target, self.cmd_op, self.opts, &self.cmd, sqe);
+    }
+}
+
+impl PrepareBigSqe for Nop128 {
+    #[inline(always)]
+    fn prepare_big(self, sqe: &mut BigSqe) {
+        sqe.sqe = base(&self.common, opcode::NOP128, -1);
+        sqe.extra = [0; 64];
+    }
+}
+
+impl SafeBigOp for Nop128 {}
+
+impl PrepareSqe for SocketQueue {
+    #[inline(always)]
+    fn prepare(self, sqe: &mut Sqe) {
+        let op = match self.queue {
+            Queue::In => k::io_uring_socket_op::SOCKET_URING_OP_SIOCINQ,
+            Queue::Out => k::io_uring_socket_op::SOCKET_URING_OP_SIOCOUTQ,
+        };
+        *sqe = sock_sqe(&self.common, self.target, op as u32, 0, 0, 0, 0);
+    }
+}
+
+impl SafeOp for SocketQueue {}
+
+impl PrepareSqe for GetSockOpt {
+    #[inline(always)]
+    fn prepare(self, sqe: &mut Sqe) {
+        let op = k::io_uring_socket_op::SOCKET_URING_OP_GETSOCKOPT as u32;
+        *sqe = sock_sqe(&self.common, self.target, op, self.level, self.optname, self.optval as u64, self.optlen);
+    }
+}
+
+impl PrepareSqe for SetSockOpt {
+    #[inline(always)]
+    fn prepare(self, sqe: &mut Sqe) {
+        let op = k::io_uring_socket_op::SOCKET_URING_OP_SETSOCKOPT as u32;
+        *sqe = sock_sqe(&self.common, self.target, op, self.level, self.optname, self.optval as u64, self.optlen);
+    }
+}

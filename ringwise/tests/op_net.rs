@@ -1,0 +1,440 @@
+//! Socket ops over loopback TCP/UDP and Unix socketpairs.
+
+mod op_util;
+
+use op_util::*;
+use ringwise::op::{
+    self, zc_notification_copied, Accept, AcceptFlags, AcceptFrom, AsyncCancel, Bind, Connect, DirectSlot, GetSockOpt,
+    Listen, MsgHdr, Recv, RecvMsg, RecvMsgMulti, RecvMsgOut, RecvProvided, RecvZc, Send, SendMsg, SendMsgZc,
+    SendProvided, SendZc, SetSockOpt, Shutdown, Socket, SocketQueue, Target,
+};
+use ringwise::{Features, Ring, SqeFlags};
+use rustix::io::Errno;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
+fn errno(e: Errno) -> i32 {
+    -e.raw_os_error()
+}
+
+fn owned(fd: i32) -> OwnedFd {
+    assert!(fd >= 0, "expected an fd, got {fd}");
+    // SAFETY: the kernel just returned this fd to us.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+fn v4(addr: std::net::SocketAddr) -> SocketAddrV4 {
+    match addr {
+        std::net::SocketAddr::V4(a) => a,
+        other => panic!("not v4: {other}"),
+    }
+}
+
+const SIN_LEN: u32 = std::mem::size_of::<linux_raw_sys::net::sockaddr_in>() as u32;
+
+#[test]
+fn tcp_socket_bind_listen_connect_accept_send_recv_shutdown() {
+    let mut ring = Ring::new(8).unwrap();
+    let (af, st) =
+        (linux_raw_sys::net::AF_INET as i32, linux_raw_sys::net::SOCK_STREAM | linux_raw_sys::general::O_CLOEXEC);
+    ring.submission().push(Socket::new(af, st, 0).user_data(1)).unwrap();
+    ring.submission().push(Socket::new(af, st, 0).user_data(2)).unwrap();
+    let cqes = run(&mut ring, 2);
+    let server = owned(by_ud(&cqes, 1).res);
+    let client = owned(by_ud(&cqes, 2).res);
+    let any = sockaddr_in("127.0.0.1:0".parse().unwrap());
+    if supports(op::opcode::BIND) {
+        push!(ring, Bind::new(&server, &any as *const _ as *const u8, SIN_LEN).user_data(3).flags(SqeFlags::IO_LINK));
+        ring.submission().push(Listen::new(&server, 16).user_data(4)).unwrap();
+        let cqes = run(&mut ring, 2);
+        assert_eq!((by_ud(&cqes, 3).res, by_ud(&cqes, 4).res), (0, 0), "{cqes:?}");
+    } else {
+        return skip("BIND/LISTEN need Linux 6.11");
+    }
+    let listener = TcpListener::from(server);
+    let addr = v4(listener.local_addr().unwrap());
+    assert_ne!(addr.port(), 0, "bind gave the socket a port");
+    let dest = sockaddr_in(addr);
+    push!(ring, Connect::new(&client, &dest as *const _ as *const u8, SIN_LEN).user_data(5));
+    let mut peer = linux_raw_sys::net::sockaddr_in {
+        sin_family: 0,
+        sin_port: 0,
+        sin_addr: linux_raw_sys::net::in_addr { s_addr: 0 },
+        __pad: [0; 8],
+    };
+    let mut peer_len = SIN_LEN;
+    push!(
+        ring,
+        AcceptFrom::new(&listener, &mut peer as *mut _ as *mut u8, &mut peer_len)
+            .accept_flags(AcceptFlags::CLOEXEC)
+            .user_data(6)
+    );
+    let cqes = run(&mut ring, 2);
+    assert_eq!(by_ud(&cqes, 5).res, 0);
+    let conn = owned(by_ud(&cqes, 6).res);
+    let client = TcpStream::from(client);
+    assert_eq!(u16::from_be(peer.sin_port), client.local_addr().unwrap().port(), "accept reported the peer address");
+    assert_eq!(peer_len, SIN_LEN);
+
+    let msg = b"over loopback tcp";
+    push!(ring, Send::new(&client, msg.as_ptr(), msg.len() as u32).user_data(7).flags(SqeFlags::IO_LINK));
+    ring.submission().push(Shutdown::new(&client, linux_raw_sys::net::SHUT_WR).user_data(8)).unwrap();
+    let cqes = run(&mut ring, 2);
+    assert_eq!((by_ud(&cqes, 7).res, by_ud(&cqes, 8).res), (msg.len() as i32, 0));
+    let mut buf = [0u8; 64];
+    push!(ring, Recv::new(&conn, buf.as_mut_ptr(), 64).msg_flags(op::MsgFlags::WAITALL).user_data(9));
+    assert_eq!(run(&mut ring, 1)[0].res, msg.len() as i32, "WAITALL stops at the shutdown's EOF");
+    assert_eq!(&buf[..msg.len()], msg);
+    push!(ring, Recv::new(&conn, buf.as_mut_ptr(), 64).user_data(10));
+    assert_eq!(run(&mut ring, 1)[0].res, 0, "EOF after SHUT_WR");
+}
+
+#[test]
+fn multishot_accept_yields_one_cqe_per_connection_with_more() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut ring = Ring::new(8).unwrap();
+    ring.submission().push(Accept::new(&listener).multishot().user_data(42)).unwrap();
+    ring.submit().unwrap();
+    let mut clients = Vec::new();
+    let mut accepted = Vec::new();
+    for _ in 0..3 {
+        clients.push(TcpStream::connect(listener.local_addr().unwrap()).unwrap());
+        let c = collect(&mut ring, 1)[0];
+        assert_eq!(c.user_data, 42);
+        assert!(c.more(), "multishot accept stays armed: {c:?}");
+        accepted.push(owned(c.res));
+    }
+    // Each accepted fd is the server side of the matching client.
+    for (client, server) in clients.iter().zip(&accepted) {
+        let server_peer = TcpStream::from(server.try_clone().unwrap()).peer_addr().unwrap();
+        assert_eq!(server_peer, client.local_addr().unwrap());
+    }
+    ring.submission().push(AsyncCancel::user_data_of(42).user_data(43)).unwrap();
+    let cqes = run(&mut ring, 2);
+    assert_eq!(by_ud(&cqes, 43).res, 0);
+    let end = by_ud(&cqes, 42);
+    assert_eq!(end.res, errno(Errno::CANCELED));
+    assert!(!end.more(), "the final CQE clears MORE");
+}
+
+#[test]
+fn accept_into_allocated_direct_slots_and_send_by_slot() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut ring = Ring::new(8).unwrap();
+    register_files(&ring, &[-1; 4]);
+    ring.submission().push(Accept::new(&listener).multishot().direct(DirectSlot::Alloc).user_data(1)).unwrap();
+    ring.submit().unwrap();
+    let mut a = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let s1 = collect(&mut ring, 1)[0];
+    let mut b = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let s2 = collect(&mut ring, 1)[0];
+    assert!(s1.more() && s2.more());
+    assert!((0..4).contains(&s1.res) && (0..4).contains(&s2.res) && s1.res != s2.res, "{s1:?} {s2:?}");
+    let (m1, m2) = (b"to a", b"to b");
+    push!(ring, Send::new(Target::Fixed(s1.res as u32), m1.as_ptr(), 4).user_data(2));
+    push!(ring, Send::new(Target::Fixed(s2.res as u32), m2.as_ptr(), 4).user_data(3));
+    let cqes = run(&mut ring, 2);
+    assert!(cqes.iter().all(|c| c.res == 4), "{cqes:?}");
+    let mut buf = [0u8; 4];
+    a.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, m1);
+    b.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, m2);
+    // A plain direct accept into a given slot.
+    ring.submission().push(AsyncCancel::user_data_of(1).user_data(9)).unwrap();
+    let _ = run(&mut ring, 2);
+    let idx = (0..4).find(|i| *i != s1.res && *i != s2.res).unwrap() as u32;
+    ring.submission().push(Accept::new(&listener).direct(DirectSlot::Index(idx)).user_data(4)).unwrap();
+    ring.submit().unwrap();
+    let mut c = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    assert_eq!(collect(&mut ring, 1)[0].res, 0);
+    push!(ring, Send::new(Target::Fixed(idx), m1.as_ptr(), 4).user_data(5));
+    assert_eq!(run(&mut ring, 1)[0].res, 4);
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, m1);
+}
+
+#[test]
+fn direct_socket_is_usable_by_slot() {
+    let mut ring = Ring::new(4).unwrap();
+    register_files(&ring, &[-1; 2]);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    ring.submission()
+        .push(
+            Socket::new(linux_raw_sys::net::AF_INET as i32, linux_raw_sys::net::SOCK_STREAM, 0)
+                .direct(DirectSlot::Index(1))
+                .user_data(1),
+        )
+        .unwrap();
+    assert_eq!(run(&mut ring, 1)[0].res, 0);
+    let dest = sockaddr_in(v4(listener.local_addr().unwrap()));
+    push!(ring, Connect::new(Target::Fixed(1), &dest as *const _ as *const u8, SIN_LEN).user_data(2));
+    assert_eq!(run(&mut ring, 1)[0].res, 0);
+    let (mut server, _) = listener.accept().unwrap();
+    push!(ring, Send::new(Target::Fixed(1), b"slot".as_ptr(), 4).user_data(3));
+    assert_eq!(run(&mut ring, 1)[0].res, 4);
+    let mut buf = [0u8; 4];
+    server.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"slot");
+}
+
+#[test]
+fn udp_sendto_and_recvmsg_report_the_source() {
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut ring = Ring::new(4).unwrap();
+    let dest = sockaddr_in(v4(rx.local_addr().unwrap()));
+    let msg = b"datagram";
+    push!(ring, Send::new(&tx, msg.as_ptr(), 8).to(&dest as *const _ as *const u8, SIN_LEN as u16).user_data(1));
+    assert_eq!(run(&mut ring, 1)[0].res, 8);
+    let mut name = [0u8; 16];
+    let mut data = [0u8; 32];
+    let mut iovs = [iov(&data)];
+    let mut hdr: MsgHdr = unsafe { std::mem::zeroed() };
+    hdr.msg_name = name.as_mut_ptr().cast();
+    hdr.msg_namelen = 16;
+    hdr.msg_iov = iovs.as_mut_ptr().cast();
+    hdr.msg_iovlen = 1;
+    push!(ring, RecvMsg::new(&rx, &mut hdr).user_data(2));
+    assert_eq!(run(&mut ring, 1)[0].res, 8);
+    let _ = &mut data;
+    assert_eq!(&data[..8], msg);
+    let port = u16::from_be_bytes([name[2], name[3]]);
+    assert_eq!(port, tx.local_addr().unwrap().port());
+    // sendmsg with an explicit destination.
+    let mut sdata = *b"via sendmsg";
+    let mut siov = [iov(&sdata)];
+    let mut shdr: MsgHdr = unsafe { std::mem::zeroed() };
+    shdr.msg_name = &dest as *const _ as *mut _;
+    shdr.msg_namelen = SIN_LEN as i32;
+    shdr.msg_iov = siov.as_mut_ptr().cast();
+    shdr.msg_iovlen = 1;
+    push!(ring, SendMsg::new(&tx, &shdr).user_data(3));
+    assert_eq!(run(&mut ring, 1)[0].res, 11);
+    let _ = &mut sdata;
+    let mut got = [0u8; 32];
+    let n = rx.recv(&mut got).unwrap();
+    assert_eq!(&got[..n], b"via sendmsg");
+}
+
+#[test]
+fn multishot_recvmsg_output_is_parsed() {
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut ring = Ring::new(8).unwrap();
+    let bufs = BufRing::new(&ring, 5, 8, 256);
+    let mut hdr: MsgHdr = unsafe { std::mem::zeroed() };
+    hdr.msg_namelen = SIN_LEN as i32;
+    push!(ring, RecvMsgMulti::new(&rx, &hdr, 5).user_data(1));
+    ring.submit().unwrap();
+    for payload in [&b"first datagram"[..], b"second"] {
+        tx.send_to(payload, rx.local_addr().unwrap()).unwrap();
+        let c = collect(&mut ring, 1)[0];
+        assert!(c.more(), "{c:?}");
+        let id = c.buffer_id().unwrap();
+        let out = RecvMsgOut::parse(&bufs.buf(id)[..c.res as usize], SIN_LEN, 0).expect("parse");
+        assert_eq!(out.payload(), payload);
+        assert_eq!(out.payload_len() as usize, payload.len());
+        assert_eq!(out.name_len(), SIN_LEN);
+        assert_eq!(u16::from_be_bytes([out.name()[2], out.name()[3]]), tx.local_addr().unwrap().port());
+        assert!(out.control().is_empty());
+    }
+    ring.submission().push(AsyncCancel::user_data_of(1).user_data(2)).unwrap();
+    let cqes = run(&mut ring, 2);
+    assert_eq!(by_ud(&cqes, 1).res, errno(Errno::CANCELED));
+}
+
+#[test]
+fn provided_buffers_multishot_recv_and_bundles() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let mut ring = Ring::new(8).unwrap();
+    let bufs = BufRing::new(&ring, 1, 8, 16);
+    ring.submission().push(RecvProvided::new(&a, 1).multishot().user_data(1)).unwrap();
+    ring.submit().unwrap();
+    for msg in [&b"alpha"[..], b"beta", b"gamma!"] {
+        b.write_all(msg).unwrap();
+        let c = collect(&mut ring, 1)[0];
+        assert!(c.more(), "{c:?}");
+        assert_eq!(&bufs.buf(c.buffer_id().unwrap())[..c.res as usize], msg);
+    }
+    ring.submission().push(AsyncCancel::user_data_of(1).user_data(2)).unwrap();
+    let _ = run(&mut ring, 2);
+
+    if !ring.features().contains(Features::RECVSEND_BUNDLE) {
+        return skip("bundles need IORING_FEAT_RECVSEND_BUNDLE (Linux 6.10)");
+    }
+    // A bundle receive fills several 16-byte buffers in one CQE.
+    let (c, mut d) = UnixStream::pair().unwrap();
+    let bufs2 = BufRing::new(&ring, 2, 8, 16);
+    let payload: Vec<u8> = (0..40u8).collect();
+    d.write_all(&payload).unwrap();
+    ring.submission().push(RecvProvided::new(&c, 2).bundle().user_data(3)).unwrap();
+    let mut joined = Vec::new();
+    let mut next_id = None;
+    while joined.len() < 40 {
+        ring.submission().push(RecvProvided::new(&c, 2).bundle().user_data(3)).unwrap();
+        let cqe = run(&mut ring, 1)[0];
+        assert!(cqe.res > 0, "{cqe:?}");
+        let first = cqe.buffer_id().unwrap();
+        if let Some(expected) = next_id {
+            assert_eq!(first, expected, "bundles take buffers in ring order");
+        }
+        let used = (cqe.res as usize).div_ceil(16) as u16;
+        if joined.is_empty() {
+            assert!(used >= 2, "the first bundle spans several buffers: {cqe:?}");
+        }
+        for i in 0..used {
+            let n = (cqe.res as usize - i as usize * 16).min(16);
+            joined.extend_from_slice(&bufs2.buf((first + i) % 8)[..n]);
+        }
+        next_id = Some((first + used) % 8);
+    }
+    assert_eq!(joined, payload, "bundles deliver the stream in order across buffers");
+
+    // A bundle send sends every queued buffer of a group.
+    let (e, mut f) = UnixStream::pair().unwrap();
+    let mut out = BufRing::new(&ring, 3, 4, 8);
+    for (i, chunk) in out.data.chunks_mut(8).enumerate() {
+        chunk.fill(b'a' + i as u8);
+    }
+    ring.submission().push(SendProvided::new(&e, 3).bundle().user_data(4)).unwrap();
+    let c = run(&mut ring, 1)[0];
+    assert_eq!(c.res, 32, "{c:?}");
+    let mut got = [0u8; 32];
+    f.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"aaaaaaaabbbbbbbbccccccccdddddddd");
+    let _ = &mut out;
+}
+
+#[test]
+fn zero_copy_sends_post_a_notification() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    let mut ring = Ring::new(8).unwrap();
+    let msg = vec![7u8; 3000];
+    push!(ring, SendZc::new(&client, msg.as_ptr(), 3000).report_usage().user_data(1));
+    let cqes = run(&mut ring, 2);
+    assert_eq!(cqes[0].res, 3000);
+    assert!(cqes[0].more() && !cqes[0].is_notification(), "{:?}", cqes[0]);
+    assert!(cqes[1].is_notification() && !cqes[1].more(), "{:?}", cqes[1]);
+    assert_eq!(cqes[1].user_data, 1);
+    eprintln!("send_zc over loopback: copied = {}", zc_notification_copied(&cqes[1]));
+    let mut got = vec![0u8; 3000];
+    server.read_exact(&mut got).unwrap();
+    assert_eq!(got, msg);
+
+    // From a registered buffer.
+    let fixed = vec![9u8; 4096];
+    register_buffers(&ring, &[iov(&fixed)]);
+    push!(ring, SendZc::new(&client, fixed[100..].as_ptr(), 500).fixed_buffer(0).user_data(2));
+    let cqes = run(&mut ring, 2);
+    assert_eq!((cqes[0].res, cqes[1].is_notification()), (500, true), "{cqes:?}");
+    let mut got = vec![0u8; 500];
+    server.read_exact(&mut got).unwrap();
+    assert!(got.iter().all(|&b| b == 9));
+
+    let mut data = *b"zero copy sendmsg";
+    let mut iovs = [iov(&data)];
+    let mut hdr: MsgHdr = unsafe { std::mem::zeroed() };
+    hdr.msg_iov = iovs.as_mut_ptr().cast();
+    hdr.msg_iovlen = 1;
+    push!(ring, SendMsgZc::new(&client, &hdr).user_data(3));
+    let cqes = run(&mut ring, 2);
+    assert_eq!(cqes[0].res, 17);
+    assert!(cqes[1].is_notification());
+    let _ = &mut data;
+    let mut got = [0u8; 17];
+    server.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"zero copy sendmsg");
+}
+
+#[test]
+fn socket_commands_queue_sizes_and_sockopts() {
+    // Unix sockets have no protocol ioctl (EOPNOTSUPP); TCP has both queues.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    client.set_nonblocking(true).unwrap();
+    let chunk = vec![3u8; 65536];
+    let mut sent = 0usize;
+    // Fill the server's receive queue and the client's send queue.
+    for _ in 0..4096 {
+        match (&client).write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut ring = Ring::new(8).unwrap();
+    ring.submission().push(SocketQueue::inq(&server).user_data(1)).unwrap();
+    ring.submission().push(SocketQueue::outq(&client).user_data(2)).unwrap();
+    let cqes = run(&mut ring, 2);
+    if by_ud(&cqes, 1).res == errno(Errno::OPNOTSUPP) {
+        return skip("socket uring_cmd needs Linux 6.7");
+    }
+    let (inq, outq) = (by_ud(&cqes, 1).res, by_ud(&cqes, 2).res);
+    assert_eq!(inq as usize, rustix::io::ioctl_fionread(&server).unwrap() as usize, "SIOCINQ = FIONREAD");
+    assert!(inq > 0 && outq > 0, "inq {inq} outq {outq}");
+    // Every byte sent is unread at the server or unacknowledged at the client
+    // (bytes received but not yet acked count in both).
+    assert!(inq as usize <= sent && inq as usize + outq as usize >= sent, "inq {inq} outq {outq} sent {sent}");
+    // Drain: both queues empty.
+    server.set_nonblocking(false).unwrap();
+    let mut sink = vec![0u8; sent];
+    (&server).read_exact(&mut sink).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    ring.submission().push(SocketQueue::inq(&server).user_data(3)).unwrap();
+    ring.submission().push(SocketQueue::outq(&client).user_data(4)).unwrap();
+    let cqes = run(&mut ring, 2);
+    assert_eq!((by_ud(&cqes, 3).res, by_ud(&cqes, 4).res), (0, 0));
+
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let want: i32 = 65536;
+    push!(
+        ring,
+        SetSockOpt::new(
+            &tcp,
+            linux_raw_sys::net::SOL_SOCKET,
+            linux_raw_sys::net::SO_RCVBUF,
+            (&want as *const i32).cast(),
+            4
+        )
+        .user_data(5)
+    );
+    assert_eq!(run(&mut ring, 1)[0].res, 0);
+    let mut value: i32 = 0;
+    push!(
+        ring,
+        GetSockOpt::new(
+            &tcp,
+            linux_raw_sys::net::SOL_SOCKET,
+            linux_raw_sys::net::SO_RCVBUF,
+            (&mut value as *mut i32).cast(),
+            4
+        )
+        .user_data(6)
+    );
+    assert_eq!(run(&mut ring, 1)[0].res, 4, "getsockopt returns the option length");
+    let via_syscall = rustix::net::sockopt::socket_recv_buffer_size(&tcp).unwrap();
+    assert_eq!(value as usize, via_syscall);
+    assert_eq!(value, 2 * want, "the kernel doubles SO_RCVBUF");
+}
+
+#[test]
+fn recv_zc_without_a_registered_ifq_is_refused() {
+    if !supports(op::opcode::RECV_ZC) {
+        return skip("RECV_ZC needs Linux 6.15");
+    }
+    // Zero-copy receive needs a NIC queue with header split registered as an
+    // ifq; loopback has none, so the kernel must refuse interface 0.
+    let (a, _b) = UnixStream::pair().unwrap();
+    let mut ring = Ring::new(2).unwrap();
+    ring.submission().push(RecvZc::new(&a, 0).user_data(1)).unwrap();
+    let c = run(&mut ring, 1)[0];
+    assert_eq!(c.res, errno(Errno::INVAL), "{c:?}");
+    skip("RECV_ZC data path: needs a zcrx-capable NIC queue (not loopback)");
+}

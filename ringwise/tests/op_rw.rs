@@ -1,0 +1,229 @@
+//! Reads and writes against real files and pipes: plain, vectored, fixed
+//! buffers, provided buffers, multishot reads; NOP variants; the checks.
+
+mod op_util;
+
+use op_util::*;
+use ringwise::op::{
+    self, check, Fsync, FsyncFlags, Limits, Nop, ProvideBuffers, Read, ReadMulti, ReadProvided, Readv, RemoveBuffers,
+    RwFlags, Write, Writev,
+};
+use ringwise::{Builder, Cqe32, Error, Ring, Sqe64, SqeFlags};
+use std::io::{Read as _, Seek, Write as _};
+use std::os::fd::AsRawFd;
+
+fn temp_file(dir: &TempDir, name: &str, content: &[u8]) -> std::fs::File {
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dir.path().join(name))
+        .unwrap();
+    f.write_all(content).unwrap();
+    f
+}
+
+#[test]
+fn write_then_read_round_trip_at_offsets() {
+    let dir = TempDir::new("rw");
+    let file = temp_file(&dir, "f", &[]);
+    let mut ring = Ring::new(8).unwrap();
+    let data = b"hello, io_uring world";
+    push!(ring, Write::new(&file, data.as_ptr(), data.len() as u32).offset(100).user_data(1).flags(SqeFlags::IO_LINK));
+    let mut back = [0u8; 21];
+    push!(ring, Read::new(&file, back.as_mut_ptr(), back.len() as u32).offset(100).user_data(2));
+    let cqes = run(&mut ring, 2);
+    assert_eq!(cqes[0].user_data, 1, "linked ops complete in order");
+    assert_eq!(by_ud(&cqes, 1).res, data.len() as i32);
+    assert_eq!(by_ud(&cqes, 2).res, data.len() as i32);
+    assert_eq!(&back, data);
+    assert_eq!(std::fs::metadata(dir.path().join("f")).unwrap().len(), 121);
+}
+
+#[test]
+fn read_at_file_position_advances_it() {
+    let dir = TempDir::new("pos");
+    let mut file = temp_file(&dir, "f", b"abcdefgh");
+    file.rewind().unwrap();
+    let mut ring = Ring::new(4).unwrap();
+    let mut a = [0u8; 3];
+    let mut b = [0u8; 3];
+    push!(ring, Read::new(&file, a.as_mut_ptr(), 3).user_data(1).flags(SqeFlags::IO_LINK));
+    push!(ring, Read::new(&file, b.as_mut_ptr(), 3).user_data(2));
+    let cqes = run(&mut ring, 2);
+    assert!(cqes.iter().all(|c| c.res == 3), "{cqes:?}");
+    assert_eq!((&a, &b), (b"abc", b"def"));
+}
+
+#[test]
+fn vectored_write_and_read() {
+    let dir = TempDir::new("vec");
+    let file = temp_file(&dir, "f", &[]);
+    let mut ring = Ring::new(4).unwrap();
+    let parts: [&[u8]; 3] = [b"one ", b"two ", b"three"];
+    let iovs: Vec<_> = parts.iter().map(|p| iov(p)).collect();
+    push!(ring, Writev::new(&file, iovs.as_ptr(), 3).offset(0).rw_flags(RwFlags::DSYNC).user_data(1));
+    assert_eq!(run(&mut ring, 1)[0].res, 13);
+    let mut x = [0u8; 6];
+    let mut y = [0u8; 7];
+    let out = [iov(&x), iov(&y)];
+    push!(ring, Readv::new(&file, out.as_ptr(), 2).offset(0).user_data(2));
+    assert_eq!(run(&mut ring, 1)[0].res, 13);
+    let _ = (&mut x, &mut y);
+    assert_eq!(&x, b"one tw");
+    assert_eq!(&y, b"o three");
+}
+
+#[test]
+fn fixed_buffers_read_write_and_vectored() {
+    let dir = TempDir::new("fixed");
+    let file = temp_file(&dir, "f", &[]);
+    let mut ring = Ring::new(8).unwrap();
+    let mut bufs = [vec![0u8; 4096], vec![0u8; 4096]];
+    bufs[0][..5].copy_from_slice(b"fixed");
+    let table: Vec<_> = bufs.iter().map(|b| iov(b)).collect();
+    register_buffers(&ring, &table);
+    push!(ring, Write::new(&file, bufs[0].as_ptr(), 5).offset(0).fixed_buffer(0).user_data(1));
+    assert_eq!(run(&mut ring, 1)[0].res, 5);
+    push!(ring, Read::new(&file, bufs[1].as_mut_ptr(), 5).offset(0).fixed_buffer(1).user_data(2));
+    assert_eq!(run(&mut ring, 1)[0].res, 5);
+    assert_eq!(&bufs[1][..5], b"fixed");
+
+    // READV_FIXED / WRITEV_FIXED (6.15): iovecs inside a registered buffer.
+    if !supports(op::opcode::WRITEV_FIXED) {
+        return skip("READV_FIXED/WRITEV_FIXED need Linux 6.15");
+    }
+    bufs[0][100..104].copy_from_slice(b"ABCD");
+    bufs[0][200..204].copy_from_slice(b"EFGH");
+    let wv = [iov(&bufs[0][100..104]), iov(&bufs[0][200..204])];
+    push!(ring, Writev::new(&file, wv.as_ptr(), 2).offset(10).fixed_buffer(0).user_data(3));
+    let c = run(&mut ring, 1)[0];
+    assert_eq!((c.user_data, c.res), (3, 8));
+    let rv = [iov(&bufs[1][300..302]), iov(&bufs[1][400..406])];
+    push!(ring, Readv::new(&file, rv.as_ptr(), 2).offset(10).fixed_buffer(1).user_data(4));
+    assert_eq!(run(&mut ring, 1)[0].res, 8);
+    assert_eq!(&bufs[1][300..302], b"AB");
+    assert_eq!(&bufs[1][400..406], b"CDEFGH");
+    let mut check_back = String::new();
+    std::fs::File::open(dir.path().join("f")).unwrap().read_to_string(&mut check_back).unwrap();
+    assert_eq!(&check_back[10..18], "ABCDEFGH");
+}
+
+#[test]
+fn check_refuses_fixed_buffer_past_the_table_and_unknown_opcodes() {
+    let limits = Limits { fixed_buffers: Some(2), fixed_files: Some(1), probe: None };
+    let mut b = [0u8; 8];
+    let op = Read::new(3, b.as_mut_ptr(), 8).fixed_buffer(2);
+    let err = check(&op, &limits).unwrap_err();
+    assert!(matches!(err, Error::OpIndexOutOfRange { index: 2, len: 2, .. }), "{err}");
+    assert!(err.to_string().contains("index 2") && err.to_string().contains("registered buffers"), "{err}");
+    assert!(check(&Read::new(3, b.as_mut_ptr(), 8).fixed_buffer(1), &limits).is_ok());
+    let err = check(&Fsync::new(ringwise::op::Target::Fixed(5)), &limits).unwrap_err();
+    assert!(matches!(err, Error::OpIndexOutOfRange { index: 5, len: 1, .. }), "{err}");
+    assert_eq!(err.errno(), rustix::io::Errno::BADF);
+    let err = check(&op::Accept::new(3).multishot().direct(op::DirectSlot::Index(0)), &Limits::default()).unwrap_err();
+    assert!(matches!(err, Error::OpInvalid { .. }), "{err}");
+    assert!(check(&op::Accept::new(3).multishot().direct(op::DirectSlot::Alloc), &Limits::default()).is_ok());
+
+    let probe = ringwise::probe::Probe::new().unwrap();
+    let limits = Limits { probe: Some(&probe), ..Limits::default() };
+    assert!(check(&Nop::new(), &limits).is_ok());
+    if probe.supports(op::opcode::NOP128) {
+        return skip("this kernel has NOP128; the refusal path cannot be shown");
+    }
+    let err = check(&op::Nop128::new(), &limits).unwrap_err();
+    assert!(matches!(err, Error::OpcodeUnsupported { opcode: 63, since: "6.19", .. }), "{err}");
+    assert!(err.to_string().contains("NOP128") && err.to_string().contains("6.19"), "{err}");
+}
+
+#[test]
+fn fsync_and_datasync_complete_on_a_written_file() {
+    let dir = TempDir::new("fsync");
+    let file = temp_file(&dir, "f", b"data to sync");
+    let mut ring = Ring::new(4).unwrap();
+    ring.submission().push(Fsync::new(&file).user_data(1)).unwrap();
+    ring.submission().push(Fsync::new(&file).fsync_flags(FsyncFlags::DATASYNC).user_data(2)).unwrap();
+    ring.submission().push(Fsync::new(-1).user_data(3)).unwrap();
+    let cqes = run(&mut ring, 3);
+    assert_eq!(by_ud(&cqes, 1).res, 0);
+    assert_eq!(by_ud(&cqes, 2).res, 0);
+    assert_eq!(by_ud(&cqes, 3).res, -libc_ebadf(), "a bad fd is refused: the op really reaches the file");
+}
+
+fn libc_ebadf() -> i32 {
+    rustix::io::Errno::BADF.raw_os_error()
+}
+
+#[test]
+fn legacy_provided_buffers_feed_reads_and_are_removed() {
+    let dir = TempDir::new("pbuf");
+    let file = temp_file(&dir, "f", b"0123456789abcdef");
+    let mut ring = Ring::new(8).unwrap();
+    let mut pool = vec![0u8; 4 * 8];
+    push!(ring, ProvideBuffers::new(pool.as_mut_ptr(), 8, 4, 7, 10).user_data(1));
+    assert_eq!(run(&mut ring, 1)[0].res, 0);
+    ring.submission().push(ReadProvided::new(&file, 7, 8).offset(0).user_data(2)).unwrap();
+    ring.submission().push(ReadProvided::new(&file, 7, 8).offset(8).user_data(3)).unwrap();
+    let cqes = run(&mut ring, 2);
+    let mut seen = Vec::new();
+    for c in &cqes {
+        assert_eq!(c.res, 8, "{c:?}");
+        let id = c.buffer_id().expect("a provided-buffer CQE names its buffer");
+        assert!((10..14).contains(&id));
+        let data = &pool[(id - 10) as usize * 8..][..8];
+        seen.push((c.user_data, data.to_vec()));
+    }
+    seen.sort();
+    assert_eq!(seen, vec![(2, b"01234567".to_vec()), (3, b"89abcdef".to_vec())]);
+    // Two buffers are left; removing 10 returns 2.
+    ring.submission().push(RemoveBuffers::new(10, 7).user_data(4)).unwrap();
+    assert_eq!(run(&mut ring, 1)[0].res, 2);
+    ring.submission().push(ReadProvided::new(&file, 7, 8).offset(0).user_data(5)).unwrap();
+    assert_eq!(run(&mut ring, 1)[0].res, -rustix::io::Errno::NOBUFS.raw_os_error(), "group is empty");
+}
+
+#[test]
+fn multishot_read_from_a_pipe_yields_one_cqe_per_write() {
+    if !supports(op::opcode::READ_MULTISHOT) {
+        return skip("READ_MULTISHOT needs Linux 6.7");
+    }
+    let mut ring = Ring::new(8).unwrap();
+    let bufs = BufRing::new(&ring, 3, 8, 64);
+    let (r, w) = rustix::pipe::pipe().unwrap();
+    ring.submission().push(ReadMulti::new(r.as_raw_fd(), 3).user_data(9)).unwrap();
+    ring.submit().unwrap();
+    let mut got = Vec::new();
+    for msg in [&b"first"[..], b"second", b"third!"] {
+        rustix::io::write(&w, msg).unwrap();
+        let c = collect(&mut ring, 1)[0];
+        assert_eq!(c.user_data, 9);
+        assert!(c.more(), "multishot read stays armed: {c:?}");
+        let id = c.buffer_id().unwrap();
+        got.push(bufs.buf(id)[..c.res as usize].to_vec());
+    }
+    assert_eq!(got, vec![b"first".to_vec(), b"second".to_vec(), b"third!".to_vec()]);
+    drop(w);
+    let last = collect(&mut ring, 1)[0];
+    assert_eq!(last.res, 0, "EOF ends the multishot read");
+    assert!(!last.more());
+}
+
+#[test]
+fn nop_variants_inject_file_lookup_and_big_cqe_extras() {
+    let mut ring = Ring::new(8).unwrap();
+    ring.submission().push(Nop::new().inject_result(-5).user_data(1)).unwrap();
+    ring.submission().push(Nop::new().file(-1).user_data(2)).unwrap();
+    ring.submission().push(Nop::new().file(0).task_work().user_data(3)).unwrap();
+    let cqes = run(&mut ring, 3);
+    assert_eq!(by_ud(&cqes, 1).res, -5);
+    assert_eq!(by_ud(&cqes, 2).res, -rustix::io::Errno::BADF.raw_os_error());
+    assert_eq!(by_ud(&cqes, 3).res, 0);
+
+    let mut big: Ring<Sqe64, Cqe32> = Builder::new(4).build().unwrap();
+    big.submission().push(Nop::new().big_cqe_extra(0xdead_beef, 42).user_data(7)).unwrap();
+    big.submit_and_wait(1).unwrap();
+    let c = big.completions().unwrap().next().unwrap();
+    assert_eq!((c.user_data, c.res), (7, 0));
+    assert_eq!(c.extra, [0xdead_beef, 42], "the 32-byte CQE carries the extra words");
+}
