@@ -144,8 +144,10 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
         self.sq_array = SqArray::Drop;
         self
     }
-    /// Register the ring fd with itself so that `io_uring_enter` skips the fd
-    /// lookup (default on; used automatically from the creating thread).
+    /// Register the ring fd so that `io_uring_enter` skips the fd lookup
+    /// (default on). The kernel's table is per thread: the fd is registered
+    /// at the first submit or wait, by that thread, and used from it; other
+    /// threads use the plain fd.
     pub fn register_ring_fd(mut self, yes: bool) -> Self {
         self.register_ring_fd = yes;
         self

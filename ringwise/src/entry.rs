@@ -85,7 +85,7 @@ impl Cqe {
     }
     /// The id of the provided buffer used, if any.
     pub fn buffer_id(&self) -> Option<u16> {
-        (self.flags & abi::IORING_CQE_F_BUFFER != 0).then(|| (self.flags >> abi::IORING_CQE_BUFFER_SHIFT) as u16)
+        (self.flags & abi::IORING_CQE_F_BUFFER != 0).then_some((self.flags >> abi::IORING_CQE_BUFFER_SHIFT) as u16)
     }
     /// A notification CQE of a zero-copy send (the buffer may be reused).
     pub fn is_notification(&self) -> bool {

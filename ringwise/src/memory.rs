@@ -63,7 +63,7 @@ pub unsafe trait RingMemory: Send + 'static {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// A description for memory reports ("Vec<u8>", "huge-page mapping").
+    /// A description for memory reports (`"Vec<u8>"`, `"huge-page mapping"`).
     fn describe(&self) -> String {
         "caller memory".to_string()
     }
@@ -330,6 +330,14 @@ pub fn check_region(region: Region, addr: *const u8, given: usize, needed: usize
     if given < needed {
         return Err(Error::MemoryTooSmall { region, needed, given });
     }
+    if addr_usize.checked_add(needed).is_none() {
+        return Err(Error::MemoryUnusable {
+            region,
+            addr: addr_usize,
+            len: given,
+            why: format!("{needed} bytes from there run past the end of the address space"),
+        });
+    }
     check_mapped_writable(region, addr_usize, needed)
 }
 
@@ -380,8 +388,11 @@ fn check_mapped_writable(region: Region, addr: usize, len: usize) -> Result<()> 
     })
 }
 
+/// Round up to a multiple of `align`; a value too close to `usize::MAX`
+/// saturates (no such memory exists, so the mapping or carve then fails with
+/// an error instead of the arithmetic panicking).
 pub(crate) fn round_up(value: usize, align: usize) -> usize {
-    value.div_ceil(align) * align
+    value.div_ceil(align).saturating_mul(align)
 }
 
 fn map_anonymous(len: usize, flags: MapFlags) -> std::result::Result<NonNull<u8>, rustix::io::Errno> {

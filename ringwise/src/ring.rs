@@ -448,8 +448,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 return Err(self.enter_error(errno));
             }
         }
-        let stopped_after =
-            (remaining > 0 && consumed > 0).then(|| self.sq.sqe_at(head.wrapping_sub(1)).user_data);
+        let stopped_after = (remaining > 0 && consumed > 0).then(|| self.sq.sqe_at(head.wrapping_sub(1)).user_data);
         Ok(Submitted { consumed, remaining, stopped_after })
     }
 

@@ -4,7 +4,7 @@
 //! `IORING_ENTER_REGISTERED_RING` / `IORING_REGISTER_USE_REGISTERED_RING`
 //! skip the fd-table lookup. The table is per thread and has 16 slots.
 //!
-//! Every ringwise ring registers its own fd at build time (see
+//! Every ringwise ring registers its own fd at its first submit or wait (see
 //! [`Builder::register_ring_fd`](crate::Builder::register_ring_fd)); these
 //! calls register any ring fds, e.g. of rings this thread messages often.
 
