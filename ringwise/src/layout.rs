@@ -100,7 +100,12 @@ impl Layout {
     /// Compute the layout, or the error the kernel would give, for
     /// `page_size`-byte pages.
     pub fn compute(spec: &RingSpec, page_size: usize) -> Result<Layout> {
-        assert!(page_size.is_power_of_two() && page_size >= 4096, "page size {page_size}");
+        if !page_size.is_power_of_two() || page_size < 4096 {
+            return Err(Error::Unsupported {
+                what: format!("a page size of {page_size} bytes"),
+                why: "page sizes are powers of two of at least 4096 bytes".into(),
+            });
+        }
         let flags = spec.effective_flags();
         if flags.bits() & !SetupFlags::all().bits() != 0 {
             return Err(Error::UnknownFlags { bits: flags.bits() & !SetupFlags::all().bits() });
@@ -307,6 +312,15 @@ mod tests {
         let l = layout(4, Some(5), SetupFlags::empty()).unwrap();
         assert_eq!(l.cq_entries(), 8);
         assert!(l.flags().contains(SetupFlags::CQSIZE));
+    }
+
+    #[test]
+    fn bad_page_size_is_an_error_not_a_panic() {
+        for page in [0, 1, 4095, 6000] {
+            let err = Layout::compute(&RingSpec::new(8), page).unwrap_err();
+            assert!(err.to_string().contains(&page.to_string()), "{err}");
+        }
+        assert_eq!(Layout::compute(&RingSpec::new(8), 16384).unwrap().rings_bytes(), 16384);
     }
 
     #[test]

@@ -368,7 +368,17 @@ fn socket_commands_queue_sizes_and_sockopts() {
             Err(e) => panic!("{e}"),
         }
     }
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    // Loopback delivery is asynchronous: wait (bounded) until the receive
+    // queue stops growing, so that the two measurements below agree.
+    let mut last = usize::MAX;
+    for _ in 0..200 {
+        let now = rustix::io::ioctl_fionread(&server).unwrap() as usize;
+        if now == last {
+            break;
+        }
+        last = now;
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let mut ring = Ring::new(8).unwrap();
     ring.submission().push(SocketQueue::inq(&server).user_data(1)).unwrap();
     ring.submission().push(SocketQueue::outq(&client).user_data(2)).unwrap();
@@ -386,11 +396,20 @@ fn socket_commands_queue_sizes_and_sockopts() {
     server.set_nonblocking(false).unwrap();
     let mut sink = vec![0u8; sent];
     (&server).read_exact(&mut sink).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    ring.submission().push(SocketQueue::inq(&server).user_data(3)).unwrap();
-    ring.submission().push(SocketQueue::outq(&client).user_data(4)).unwrap();
-    let cqes = run(&mut ring, 2);
-    assert_eq!((by_ud(&cqes, 3).res, by_ud(&cqes, 4).res), (0, 0));
+    // The client's queue empties once the server's ACKs arrive: poll for it
+    // through the ring (bounded), then both queues must read 0.
+    let mut queues = (-1, -1);
+    for _ in 0..200 {
+        ring.submission().push(SocketQueue::inq(&server).user_data(3)).unwrap();
+        ring.submission().push(SocketQueue::outq(&client).user_data(4)).unwrap();
+        let cqes = run(&mut ring, 2);
+        queues = (by_ud(&cqes, 3).res, by_ud(&cqes, 4).res);
+        if queues == (0, 0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(queues, (0, 0));
 
     let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
     let want: i32 = 65536;
