@@ -1,11 +1,140 @@
-//! `ringwise probe`: not written yet.
+//! `ringwise probe`: what the running kernel supports, asked of the kernel
+//! itself: release, feature bits, opcodes (`IORING_REGISTER_PROBE`) and each
+//! setup flag tried on a real ring.
 
+use ringwise::abi::opcode_name;
+use ringwise::probe::{self, FlagSupport, Probe};
+use ringwise::{errno_name, Features};
+use serde_json::{json, Value};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: Args) -> ExitCode {
-    eprintln!("ringwise probe: not implemented yet");
-    ExitCode::FAILURE
+pub fn run(args: Args) -> ExitCode {
+    let release = probe::kernel_release();
+    let features = probe::features();
+    let opcodes = Probe::new();
+    let flags = probe::setup_flag_support();
+    if args.json {
+        println!("{}", to_json(&release, &features, &opcodes, &flags));
+    } else {
+        print_text(&release, &features, &opcodes, &flags);
+    }
+    if features.is_err() || opcodes.is_err() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Named feature bits, and the bits this ringwise has no name for.
+fn feature_names(f: Features) -> (Vec<&'static str>, u32) {
+    let names: Vec<&'static str> = f.iter_names().map(|(n, _)| n).collect();
+    let known = f.iter_names().fold(0u32, |acc, (_, bit)| acc | bit.bits());
+    (names, f.bits() & !known)
+}
+
+fn op_label(op: u8) -> String {
+    opcode_name(op).map_or_else(|| format!("op{op}"), str::to_string)
+}
+
+fn print_text(
+    release: &str,
+    features: &ringwise::Result<Features>,
+    opcodes: &ringwise::Result<Probe>,
+    flags: &[FlagSupport],
+) {
+    println!("kernel: {release}");
+    match features {
+        Ok(f) => {
+            let (names, unknown) = feature_names(*f);
+            println!("features ({:#x}, {} named): {}", f.bits(), names.len(), names.join(" "));
+            if unknown != 0 {
+                println!("  bits without a name in ringwise: {unknown:#x}");
+            }
+        }
+        Err(e) => println!("features: unavailable: {e}"),
+    }
+    match opcodes {
+        Ok(p) => {
+            let supported: Vec<String> = p.opcodes().map(op_label).collect();
+            println!("opcodes ({} supported, last_op {}):", supported.len(), p.last_op());
+            print_wrapped(&supported, 100);
+            let known_unsupported: Vec<String> =
+                (0..=255u8).filter(|&op| opcode_name(op).is_some() && !p.supports(op)).map(op_label).collect();
+            if !known_unsupported.is_empty() {
+                println!("not supported: {}", known_unsupported.join(" "));
+            }
+        }
+        Err(e) => println!("opcodes: unavailable: {e}"),
+    }
+    println!("setup flags:");
+    for s in flags {
+        let with =
+            if s.tried_with.is_empty() { String::new() } else { format!(" (tried with {})", s.tried_with.names()) };
+        match s.result {
+            Ok(()) => println!("  {:<20} accepted{with}", s.name),
+            Err(errno) => println!("  {:<20} refused: {}{with}", s.name, errno_name(errno)),
+        }
+    }
+}
+
+fn print_wrapped(words: &[String], width: usize) {
+    let mut line = String::from(" ");
+    for w in words {
+        if line.len() + 1 + w.len() > width {
+            println!("{line}");
+            line = String::from(" ");
+        }
+        line.push(' ');
+        line.push_str(w);
+    }
+    if !line.trim().is_empty() {
+        println!("{line}");
+    }
+}
+
+fn to_json(
+    release: &str,
+    features: &ringwise::Result<Features>,
+    opcodes: &ringwise::Result<Probe>,
+    flags: &[FlagSupport],
+) -> Value {
+    let features = match features {
+        Ok(f) => {
+            let (names, unknown) = feature_names(*f);
+            json!({ "bits": f.bits(), "names": names, "unnamed_bits": unknown })
+        }
+        Err(e) => json!({ "error": e.to_string(), "errno": e.errno_name() }),
+    };
+    let opcodes = match opcodes {
+        Ok(p) => {
+            let supported: Vec<Value> = p.opcodes().map(|op| json!({ "op": op, "name": opcode_name(op) })).collect();
+            let unsupported: Vec<Value> = (0..=255u8)
+                .filter(|&op| opcode_name(op).is_some() && !p.supports(op))
+                .map(|op| json!({ "op": op, "name": opcode_name(op) }))
+                .collect();
+            json!({ "last_op": p.last_op(), "supported": supported, "unsupported": unsupported })
+        }
+        Err(e) => json!({ "error": e.to_string(), "errno": e.errno_name() }),
+    };
+    let flags: Vec<Value> = flags
+        .iter()
+        .map(|s| {
+            let with: Vec<&str> = s.tried_with.iter_names().map(|(n, _)| n).collect();
+            json!({
+                "name": s.name,
+                "bit": s.flag.bits(),
+                "accepted": s.result.is_ok(),
+                "errno": s.result.err().map(errno_name),
+                "tried_with": with,
+            })
+        })
+        .collect();
+    json!({ "kernel": release, "features": features, "opcodes": opcodes, "setup_flags": flags })
 }

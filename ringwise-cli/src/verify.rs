@@ -1,11 +1,190 @@
-//! `ringwise verify`: not written yet.
+//! `ringwise verify`: prove on this kernel that the layout arithmetic is
+//! exact, with the checks of `ringwise::verify` over its default
+//! configurations: each region in exactly the layout's bytes before a guard
+//! page runs I/O, and one page less is refused by ringwise and by the kernel.
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ringwise::verify::{default_configs, verify_config, CheckKind, CheckResult, Outcome, Status, Summary};
+use ringwise::RingSpec;
+use serde_json::{json, Value};
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Verify this many configurations, spread evenly over the default set
+    /// (default: all of them).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: Option<u32>,
+    /// Print one JSON object with every outcome instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Print only mismatches and the summary line.
+    #[arg(long)]
+    pub quiet: bool,
+}
 
-pub fn run(_args: Args) -> ExitCode {
-    eprintln!("ringwise verify: not implemented yet");
-    ExitCode::FAILURE
+pub fn run(args: Args) -> ExitCode {
+    let configs = pick(default_configs(), args.count);
+    let bar = progress_bar(configs.len() as u64, args.quiet);
+    let started = Instant::now();
+    let outcomes: Vec<Outcome> = configs
+        .iter()
+        .map(|spec| {
+            bar.set_message(ringwise::verify::spec_label(spec));
+            let o = verify_config(spec);
+            bar.inc(1);
+            o
+        })
+        .collect();
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+    let summary = Summary::of(&outcomes);
+
+    if args.json {
+        let configs: Vec<Value> = outcomes.iter().map(outcome_json).collect();
+        let out = json!({
+            "kernel": ringwise::probe::kernel_release(),
+            "page_size": ringwise::sys::page_size(),
+            "elapsed_ms": elapsed.as_secs_f64() * 1e3,
+            "summary": {
+                "configs": summary.configs,
+                "passed": summary.passed,
+                "mismatches": summary.mismatches,
+                "skipped": summary.skipped,
+            },
+            "configs": configs,
+        });
+        println!("{out}");
+    } else {
+        if !args.quiet {
+            print_table(&outcomes);
+            println!();
+        }
+        for o in outcomes.iter().filter(|o| o.status() == Status::Mismatch) {
+            println!("{o}");
+        }
+        if !args.quiet {
+            for o in outcomes.iter().filter(|o| o.status() == Status::Skipped) {
+                println!("skipped {}: {}", o.label(), o.skip_reason.as_deref().unwrap_or("no check could run"));
+            }
+        }
+        println!("{summary} (in {:.2?} on Linux {})", elapsed, ringwise::probe::kernel_release());
+    }
+    if summary.mismatches > 0 {
+        ExitCode::FAILURE
+    } else if summary.passed == 0 {
+        eprintln!("ringwise verify: no configuration could be verified on this kernel");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `count` configurations spread evenly over `all` (all of them by default),
+/// so that a short run still touches every family.
+fn pick(all: Vec<RingSpec>, count: Option<u32>) -> Vec<RingSpec> {
+    let n = all.len();
+    match count {
+        Some(c) if (c as usize) < n => {
+            let c = c as usize;
+            (0..c).map(|i| all[i * n / c]).collect()
+        }
+        _ => all,
+    }
+}
+
+/// A bar on stderr while the checks run; hidden when stderr is not a
+/// terminal or with `--quiet`.
+fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("verifying {bar:30} {pos}/{len} {wide_msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn cell(result: Option<CheckResult>) -> &'static str {
+    match result {
+        Some(CheckResult::Passed) => "ok",
+        Some(CheckResult::Failed) => "FAIL",
+        Some(CheckResult::Skipped) => "skip",
+        None => "-",
+    }
+}
+
+fn print_table(outcomes: &[Outcome]) {
+    let width = outcomes.iter().map(|o| o.label().len()).max().unwrap_or(6).max(6);
+    println!(
+        "{:<width$} {:>6} {:>6} {:>11} {:>11} {:>6} {:>17} {:>13}  result",
+        "config", "sq", "cq", "rings bytes", "sqes bytes", "exact", "ringwise-refuses", "kernel-EFAULT"
+    );
+    for o in outcomes {
+        let (sq, cq, rings, sqes) = match &o.layout {
+            Some(l) => (
+                l.sq_entries().to_string(),
+                l.cq_entries().to_string(),
+                l.rings_bytes().to_string(),
+                l.sqes_bytes().to_string(),
+            ),
+            None => ("-".into(), "-".into(), "-".into(), "-".into()),
+        };
+        let exact = o.combined(&[CheckKind::Exact, CheckKind::RefusedAlike]);
+        let ours = o.combined(&[CheckKind::RingwiseRefusesShortRings, CheckKind::RingwiseRefusesShortSqes]);
+        let kernel = o.combined(&[CheckKind::KernelRefusesShortRings, CheckKind::KernelRefusesShortSqes]);
+        println!(
+            "{:<width$} {:>6} {:>6} {:>11} {:>11} {:>6} {:>17} {:>13}  {}",
+            o.label(),
+            sq,
+            cq,
+            rings,
+            sqes,
+            cell(exact),
+            cell(ours),
+            cell(kernel),
+            o.status().name()
+        );
+    }
+}
+
+fn outcome_json(o: &Outcome) -> Value {
+    let layout = o.layout.as_ref().map(|l| {
+        json!({
+            "sq_entries": l.sq_entries(),
+            "cq_entries": l.cq_entries(),
+            "rings_bytes": l.rings_bytes(),
+            "sqes_bytes": l.sqes_bytes(),
+            "cqes_offset": l.cqes_offset(),
+            "sq_array_offset": l.sq_array_offset(),
+        })
+    });
+    let checks: Vec<Value> = o
+        .checks
+        .iter()
+        .map(|c| {
+            let result = match c.result {
+                CheckResult::Passed => "passed",
+                CheckResult::Failed => "failed",
+                CheckResult::Skipped => "skipped",
+            };
+            json!({ "check": c.kind.name(), "result": result, "detail": c.detail })
+        })
+        .collect();
+    let flags: Vec<&str> = o.spec.flags.iter_names().map(|(n, _)| n).collect();
+    json!({
+        "config": o.label(),
+        "entries": o.spec.entries,
+        "cq_entries": o.spec.cq_entries,
+        "flags": flags,
+        "layout": layout,
+        "refusal": o.refusal.as_ref().map(|(msg, errno)| json!({ "error": msg, "errno": errno })),
+        "status": o.status().name(),
+        "skip_reason": o.skip_reason,
+        "checks": checks,
+        "elapsed_us": o.elapsed.as_micros() as u64,
+    })
 }

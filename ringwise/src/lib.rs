@@ -13,6 +13,9 @@
 //!   [`CqeMixed`]), and the setup flags follow from them.
 //! * [`op`]: typed SQE builders.
 //! * [`probe`]: what the running kernel supports.
+//! * [`verify`]: proof on the running kernel that [`layout`] is exact (each
+//!   region in exactly its bytes before a guard page works; a page less is
+//!   refused by ringwise and faults in the kernel). `ringwise verify` runs it.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations)]
 
@@ -26,9 +29,11 @@ pub mod layout;
 pub mod memory;
 pub mod op;
 pub mod probe;
+pub mod register;
 mod ring;
 pub mod squeue;
 pub mod sys;
+pub mod verify;
 
 pub use builder::Builder;
 pub use cqueue::CompletionQueue;

@@ -81,6 +81,10 @@ pub struct Submitted {
     /// failed: its error arrives as a CQE).
     pub consumed: u32,
     /// SQEs still queued, not seen by the kernel; the next submit sends them.
+    ///
+    /// With `SQPOLL` both counts are a snapshot: every SQE is already
+    /// published to the kernel thread, which consumes `remaining` on its own
+    /// (it may even have posted their CQEs before moving the SQ head).
     pub remaining: u32,
     /// When the kernel stopped early (without `SUBMIT_ALL`): the `user_data`
     /// of the last SQE it consumed, whose preparation failed. Its CQE carries
