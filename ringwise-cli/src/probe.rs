@@ -3,6 +3,7 @@
 //! setup flag tried on a real ring.
 
 use ringwise::abi::opcode_name;
+use ringwise::op::{OpInfo, CATALOG};
 use ringwise::probe::{self, FlagSupport, Probe};
 use ringwise::{errno_name, Features};
 use serde_json::{json, Value};
@@ -64,11 +65,22 @@ fn print_text(
         Ok(p) => {
             let supported: Vec<String> = p.opcodes().map(op_label).collect();
             println!("opcodes ({} supported, last_op {}):", supported.len(), p.last_op());
-            print_wrapped(&supported, 100);
-            let known_unsupported: Vec<String> =
-                (0..=255u8).filter(|&op| opcode_name(op).is_some() && !p.supports(op)).map(op_label).collect();
-            if !known_unsupported.is_empty() {
-                println!("not supported: {}", known_unsupported.join(" "));
+            println!("  {:>3}  {:<17} {:<5} {:<4}  {:<40} liburing", "#", "opcode", "since", "here", "ringwise::op");
+            for info in CATALOG {
+                let here = if p.supports(info.opcode) { "yes" } else { "no" };
+                println!(
+                    "  {:>3}  {:<17} {:<5} {:<4}  {:<40} {}",
+                    info.opcode,
+                    info.name,
+                    info.since,
+                    here,
+                    info.builders.join(", "),
+                    info.liburing.join(", ")
+                );
+            }
+            let beyond: Vec<String> = p.opcodes().filter(|&op| OpInfo::get(op).is_none()).map(op_label).collect();
+            if !beyond.is_empty() {
+                println!("  supported by this kernel but unknown to ringwise: {}", beyond.join(" "));
             }
         }
         Err(e) => println!("opcodes: unavailable: {e}"),
@@ -81,21 +93,6 @@ fn print_text(
             Ok(()) => println!("  {:<20} accepted{with}", s.name),
             Err(errno) => println!("  {:<20} refused: {}{with}", s.name, errno_name(errno)),
         }
-    }
-}
-
-fn print_wrapped(words: &[String], width: usize) {
-    let mut line = String::from(" ");
-    for w in words {
-        if line.len() + 1 + w.len() > width {
-            println!("{line}");
-            line = String::from(" ");
-        }
-        line.push(' ');
-        line.push_str(w);
-    }
-    if !line.trim().is_empty() {
-        println!("{line}");
     }
 }
 
@@ -119,7 +116,20 @@ fn to_json(
                 .filter(|&op| opcode_name(op).is_some() && !p.supports(op))
                 .map(|op| json!({ "op": op, "name": opcode_name(op) }))
                 .collect();
-            json!({ "last_op": p.last_op(), "supported": supported, "unsupported": unsupported })
+            let catalog: Vec<Value> = CATALOG
+                .iter()
+                .map(|info| {
+                    json!({
+                        "op": info.opcode,
+                        "name": info.name,
+                        "since": info.since,
+                        "supported": p.supports(info.opcode),
+                        "builders": info.builders,
+                        "liburing": info.liburing,
+                    })
+                })
+                .collect();
+            json!({ "last_op": p.last_op(), "supported": supported, "unsupported": unsupported, "catalog": catalog })
         }
         Err(e) => json!({ "error": e.to_string(), "errno": e.errno_name() }),
     };

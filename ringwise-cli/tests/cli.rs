@@ -97,6 +97,18 @@ fn probe_json_parses_and_names_what_the_kernel_has() {
     let ops = v["opcodes"]["supported"].as_array().expect("opcodes");
     assert_eq!(ops[0]["name"], "NOP");
     assert!(ops.iter().any(|o| o["name"] == "READ"));
+    // The opcode catalog: every known opcode with its builder, its liburing
+    // helpers and whether this kernel's probe supports it.
+    let catalog = v["opcodes"]["catalog"].as_array().expect("opcode catalog");
+    assert_eq!(catalog.len(), ringwise::op::CATALOG.len());
+    let read = catalog.iter().find(|o| o["name"] == "READ").expect("READ in the catalog");
+    assert_eq!(read["supported"], true);
+    assert!(read["builders"].as_array().unwrap().iter().any(|b| b == "Read"), "{read}");
+    assert!(read["liburing"].as_array().unwrap().iter().any(|h| h == "io_uring_prep_read"), "{read}");
+    for op in catalog {
+        let supported = ops.iter().any(|o| o["op"] == op["op"]);
+        assert_eq!(op["supported"].as_bool().unwrap(), supported, "{op}");
+    }
     let flags = v["setup_flags"].as_array().expect("setup flags");
     assert_eq!(flags.len(), SetupFlags::all().iter().count());
     let cqsize = flags.iter().find(|f| f["name"] == "CQSIZE").expect("CQSIZE");
