@@ -184,10 +184,25 @@ impl<S: SqeSize> SubmissionQueue<S> {
         self.reserve().ok().map(|sqe| unsafe { &mut *sqe })
     }
 
+    /// In a ring with 128-byte slots, zero the second half of a slot that a
+    /// 64-byte op fills: it would otherwise keep what an earlier 128-byte op
+    /// wrote there, and a `URING_CMD`'s driver reads it as command bytes
+    /// (possibly as a pointer). Compiles to nothing for 64-byte slots.
+    #[inline(always)]
+    fn clear_slot_tail(sqe: *mut Sqe) {
+        let head = std::mem::size_of::<Sqe>();
+        if S::SLOT_BYTES > head {
+            // SAFETY: `sqe` is a slot from `reserve`, S::SLOT_BYTES long and
+            // ours until published.
+            unsafe { sqe.cast::<u8>().add(head).write_bytes(0, S::SLOT_BYTES - head) };
+        }
+    }
+
     /// Queue an op that gives the kernel no memory to keep (e.g. [`Nop`](crate::op::Nop)).
     #[inline]
     pub fn push<O: SafeOp>(&mut self, op: O) -> Result<(), SqFull> {
         let sqe = self.reserve()?;
+        Self::clear_slot_tail(sqe);
         // SAFETY: `reserve` returned a slot of the SQE array that only we
         // write until it is published, valid and aligned for `Sqe`.
         op.prepare(unsafe { &mut *sqe });
@@ -199,10 +214,13 @@ impl<S: SqeSize> SubmissionQueue<S> {
     /// # Safety
     /// Every pointer the op carries (buffers, iovecs, paths, ...) must stay
     /// valid, and not be used in ways the op forbids (a read's buffer must not
-    /// be read or written by others), until the op's CQE has been reaped.
+    /// be read or written by others), until the op's CQE has been reaped. A
+    /// descriptor the op closes ([`Close`](crate::op::Close) of a plain fd)
+    /// must be the caller's to close, and not used by anything afterwards.
     #[inline]
     pub unsafe fn push_unchecked<O: PrepareSqe>(&mut self, op: O) -> Result<(), SqFull> {
         let sqe = self.reserve()?;
+        Self::clear_slot_tail(sqe);
         // SAFETY: as in `push`.
         op.prepare(unsafe { &mut *sqe });
         Ok(())
@@ -232,6 +250,7 @@ impl<S: SqeSize> SubmissionQueue<S> {
     #[inline]
     pub unsafe fn push_raw(&mut self, fill: impl FnOnce(&mut Sqe)) -> Result<(), SqFull> {
         let sqe = self.reserve()?;
+        Self::clear_slot_tail(sqe);
         // SAFETY: as in `push`.
         fill(unsafe { &mut *sqe });
         Ok(())

@@ -5,10 +5,10 @@ mod op_util;
 
 use op_util::*;
 use ringwise::op::{
-    self, Advice, AtFlags, Close, DirectSlot, FGetXattr, FSetXattr, Fadvise, Fallocate, FilesUpdate, FixedFdInstall,
-    Ftruncate, GetXattr, LinkAt, Madvise, MkdirAt, Mode, OFlags, OpenAt, OpenAt2, OpenHow, Pipe, Read, RenameAt,
-    SetXattr, Splice, Statx, StatxBuf, SymlinkAt, SyncFileRange, SyncFileRangeFlags, Target, Tee, UnlinkAt, UpdateAt,
-    Write, XattrFlags, AT_FDCWD,
+    self, Advice, AtFlags, Close, CloseFixed, DirectSlot, FGetXattr, FSetXattr, Fadvise, Fallocate, FilesUpdate,
+    FixedFdInstall, Ftruncate, GetXattr, LinkAt, Madvise, MkdirAt, Mode, OFlags, OpenAt, OpenAt2, OpenHow, Pipe, Read,
+    RenameAt, SetXattr, Splice, Statx, StatxBuf, SymlinkAt, SyncFileRange, SyncFileRangeFlags, Target, Tee, UnlinkAt,
+    UpdateAt, Write, XattrFlags, AT_FDCWD,
 };
 use ringwise::{Ring, SqeFlags};
 use rustix::io::Errno;
@@ -55,7 +55,9 @@ fn openat_write_statx_close() {
     assert_eq!(run(&mut ring, 1)[0].res, 0);
     assert_eq!(stx2.stx_size, data.len() as u64);
     let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
-    ring.submission().push(Close::new(raw).user_data(5)).unwrap();
+    // SAFETY: `raw` came from into_raw_fd: this test owns it and never uses
+    // it again (below only to see that it is closed).
+    unsafe { ring.submission().push_unchecked(Close::new(raw).user_data(5)) }.unwrap();
     assert_eq!(run(&mut ring, 1)[0].res, 0);
     assert_eq!(
         rustix::io::fcntl_getfd(unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) }).unwrap_err(),
@@ -104,7 +106,7 @@ fn direct_open_read_by_slot_and_close_slot() {
     push!(ring, OpenAt2::new(AT_FDCWD, &path, &how).direct(DirectSlot::Alloc).user_data(3));
     let slot = run(&mut ring, 1)[0].res;
     assert!((0..4).contains(&slot) && slot != 2, "allocated slot {slot}");
-    ring.submission().push(Close::new(Target::Fixed(2)).user_data(4)).unwrap();
+    ring.submission().push(CloseFixed::new(2).user_data(4)).unwrap();
     assert_eq!(run(&mut ring, 1)[0].res, 0);
     push!(ring, Read::new(Target::Fixed(2), buf.as_mut_ptr(), 17).offset(0).user_data(5));
     assert_eq!(run(&mut ring, 1)[0].res, errno(Errno::BADF), "the slot is empty after a fixed close");

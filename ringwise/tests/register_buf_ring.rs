@@ -40,7 +40,9 @@ fn round_trip(ring: &mut Ring, br: &mut BufRing, pair: &mut (UnixStream, UnixStr
     pair.0.write_all(msg).unwrap();
     let cqe = recv(ring, pair.1.as_raw_fd(), br.bgid(), 1);
     assert!(cqe.res >= 0, "recv failed: {}", cqe.res);
-    let (bid, data) = br.completion(&cqe).expect("a CQE with a buffer of this ring");
+    // SAFETY: `cqe` is the kernel's completion of the recv above, which
+    // picked from this group, and is passed once.
+    let (bid, data) = unsafe { br.completion(&cqe) }.expect("a CQE with a buffer of this ring");
     (bid, data.to_vec())
 }
 
@@ -109,7 +111,8 @@ fn incremental_ring_fills_one_buffer_over_several_cqes() {
     for msg in [&b"hello "[..], b"incremental ", b"world"] {
         pair.0.write_all(msg).unwrap();
         let cqe = recv(&mut ring, pair.1.as_raw_fd(), 9, 1);
-        let (bid, data) = br.completion(&cqe).unwrap();
+        // SAFETY: the kernel's completion of a recv from this group, passed once.
+        let (bid, data) = unsafe { br.completion(&cqe) }.unwrap();
         cqes.push((bid, data.to_vec(), cqe.buf_more()));
     }
     assert_eq!(
@@ -162,5 +165,6 @@ fn bad_input_gets_typed_errors_and_the_ring_keeps_working() {
     let mut pair = UnixStream::pair().unwrap();
     assert_eq!(round_trip(&mut ring, &mut br, &mut pair, b"ok"), (0, b"ok".to_vec()));
     // A CQE of another kind is not mistaken for a buffer.
-    assert!(br.completion(&Cqe { user_data: 0, res: 3, flags: 0 }).is_none());
+    // SAFETY: a CQE without IORING_CQE_F_BUFFER claims no buffer.
+    assert!(unsafe { br.completion(&Cqe { user_data: 0, res: 3, flags: 0 }) }.is_none());
 }

@@ -59,7 +59,7 @@ catalog! {
     16 "CONNECT" "5.5" ["Connect"] ["connect"];
     17 "FALLOCATE" "5.6" ["Fallocate"] ["fallocate"];
     18 "OPENAT" "5.6" ["OpenAt"] ["openat", "openat_direct"];
-    19 "CLOSE" "5.6" ["Close"] ["close", "close_direct"];
+    19 "CLOSE" "5.6" ["Close", "CloseFixed"] ["close", "close_direct"];
     20 "FILES_UPDATE" "5.6" ["FilesUpdate"] ["files_update"];
     21 "STATX" "5.6" ["Statx"] ["statx"];
     22 "READ" "5.6" ["Read", "ReadProvided"] ["read"];

@@ -152,6 +152,13 @@ impl OpenAt2 {
 
 /// `IORING_OP_CLOSE`: close an fd, or (for [`Target::Fixed`]) remove a
 /// registered file from the table.
+///
+/// Not a [`SafeOp`]: closing a plain descriptor ends whatever owns it (a
+/// `File`, an `OwnedFd`, a mapping's backing fd), which would then use or
+/// close a number that may already name another file (I/O safety). Push it
+/// with `push_unchecked`, which here also promises that the caller owns the
+/// fd and nothing uses it afterwards. To remove a registered file with the
+/// safe `push`, use [`CloseFixed`].
 #[derive(Debug, Clone, Copy)]
 pub struct Close {
     common: Common,
@@ -163,6 +170,36 @@ impl Close {
     pub fn new(target: impl Into<Target>) -> Close {
         Close { common: Common::default(), target: target.into() }
     }
+}
+
+/// `IORING_OP_CLOSE` of registered file `index` (`io_uring_prep_close_direct`):
+/// empties that slot of the ring's file table. It touches no descriptor of
+/// the process, so it is a [`SafeOp`].
+#[derive(Debug, Clone, Copy)]
+pub struct CloseFixed {
+    common: Common,
+    index: u32,
+}
+
+impl CloseFixed {
+    #[inline]
+    pub fn new(index: u32) -> CloseFixed {
+        CloseFixed { common: Common::default(), index }
+    }
+}
+
+/// The SQE of a close: `fd` for a plain descriptor, or `file_index` = slot + 1
+/// with `fd` 0 for a registered file (the kernel refuses `IOSQE_FIXED_FILE`
+/// on CLOSE). A slot of `u32::MAX` has no `slot + 1`: it saturates to a slot
+/// the kernel refuses (EINVAL) rather than wrapping to 0, which would close
+/// plain fd 0.
+#[inline(always)]
+fn close_sqe(common: &Common, target: Target) -> Sqe {
+    let (fd, slot) = match target {
+        Target::Fd(fd) => (fd, 0),
+        Target::Fixed(i) => (0, i.saturating_add(1)),
+    };
+    Sqe { file_index: slot, ..base(common, opcode::CLOSE, fd) }
 }
 
 /// `IORING_OP_STATX`: `statx(2)` into `buf`.
@@ -547,6 +584,7 @@ common_setters!(
     OpenAt,
     OpenAt2,
     Close,
+    CloseFixed,
     Statx,
     Fallocate,
     Fadvise,
@@ -595,13 +633,14 @@ impl PrepareSqe for OpenAt2 {
 impl PrepareSqe for Close {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
-        // A fixed file is closed by slot (`file_index` = slot + 1, fd 0), not
-        // with IOSQE_FIXED_FILE, which the kernel refuses for CLOSE.
-        let (fd, slot) = match self.target {
-            Target::Fd(fd) => (fd, 0),
-            Target::Fixed(i) => (0, i.wrapping_add(1)),
-        };
-        *sqe = Sqe { file_index: slot, ..base(&self.common, opcode::CLOSE, fd) };
+        *sqe = close_sqe(&self.common, self.target);
+    }
+}
+
+impl PrepareSqe for CloseFixed {
+    #[inline(always)]
+    fn prepare(self, sqe: &mut Sqe) {
+        *sqe = close_sqe(&self.common, Target::Fixed(self.index));
     }
 }
 
@@ -796,7 +835,7 @@ impl PrepareSqe for Pipe {
     }
 }
 
-impl SafeOp for Close {}
+impl SafeOp for CloseFixed {}
 impl SafeOp for Fallocate {}
 impl SafeOp for Fadvise {}
 impl SafeOp for Ftruncate {}

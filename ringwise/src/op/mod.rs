@@ -9,7 +9,8 @@
 //!
 //! Ops that hand the kernel memory it uses after `push` returns (buffers,
 //! iovecs, paths, timespecs, futex words) can only be pushed with the `unsafe`
-//! [`SubmissionQueue::push_unchecked`](crate::SubmissionQueue::push_unchecked);
+//! [`SubmissionQueue::push_unchecked`](crate::SubmissionQueue::push_unchecked),
+//! and so does [`Close`] of a plain descriptor (it ends whatever owns the fd);
 //! ops without such memory implement [`SafeOp`] and go through the safe
 //! [`SubmissionQueue::push`](crate::SubmissionQueue::push).
 //!
@@ -47,9 +48,9 @@ pub use check::{check, Limits};
 pub use cmd::{GetSockOpt, Nop128, SetSockOpt, SocketQueue, UringCmd, UringCmd128, UringCmd80, CMD80_BYTES};
 pub use files::{FilesUpdate, UpdateAt};
 pub use fs::{
-    Advice, AtFlags, Close, FGetXattr, FSetXattr, Fadvise, Fallocate, FixedFdInstall, Ftruncate, GetXattr, LinkAt,
-    Madvise, MkdirAt, Mode, OFlags, OpenAt, OpenAt2, OpenHow, Pipe, RenameAt, RenameFlags, SetXattr, Statx, StatxBuf,
-    SymlinkAt, SyncFileRange, SyncFileRangeFlags, UnlinkAt, XattrFlags, AT_FDCWD,
+    Advice, AtFlags, Close, CloseFixed, FGetXattr, FSetXattr, Fadvise, Fallocate, FixedFdInstall, Ftruncate, GetXattr,
+    LinkAt, Madvise, MkdirAt, Mode, OFlags, OpenAt, OpenAt2, OpenHow, Pipe, RenameAt, RenameFlags, SetXattr, Statx,
+    StatxBuf, SymlinkAt, SyncFileRange, SyncFileRangeFlags, UnlinkAt, XattrFlags, AT_FDCWD,
 };
 pub use futex::{FutexFlags, FutexWait, FutexWaitv, FutexWaitvEntry, FutexWake, FUTEX_BITSET_MATCH_ANY};
 pub use msg::{MsgRingData, MsgRingFd};
@@ -75,7 +76,8 @@ pub trait PrepareSqe {
 }
 
 /// Marker for ops that give the kernel no memory to use after the push (no
-/// buffer, iovec, path or other pointer), so pushing them is safe.
+/// buffer, iovec, path or other pointer) and close no descriptor of the
+/// process, so pushing them is safe.
 pub trait SafeOp: PrepareSqe {}
 
 /// Write an op into a 128-byte SQE slot (`Ring<Sqe128, _>`): the ops that use
@@ -158,7 +160,11 @@ impl DirectSlot {
     pub(crate) fn encode(slot: Option<DirectSlot>) -> u32 {
         match slot {
             None => 0,
-            Some(DirectSlot::Index(i)) => i.wrapping_add(1),
+            // Slots u32::MAX - 1 and u32::MAX have no `slot + 1` of their
+            // own (it would read as "allocate" or wrap to "no slot", making a
+            // plain fd nobody tracks): they saturate to a slot no table has,
+            // which the kernel refuses.
+            Some(DirectSlot::Index(i)) => i.saturating_add(1).min(u32::MAX - 1),
             Some(DirectSlot::Alloc) => u32::MAX,
         }
     }

@@ -33,7 +33,9 @@ use linux_raw_sys::io_uring::io_uring_register_pbuf_ring_flags::{
 };
 use linux_raw_sys::io_uring::{io_uring_buf_reg, io_uring_buf_status, IORING_OFF_PBUF_RING, IORING_OFF_PBUF_SHIFT};
 use rustix::io::Errno;
+use rustix::mm::{MapFlags, ProtFlags};
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 
@@ -104,11 +106,54 @@ enum EntryMemory {
     Kernel(#[allow(dead_code)] KernelMap),
 }
 
+/// The buffers' memory: a [`Mapping`] whose address range is never given
+/// back to the process.
+///
+/// The kernel writes provided buffers through their user addresses, without
+/// pinning them. An op that picked a buffer keeps writing after the ring's
+/// fd is closed (teardown is asynchronous: an io-wq worker finishes a read
+/// it started) or after the group is unregistered. Unmapping the buffers
+/// then would let the next `mmap` (an allocator, another thread) get the
+/// same addresses and receive the late data: measured here, a 64 MiB
+/// buffered read let the kernel write 60 MiB into a mapping made after the
+/// ring and its `BufRing` were dropped. So on drop the range is replaced in
+/// place by an inaccessible `PROT_NONE` mapping: its memory is freed, a
+/// late write faults (the op fails with EFAULT), and no new mapping can land
+/// there. The cost is address space only (one reserved range per dropped
+/// buffer ring, no memory).
+struct Buffers(ManuallyDrop<Mapping>);
+
+impl Buffers {
+    fn as_ptr(&self) -> *mut u8 {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for Buffers {
+    fn drop(&mut self) {
+        let (ptr, len) = (self.0.as_ptr(), self.0.len());
+        // SAFETY: `[ptr, ptr + len)` is the mapping this value owns; the last
+        // `BufRing` handle and the ring's keep are gone, so no reference into
+        // it exists any more. MAP_FIXED replaces it in one step, so the range
+        // is never unmapped in between. If that fails (no memory for a new
+        // VMA), the old mapping is left as it is: a leak, never a reuse. The
+        // inner `Mapping` is not dropped either way (it would munmap).
+        let _ = unsafe {
+            rustix::mm::mmap_anonymous(
+                ptr.cast(),
+                len,
+                ProtFlags::empty(),
+                MapFlags::PRIVATE | MapFlags::FIXED | MapFlags::NORESERVE,
+            )
+        };
+    }
+}
+
 /// Entries and buffers, shared by the [`BufRing`] handle and the ring that
 /// keeps them alive while registered.
 struct Shared {
     entries: *mut u8,
-    buffers: Mapping,
+    buffers: Buffers,
     _entry_memory: EntryMemory,
 }
 
@@ -239,8 +284,19 @@ impl BufRing {
     /// [`recycle`](Self::recycle)d (in incremental mode, only once a CQE
     /// without `BUF_MORE` reported its last bytes).
     ///
-    /// Pass only CQEs from the ring this group is registered with.
-    pub fn completion(&mut self, cqe: &Cqe) -> Option<(u16, &[u8])> {
+    /// # Safety
+    /// If `cqe` has `IORING_CQE_F_BUFFER` set, it must be a completion the
+    /// kernel posted on the ring this group is registered with, for an op
+    /// that picked its buffer from this group, and each such CQE must be
+    /// passed at most once. The CQE is the only
+    /// evidence that the kernel has let go of the buffer, and a `Cqe` is
+    /// plain data: one built by hand, copied, taken from another ring, or
+    /// posted by `MSG_RING` with `IORING_MSG_RING_FLAGS_PASS` (a safe op,
+    /// which can put `IORING_CQE_F_BUFFER` and any buffer id in the flags)
+    /// would mark a buffer the kernel still holds as the application's, and
+    /// [`buffer_mut`](Self::buffer_mut) or a recycle would then alias memory
+    /// the kernel writes.
+    pub unsafe fn completion(&mut self, cqe: &Cqe) -> Option<(u16, &[u8])> {
         let bid = cqe.buffer_id()?;
         if bid as u32 >= self.config.entries || !self.in_kernel[bid as usize] {
             return None;
@@ -256,9 +312,11 @@ impl BufRing {
             self.in_kernel[bid as usize] = false;
             self.consumed[bid as usize] = 0;
         }
-        // SAFETY: [start, start + len) lies inside buffer `bid`, which the
-        // kernel filled before posting the CQE and no longer writes: it moved
-        // past these bytes (incremental) or handed the buffer over.
+        // SAFETY: [start, start + len) lies inside buffer `bid` (checked
+        // against buf_len above). By the caller's contract the CQE is the
+        // kernel's report for this buffer, posted after it filled these bytes,
+        // and the kernel no longer writes them: it moved past them
+        // (incremental) or handed the buffer over.
         let data = unsafe { std::slice::from_raw_parts(self.buffer_ptr(bid).add(start as usize), len as usize) };
         Some((bid, data))
     }
@@ -336,6 +394,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         config: BufRingConfig,
         memory: Option<(*mut u8, EntryMemory)>,
     ) -> Result<BufRing> {
+        // A plain mapping until registered: the kernel learns the buffers'
+        // addresses only from the entries added below.
         let buffers = Mapping::anonymous(config.entries as usize * config.buf_len as usize)?;
         let mut flags = 0u16;
         if config.kernel_mapped {
@@ -365,7 +425,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 }
             },
         };
-        let shared = Arc::new(Shared { entries, buffers, _entry_memory: entry_memory });
+        let shared =
+            Arc::new(Shared { entries, buffers: Buffers(ManuallyDrop::new(buffers)), _entry_memory: entry_memory });
         self.keep.push((keep_key::buf_ring(config.bgid), Box::new(Arc::clone(&shared))));
         let n = config.entries as usize;
         let mut ring = BufRing {

@@ -19,6 +19,11 @@ pub struct MaxWorkers {
     pub unbounded: u32,
 }
 
+/// CPU numbers at or above this are refused: the mask is `max / 8 + 1`
+/// bytes, so a stray `usize::MAX` would otherwise ask for 2^61 bytes. Linux
+/// supports at most 8192 CPUs; the kernel ignores mask bits past its own.
+const MAX_CPU_INDEX: usize = 1 << 16;
+
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Let io-wq workers run only on `cpus` (opcode 17).
     pub fn set_iowq_affinity(&self, cpus: &[usize]) -> Result<()> {
@@ -28,6 +33,15 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 why: "workers need at least one CPU; use clear_iowq_affinity to allow all".into(),
             });
         };
+        if max >= MAX_CPU_INDEX {
+            return Err(Error::Unsupported {
+                what: format!("an io-wq CPU set naming CPU {max}"),
+                why: format!(
+                    "CPU numbers must be below {MAX_CPU_INDEX} (Linux builds for at most 8192 CPUs); \
+                     see /sys/devices/system/cpu/possible"
+                ),
+            });
+        }
         let mut mask = vec![0u8; max / 8 + 1];
         for &cpu in cpus {
             mask[cpu / 8] |= 1 << (cpu % 8);

@@ -7,14 +7,27 @@
 //! Every ringwise ring registers its own fd at its first submit or wait (see
 //! [`Builder::register_ring_fd`](crate::Builder::register_ring_fd)); these
 //! calls register any ring fds, e.g. of rings this thread messages often.
+//!
+//! Only slots entered through [`Ring::register_ring_fds`] on this thread can
+//! be removed with [`Ring::unregister_ring_fds`]. A ring's own slot is not
+//! one of them: removing it would free a `REGISTERED_FD_ONLY` ring under its
+//! owner, and once the slot was reused the owner would submit to, register
+//! on (buffer rings, resizes) and wait on whichever ring took the slot.
 
 use super::{count, explain, opcode};
 use crate::abi::io_uring_rsrc_update;
 use crate::entry::{CqeSize, SqeSize};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::Ring;
 use rustix::io::Errno;
+use std::cell::RefCell;
 use std::os::fd::{AsRawFd, BorrowedFd};
+
+thread_local! {
+    /// Slots of this thread's ring table entered by `register_ring_fds` and
+    /// not yet removed (the kernel's table is per thread, and so is this).
+    static USER_SLOTS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
 
 fn ring_fds_context(errno: Errno) -> Option<String> {
     Some(match errno {
@@ -39,16 +52,35 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // SAFETY: the kernel reads and writes `n` updates during the call.
         let done = unsafe { self.register_raw(opcode::REGISTER_RING_FDS, updates.as_mut_ptr().cast(), n) }
             .map_err(|e| explain(e, ring_fds_context))?;
-        Ok(updates.iter().take(done as usize).map(|u| u.offset).collect())
+        let slots: Vec<u32> = updates.iter().take(done as usize).map(|u| u.offset).collect();
+        USER_SLOTS.with(|s| s.borrow_mut().extend_from_slice(&slots));
+        Ok(slots)
     }
 
     /// Remove slots from this thread's table (opcode 21); returns how many.
+    /// Every slot must have come from [`register_ring_fds`](Self::register_ring_fds)
+    /// on this thread and not been removed since; others (a ring's own slot,
+    /// slots of other code) are refused before the call.
     pub fn unregister_ring_fds(&self, slots: &[u32]) -> Result<u32> {
+        let ours = USER_SLOTS.with(|s| s.borrow().clone());
+        if let Some(&bad) = slots.iter().find(|slot| !ours.contains(slot)) {
+            return Err(Error::Unsupported {
+                what: format!("unregistering ring slot {bad}"),
+                why: "only slots returned by register_ring_fds on this thread can be removed; a ring's own slot \
+                      (Ring::registered_index) is removed when that ring is dropped"
+                    .into(),
+            });
+        }
         let updates: Vec<io_uring_rsrc_update> =
             slots.iter().map(|&offset| io_uring_rsrc_update { offset, resv: 0, data: 0 }).collect();
         let n = count("ring fds", updates.len())?;
         // SAFETY: the kernel reads `n` updates during the call.
-        unsafe { self.register_raw(opcode::UNREGISTER_RING_FDS, updates.as_ptr().cast(), n) }
-            .map_err(|e| explain(e, ring_fds_context))
+        let done = unsafe { self.register_raw(opcode::UNREGISTER_RING_FDS, updates.as_ptr().cast(), n) }
+            .map_err(|e| explain(e, ring_fds_context))?;
+        // The kernel removes the slots in order and stops at the first it
+        // cannot remove.
+        let removed = &slots[..(done as usize).min(slots.len())];
+        USER_SLOTS.with(|s| s.borrow_mut().retain(|slot| !removed.contains(slot)));
+        Ok(done)
     }
 }

@@ -74,8 +74,15 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             });
         }
         let page = crate::sys::page_size();
+        // The kernel clamps the refill ring to 32768 entries; a count past
+        // 2^31 has no power of two in a u32 (and would panic here).
+        let rq_entries = config.rq_entries.max(1).checked_next_power_of_two().ok_or_else(|| Error::Unsupported {
+            what: format!("a zero-copy receive refill ring of {} entries", config.rq_entries),
+            why: "the entry count is rounded up to a power of two, and this one has none below 2^32; the kernel \
+                  uses at most 32768"
+                .into(),
+        })?;
         let area = Mapping::anonymous(round_up(config.area_len.max(1), page))?;
-        let rq_entries = config.rq_entries.max(1).next_power_of_two();
         // The refill ring: a header (head, tail) of at most a page, then the
         // entries.
         let region = Mapping::anonymous(page + rq_entries as usize * std::mem::size_of::<ZcrxRqe>())?;

@@ -1,0 +1,725 @@
+//! Adversarial soundness tests: what safe code can make the kernel do with
+//! memory and descriptors, checked against the running kernel.
+//!
+//! * Provided-buffer memory is never handed back to the process while the
+//!   kernel may still write it (asynchronous teardown, unregistration).
+//! * A CQE that claims a provided buffer can be forged by a safe op, which
+//!   is why `BufRing::completion` is `unsafe`.
+//! * `SafeOp` is implemented exactly by the ops that carry no pointer and
+//!   close no process descriptor.
+//! * Every builder writes every SQE field: a reused slot full of garbage
+//!   gives the kernel nothing stale (64-byte and 128-byte slots).
+//! * Slot numbers at the top of the `u32` range don't wrap into "plain fd 0"
+//!   or "allocate".
+//! * Caller-provided numbers that used to panic or abort return errors.
+//! * A ring's own registered slot cannot be pulled from under it.
+
+mod common;
+
+use common::skip;
+use ringwise::op::{
+    self, AsyncCancel, Close, CloseFixed, DirectSlot, Fadvise, Fallocate, FixedFdInstall, Fsync, FsyncFlags, Ftruncate,
+    MsgRingData, Nop, PollAdd, PollEvents, PollRemove, PollUpdate, PrepareBigSqe, PrepareSqe, Read, ReadProvided,
+    RemoveBuffers, SafeBigOp, SafeOp, Shutdown, Socket, SocketQueue, SyncFileRange, SyncFileRangeFlags, Target,
+    Timeout, TimeoutRemove, Timespec, UringCmd, UringCmd80, Write,
+};
+use ringwise::register::iowq::MaxWorkers;
+use ringwise::register::{BufRingConfig, ZcrxConfig};
+use ringwise::{
+    abi, BigSqe, Builder, Cqe, Cqe16, Cqe32, Error, Pages, Ring, Sqe, Sqe128, Sqe64, SqeFlags, SubmissionQueue,
+};
+use rustix::io::Errno;
+use rustix::mm::{MapFlags, ProtFlags};
+use std::ffi::CStr;
+use std::io::Write as _;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+fn neg(e: Errno) -> i32 {
+    -e.raw_os_error()
+}
+
+/// Submit what is queued and wait for one CQE.
+fn one_cqe<S: ringwise::SqeSize>(ring: &mut Ring<S, Cqe16>) -> Cqe {
+    ring.submit_and_wait(1).expect("submit_and_wait");
+    ring.completion().next().expect("a CQE after waiting for one")
+}
+
+// ---------------------------------------------------------------------------
+// Provided-buffer memory and asynchronous teardown
+// ---------------------------------------------------------------------------
+
+/// Whether `[addr, addr + len)` can be mapped again (the range was given
+/// back to the process). If it can, the fresh zeroed mapping is watched for
+/// `watch` and the bytes the kernel wrote into it are returned.
+fn remap_and_watch(addr: usize, len: usize, watch: Duration) -> Result<usize, Errno> {
+    // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping: it
+    // either creates a fresh one at exactly `addr` or fails with EEXIST.
+    let p = unsafe {
+        rustix::mm::mmap_anonymous(
+            addr as *mut _,
+            len,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE | MapFlags::FIXED_NOREPLACE,
+        )
+    }?;
+    assert_eq!(p as usize, addr, "FIXED_NOREPLACE maps at the address asked for");
+    std::thread::sleep(watch);
+    // SAFETY: the mapping was just made, `len` bytes, readable.
+    let dirty = unsafe { std::slice::from_raw_parts(p as *const u8, len) }.iter().filter(|b| **b != 0).count();
+    // SAFETY: unmapping the mapping made above.
+    unsafe { rustix::mm::munmap(p, len) }.unwrap();
+    Ok(dirty)
+}
+
+/// The address of buffer 0 of a buffer ring: entry 0's `addr` field.
+fn first_buffer_addr(entries_addr: usize) -> usize {
+    // SAFETY: `entries_addr` is the start of the live entries memory of a
+    // registered buffer ring; entry 0 starts with its buffer's u64 address.
+    unsafe { (entries_addr as *const u64).read_volatile() as usize }
+}
+
+/// An op that picked a provided buffer keeps writing into it after the ring
+/// is dropped (an io-wq worker finishing a buffered read of a cold file).
+/// Before the fix the buffers were unmapped on drop, so the next mapping at
+/// that address received the data (measured: 60 MiB of a 64 MiB read landed
+/// in a mapping made after the drop). Now the range stays reserved and
+/// inaccessible: nothing can be mapped there, and the late write faults.
+#[test]
+fn dropped_buf_ring_buffers_are_never_handed_back_while_a_read_runs() {
+    const LEN: usize = 16 << 20;
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!("ringwise-soundness-cold-{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0xabu8; 1 << 20];
+        for _ in 0..LEN >> 20 {
+            f.write_all(&chunk).unwrap();
+        }
+        f.sync_all().unwrap();
+    }
+    let file = std::fs::File::open(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    // Drop the file from the page cache so that the read waits for the disk
+    // (on tmpfs this does nothing and the read may finish early; the check
+    // below holds either way).
+    let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed);
+
+    let mut ring = Ring::new(4).unwrap();
+    let br = ring.register_buf_ring(BufRingConfig::new(3, 1, LEN as u32)).unwrap();
+    let addr = first_buffer_addr(br.entries_addr());
+    // ASYNC sends the read to an io-wq worker, which keeps running after
+    // the ring's fd is closed.
+    let read = ReadProvided::new(file.as_raw_fd(), 3, LEN as u32).offset(0).flags(SqeFlags::ASYNC).user_data(1);
+    ring.submission().push(read).unwrap();
+    ring.submit().unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    drop(ring);
+    drop(br);
+    match remap_and_watch(addr, LEN, Duration::from_millis(500)) {
+        Err(e) => assert_eq!(e, Errno::EXIST, "the buffer range must stay reserved"),
+        Ok(dirty) => panic!(
+            "the buffer range was given back while a read into it was in flight ({dirty} bytes landed in a \
+             mapping made after the drop)"
+        ),
+    }
+    assert_quiet_maps(addr, LEN);
+}
+
+/// After the group is unregistered (ring alive) and the handle dropped, the
+/// range is likewise reserved: an op that picked a buffer before the
+/// unregistration may still be writing.
+#[test]
+fn unregistered_buf_ring_buffers_stay_reserved() {
+    let mut ring = Ring::new(4).unwrap();
+    let br = ring.register_buf_ring(BufRingConfig::new(5, 4, 4096)).unwrap();
+    let addr = first_buffer_addr(br.entries_addr());
+    ring.unregister_buf_ring(br).unwrap();
+    assert_eq!(remap_and_watch(addr, 4 * 4096, Duration::ZERO), Err(Errno::EXIST));
+    assert_quiet_maps(addr, 4 * 4096);
+    // The ring and the group id still work.
+    let mut br = ring.register_buf_ring(BufRingConfig::new(5, 2, 64)).unwrap();
+    let mut pair = UnixStream::pair().unwrap();
+    pair.0.write_all(b"again").unwrap();
+    ring.submission().push(op::RecvProvided::new(pair.1.as_raw_fd(), 5).user_data(9)).unwrap();
+    let cqe = one_cqe(&mut ring);
+    // SAFETY: the kernel's completion of the recv above, from this group,
+    // passed once.
+    let (bid, data) = unsafe { br.completion(&cqe) }.expect("a buffer of group 5");
+    assert_eq!((bid, data), (0, &b"again"[..]));
+}
+
+/// The reserved range holds no memory: `/proc/self/maps` shows it as an
+/// inaccessible private mapping.
+fn assert_quiet_maps(addr: usize, len: usize) {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let covering = maps.lines().find(|line| {
+        let range = line.split_whitespace().next().unwrap_or("");
+        let (lo, hi) = range.split_once('-').unwrap_or(("0", "0"));
+        let (lo, hi) = (usize::from_str_radix(lo, 16).unwrap(), usize::from_str_radix(hi, 16).unwrap());
+        lo <= addr && addr + len <= hi
+    });
+    let line = covering.unwrap_or_else(|| panic!("no mapping covers {addr:#x}+{len:#x}"));
+    assert!(line.split_whitespace().nth(1) == Some("---p"), "reserved as PROT_NONE: {line}");
+}
+
+/// Any safe `MSG_RING` can post a CQE that claims a provided buffer the
+/// kernel still holds: the kernel passes the flags through unchanged. This
+/// is why `BufRing::completion`, which trusts that claim, is `unsafe`.
+#[test]
+fn msg_ring_forges_a_buffer_completion() {
+    let mut ring = Ring::new(4).unwrap();
+    let br = ring.register_buf_ring(BufRingConfig::new(6, 2, 64)).unwrap();
+    let fd = ring.as_raw_fd();
+    let forged = abi::IORING_CQE_F_BUFFER | (1 << abi::IORING_CQE_BUFFER_SHIFT);
+    ring.submission().push(MsgRingData::new(fd, 64, 0xf00d).cqe_flags(forged).user_data(1)).unwrap();
+    ring.submit_and_wait(2).unwrap();
+    let cqes: Vec<Cqe> = ring.completion().drain().collect();
+    let fake = cqes.iter().find(|c| c.user_data == 0xf00d).expect("the message CQE");
+    assert_eq!(fake.buffer_id(), Some(1), "the kernel passed the buffer flag and id through: {fake:?}");
+    assert!(br.in_kernel(1), "yet buffer 1 was never picked");
+    assert_eq!(ring.buf_ring_head(6).unwrap(), 0, "the kernel took no entry");
+}
+
+// ---------------------------------------------------------------------------
+// Which ops are SafeOp
+// ---------------------------------------------------------------------------
+
+/// Autoref specialisation: `is_safe!(T)` is true exactly when `T: SafeOp`.
+struct Probe<T>(PhantomData<T>);
+trait ViaSafe {
+    fn is_safe(&self) -> bool {
+        true
+    }
+}
+impl<T: SafeOp> ViaSafe for Probe<T> {}
+trait ViaBigSafe {
+    fn is_safe(&self) -> bool {
+        true
+    }
+}
+trait ViaAny {
+    fn is_safe(&self) -> bool {
+        false
+    }
+}
+impl<T> ViaAny for &Probe<T> {}
+
+macro_rules! is_safe {
+    ($t:ty) => {
+        (&Probe::<$t>(PhantomData)).is_safe()
+    };
+}
+
+struct BigProbe<T>(PhantomData<T>);
+impl<T: SafeBigOp> ViaBigSafe for BigProbe<T> {}
+impl<T> ViaAny for &BigProbe<T> {}
+
+macro_rules! is_big_safe {
+    ($t:ty) => {
+        (&BigProbe::<$t>(PhantomData)).is_safe()
+    };
+}
+
+/// Every op type, and whether safe code may push it. An op is safe only if
+/// the kernel gets no pointer from it and it closes no process descriptor
+/// (`Close` of a plain fd ends someone else's `OwnedFd`: I/O safety).
+#[test]
+fn safe_op_is_exactly_the_pointer_free_ops() {
+    use op::*;
+    let table: &[(&str, bool, bool)] = &[
+        // (name, is SafeOp, must be)
+        ("Nop", is_safe!(Nop), true),
+        ("Fsync", is_safe!(Fsync), true),
+        ("ReadProvided", is_safe!(ReadProvided), true),
+        ("ReadMulti", is_safe!(ReadMulti), true),
+        ("PollAdd", is_safe!(PollAdd), true),
+        ("PollRemove", is_safe!(PollRemove), true),
+        ("PollUpdate", is_safe!(PollUpdate), true),
+        ("AsyncCancel", is_safe!(AsyncCancel), true),
+        ("TimeoutRemove", is_safe!(TimeoutRemove), true),
+        ("RemoveBuffers", is_safe!(RemoveBuffers), true),
+        ("CloseFixed", is_safe!(CloseFixed), true),
+        ("Fallocate", is_safe!(Fallocate), true),
+        ("Fadvise", is_safe!(Fadvise), true),
+        ("Ftruncate", is_safe!(Ftruncate), true),
+        ("SyncFileRange", is_safe!(SyncFileRange), true),
+        ("FixedFdInstall", is_safe!(FixedFdInstall), true),
+        ("MsgRingData", is_safe!(MsgRingData), true),
+        ("MsgRingFd", is_safe!(MsgRingFd), true),
+        ("Socket", is_safe!(Socket), true),
+        ("Listen", is_safe!(Listen), true),
+        ("Accept", is_safe!(Accept), true),
+        ("SendProvided", is_safe!(SendProvided), true),
+        ("RecvProvided", is_safe!(RecvProvided), true),
+        ("Shutdown", is_safe!(Shutdown), true),
+        ("RecvZc", is_safe!(RecvZc), true),
+        ("SocketQueue", is_safe!(SocketQueue), true),
+        ("Splice", is_safe!(Splice), true),
+        ("Tee", is_safe!(Tee), true),
+        // Closing a plain fd.
+        ("Close", is_safe!(Close), false),
+        // Pointers.
+        ("Read", is_safe!(Read), false),
+        ("Write", is_safe!(Write), false),
+        ("Readv", is_safe!(Readv), false),
+        ("Writev", is_safe!(Writev), false),
+        ("ProvideBuffers", is_safe!(ProvideBuffers), false),
+        ("FilesUpdate", is_safe!(FilesUpdate), false),
+        ("OpenAt", is_safe!(OpenAt), false),
+        ("OpenAt2", is_safe!(OpenAt2), false),
+        ("Statx", is_safe!(Statx), false),
+        ("Madvise", is_safe!(Madvise), false),
+        ("RenameAt", is_safe!(RenameAt), false),
+        ("UnlinkAt", is_safe!(UnlinkAt), false),
+        ("MkdirAt", is_safe!(MkdirAt), false),
+        ("SymlinkAt", is_safe!(SymlinkAt), false),
+        ("LinkAt", is_safe!(LinkAt), false),
+        ("FGetXattr", is_safe!(FGetXattr), false),
+        ("FSetXattr", is_safe!(FSetXattr), false),
+        ("GetXattr", is_safe!(GetXattr), false),
+        ("SetXattr", is_safe!(SetXattr), false),
+        ("Pipe", is_safe!(Pipe), false),
+        ("FutexWait", is_safe!(FutexWait), false),
+        ("FutexWake", is_safe!(FutexWake), false),
+        ("FutexWaitv", is_safe!(FutexWaitv), false),
+        ("Connect", is_safe!(Connect), false),
+        ("Bind", is_safe!(Bind), false),
+        ("AcceptFrom", is_safe!(AcceptFrom), false),
+        ("Send", is_safe!(Send), false),
+        ("Recv", is_safe!(Recv), false),
+        ("SendMsg", is_safe!(SendMsg), false),
+        ("RecvMsg", is_safe!(RecvMsg), false),
+        ("RecvMsgMulti", is_safe!(RecvMsgMulti), false),
+        ("SendZc", is_safe!(SendZc), false),
+        ("SendMsgZc", is_safe!(SendMsgZc), false),
+        ("EpollCtl", is_safe!(EpollCtl), false),
+        ("EpollWait", is_safe!(EpollWait), false),
+        ("WaitId", is_safe!(WaitId), false),
+        ("Timeout", is_safe!(Timeout), false),
+        ("TimeoutUpdate", is_safe!(TimeoutUpdate), false),
+        ("LinkTimeout", is_safe!(LinkTimeout), false),
+        ("LinkTimeoutUpdate", is_safe!(LinkTimeoutUpdate), false),
+        ("UringCmd", is_safe!(UringCmd), false),
+        ("GetSockOpt", is_safe!(GetSockOpt), false),
+        ("SetSockOpt", is_safe!(SetSockOpt), false),
+        // 128-byte ops.
+        ("Nop128 (big)", is_big_safe!(Nop128), true),
+        ("UringCmd80 (big)", is_big_safe!(UringCmd80), false),
+        ("UringCmd128 (big)", is_big_safe!(UringCmd128), false),
+        ("Nop (big)", is_big_safe!(Nop), true),
+        ("Read (big)", is_big_safe!(Read), false),
+    ];
+    let wrong: Vec<&str> = table.iter().filter(|(_, is, must)| is != must).map(|(name, ..)| *name).collect();
+    assert!(wrong.is_empty(), "SafeOp markers wrong for {wrong:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Every SQE field written
+// ---------------------------------------------------------------------------
+
+fn sqe_bytes(sqe: &Sqe) -> [u8; 64] {
+    // SAFETY: `Sqe` is 64 bytes of plain integers without padding.
+    unsafe { std::mem::transmute_copy(sqe) }
+}
+
+fn garbage_sqe() -> Sqe {
+    // SAFETY: every bit pattern is a valid `Sqe` (integers only).
+    unsafe { std::mem::transmute([0xffu8; 64]) }
+}
+
+/// Prepare `op` into a zeroed and into a garbage-filled SQE: the bytes must
+/// be the same, so no field is left to what the slot held before.
+fn assert_writes_all<O: PrepareSqe + Copy>(name: &str, op: O) {
+    let mut clean = Sqe::default();
+    let mut dirty = garbage_sqe();
+    op.prepare(&mut clean);
+    op.prepare(&mut dirty);
+    assert_eq!(sqe_bytes(&clean), sqe_bytes(&dirty), "{name} leaves bytes of a reused slot unwritten");
+}
+
+fn assert_writes_all_big<O: PrepareBigSqe + Copy>(name: &str, op: O) {
+    let mut clean = BigSqe { sqe: Sqe::default(), extra: [0; 64] };
+    let mut dirty = BigSqe { sqe: garbage_sqe(), extra: [0xff; 64] };
+    op.prepare_big(&mut clean);
+    op.prepare_big(&mut dirty);
+    assert_eq!(sqe_bytes(&clean.sqe), sqe_bytes(&dirty.sqe), "{name}: first 64 bytes");
+    assert_eq!(clean.extra, dirty.extra, "{name}: last 64 bytes");
+}
+
+/// Every builder, with its optional settings, writes all 64 (or 128) bytes.
+#[test]
+fn every_builder_writes_every_sqe_field() {
+    use op::*;
+    let p = std::ptr::null_mut::<u8>();
+    let path: &CStr = c"p";
+    let how: OpenHow = OpenHow { flags: 0, mode: 0, resolve: 0 };
+    let ts = Timespec::default();
+    let fx = Target::Fixed(3);
+    macro_rules! all {
+        ($($op:expr),* $(,)?) => {$(
+            assert_writes_all(stringify!($op), $op.user_data(7).flags(SqeFlags::IO_LINK).personality(2));
+            assert_writes_all_big(stringify!($op), $op);
+        )*};
+    }
+    all!(
+        Nop::new(),
+        Nop::new().inject_result(-3).big_cqe_extra(1, 2).file(fx).fixed_buffer(1).task_work(),
+        Read::new(0, p, 8).offset(4).rw_flags(RwFlags::NOWAIT).fixed_buffer(1),
+        Write::new(fx, p, 8),
+        Readv::new(0, std::ptr::null(), 1),
+        Writev::new(0, std::ptr::null(), 1).fixed_buffer(0),
+        Fsync::new(0).fsync_flags(FsyncFlags::DATASYNC).range(1, 2),
+        ReadProvided::new(0, 1, 8).offset(3).rw_flags(RwFlags::HIPRI),
+        ReadMulti::new(fx, 1).len(9).offset(1),
+        ProvideBuffers::new(p, 8, 2, 1, 0),
+        RemoveBuffers::new(2, 1),
+        AsyncCancel::user_data_of(5),
+        AsyncCancel::fd(fx).and_opcode(1).and_user_data(2).all(),
+        AsyncCancel::opcode(3),
+        AsyncCancel::any(),
+        FilesUpdate::new(std::ptr::null_mut(), 1, UpdateAt::Alloc),
+        FilesUpdate::new(std::ptr::null_mut(), 1, UpdateAt::Offset(2)),
+        OpenAt::new(AT_FDCWD, path, OFlags::RDONLY).mode(Mode::RUSR).direct(DirectSlot::Alloc),
+        OpenAt2::new(AT_FDCWD, path, &how).direct(DirectSlot::Index(1)),
+        Close::new(3),
+        Close::new(fx),
+        CloseFixed::new(u32::MAX),
+        Statx::new(AT_FDCWD, path, 1, std::ptr::null_mut()).at_flags(AtFlags::EMPTY_PATH),
+        Fallocate::new(0, 1, 2).mode(1),
+        Fadvise::new(0, 1, u64::MAX, Advice::Random),
+        Madvise::new(p, 1 << 40, 4),
+        Ftruncate::new(fx, 9),
+        SyncFileRange::new(0, 1, 2, SyncFileRangeFlags::WRITE),
+        RenameAt::new(AT_FDCWD, path, AT_FDCWD, path).rename_flags(RenameFlags::NOREPLACE),
+        UnlinkAt::new(AT_FDCWD, path).dir(),
+        MkdirAt::new(AT_FDCWD, path, Mode::RWXU),
+        SymlinkAt::new(path, AT_FDCWD, path),
+        LinkAt::new(AT_FDCWD, path, AT_FDCWD, path).at_flags(AtFlags::SYMLINK_FOLLOW),
+        FGetXattr::new(0, path, p, 4),
+        FSetXattr::new(0, path, p, 4).xattr_flags(XattrFlags::CREATE),
+        GetXattr::new(path, path, p, 4),
+        SetXattr::new(path, path, p, 4).xattr_flags(XattrFlags::REPLACE),
+        FixedFdInstall::new(1).no_cloexec(),
+        Pipe::new(std::ptr::null_mut()).pipe_flags(OFlags::CLOEXEC).direct(DirectSlot::Index(u32::MAX)),
+        FutexWait::new(std::ptr::null(), 1).mask(3).futex_flags(FutexFlags::SIZE_U32),
+        FutexWake::new(std::ptr::null(), 1).mask(3),
+        FutexWaitv::new(std::ptr::null(), 2),
+        MsgRingData::new(3, 1, 2).cqe_flags(4),
+        MsgRingFd::new(fx, 1, DirectSlot::Alloc, 5).skip_target_cqe(),
+        Socket::new(1, 1, 0).direct(DirectSlot::Index(2)),
+        Connect::new(0, p, 16),
+        Bind::new(fx, p, 16),
+        Listen::new(0, 5),
+        Accept::new(0).accept_flags(AcceptFlags::CLOEXEC).multishot().dontwait().poll_first().direct(DirectSlot::Alloc),
+        AcceptFrom::new(0, p, std::ptr::null_mut()),
+        Send::new(0, p, 3).to(p, 16).msg_flags(MsgFlags::MORE).poll_first(),
+        SendProvided::new(0, 1).bundle().len(3),
+        Recv::new(0, p, 3).msg_flags(MsgFlags::WAITALL),
+        RecvProvided::new(0, 1).multishot().bundle().len(4),
+        SendMsg::new(0, std::ptr::null()),
+        RecvMsg::new(0, std::ptr::null_mut()),
+        RecvMsgMulti::new(0, std::ptr::null(), 1),
+        SendZc::new(0, p, 3).fixed_buffer(1).report_usage().to(p, 16),
+        SendMsgZc::new(0, std::ptr::null()).report_usage(),
+        Shutdown::new(0, 1),
+        RecvZc::new(0, 1).len(5),
+        PollAdd::new(0, PollEvents::IN).multishot(),
+        PollRemove::new(4),
+        PollUpdate::new(4).events(PollEvents::OUT).new_user_data(5).multishot(),
+        EpollCtl::new(0, 1, 1, std::ptr::null()),
+        EpollWait::new(0, std::ptr::null_mut(), 4),
+        WaitId::new(IdType::Pid(1), WaitOptions::EXITED, std::ptr::null_mut()),
+        Splice::new(0, Some(1), fx, None, 4).splice_flags(SpliceFlags::MOVE),
+        Splice::new(fx, None, 1, Some(2), 4),
+        Tee::new(fx, 1, 4).splice_flags(SpliceFlags::NONBLOCK),
+        Timeout::new(&ts).count(2).timeout_flags(TimeoutFlags::ABS),
+        Timeout::new(&ts).multishot(3),
+        TimeoutRemove::new(1),
+        TimeoutUpdate::new(1, &ts).timeout_flags(TimeoutFlags::BOOTTIME),
+        LinkTimeout::new(&ts).timeout_flags(TimeoutFlags::REALTIME),
+        LinkTimeoutUpdate::new(1, &ts),
+        UringCmd::new(0, 1).cmd([0x5a; 16]).fixed_buffer(2),
+        SocketQueue::inq(0),
+        SocketQueue::outq(fx),
+        GetSockOpt::new(0, 1, 2, p, 4),
+        SetSockOpt::new(0, 1, 2, p, 4),
+    );
+    for (name, big) in [
+        ("UringCmd80", UringCmd80::new(0, 1, [0x11; 80]).fixed_buffer(1).user_data(3)),
+        ("UringCmd80 (fixed target)", UringCmd80::new(fx, 1, [0; 80])),
+    ] {
+        assert_writes_all_big(name, big);
+    }
+    assert_writes_all_big("UringCmd128", UringCmd128::new(0, 1, [0x22; 80]).user_data(3));
+    assert_writes_all_big("Nop128", Nop128::new().user_data(3));
+}
+
+/// Fill the (only) SQ slot with 0xff garbage through `push_raw` (a NOP, so
+/// that the kernel consumes it and answers), and reap its CQE.
+fn dirty_the_slot(ring: &mut Ring) {
+    // SAFETY: the SQE is a NOP: whatever the other fields hold, the kernel
+    // reads no memory for it (it refuses the unknown flag bits).
+    unsafe {
+        ring.submission().push_raw(|sqe| {
+            *sqe = garbage_sqe();
+            sqe.opcode = op::opcode::NOP;
+        })
+    }
+    .unwrap();
+    let cqe = one_cqe(ring);
+    assert_eq!(cqe.user_data, u64::MAX, "the garbage NOP completed: {cqe:?}");
+}
+
+/// The fds the kernel-level slot test runs its ops on.
+struct Fixture {
+    file: std::fs::File,
+    _file_path: std::path::PathBuf,
+    pair: (UnixStream, UnixStream),
+    ready: OwnedFd,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let path = std::env::temp_dir().join(format!("ringwise-soundness-slot-{}", std::process::id()));
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
+        (&file).write_all(&[7u8; 8192]).unwrap();
+        let ready = rustix::event::eventfd(1, rustix::event::EventfdFlags::CLOEXEC).unwrap();
+        Fixture { file, _file_path: path, pair: UnixStream::pair().unwrap(), ready }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self._file_path);
+    }
+}
+
+/// Run the op `push` queues in a fresh ring (the reference) and in a ring
+/// whose only slot was just filled with garbage: the kernel must answer the
+/// same.
+fn same_answer_after_garbage(name: &str, push: &dyn Fn(&mut SubmissionQueue<Sqe64>)) {
+    let mut fresh = Ring::new(1).unwrap();
+    push(fresh.submission());
+    let want = one_cqe(&mut fresh);
+    let mut reused = Ring::new(1).unwrap();
+    dirty_the_slot(&mut reused);
+    push(reused.submission());
+    let got = one_cqe(&mut reused);
+    assert_eq!((got.user_data, got.res, got.flags), (want.user_data, want.res, want.flags), "{name}");
+}
+
+/// The same check against the kernel: after a slot held 0xff garbage, each
+/// builder pushed into it gets exactly the answer it gets in a fresh ring.
+#[test]
+fn reused_slot_gives_the_kernel_nothing_stale() {
+    let fx = Fixture::new();
+    let file = fx.file.as_raw_fd();
+    let sock = fx.pair.0.as_raw_fd();
+    let ready = fx.ready.as_raw_fd();
+    macro_rules! safe {
+        ($name:literal, $op:expr) => {
+            same_answer_after_garbage($name, &|sq| sq.push($op.user_data(42)).unwrap())
+        };
+    }
+    safe!("nop", Nop::new());
+    safe!("nop inject", Nop::new().inject_result(-7));
+    safe!("fsync", Fsync::new(file));
+    safe!("fdatasync range", Fsync::new(file).fsync_flags(FsyncFlags::DATASYNC).range(0, 4096));
+    safe!("fallocate", Fallocate::new(file, 0, 4096));
+    safe!("fadvise", Fadvise::new(file, 0, 4096, op::Advice::Sequential));
+    safe!("ftruncate", Ftruncate::new(file, 8192));
+    safe!("sync_file_range", SyncFileRange::new(file, 0, 4096, SyncFileRangeFlags::WRITE));
+    safe!("poll ready eventfd", PollAdd::new(ready, PollEvents::IN));
+    safe!("poll remove", PollRemove::new(12345));
+    safe!("poll update", PollUpdate::new(12345).events(PollEvents::IN));
+    safe!("cancel", AsyncCancel::user_data_of(12345));
+    safe!("timeout remove", TimeoutRemove::new(12345));
+    safe!("remove buffers", RemoveBuffers::new(1, 77));
+    safe!("read provided, no group", ReadProvided::new(file, 77, 16));
+    safe!("close fixed, no table", CloseFixed::new(0));
+    safe!("fixed fd install, no table", FixedFdInstall::new(0));
+    safe!("socket direct, no table", Socket::new(1, 1, 0).direct(DirectSlot::Alloc));
+    safe!("shutdown", Shutdown::new(sock, 1));
+    safe!("socket queue", SocketQueue::inq(sock));
+    let mut buf = [0u8; 16];
+    let bufp = buf.as_mut_ptr();
+    same_answer_after_garbage("read", &|sq| {
+        // SAFETY: `buf` outlives the ring run, which waits for the CQE.
+        unsafe { sq.push_unchecked(Read::new(file, bufp, 16).offset(0).user_data(42)) }.unwrap()
+    });
+    assert_eq!(buf, [7u8; 16]);
+    same_answer_after_garbage("write", &|sq| {
+        // SAFETY: as above.
+        unsafe { sq.push_unchecked(Write::new(file, bufp, 16).offset(100).user_data(42)) }.unwrap()
+    });
+    let ts = Timespec { tv_sec: 0, tv_nsec: 1000 };
+    same_answer_after_garbage("timeout", &|sq| {
+        // SAFETY: `ts` outlives the run.
+        unsafe { sq.push_unchecked(Timeout::new(&ts).user_data(42)) }.unwrap()
+    });
+}
+
+/// A 64-byte op in a 128-byte slot: the slot's second half (the rest of a
+/// command area) must not keep what an earlier 128-byte op wrote there. A
+/// driver reads all 80 command bytes of a `URING_CMD` in an `SQE128` ring,
+/// and stale bytes may be a pointer the caller no longer vouches for.
+#[test]
+fn sqe128_slot_tail_is_cleared_for_64_byte_ops() {
+    let mut ring: Ring<Sqe128, Cqe16> = Builder::new(1).build().unwrap();
+    let slot = ring.memory_report().sqes_addr as *const u8;
+    let tail = || {
+        // SAFETY: the SQE region is mapped for the ring's life and holds one
+        // 128-byte slot; the kernel does not touch it between push and submit.
+        unsafe { std::slice::from_raw_parts(slot.add(64), 64) }.to_vec()
+    };
+    let dirty = |ring: &mut Ring<Sqe128, Cqe16>| {
+        // SAFETY: the command goes to fd -1 (EBADF at issue): nothing reads
+        // its bytes as pointers.
+        unsafe { ring.submission().push_big_unchecked(UringCmd80::new(-1, 0, [0xff; 80]).user_data(1)) }.unwrap();
+        assert_eq!(tail(), vec![0xff; 64]);
+        let cqe = one_cqe(ring);
+        assert_eq!(cqe.res, neg(Errno::BADF));
+    };
+    dirty(&mut ring);
+    ring.submission().push(Nop::new().user_data(2)).unwrap();
+    assert_eq!(tail(), vec![0; 64], "push");
+    assert_eq!(one_cqe(&mut ring).res, 0);
+    dirty(&mut ring);
+    // SAFETY: the command goes to fd -1 and carries no pointer.
+    unsafe { ring.submission().push_unchecked(UringCmd::new(-1, 0).user_data(3)) }.unwrap();
+    assert_eq!(tail(), vec![0; 64], "push_unchecked");
+    assert_eq!(one_cqe(&mut ring).res, neg(Errno::BADF));
+    dirty(&mut ring);
+    // SAFETY: a NOP reads no memory.
+    unsafe { ring.submission().push_raw(|sqe| *sqe = Sqe { opcode: op::opcode::NOP, user_data: 4, ..Sqe::default() }) }
+        .unwrap();
+    assert_eq!(tail(), vec![0; 64], "push_raw");
+    assert_eq!(one_cqe(&mut ring).res, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Slot numbers at the end of the u32 range
+// ---------------------------------------------------------------------------
+
+/// `CloseFixed(u32::MAX)` used to encode slot + 1 with a wrapping add: 0,
+/// i.e. "no slot", so the kernel closed plain fd 0 instead. Now it names a
+/// slot no table has and the kernel refuses it; fd 0 stays open.
+#[test]
+fn close_of_fixed_slot_u32_max_never_closes_fd_0() {
+    for (name, sqe) in
+        [("CloseFixed", prepared(CloseFixed::new(u32::MAX))), ("Close", prepared(Close::new(Target::Fixed(u32::MAX))))]
+    {
+        assert_ne!(sqe.file_index, 0, "{name}: slot u32::MAX must not read as 'close the plain fd'");
+        assert_eq!(sqe.fd, 0, "{name}");
+    }
+    // Against the kernel: fd 0 (if open) must still be open afterwards.
+    let fd0_before = rustix::io::fcntl_getfd(std::io::stdin().as_fd()).is_ok();
+    let mut ring = Ring::new(4).unwrap();
+    ring.register_files_sparse(4).unwrap();
+    ring.submission().push(CloseFixed::new(u32::MAX).user_data(1)).unwrap();
+    let res = one_cqe(&mut ring).res;
+    assert_eq!(res, neg(Errno::INVAL), "a slot past a 4-slot table is refused");
+    if fd0_before {
+        assert!(rustix::io::fcntl_getfd(std::io::stdin().as_fd()).is_ok(), "fd 0 was closed by a fixed-slot close");
+    }
+}
+
+fn prepared<O: PrepareSqe>(op: O) -> Sqe {
+    let mut sqe = garbage_sqe();
+    op.prepare(&mut sqe);
+    sqe
+}
+
+/// `DirectSlot::Index(u32::MAX)` used to encode as 0 ("no direct slot": the
+/// op returned a plain fd nobody tracks) and `Index(u32::MAX - 1)` as
+/// all-ones ("allocate"). Both are now refused by the kernel.
+#[test]
+fn direct_slots_at_the_top_of_the_range_are_refused() {
+    let mut ring = Ring::new(4).unwrap();
+    ring.register_files_sparse(4).unwrap();
+    for (ud, slot) in [(1, u32::MAX), (2, u32::MAX - 1)] {
+        let op = Socket::new(1 /* AF_UNIX */, 1 /* SOCK_STREAM */, 0).direct(DirectSlot::Index(slot)).user_data(ud);
+        let sqe = prepared(op);
+        assert!(sqe.file_index != 0 && sqe.file_index != u32::MAX, "Index({slot:#x}) encodes {:#x}", sqe.file_index);
+        ring.submission().push(op).unwrap();
+        let res = one_cqe(&mut ring).res;
+        if res >= 0 {
+            // Close what the kernel made before failing the test.
+            // SAFETY: a plain fd would be ours (nobody else knows it).
+            drop(unsafe { OwnedFd::from_raw_fd(res as RawFd) });
+        }
+        assert!(res < 0, "Index({slot:#x}) must be refused, got {res}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Caller numbers that panicked or aborted
+// ---------------------------------------------------------------------------
+
+/// A CPU number near `usize::MAX` asked for a 2^61-byte mask (abort).
+#[test]
+fn iowq_affinity_with_a_huge_cpu_number_is_an_error() {
+    let ring = Ring::new(4).unwrap();
+    let err = ring.set_iowq_affinity(&[0, usize::MAX]).unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    assert!(err.to_string().contains("CPU numbers must be below"), "{err}");
+    // The ring is untouched and the call still works with real CPUs.
+    ring.set_iowq_affinity(&[0]).unwrap();
+    ring.clear_iowq_affinity().unwrap();
+    let _ = ring.set_iowq_max_workers(MaxWorkers::default()).unwrap();
+}
+
+/// A refill-ring size past 2^31 panicked in `next_power_of_two` (debug).
+#[test]
+fn zcrx_refill_count_without_a_power_of_two_is_an_error() {
+    let ring: Result<Ring<Sqe64, Cqe32>, _> = Builder::new(4).single_issuer().defer_taskrun().build();
+    let mut ring = match ring {
+        Ok(r) => r,
+        Err(e) => return skip(format!("no DEFER_TASKRUN + CQE32 ring here: {e}")),
+    };
+    let config = ZcrxConfig { if_idx: 1, rxq: 0, rq_entries: u32::MAX, area_len: 4096 };
+    let err = ring.register_zcrx_ifq(config).unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    assert!(err.to_string().contains("power of two"), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// A ring's own registered slot
+// ---------------------------------------------------------------------------
+
+/// `unregister_ring_fds` with the ring's own slot used to succeed: the ring
+/// then entered whatever ring took the slot next (here: `other`, which
+/// would have received this ring's submissions and registrations).
+#[test]
+fn a_rings_own_slot_cannot_be_unregistered_by_hand() {
+    let mut ring = Ring::new(4).unwrap();
+    common::nop_round_trip(&mut ring, 2, 1);
+    let Some(own) = ring.registered_index() else {
+        return skip("the ring fd was not registered (kernel before 5.18 or a full table)");
+    };
+    let err = ring.unregister_ring_fds(&[own]).unwrap_err();
+    assert!(err.to_string().contains("only slots returned by register_ring_fds"), "{err}");
+    // A slot registered by hand can be removed; the ring keeps working on
+    // its own slot.
+    let other: Ring = Builder::new(4).register_ring_fd(false).build().unwrap();
+    let slots = ring.register_ring_fds(&[other.fd().unwrap()]).unwrap();
+    assert_ne!(slots[0], own);
+    assert_eq!(ring.unregister_ring_fds(&slots).unwrap(), 1);
+    let err = ring.unregister_ring_fds(&slots).unwrap_err();
+    assert!(err.to_string().contains("only slots"), "a removed slot is not ours any more: {err}");
+    common::nop_round_trip(&mut ring, 4, 10);
+
+    // A REGISTERED_FD_ONLY ring lives only in its slot: pulling it would
+    // have freed the ring under its owner.
+    let only = Builder::<Sqe64, Cqe16>::new(4).registered_fd_only().build_allocated(Pages::Normal);
+    let mut only = match only {
+        Ok(r) => r,
+        Err(e) => return skip(format!("no REGISTERED_FD_ONLY ring here: {e}")),
+    };
+    let slot = only.registered_index().expect("a REGISTERED_FD_ONLY ring has a slot");
+    assert!(only.unregister_ring_fds(&[slot]).is_err());
+    common::nop_round_trip(&mut only, 3, 20);
+}
