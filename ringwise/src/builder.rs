@@ -180,6 +180,14 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
         }
         if user_memory {
             flags |= SetupFlags::NO_MMAP;
+        } else if flags.contains(SetupFlags::NO_MMAP) {
+            // The kernel would get no address at all and answer EFAULT.
+            return Err(Error::Unsupported {
+                what: "NO_MMAP with kernel-allocated ring memory".into(),
+                why: "NO_MMAP follows from where the memory lives: use build_in, build_in_regions or \
+                      build_allocated instead of setting the flag by hand"
+                    .into(),
+            });
         } else if flags.contains(SetupFlags::REGISTERED_FD_ONLY) {
             return Err(Error::MissingCompanion { flag: SetupFlags::REGISTERED_FD_ONLY, needs: SetupFlags::NO_MMAP });
         }

@@ -17,6 +17,13 @@
 //! to the allocator and its pages could be handed out again while the kernel
 //! still writes to them.
 //!
+//! "Unmapping is safe" rests on the kernel *pinning* the pages, which it does
+//! for ring regions, registered buffers and registered regions. Memory the
+//! kernel reaches through user addresses instead (provided buffers of a buffer
+//! ring) is different: a late write after unmapping would land in whatever is
+//! mapped there next, so `register::BufRing` keeps that address range reserved
+//! (`PROT_NONE`) after drop instead of unmapping it.
+//!
 //! Validation ([`check_region`]) happens before any syscall: a region that is
 //! short, misaligned, unmapped or read-only is refused with the numbers.
 

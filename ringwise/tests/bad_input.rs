@@ -110,6 +110,14 @@ fn conflicting_and_unknown_flags() {
     // Kernel memory cannot be REGISTERED_FD_ONLY.
     let err = B::new(8).registered_fd_only().build().unwrap_err();
     assert!(matches!(refused(err, &["REGISTERED_FD_ONLY", "NO_MMAP"]), Error::MissingCompanion { .. }));
+    // NO_MMAP by hand with kernel memory would hand the kernel address 0.
+    let err = B::new(8).setup_flags(SetupFlags::NO_MMAP).build().unwrap_err();
+    refused(err, &["NO_MMAP", "build_in"]);
+    // With caller memory it is what build_in sets anyway.
+    let mut ring = B::new(8).setup_flags(SetupFlags::NO_MMAP).build_allocated(Pages::Normal).unwrap();
+    assert!(ring.setup_flags().contains(SetupFlags::NO_MMAP));
+    ring.submission().push(ringwise::op::Nop::new()).unwrap();
+    assert_eq!(ring.submit_and_wait(1).unwrap().consumed, 1);
 }
 
 #[test]
