@@ -1,14 +1,332 @@
-//! `ringwise bench`: not written yet.
+//! `ringwise bench`: measure ringwise on this machine.
+//!
+//! - `nop`: NOP round trips in batches (fill `batch` SQEs, one
+//!   `submit_and_wait(batch)`, reap `batch` CQEs): the library's and the
+//!   kernel's per-op overhead, with default or fast flags and the ring in
+//!   kernel, user or huge-page memory.
+//! - `read`: buffered reads of `size` bytes, `depth` at a time, at
+//!   consecutive offsets of a file (wrapping at its end).
+//!
+//! A progress bar goes to stderr (hidden when stderr is not a terminal); the
+//! summary goes to stdout, as text or, with `--json`, as one JSON object.
 
+use indicatif::{ProgressBar, ProgressStyle};
+use ringwise::op::{Nop, Read};
+use ringwise::{Builder, Pages, Ring};
+use serde_json::json;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
-    /// NOP throughput.
-    Nop,
+    /// NOP throughput: batches of NOPs through one submit_and_wait each.
+    Nop(NopArgs),
+    /// Buffered read throughput from a file.
+    Read(ReadArgs),
 }
 
-pub fn run(_cmd: Command) -> ExitCode {
-    eprintln!("ringwise bench: not implemented yet");
-    ExitCode::FAILURE
+#[derive(clap::Args, Debug)]
+pub struct NopArgs {
+    /// NOPs per submit_and_wait.
+    #[arg(long, default_value_t = 32)]
+    pub batch: u32,
+    /// NOPs in total (rounded down to whole batches, at least one).
+    #[arg(long, default_value_t = 2_000_000)]
+    pub ops: u64,
+    /// `default`: no setup flags; `fast`: SINGLE_ISSUER + DEFER_TASKRUN and a
+    /// registered ring fd.
+    #[arg(long, value_enum, default_value_t = Mode::Default)]
+    pub mode: Mode,
+    /// Where the ring lives: kernel-mapped, user (library-allocated normal
+    /// pages) or huge (2 MiB pages; falls back to normal pages when none are
+    /// reserved, and says why).
+    #[arg(long, value_enum, default_value_t = MemoryKind::Kernel)]
+    pub memory: MemoryKind,
+    /// SQ entries (at least the batch).
+    #[arg(long, default_value_t = 256)]
+    pub entries: u32,
+    /// Print one JSON object instead of the text summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReadArgs {
+    /// The file to read (through the page cache).
+    #[arg(long)]
+    pub file: PathBuf,
+    /// Bytes per read.
+    #[arg(long, default_value_t = 4096)]
+    pub size: u32,
+    /// Reads in flight per submit_and_wait.
+    #[arg(long, default_value_t = 32)]
+    pub depth: u32,
+    /// Reads in total (rounded down to whole rounds of `depth`, at least one).
+    #[arg(long, default_value_t = 500_000)]
+    pub ops: u64,
+    /// Print one JSON object instead of the text summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Default,
+    Fast,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryKind {
+    Kernel,
+    User,
+    Huge,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Default => "default",
+            Mode::Fast => "fast",
+        }
+    }
+}
+
+impl MemoryKind {
+    fn name(self) -> &'static str {
+        match self {
+            MemoryKind::Kernel => "kernel",
+            MemoryKind::User => "user",
+            MemoryKind::Huge => "huge",
+        }
+    }
+}
+
+pub fn run(cmd: Command) -> ExitCode {
+    let result = match cmd {
+        Command::Nop(args) => nop(&args),
+        Command::Read(args) => read(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ringwise bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What one run measured.
+struct Measured {
+    ops: u64,
+    elapsed: Duration,
+}
+
+impl Measured {
+    fn secs(&self) -> f64 {
+        self.elapsed.as_secs_f64()
+    }
+    fn ops_per_s(&self) -> f64 {
+        self.ops as f64 / self.secs().max(1e-9)
+    }
+    fn ns_per_op(&self) -> f64 {
+        self.elapsed.as_nanos() as f64 / self.ops.max(1) as f64
+    }
+    /// The fields every `--json` object has.
+    fn json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("ops".into(), json!(self.ops));
+        m.insert("secs".into(), json!(self.secs()));
+        m.insert("ops_per_s".into(), json!(self.ops_per_s()));
+        m.insert("ns_per_op".into(), json!(self.ns_per_op()));
+        m
+    }
+    fn human(&self) -> String {
+        format!("{:.3} s, {:.2} M ops/s, {:.1} ns/op", self.secs(), self.ops_per_s() / 1e6, self.ns_per_op())
+    }
+}
+
+fn progress(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Rounds between progress updates: about 200 updates per run, so the bar
+/// costs nothing measurable.
+fn chunk(rounds: u64) -> u64 {
+    (rounds / 200).max(1)
+}
+
+fn nop(args: &NopArgs) -> Result<(), String> {
+    if args.batch == 0 {
+        return Err("--batch must be at least 1".into());
+    }
+    let entries = args.entries.max(args.batch);
+    let mut b: Builder = Builder::new(entries);
+    b = match args.mode {
+        Mode::Default => b,
+        Mode::Fast => b.single_issuer().defer_taskrun().register_ring_fd(true),
+    };
+    let ring = match args.memory {
+        MemoryKind::Kernel => b.build(),
+        MemoryKind::User => b.build_allocated(Pages::Normal),
+        MemoryKind::Huge => b.build_allocated(Pages::Huge),
+    };
+    let mut ring = ring.map_err(|e| format!("could not set up a {entries}-entry ring: {e}"))?;
+    if ring.submission().capacity() < args.batch {
+        return Err(format!("--batch {} is larger than the SQ ({})", args.batch, ring.submission().capacity()));
+    }
+    let rounds = (args.ops / args.batch as u64).max(1);
+    let bar = progress(rounds * args.batch as u64, "nop");
+    let step = chunk(rounds);
+    let start = Instant::now();
+    let mut done = 0;
+    while done < rounds {
+        let n = step.min(rounds - done);
+        nop_rounds(&mut ring, args.batch, n)?;
+        done += n;
+        bar.set_position(done * args.batch as u64);
+    }
+    let m = Measured { ops: rounds * args.batch as u64, elapsed: start.elapsed() };
+    bar.finish_and_clear();
+    let memory = ring.memory_report().kind;
+    if args.json {
+        let mut o = m.json();
+        o.insert("bench".into(), json!("nop"));
+        o.insert("batch".into(), json!(args.batch));
+        o.insert("mode".into(), json!(args.mode.name()));
+        o.insert("memory".into(), json!(args.memory.name()));
+        o.insert("memory_detail".into(), json!(memory));
+        o.insert("entries".into(), json!(ring.submission().capacity()));
+        println!("{}", serde_json::Value::Object(o));
+    } else {
+        println!(
+            "nop: {} NOPs in batches of {} ({} flags, {}-entry ring, memory: {})",
+            m.ops,
+            args.batch,
+            args.mode.name(),
+            ring.submission().capacity(),
+            memory
+        );
+        println!("  {}", m.human());
+    }
+    Ok(())
+}
+
+/// `rounds` rounds of: push `batch` NOPs, submit_and_wait(batch), reap them.
+fn nop_rounds(ring: &mut Ring, batch: u32, rounds: u64) -> Result<(), String> {
+    for _ in 0..rounds {
+        let sq = ring.submission();
+        for i in 0..batch {
+            sq.push(Nop::new().user_data(i as u64)).map_err(|e| e.to_string())?;
+        }
+        ring.submit_and_wait(batch).map_err(|e| e.to_string())?;
+        reap(ring, batch, |cqe| {
+            if cqe.res < 0 {
+                Err(format!(
+                    "NOP {} failed: {}",
+                    cqe.user_data,
+                    ringwise::errno_name(rustix::io::Errno::from_raw_os_error(-cqe.res))
+                ))
+            } else {
+                Ok(())
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Reap exactly `n` CQEs, waiting for stragglers; `check` vets each.
+#[inline(always)]
+fn reap(ring: &mut Ring, n: u32, mut check: impl FnMut(&ringwise::Cqe) -> Result<(), String>) -> Result<(), String> {
+    let mut got = 0;
+    loop {
+        for cqe in ring.completion().drain() {
+            check(&cqe)?;
+            got += 1;
+        }
+        if got >= n {
+            return Ok(());
+        }
+        ring.wait(n - got).map_err(|e| e.to_string())?;
+    }
+}
+
+fn read(args: &ReadArgs) -> Result<(), String> {
+    if args.size == 0 || args.depth == 0 {
+        return Err("--size and --depth must be at least 1".into());
+    }
+    let file = std::fs::File::open(&args.file).map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
+    let len = file.metadata().map_err(|e| format!("cannot stat {}: {e}", args.file.display()))?.len();
+    let pieces = len / args.size as u64;
+    if pieces == 0 {
+        return Err(format!("{} is {len} bytes, shorter than one {}-byte read", args.file.display(), args.size));
+    }
+    let mut ring: Ring = Builder::new(args.depth.max(8))
+        .build()
+        .map_err(|e| format!("could not set up a ring for depth {}: {e}", args.depth))?;
+    if ring.submission().capacity() < args.depth {
+        return Err(format!("--depth {} is larger than the SQ ({})", args.depth, ring.submission().capacity()));
+    }
+    // Page-aligned buffers: the kernel copies into a buffer 16 bytes off a
+    // page boundary (what malloc gives big blocks) measurably slower.
+    let bytes = args.depth as usize * args.size as usize;
+    let mut backing = vec![0u8; bytes + 4096];
+    let skip = backing.as_ptr().align_offset(4096).min(4096);
+    let bufs = &mut backing[skip..skip + bytes];
+    let rounds = (args.ops / args.depth as u64).max(1);
+    let bar = progress(rounds * args.depth as u64, "read");
+    let step = chunk(rounds);
+    let fd = file.as_raw_fd();
+    let (size, depth) = (args.size, args.depth);
+    let mut piece = 0u64;
+    let start = Instant::now();
+    let mut done = 0;
+    while done < rounds {
+        let n = step.min(rounds - done);
+        for _ in 0..n {
+            let sq = ring.submission();
+            for i in 0..depth {
+                let buf = bufs[i as usize * size as usize..].as_mut_ptr();
+                let op = Read::new(fd, buf, size).offset(piece * size as u64).user_data(i as u64);
+                // SAFETY: buffer i is `size` bytes inside `bufs`, which is
+                // neither touched nor freed until `reap` below has seen all
+                // `depth` CQEs of this round.
+                unsafe { sq.push_unchecked(op) }.map_err(|e| e.to_string())?;
+                piece = (piece + 1) % pieces;
+            }
+            ring.submit_and_wait(depth).map_err(|e| e.to_string())?;
+            reap(&mut ring, depth, |cqe| match cqe.res {
+                r if r < 0 => {
+                    Err(format!("read failed: {}", ringwise::errno_name(rustix::io::Errno::from_raw_os_error(-r))))
+                }
+                r if r as u32 != size => Err(format!("short read: {r} of {size} bytes (did the file shrink?)")),
+                _ => Ok(()),
+            })?;
+        }
+        done += n;
+        bar.set_position(done * depth as u64);
+    }
+    let m = Measured { ops: rounds * depth as u64, elapsed: start.elapsed() };
+    bar.finish_and_clear();
+    let mb_per_s = m.ops_per_s() * size as f64 / 1e6;
+    if args.json {
+        let mut o = m.json();
+        o.insert("bench".into(), json!("read"));
+        o.insert("file".into(), json!(args.file.display().to_string()));
+        o.insert("size".into(), json!(size));
+        o.insert("depth".into(), json!(depth));
+        o.insert("mb_per_s".into(), json!(mb_per_s));
+        println!("{}", serde_json::Value::Object(o));
+    } else {
+        println!("read: {} reads of {size} bytes, {depth} in flight, from {}", m.ops, args.file.display());
+        println!("  {}, {:.0} MB/s", m.human(), mb_per_s);
+    }
+    Ok(())
 }

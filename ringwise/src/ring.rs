@@ -145,27 +145,40 @@ struct EnterTarget {
 }
 
 impl EnterTarget {
+    /// The fd to pass, and `IORING_ENTER_REGISTERED_RING` or 0.
     #[inline(always)]
     fn get(&self) -> (u32, u32) {
+        self.target_with(0)
+    }
+
+    /// The fd to pass, and `flags` plus the registered-ring flag where the
+    /// fd is a registered index. Merging in each arm lets the inlined caller
+    /// load one constant instead of combining two.
+    #[inline(always)]
+    fn target_with(&self, flags: u32) -> (u32, u32) {
         match self.registered.get() {
-            Some((index, thread)) if thread == thread_token_if_any() => (index, abi::IORING_ENTER_REGISTERED_RING),
+            Some((index, thread)) if thread == thread_token_if_any() => {
+                (index, flags | abi::IORING_ENTER_REGISTERED_RING)
+            }
             // A REGISTERED_FD_ONLY ring has no fd, and its index means
             // another ring (or nothing) in this thread's table: -1 makes the
             // kernel answer EBADF instead of entering someone else's ring.
-            Some(_) if self.setup.contains(SetupFlags::REGISTERED_FD_ONLY) => (u32::MAX, 0),
-            _ => (self.fd, 0),
+            Some(_) if self.setup.contains(SetupFlags::REGISTERED_FD_ONLY) => (u32::MAX, flags),
+            _ => (self.fd, flags),
         }
     }
 
-    /// Like [`get`](Self::get), registering the fd first if that is still
-    /// to be done: only the enter path registers (not `register_raw`, which
-    /// often runs on a set-up thread before the ring moves to its worker).
+    /// The fd and flags for `io_uring_enter`: as [`target_with`](Self::target_with),
+    /// but registering the fd first if that is still to be done (only the
+    /// enter path registers, not `register_raw`, which often runs on a
+    /// set-up thread before the ring moves to its worker).
     #[inline(always)]
-    fn get_for_enter(&self) -> (u32, u32) {
+    fn enter_args(&self, flags: u32) -> (u32, u32) {
         if self.registered.get().is_none() && self.register_on_enter.get() {
-            return self.register_here();
+            let (fd, reg) = self.register_here();
+            return (fd, flags | reg);
         }
-        self.get()
+        self.target_with(flags)
     }
 
     /// Register the ring fd in this thread's table. Kernels before 5.18
@@ -395,10 +408,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         arg: *const c_void,
         argsz: usize,
     ) -> std::result::Result<u32, Errno> {
-        let (fd, reg) = self.enter.get_for_enter();
+        let (fd, flags) = self.enter.enter_args(flags);
         // SAFETY: forwarded contract; every SQE published was pushed through
         // the typed API whose safety contract covers its pointers.
-        unsafe { sys::io_uring_enter(fd, to_submit, min_complete, flags | reg, arg, argsz) }
+        unsafe { sys::io_uring_enter(fd, to_submit, min_complete, flags, arg, argsz) }
     }
 
     /// The `Error` for a failed enter, built out of line: the hot path

@@ -1,0 +1,55 @@
+//! Where the ring lives: kernel-mapped vs library-allocated normal pages vs
+//! 2 MiB huge pages (`IORING_SETUP_NO_MMAP`), ringwise NOPs at batch 1 and 32,
+//! default and fast flags. Huge pages need some reserved
+//! (`echo 4 > /proc/sys/vm/nr_hugepages`); without them the "huge" ring falls
+//! back to normal pages and the bench says so.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ringwise_bench::ringwise_client::{Memory, Ringwise};
+use ringwise_bench::{nop_checksum, Mode, NopClient};
+use std::time::{Duration, Instant};
+
+fn memory(c: &mut Criterion) {
+    for mode in Mode::ALL {
+        for batch in [1u32, 32] {
+            let mut group = c.benchmark_group(format!("memory/{mode}/batch{batch}"));
+            group.throughput(Throughput::Elements(batch as u64));
+            for memory in Memory::ALL {
+                let mut client = match Ringwise::open(256, mode, memory) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("memory/{}: {e}", memory.name());
+                        continue;
+                    }
+                };
+                let note = client.memory_note();
+                let id = if memory == Memory::Huge && !note.contains("on 2 MiB huge pages") {
+                    eprintln!("memory/huge: {note}");
+                    "huge-fell-back-to-normal-pages"
+                } else {
+                    memory.name()
+                };
+                group.bench_function(BenchmarkId::from_parameter(id), |b| {
+                    b.iter_custom(|rounds| {
+                        let t = Instant::now();
+                        let sum = client.nop_rounds(batch, rounds);
+                        let elapsed = t.elapsed();
+                        assert_eq!(sum, nop_checksum(batch, rounds));
+                        elapsed
+                    })
+                });
+            }
+            group.finish();
+        }
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
+    targets = memory
+}
+criterion_main!(benches);
