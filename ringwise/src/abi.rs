@@ -57,6 +57,14 @@ pub const IORING_REGISTER_USE_REGISTERED_RING: u32 = 1 << 31;
 pub const IORING_OP_NOP128: u8 = 63;
 pub const IORING_OP_URING_CMD128: u8 = 64;
 
+/// `IORING_OP_URING_CMD` command numbers linux-raw-sys 0.12 lacks.
+/// Linux 6.12: discard a byte range of a block device (`_IO(0x12, 0)`,
+/// `include/uapi/linux/blkdev.h`).
+pub const BLOCK_URING_CMD_DISCARD: u32 = 0x1200;
+/// Linux 6.19: `getsockname(2)`/`getpeername(2)` as a socket command (the
+/// next `SOCKET_URING_OP_*` after `TX_TIMESTAMP` = 4).
+pub const SOCKET_URING_OP_GETSOCKNAME: u32 = 5;
+
 /// Size of `struct io_uring_sqe` and `struct io_uring_cqe`.
 pub const SQE_BYTES: usize = 64;
 pub const CQE_BYTES: usize = 16;
@@ -71,8 +79,11 @@ pub const IO_RINGS_FIELDS_BYTES: usize = 48;
 /// returned `cq_off.cqes` by the test suite.
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 pub const SMP_CACHE_BYTES: usize = 64;
-#[cfg(any(target_arch = "powerpc64", target_arch = "s390x"))]
+#[cfg(target_arch = "powerpc64")]
 pub const SMP_CACHE_BYTES: usize = 128;
+/// s390x: `L1_CACHE_BYTES` is 256.
+#[cfg(target_arch = "s390x")]
+pub const SMP_CACHE_BYTES: usize = 256;
 #[cfg(not(any(
     target_arch = "x86_64",
     target_arch = "x86",

@@ -5,6 +5,8 @@
 //! is 80 bytes ([`UringCmd80`], pushed with `push_big_unchecked`). The
 //! 128-byte opcodes of newer kernels ([`Nop128`], [`UringCmd128`], Linux
 //! 6.19) are here too; on older kernels [`check`](super::check) refuses them.
+//! Typed commands: the socket ones ([`SocketQueue`], [`GetSockOpt`],
+//! [`SetSockOpt`], [`GetSockName`]) and the block device's [`BlockDiscard`].
 
 use super::{base, base_on, common_setters, opcode, Common, PrepareBigSqe, PrepareSqe, SafeBigOp, SafeOp, Target};
 use crate::entry::{BigSqe, Sqe};
@@ -175,8 +177,68 @@ impl SetSockOpt {
     }
 }
 
+/// `SOCKET_URING_OP_GETSOCKNAME` (Linux 6.19): `getsockname(2)`, or with
+/// [`peer`](Self::peer) `getpeername(2)`. `*len` gives the room at `addr`
+/// (read at issue); the kernel writes at most that many bytes of the address
+/// and stores its full length in `*len`. `res` is 0. Kernels before 6.19
+/// answer `-EOPNOTSUPP` (an unknown socket command), as do sockets whose
+/// protocol has no `ioctl` (Unix sockets).
+#[derive(Debug, Clone, Copy)]
+pub struct GetSockName {
+    common: Common,
+    target: Target,
+    addr: *mut u8,
+    len: *mut u32,
+    peer: bool,
+}
+
+impl GetSockName {
+    /// The local address of `target` into `addr`, whose room is `*len`.
+    #[inline]
+    pub fn new(target: impl Into<Target>, addr: *mut u8, len: *mut u32) -> GetSockName {
+        GetSockName { common: Common::default(), target: target.into(), addr, len, peer: false }
+    }
+    /// The connected peer's address instead (`getpeername(2)`).
+    #[inline]
+    pub fn peer(mut self) -> GetSockName {
+        self.peer = true;
+        self
+    }
+}
+
+/// `BLOCK_URING_CMD_DISCARD` (Linux 6.12): discard `len` bytes at `offset`
+/// of a block device, like `ioctl(BLKDISCARD)` but without blocking the
+/// submitter. The device must be open for writing and support discard
+/// (else `-EBADF` / `-EOPNOTSUPP`); `offset` and `len` must be multiples of
+/// its logical block size (else `-EINVAL`). The page cache over the range
+/// is dropped first, so later buffered reads see what the device returns.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockDiscard {
+    common: Common,
+    target: Target,
+    offset: u64,
+    len: u64,
+}
+
+impl BlockDiscard {
+    #[inline]
+    pub fn new(target: impl Into<Target>, offset: u64, len: u64) -> BlockDiscard {
+        BlockDiscard { common: Common::default(), target: target.into(), offset, len }
+    }
+}
+
 cmd_setters!(UringCmd, UringCmd80, UringCmd128);
-common_setters!(UringCmd, UringCmd80, UringCmd128, Nop128, SocketQueue, GetSockOpt, SetSockOpt);
+common_setters!(
+    UringCmd,
+    UringCmd80,
+    UringCmd128,
+    Nop128,
+    SocketQueue,
+    GetSockOpt,
+    SetSockOpt,
+    GetSockName,
+    BlockDiscard
+);
 
 /// The first 64 bytes of a command SQE: `cmd_op` in `off`, the fixed-buffer
 /// flag and index, the first 16 command bytes in `addr3`/`pad2`.
@@ -277,3 +339,34 @@ impl PrepareSqe for SetSockOpt {
         *sqe = sock_sqe(&self.common, self.target, op, self.level, self.optname, self.optval as u64, self.optlen);
     }
 }
+
+impl PrepareSqe for GetSockName {
+    /// The address pointer in `addr`, the length pointer in `addr3`, the
+    /// peer switch in `optlen` (the kernel's union over `file_index`).
+    #[inline(always)]
+    fn prepare(self, sqe: &mut Sqe) {
+        *sqe = Sqe {
+            off: crate::abi::SOCKET_URING_OP_GETSOCKNAME as u64,
+            addr: self.addr as u64,
+            addr3: self.len as u64,
+            file_index: self.peer as u32,
+            ..base_on(&self.common, opcode::URING_CMD, self.target)
+        };
+    }
+}
+
+impl PrepareSqe for BlockDiscard {
+    /// The byte offset in `addr`, the length in `addr3`; every other field
+    /// stays zero, as the block driver requires.
+    #[inline(always)]
+    fn prepare(self, sqe: &mut Sqe) {
+        *sqe = Sqe {
+            off: crate::abi::BLOCK_URING_CMD_DISCARD as u64,
+            addr: self.offset,
+            addr3: self.len,
+            ..base_on(&self.common, opcode::URING_CMD, self.target)
+        };
+    }
+}
+
+impl SafeOp for BlockDiscard {}

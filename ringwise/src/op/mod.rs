@@ -43,9 +43,12 @@ mod timeout;
 
 pub use buffers::{ProvideBuffers, RemoveBuffers};
 pub use cancel::AsyncCancel;
-pub use catalog::{OpInfo, CATALOG};
+pub use catalog::{LiburingWithoutBuilder, OpInfo, CATALOG, LIBURING_WITHOUT_BUILDER};
 pub use check::{check, Limits};
-pub use cmd::{GetSockOpt, Nop128, SetSockOpt, SocketQueue, UringCmd, UringCmd128, UringCmd80, CMD80_BYTES};
+pub use cmd::{
+    BlockDiscard, GetSockName, GetSockOpt, Nop128, SetSockOpt, SocketQueue, UringCmd, UringCmd128, UringCmd80,
+    CMD80_BYTES,
+};
 pub use files::{FilesUpdate, UpdateAt};
 pub use fs::{
     Advice, AtFlags, Close, CloseFixed, FGetXattr, FSetXattr, Fadvise, Fallocate, FixedFdInstall, Ftruncate, GetXattr,

@@ -495,12 +495,28 @@ pub struct SendMsgZc {
     target: Target,
     msg: *const MsgHdr,
     io: IoOpts,
+    zc: ZcOpts,
 }
 
 impl SendMsgZc {
     #[inline]
     pub fn new(target: impl Into<Target>, msg: *const MsgHdr) -> SendMsgZc {
-        SendMsgZc { common: Common::default(), target: target.into(), msg, io: IoOpts::default() }
+        SendMsgZc {
+            common: Common::default(),
+            target: target.into(),
+            msg,
+            io: IoOpts::default(),
+            zc: ZcOpts::default(),
+        }
+    }
+    /// Every iovec of the `msghdr` lies inside registered buffer `index`
+    /// (`IORING_RECVSEND_FIXED_BUF`, Linux 6.15): the kernel resolves the
+    /// addresses against the registered pages instead of pinning them per
+    /// send. An iovec outside the buffer fails the send with `-EFAULT`.
+    #[inline]
+    pub fn fixed_buffer(mut self, index: u16) -> SendMsgZc {
+        self.zc.fixed_buffer = Some(index);
+        self
     }
     /// Report whether data was copied (`IORING_SEND_ZC_REPORT_USAGE`).
     #[inline]
@@ -712,7 +728,12 @@ impl PrepareSqe for SendZc {
 impl PrepareSqe for SendMsgZc {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
-        *sqe = msg_sqe(&self.common, opcode::SENDMSG_ZC, self.target, self.msg as u64, self.io);
+        let fixed = if self.zc.fixed_buffer.is_some() { k::IORING_RECVSEND_FIXED_BUF as u16 } else { 0 };
+        let io = IoOpts { ioprio: self.io.ioprio | fixed, ..self.io };
+        *sqe = Sqe {
+            buf_index: self.zc.fixed_buffer.unwrap_or(0),
+            ..msg_sqe(&self.common, opcode::SENDMSG_ZC, self.target, self.msg as u64, io)
+        };
     }
 }
 

@@ -10,15 +10,43 @@
 //! ([`Builder::disabled`](crate::Builder::disabled)), so no waiter can race
 //! the registration.
 //!
-//! The region lives in caller memory here: page-aligned, a whole number of
-//! pages ([`RegWaitRegion::bytes_for`]), checked before the call, pinned by
-//! the kernel and owned by the ring until it is closed.
+//! The region's memory comes from one of two places:
+//!
+//! * **Caller memory** ([`Ring::register_wait_region`]): page-aligned, a whole
+//!   number of pages ([`RegWaitRegion::bytes_for`]), checked before the call,
+//!   pinned by the kernel (`IORING_MEM_REGION_TYPE_USER`) and owned by the
+//!   ring until it is closed.
+//! * **Kernel memory** ([`Ring::register_wait_region_kernel`]): the region
+//!   descriptor names no address and leaves `IORING_MEM_REGION_TYPE_USER`
+//!   clear. Linux 6.18 supports this for `IORING_REGISTER_MEM_REGION`:
+//!   `io_register_mem_region` (`io_uring/register.c`) hands the descriptor
+//!   to the region code in `io_uring/memmap.c`, which allocates zeroed pages
+//!   when the flag is clear (it refuses a non-zero `user_addr` without the
+//!   flag with `-EFAULT`, and a non-zero `mmap_offset` or `id` with
+//!   `-EINVAL`), writes the offset to map them at into the descriptor's
+//!   `mmap_offset` and copies the descriptor back. `mmap` of that offset on
+//!   the ring fd maps the same pages (the kernel refuses it for
+//!   caller-provided regions). The mapping is owned like caller memory: the
+//!   ring and the [`RegWaitRegion`] share it and the last one unmaps it. The
+//!   mapped pages hold their own references, so the mapping stays valid even
+//!   after the ring is closed. A ring made with `REGISTERED_FD_ONLY` has no
+//!   fd to map from and is refused before the call.
+//!
+//! **The last 64 bytes of a region are never a slot.** The kernel's bounds
+//! check for a registered wait (6.18 `io_get_ext_arg_reg`: offset + 64 must
+//! not pass the region's end, then `array_index_nospec(offset, size - 64)`)
+//! lets the last slot's offset through and then clamps it to 0, since
+//! `array_index_nospec(i, n)` yields 0 unless `i < n`. A wait naming the
+//! last slot silently uses slot 0's timeout (measured here: slot 0 at 60 ms,
+//! the last slot at 300 ms, the wait ends after 60 ms; with slot 0 empty it
+//! never times out). [`RegWaitRegion::slots`] therefore leaves the last slot
+//! out, and [`RegWaitRegion::bytes_for`] reserves room for it.
 
 use super::{explain, keep_key, opcode};
 use crate::abi;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::{Error, Region, Result};
-use crate::memory::{check_region, round_up, RingMemory};
+use crate::memory::{check_region, round_up, KernelMap, RingMemory};
 use crate::ring::Submitted;
 use crate::Ring;
 use linux_raw_sys::io_uring::__kernel_timespec;
@@ -44,12 +72,21 @@ pub struct RegWait {
     pub min_wait: Option<Duration>,
 }
 
+/// Where a region's memory lives; shared by the ring and the handle.
+enum RegionMemory {
+    /// Caller memory the kernel pinned.
+    Caller(#[allow(dead_code)] Mutex<Box<dyn RingMemory>>),
+    /// Pages the kernel allocated, mapped from the ring fd.
+    Kernel(#[allow(dead_code)] KernelMap),
+}
+
 /// The ring's wait-argument region: slots the application fills and waits
 /// name by index.
 pub struct RegWaitRegion {
     base: *mut u8,
     slots: u32,
-    _owner: Arc<Mutex<Box<dyn RingMemory>>>,
+    mmap_offset: Option<u64>,
+    _owner: Arc<RegionMemory>,
 }
 
 // SAFETY: `base` points into memory the region (and the ring) own; slots are
@@ -58,19 +95,36 @@ unsafe impl Send for RegWaitRegion {}
 
 impl fmt::Debug for RegWaitRegion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegWaitRegion").field("base", &self.base).field("slots", &self.slots).finish()
+        f.debug_struct("RegWaitRegion")
+            .field("base", &self.base)
+            .field("slots", &self.slots)
+            .field("mmap_offset", &self.mmap_offset)
+            .finish()
     }
 }
 
 impl RegWaitRegion {
-    /// Bytes of caller memory for `slots` wait arguments (whole pages).
+    /// Bytes of region for `slots` usable wait arguments: whole pages, with
+    /// room for the unusable last slot (see the module docs).
     pub fn bytes_for(slots: u32) -> usize {
-        round_up((slots as usize * REG_WAIT_BYTES).max(1), crate::sys::page_size())
+        round_up((slots as usize + 1) * REG_WAIT_BYTES, crate::sys::page_size())
     }
 
-    /// Number of slots.
+    /// The usable slots of a region of `size` bytes: all but the last.
+    fn usable(size: usize) -> u32 {
+        (size / REG_WAIT_BYTES).saturating_sub(1) as u32
+    }
+
+    /// Number of usable slots: every 64 bytes of the region but the last
+    /// (see the module docs), at least the number asked for.
     pub fn slots(&self) -> u32 {
         self.slots
+    }
+
+    /// For a kernel-allocated region, the ring-fd offset the kernel returned
+    /// and the region is mapped from; `None` for caller memory.
+    pub fn mmap_offset(&self) -> Option<u64> {
+        self.mmap_offset
     }
 
     /// Fill slot `index`.
@@ -113,21 +167,69 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         check_region(Region::MemRegion, base, memory.len(), size)?;
         // SAFETY: checked to be writable and `size` long; owned here.
         unsafe { std::ptr::write_bytes(base, 0, size) };
-        let mut desc = io_uring_region_desc {
-            user_addr: base as u64,
-            size: size as u64,
-            flags: IORING_MEM_REGION_TYPE_USER as u32,
-            id: 0,
-            mmap_offset: 0,
-            __resv: [0; 4],
+        let desc = region_desc(base as u64, size, IORING_MEM_REGION_TYPE_USER as u32);
+        // The region named is owned by the ring from here on (kept below)
+        // until it is closed.
+        self.register_param_region(desc, IORING_MEM_REGION_REG_WAIT_ARG as u64)?;
+        let owner = Arc::new(RegionMemory::Caller(Mutex::new(Box::new(memory))));
+        self.keep.push((keep_key::MEM_REGION, Box::new(Arc::clone(&owner))));
+        Ok(RegWaitRegion { base, slots: RegWaitRegion::usable(size), mmap_offset: None, _owner: owner })
+    }
+
+    /// Register a wait-argument region of at least `slots` slots in memory
+    /// the kernel allocates (zeroed), and map it from the ring fd at the
+    /// offset the kernel returns ([`RegWaitRegion::mmap_offset`]). As for
+    /// [`register_wait_region`](Self::register_wait_region), the ring must
+    /// still be disabled; the size is `RegWaitRegion::bytes_for(slots)`.
+    ///
+    /// If the mapping fails after the kernel accepted the region, the
+    /// region stays registered (a ring has one, and it cannot be removed)
+    /// and the error says so.
+    pub fn register_wait_region_kernel(&mut self, slots: u32) -> Result<RegWaitRegion> {
+        let size = RegWaitRegion::bytes_for(slots);
+        let no_fd = || Error::Unsupported {
+            what: "a kernel-allocated wait region".into(),
+            why: "a REGISTERED_FD_ONLY ring has no fd to mmap the region from; use caller memory \
+                  (register_wait_region)"
+                .into(),
         };
+        if self.fd().is_none() {
+            return Err(no_fd());
+        }
+        let desc = self.register_param_region(region_desc(0, size, 0), IORING_MEM_REGION_REG_WAIT_ARG as u64)?;
+        let fd = self.fd().ok_or_else(no_fd)?;
+        let map = KernelMap::map(fd, size, desc.mmap_offset, "kernel-allocated wait region").map_err(|e| {
+            explain(e, |_| {
+                Some(format!(
+                    "the kernel registered the region ({size} bytes at offset {:#x}) but mapping it failed; \
+                     it stays registered and this ring cannot register another",
+                    desc.mmap_offset
+                ))
+            })
+        })?;
+        let base = map.as_ptr();
+        let owner = Arc::new(RegionMemory::Kernel(map));
+        self.keep.push((keep_key::MEM_REGION, Box::new(Arc::clone(&owner))));
+        Ok(RegWaitRegion {
+            base,
+            slots: RegWaitRegion::usable(size),
+            mmap_offset: Some(desc.mmap_offset),
+            _owner: owner,
+        })
+    }
+
+    /// `IORING_REGISTER_MEM_REGION` with `desc` and region `flags`; returns
+    /// the descriptor as the kernel wrote it back (`mmap_offset`).
+    fn register_param_region(&mut self, mut desc: io_uring_region_desc, flags: u64) -> Result<io_uring_region_desc> {
+        let kernel_memory = desc.flags & IORING_MEM_REGION_TYPE_USER as u32 == 0;
         let reg = io_uring_mem_region_reg {
             region_uptr: &mut desc as *mut io_uring_region_desc as u64,
-            flags: IORING_MEM_REGION_REG_WAIT_ARG as u64,
+            flags,
             __resv: [0; 2],
         };
-        // SAFETY: `reg` and `desc` are valid for the call; the region they
-        // name is owned by the ring from here on (kept below) until closed.
+        // SAFETY: `reg` and `desc` are valid for the call (the kernel writes
+        // `desc` back); a caller-memory region is kept alive by the caller of
+        // this function for as long as the ring.
         unsafe { self.register_raw(opcode::REGISTER_MEM_REGION, (&reg as *const io_uring_mem_region_reg).cast(), 1) }
             .map_err(|e| {
             explain(e, |errno| {
@@ -137,14 +239,16 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                                          is still disabled (Builder::disabled, before enable), and page-aligned \
                                          whole pages"
                         .into(),
+                    Errno::FAULT if kernel_memory => "the kernel could not copy the region descriptor".into(),
                     Errno::FAULT => "the region cannot be pinned".into(),
+                    Errno::NOMEM if kernel_memory => "the kernel could not allocate the region's pages (or they \
+                                                      exceed RLIMIT_MEMLOCK)"
+                        .into(),
                     _ => return None,
                 })
             })
         })?;
-        let owner: Arc<Mutex<Box<dyn RingMemory>>> = Arc::new(Mutex::new(Box::new(memory)));
-        self.keep.push((keep_key::MEM_REGION, Box::new(Arc::clone(&owner))));
-        Ok(RegWaitRegion { base, slots: (size / REG_WAIT_BYTES) as u32, _owner: owner })
+        Ok(desc)
     }
 
     /// Submit, then wait for `want` CQEs with the arguments in `slot` of the
@@ -192,4 +296,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             )),
         }
     }
+}
+
+/// A region descriptor: `user_addr` with `IORING_MEM_REGION_TYPE_USER` for
+/// caller memory, 0 and no flag for kernel memory.
+fn region_desc(user_addr: u64, size: usize, flags: u32) -> io_uring_region_desc {
+    io_uring_region_desc { user_addr, size: size as u64, flags, id: 0, mmap_offset: 0, __resv: [0; 4] }
 }
