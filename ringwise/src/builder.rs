@@ -15,7 +15,7 @@ use crate::sys;
 use rustix::io::Errno;
 use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 /// Whether to use `IORING_SETUP_NO_SQARRAY`.
@@ -90,6 +90,8 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
         self
     }
     /// Share the io-wq workers (and SQPOLL thread) of another ring (`ATTACH_WQ`).
+    /// With [`sqpoll`](Self::sqpoll) this ring uses the other ring's SQPOLL
+    /// thread, so the other ring must have been set up with `SQPOLL` too.
     pub fn attach_wq(mut self, other: BorrowedFd<'_>) -> Self {
         self.flags |= SetupFlags::ATTACH_WQ;
         self.wq_fd = other.as_raw_fd() as u32;
@@ -274,7 +276,7 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
         // checked against the exact layout and are owned by `user`, which the
         // ring keeps until after the fd is closed.
         let ret = unsafe { sys::io_uring_setup(self.entries, &mut params) };
-        let fd = ret.map_err(|errno| explain_setup_error(errno, &layout))?;
+        let fd = ret.map_err(|errno| explain_setup_error(errno, &layout, &params))?;
         let backing = match user {
             Some(u) => Backing::User { rings: u.rings, sqes: u.sqes, owners: u.owners },
             None => Backing::Kernel,
@@ -295,23 +297,63 @@ pub(crate) fn zeroed_params() -> abi::io_uring_params {
 }
 
 /// Whether this kernel accepts `IORING_SETUP_NO_SQARRAY` (6.6+), probed
-/// once per process with a one-entry ring.
+/// with a one-entry ring until the kernel gives a definite answer (set up,
+/// or EINVAL), which is kept for the life of the process. A failure for any
+/// other reason (no fd free, no memory, io_uring disabled for now) answers
+/// "no" this time only: caching it would keep every later ring on the
+/// larger layout with an SQ array although the kernel could do without.
 pub fn kernel_has_no_sqarray() -> bool {
-    static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| crate::probe::setup_flags_accepted(SetupFlags::NO_SQARRAY))
+    const UNKNOWN: u8 = 0;
+    const NO: u8 = 1;
+    const YES: u8 = 2;
+    static KNOWN: AtomicU8 = AtomicU8::new(UNKNOWN);
+    match KNOWN.load(Ordering::Relaxed) {
+        YES => true,
+        NO => false,
+        _ => match crate::probe::try_setup_flags(SetupFlags::NO_SQARRAY) {
+            Ok(()) => {
+                KNOWN.store(YES, Ordering::Relaxed);
+                true
+            }
+            Err(Errno::INVAL) => {
+                KNOWN.store(NO, Ordering::Relaxed);
+                false
+            }
+            Err(_) => false,
+        },
+    }
 }
 
 /// Turn a setup errno into a sentence about this setup.
-fn explain_setup_error(errno: Errno, layout: &Layout) -> Error {
+fn explain_setup_error(errno: Errno, layout: &Layout, params: &abi::io_uring_params) -> Error {
     let flags = layout.flags();
     let context = match errno {
-        Errno::INVAL => format!(
-            "the kernel refused the parameters (flags [{}], {} SQ / {} CQ entries); a flag this kernel \
-             does not know is the usual cause: `ringwise probe` lists the accepted flags",
-            flags.names(),
-            layout.sq_entries(),
-            layout.cq_entries()
-        ),
+        Errno::INVAL => {
+            // Parameters the kernel checks beyond the flags (ringwise has
+            // checked everything else before the call).
+            let mut causes = Vec::new();
+            if flags.contains(SetupFlags::SQ_AFF) {
+                causes.push(format!(
+                    "SQ_AFF pins the SQPOLL thread to CPU {}, which must be online and in this process's cpuset",
+                    params.sq_thread_cpu
+                ));
+            }
+            if flags.contains(SetupFlags::SQPOLL | SetupFlags::ATTACH_WQ) {
+                causes.push(format!(
+                    "SQPOLL with ATTACH_WQ shares the SQPOLL thread of the ring with fd {}, which must itself be an \
+                     SQPOLL ring",
+                    params.wq_fd
+                ));
+            }
+            causes.push("a flag this kernel does not know (`ringwise probe` lists the accepted flags)".into());
+            format!(
+                "the kernel refused the parameters (flags [{}], {} SQ / {} CQ entries); possible causes: {}",
+                flags.names(),
+                layout.sq_entries(),
+                layout.cq_entries(),
+                causes.join("; ")
+            )
+        }
         Errno::FAULT if flags.contains(SetupFlags::NO_MMAP) => format!(
             "the kernel could not pin the ring memory ({} rings + {} SQE bytes were checked to be mapped and \
              writable): file-backed shared mappings cannot be pinned, and kernels before 6.7 need each region \

@@ -72,11 +72,17 @@ pub struct Cqe {
 
 impl Cqe {
     /// The result as `Ok(value)` or `Err(errno)`.
+    ///
+    /// A negative `res` below -4095 is not an errno: only a result injected
+    /// by a NOP (`Nop::inject_result`) or the data of a `MSG_RING` can be
+    /// one, and it maps to `ERANGE` (the value stays in `res`).
     pub fn result(&self) -> Result<u32, rustix::io::Errno> {
-        if self.res < 0 {
-            Err(rustix::io::Errno::from_raw_os_error(-self.res))
-        } else {
-            Ok(self.res as u32)
+        match self.res {
+            // `Errno::from_raw_os_error` asserts 1..=4095 (and `-i32::MIN`
+            // overflows), so anything else must not reach it.
+            -4095..=-1 => Err(rustix::io::Errno::from_raw_os_error(-self.res)),
+            i32::MIN..=-4096 => Err(rustix::io::Errno::RANGE),
+            _ => Ok(self.res as u32),
         }
     }
     /// More CQEs will come for this SQE (multishot).

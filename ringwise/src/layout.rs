@@ -129,6 +129,18 @@ impl Layout {
         } else {
             (Some(header_and_cqes), header_and_cqes + 4 * sq_entries as usize)
         };
+        let sqes_used = sqe_bytes * sq_entries as usize;
+        // Both regions rounded to the page, and their sum, must be
+        // representable: a page size near the top of `usize` (only possible
+        // through this function's argument) would otherwise overflow in
+        // `total_bytes`.
+        let rounded = |used: usize| used.checked_next_multiple_of(page_size);
+        if rounded(rings_used).zip(rounded(sqes_used)).and_then(|(r, q)| r.checked_add(q)).is_none() {
+            return Err(Error::Unsupported {
+                what: format!("a page size of {page_size} bytes"),
+                why: "the ring's regions rounded up to it do not fit the address space".into(),
+            });
+        }
         Ok(Layout {
             flags,
             sq_entries,
@@ -139,7 +151,7 @@ impl Layout {
             cqes_offset: RINGS_HEADER_BYTES,
             sq_array_offset,
             rings_used,
-            sqes_used: sqe_bytes * sq_entries as usize,
+            sqes_used,
         })
     }
 

@@ -55,7 +55,9 @@ pub enum Pages {
 ///
 /// # Safety
 /// Implementors promise that `as_mut_ptr()` returns the same pointer for as
-/// long as the value lives, that `len()` bytes from it are writable private
+/// long as the value lives, moves included (the memory must not be inside
+/// the value itself, as an array field would be), that `len()` bytes from it
+/// are writable private
 /// memory owned by this value, that no other code reads or writes that memory
 /// while the value is alive, and that after the value is dropped the process
 /// never reuses those pages for other data (unmap them, or never free them):
@@ -70,7 +72,7 @@ pub unsafe trait RingMemory: Send + 'static {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// A description for memory reports (`"Vec<u8>"`, `"huge-page mapping"`).
+    /// A description for memory reports (`"library mapping on normal pages"`).
     fn describe(&self) -> String {
         "caller memory".to_string()
     }
@@ -110,6 +112,24 @@ unsafe impl RingMemory for CallerMemory {
     }
 }
 
+// SAFETY: a `'static` exclusive borrow is never given back: nothing else can
+// read or write these bytes again, and they are never freed (`Box::leak`,
+// `Vec::leak`, a `static`), so a late write of the kernel's lands in memory
+// no one uses. The slice neither moves nor shrinks while borrowed. Only the
+// page-aligned, page-rounded part the layout asks for is handed to the
+// kernel ([`check_region`] refuses anything else before the syscall).
+unsafe impl RingMemory for &'static mut [u8] {
+    fn as_mut_ptr(&mut self) -> *mut u8 {
+        <[u8]>::as_mut_ptr(self)
+    }
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    fn describe(&self) -> String {
+        "a leaked (`'static`) buffer".to_string()
+    }
+}
+
 /// An anonymous private mapping owned by the library: page-aligned, zeroed,
 /// unmapped on drop.
 pub struct Mapping {
@@ -134,21 +154,13 @@ impl Mapping {
     }
 
     /// Map `len` bytes (rounded up to 2 MiB) on hugetlb pages; the error says
-    /// why there are none (usually: none reserved in `/proc/sys/vm/nr_hugepages`).
+    /// why there are none, with the 2 MiB pool's free and total pages
+    /// (usually: none reserved).
     pub fn huge(len: usize) -> Result<Mapping> {
         let len = round_up(len.max(1), HUGE_PAGE_BYTES);
         let flags = MapFlags::PRIVATE | MapFlags::HUGETLB | MapFlags::HUGE_2MB;
-        let ptr = map_anonymous(len, flags).map_err(|errno| {
-            let free = read_trimmed("/proc/sys/vm/nr_hugepages").unwrap_or_else(|| "?".into());
-            Error::kernel(
-                "mmap(MAP_HUGETLB)",
-                errno,
-                format!(
-                    "no {len} bytes of 2 MiB huge pages could be mapped (vm.nr_hugepages = {free}); \
-                     reserve some with `echo N > /proc/sys/vm/nr_hugepages` as root"
-                ),
-            )
-        })?;
+        let ptr = map_anonymous(len, flags)
+            .map_err(|errno| Error::kernel("mmap(MAP_HUGETLB)", errno, huge_pool_report(len)))?;
         Ok(Mapping { ptr, len, huge: true, fallback: None })
     }
 
@@ -407,11 +419,36 @@ fn map_anonymous(len: usize, flags: MapFlags) -> std::result::Result<NonNull<u8>
     // nothing.
     let ptr =
         unsafe { rustix::mm::mmap_anonymous(std::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, flags)? };
-    Ok(NonNull::new(ptr.cast()).expect("mmap returned null on success"))
+    // Address 0 only with vm.mmap_min_addr = 0 and nothing else free; the
+    // caller's error then says the mapping failed.
+    NonNull::new(ptr.cast()).ok_or(rustix::io::Errno::NOMEM)
 }
 
 fn read_trimmed(path: &str) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+}
+
+/// The sysfs directory of the 2 MiB huge page pool (the one `MAP_HUGE_2MB`
+/// draws from, whatever the default huge page size is).
+const HUGE_2MB_POOL: &str = "/sys/kernel/mm/hugepages/hugepages-2048kB";
+
+/// Why `len` bytes of 2 MiB huge pages could not be mapped, with the pool's
+/// numbers: `vm.nr_hugepages` counts the default-size pool, which is not
+/// always the 2 MiB one, and says nothing about how many pages are free.
+fn huge_pool_report(len: usize) -> String {
+    let pages = len.div_ceil(HUGE_PAGE_BYTES);
+    let read = |name: &str| read_trimmed(&format!("{HUGE_2MB_POOL}/{name}"));
+    match (read("nr_hugepages"), read("free_hugepages"), read("resv_hugepages")) {
+        (Some(total), Some(free), resv) => format!(
+            "{pages} huge pages of 2 MiB were needed; the 2 MiB pool has {free} of {total} free ({} of those \
+             reserved by other mappings); reserve more with `echo N > {HUGE_2MB_POOL}/nr_hugepages` as root",
+            resv.as_deref().unwrap_or("?")
+        ),
+        _ => format!(
+            "{pages} huge pages of 2 MiB were needed, but this kernel has no 2 MiB huge page pool \
+             ({HUGE_2MB_POOL} is missing)"
+        ),
+    }
 }
 
 /// A kernel-mapped region of a ring fd (`mmap(fd, IORING_OFF_*)`), unmapped on drop.
@@ -429,9 +466,16 @@ unsafe impl Sync for KernelMap {}
 impl KernelMap {
     /// Map `len` bytes of the ring's region at `offset` (`IORING_OFF_SQ_RING`
     /// or `IORING_OFF_SQES`).
+    ///
+    /// The kernel does not refuse a mapping longer than its region (6.18
+    /// maps the region's pages and leaves the rest of the range empty, where
+    /// any access raises SIGBUS), so the mapping is checked to be backed to
+    /// its end: a layout longer than the kernel's region (parameters that do
+    /// not describe the ring, or a layout wrong for this kernel) is an error
+    /// here, not a crash at the first CQE past the region.
     pub(crate) fn map(fd: rustix::fd::BorrowedFd<'_>, len: usize, offset: u64, what: &str) -> Result<KernelMap> {
-        // SAFETY: mapping a ring fd's region at a kernel-chosen address; the
-        // kernel checks `len` against the region it allocated.
+        // SAFETY: mapping a ring fd's region at a kernel-chosen address
+        // aliases nothing; whether `len` fits the region is checked below.
         let ptr = unsafe {
             rustix::mm::mmap(
                 std::ptr::null_mut(),
@@ -443,7 +487,49 @@ impl KernelMap {
             )
         }
         .map_err(|errno| Error::kernel("mmap", errno, format!("mapping the ring's {what} ({len} bytes) failed")))?;
-        Ok(KernelMap { ptr: NonNull::new(ptr.cast()).expect("mmap returned null"), len })
+        let Some(ptr) = NonNull::new(ptr.cast::<u8>()) else {
+            return Err(Error::kernel(
+                "mmap",
+                rustix::io::Errno::NOMEM,
+                format!("mapping the ring's {what} returned 0"),
+            ));
+        };
+        // Owned from here: an error below unmaps it.
+        let map = KernelMap { ptr, len };
+        map.check_backed(what)?;
+        Ok(map)
+    }
+
+    /// Require every page of the mapping to be backed by the kernel's region.
+    ///
+    /// `mincore` tells: the kernel inserts all of a region's pages when the
+    /// ring fd is mapped, so a page it reports absent has nothing behind it.
+    /// Older kernels map ring memory with `remap_pfn_range`, where `mincore`
+    /// reports even backed pages absent, and check the length in `mmap`
+    /// themselves: a first page reported absent means the check cannot tell
+    /// and is skipped, as it is where `mincore` fails.
+    fn check_backed(&self, what: &str) -> Result<()> {
+        let page = crate::sys::page_size();
+        let pages = self.len.div_ceil(page);
+        let mut resident = vec![0u8; pages];
+        // SAFETY: `resident` has one byte per page of the range.
+        let ret = unsafe { crate::sys::mincore(self.ptr.as_ptr().cast(), self.len, resident.as_mut_ptr()) };
+        if ret.is_err() || !matches!(resident.first(), Some(b) if b & 1 != 0) {
+            return Ok(());
+        }
+        match resident.iter().position(|b| b & 1 == 0) {
+            None => Ok(()),
+            Some(backed) => Err(Error::Unsupported {
+                what: format!("mapping the ring's {what}"),
+                why: format!(
+                    "the kernel's region has {} bytes ({backed} pages) but ringwise's layout says {} ({pages} pages); \
+                     the parameters do not describe this ring (an adopted fd with another ring's parameters or \
+                     entry sizes?) or the layout is wrong for this kernel",
+                    backed * page,
+                    self.len
+                ),
+            }),
+        }
     }
 
     pub(crate) fn as_ptr(&self) -> *mut u8 {
@@ -453,7 +539,9 @@ impl KernelMap {
 
 impl Drop for KernelMap {
     fn drop(&mut self) {
-        // SAFETY: we mapped exactly this range; the owning ring is gone.
+        // SAFETY: we mapped exactly this range; its owner (a ring, or one
+        // replacing it after a resize) no longer points into it. The kernel's
+        // pages stay the kernel's: unmapping only drops our view of them.
         let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast::<c_void>(), self.len) };
     }
 }

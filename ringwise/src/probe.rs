@@ -102,7 +102,13 @@ pub fn try_setup_flags(flags: SetupFlags) -> std::result::Result<(), Errno> {
     params.cq_entries = spec.cq_entries.unwrap_or(0);
     let _other;
     if flags.contains(SetupFlags::ATTACH_WQ) {
-        let other: Ring = Ring::builder(1).register_ring_fd(false).build().map_err(|e| e.errno())?;
+        // An SQPOLL ring attaches to the other ring's SQPOLL thread, so that
+        // one must have one (the kernel answers EINVAL otherwise).
+        let mut other = Ring::builder(1).register_ring_fd(false);
+        if flags.contains(SetupFlags::SQPOLL) {
+            other = other.sqpoll(std::time::Duration::from_millis(10));
+        }
+        let other: Ring = other.build().map_err(|e| e.errno())?;
         params.wq_fd = std::os::fd::AsRawFd::as_raw_fd(&other) as u32;
         _other = Some(other);
     }

@@ -6,7 +6,8 @@
 //! aarch64 so that `io_uring_enter` inlines into the caller's submit loop: an
 //! out-of-line function that returns right after the `syscall` instruction
 //! pays for the kernel's return-stack mitigations on every call (measured at
-//! about 45 ns on the development machine). Other architectures use rustix.
+//! about 45 ns on the development machine). Other architectures are refused
+//! at compile time (a port needs its own `syscall6`).
 
 use crate::abi;
 use rustix::io::Errno;
@@ -118,6 +119,19 @@ pub unsafe fn io_uring_enter(
             [fd as usize, to_submit as usize, min_complete as usize, flags as usize, arg as usize, argsz],
         )
     })
+}
+
+/// `mincore(addr, len, vec)`: one byte per page of `[addr, addr + len)`,
+/// bit 0 set where the page is resident. rustix has no wrapper; the ring
+/// mappings use it to find pages of a mapping that nothing backs.
+///
+/// # Safety
+/// `vec` must be valid for writes of `len.div_ceil(page_size())` bytes.
+pub(crate) unsafe fn mincore(addr: *const c_void, len: usize, vec: *mut u8) -> Result<u32, Errno> {
+    let nr = linux_raw_sys::general::__NR_mincore as usize;
+    // SAFETY: mincore only writes `vec`, which the caller vouches for; the
+    // range itself is only looked up, never accessed.
+    check(unsafe { syscall6(nr, [addr as usize, len, vec as usize, 0, 0, 0]) })
 }
 
 /// `io_uring_register(fd, opcode, arg, nr_args)`.
