@@ -222,3 +222,395 @@ impl<C: CqeSize> fmt::Debug for CompletionQueue<C> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Index arithmetic of the CQ over an in-memory stand-in for the rings
+    //! region, with the free-running u32 head and tail started just below
+    //! 2^32 so that the cases wrap. These are pure arithmetic tests: the
+    //! real kernel cannot be driven through 2^32 completions in a test, so
+    //! the "kernel" here is a few lines that post CQEs the way the kernel
+    //! does (write the entry at `tail & mask`, then move the tail with a
+    //! release store; in a `CQE_MIXED` ring a 32-byte CQE takes two slots and
+    //! never wraps: a 16-byte SKIP filler takes the last slot first). The
+    //! kernel-backed tests are in `tests/`.
+    use super::*;
+    use crate::abi;
+    use crate::entry::{BigCqe, Cqe, Cqe16, Cqe32, CqeMixed};
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+
+    /// The CQ fields of a rings region's header.
+    #[repr(C, align(64))]
+    struct Header {
+        head: AtomicU32,
+        tail: AtomicU32,
+        overflow: AtomicU32,
+        flags: AtomicU32,
+    }
+
+    /// How the fake kernel posts, and what comes back, per CQE type.
+    trait Posting: CqeSize {
+        /// 32-byte CQEs take two 16-byte slots (`CQE_MIXED`).
+        const MIXED: bool;
+        /// Every slot is 32 bytes (`CQE32`).
+        const ALL_BIG: bool;
+        /// The extra words an entry came back with.
+        fn extra(entry: &Self::Entry) -> [u64; 2];
+    }
+    impl Posting for Cqe16 {
+        const MIXED: bool = false;
+        const ALL_BIG: bool = false;
+        fn extra(_: &Cqe) -> [u64; 2] {
+            [0; 2]
+        }
+    }
+    impl Posting for Cqe32 {
+        const MIXED: bool = false;
+        const ALL_BIG: bool = true;
+        fn extra(entry: &BigCqe) -> [u64; 2] {
+            entry.extra
+        }
+    }
+    impl Posting for CqeMixed {
+        const MIXED: bool = true;
+        const ALL_BIG: bool = false;
+        fn extra(entry: &BigCqe) -> [u64; 2] {
+            entry.extra
+        }
+    }
+
+    /// A CQE the model expects, and the tail right after it was posted.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    struct Posted {
+        user_data: u64,
+        res: i32,
+        flags: u32,
+        extra: [u64; 2],
+        end: u32,
+    }
+
+    /// The kernel's side: raw pointers into memory the fixture owns.
+    struct Kernel<C> {
+        header: *const Header,
+        cqes: *mut u8,
+        entries: u32,
+        _c: PhantomData<C>,
+    }
+
+    impl<C: Posting> Kernel<C> {
+        fn header(&self) -> &Header {
+            // SAFETY: points to the fixture's boxed header, which outlives
+            // the kernel handle (both belong to the fixture).
+            unsafe { &*self.header }
+        }
+
+        /// Write 16 bytes at byte `offset` of the CQE array.
+        fn write<T>(&self, offset: usize, value: T) {
+            assert!(offset + std::mem::size_of::<T>() <= self.entries as usize * C::SLOT_BYTES);
+            // SAFETY: inside the CQE array (checked above), 8-aligned (slot
+            // sizes and the 16-byte offsets are multiples of 8).
+            unsafe { self.cqes.add(offset).cast::<T>().write(value) }
+        }
+
+        /// Post one CQE (a 32-byte one in two slots if `big` and the ring
+        /// mixes sizes) if there is room; returns what the consumer must see.
+        fn post(&self, user_data: u64, big: bool) -> Option<Posted> {
+            let h = self.header();
+            let head = h.head.load(Ordering::Acquire);
+            let mut tail = h.tail.load(Ordering::Relaxed);
+            let free = self.entries - tail.wrapping_sub(head);
+            let mask = self.entries - 1;
+            let big = big && C::MIXED;
+            let filler = big && tail & mask == mask;
+            if free < 1 + big as u32 + filler as u32 {
+                return None;
+            }
+            if filler {
+                let skip = Cqe { user_data: 0, res: 0, flags: abi::IORING_CQE_F_SKIP };
+                self.write((tail & mask) as usize * C::SLOT_BYTES, skip);
+                tail = tail.wrapping_add(1);
+            }
+            let at = (tail & mask) as usize * C::SLOT_BYTES;
+            let res = (user_data as i32) ^ 0x5a5a;
+            let flags = if big { abi::IORING_CQE_F_32 } else { 0 };
+            self.write(at, Cqe { user_data, res, flags });
+            let mut extra = [0; 2];
+            if big || C::ALL_BIG {
+                extra = [user_data.rotate_left(17), !user_data];
+                self.write(at + 16, extra);
+            }
+            tail = tail.wrapping_add(1 + big as u32);
+            h.tail.store(tail, Ordering::Release);
+            Some(Posted { user_data, res, flags, extra, end: tail })
+        }
+    }
+
+    /// A queue over owned fake ring memory, the kernel's side, and the
+    /// model: the CQEs posted and not yet reaped, in order.
+    struct Fixture<C: Posting> {
+        q: CompletionQueue<C>,
+        kernel: Kernel<C>,
+        header: Box<Header>,
+        cqes: *mut [u64],
+        next_user_data: u64,
+        ready: VecDeque<Posted>,
+    }
+
+    impl<C: Posting> Fixture<C> {
+        fn new(entries: u32, start: u32) -> Fixture<C> {
+            let header = Box::new(Header {
+                head: AtomicU32::new(start),
+                tail: AtomicU32::new(start),
+                overflow: AtomicU32::new(0),
+                flags: AtomicU32::new(0),
+            });
+            // Slots start as garbage, as in a reused ring.
+            let words = entries as usize * C::SLOT_BYTES / 8;
+            let cqes = Box::into_raw(vec![u64::MAX; words].into_boxed_slice());
+            // SAFETY: the header and the CQE array are owned by the fixture,
+            // freed only in its Drop; the array holds `entries` slots of
+            // `C::SLOT_BYTES`.
+            let q = unsafe {
+                CompletionQueue::new(CqPointers {
+                    head: &header.head,
+                    tail: &header.tail,
+                    overflow: &header.overflow,
+                    flags: &header.flags,
+                    cqes: cqes.cast::<u8>(),
+                    entries,
+                })
+            };
+            let kernel = Kernel { header: &*header, cqes: cqes.cast::<u8>(), entries, _c: PhantomData };
+            Fixture { q, kernel, header, cqes, next_user_data: start as u64 * 3, ready: VecDeque::new() }
+        }
+
+        fn head(&self) -> u32 {
+            self.header.head.load(Ordering::Relaxed)
+        }
+
+        fn tail(&self) -> u32 {
+            self.header.tail.load(Ordering::Relaxed)
+        }
+
+        /// Post up to `n` CQEs (big where `big` says, in mixed rings).
+        fn post(&mut self, n: u32, big: u32) {
+            for i in 0..n {
+                let Some(p) = self.kernel.post(self.next_user_data, big >> (i % 32) & 1 != 0) else { break };
+                self.next_user_data += 1;
+                self.ready.push_back(p);
+            }
+        }
+
+        /// Compare a CQE the queue handed out with the model's next one.
+        fn expect(&mut self, got: Option<C::Entry>) -> Option<Posted> {
+            match got {
+                None => None,
+                Some(e) => {
+                    let want = self.ready.pop_front().expect("the queue yielded a CQE nobody posted");
+                    let base = C::base(&e);
+                    assert_eq!((base.user_data, base.res, base.flags), (want.user_data, want.res, want.flags));
+                    assert_eq!(C::extra(&e), want.extra, "extra words of {}", want.user_data);
+                    Some(want)
+                }
+            }
+        }
+
+        /// Reap up to `k` CQEs through one `Drain`; if `post_during`, the
+        /// kernel posts one more while it is open, which this drain must
+        /// not see (its tail was read once).
+        fn drain(&mut self, k: u32, post_during: bool) {
+            let head0 = self.head();
+            let tail0 = self.tail();
+            let before = self.ready.len();
+            let mut drain = self.q.drain();
+            // Its upper bound is the slots it may read: at least one per CQE.
+            assert!(drain.size_hint().1.unwrap() >= before);
+            let mut got = Vec::new();
+            let mut ended = false;
+            for i in 0..k {
+                if post_during && i == k / 2 {
+                    if let Some(p) = self.kernel.post(self.next_user_data, false) {
+                        self.next_user_data += 1;
+                        self.ready.push_back(p);
+                    }
+                }
+                let e = drain.next();
+                // Nothing is published while the drain is open.
+                assert_eq!(self.header.head.load(Ordering::Relaxed), head0, "head published mid-drain");
+                match e {
+                    Some(e) => got.push(e),
+                    None => {
+                        ended = true;
+                        break;
+                    }
+                }
+            }
+            drop(drain);
+            let mut last = None;
+            for e in got {
+                last = self.expect(Some(e)).or(last);
+            }
+            // Published once, at the drop: past the last CQE taken, or (the
+            // drain ran dry) up to the tail it read, fillers included.
+            let want_head = if ended { tail0 } else { last.map_or(head0, |p| p.end) };
+            assert_eq!(self.head(), want_head);
+            if ended {
+                let seen_by_drain =
+                    self.ready.iter().filter(|p| p.end.wrapping_sub(head0) <= tail0.wrapping_sub(head0));
+                assert_eq!(seen_by_drain.count(), 0, "the drain stopped with CQEs left before its tail");
+            }
+        }
+
+        fn check(&self) {
+            let q = &self.q;
+            assert_eq!(q.len(), self.tail().wrapping_sub(self.head()));
+            assert!(q.len() <= q.capacity());
+            assert_eq!(q.is_empty(), self.tail() == self.head());
+            // The slots still queued account for every CQE the model holds.
+            let last_end = self.ready.back().map_or(self.head(), |p| p.end);
+            assert_eq!(last_end, self.tail());
+        }
+    }
+
+    impl<C: Posting> Drop for Fixture<C> {
+        fn drop(&mut self) {
+            // SAFETY: made by Box::into_raw in `new`; neither the queue nor
+            // the kernel handle touches it once the fixture goes.
+            drop(unsafe { Box::from_raw(self.cqes) });
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// Post n CQEs; bit i of the mask makes the i-th a big one.
+        Post(u32, u32),
+        /// Reap up to k through one drain, maybe with a post while it is open.
+        Drain(u32, bool),
+        Next,
+        Peek,
+        CopyInto(u32),
+    }
+
+    fn ops(entries: u32) -> impl Strategy<Value = Vec<Op>> {
+        let op = prop_oneof![
+            3 => (0..=entries + 1, any::<u32>()).prop_map(|(n, big)| Op::Post(n, big)),
+            3 => (0..=entries + 1, any::<bool>()).prop_map(|(k, p)| Op::Drain(k, p)),
+            1 => Just(Op::Next),
+            1 => Just(Op::Peek),
+            1 => (0..=entries + 1).prop_map(Op::CopyInto),
+        ];
+        proptest::collection::vec(op, 1..200)
+    }
+
+    fn run<C: Posting>(entries: u32, back: u32, ops: &[Op]) {
+        let mut f = Fixture::<C>::new(entries, 0u32.wrapping_sub(back));
+        for op in ops {
+            match *op {
+                Op::Post(n, big) => f.post(n, big),
+                Op::Drain(k, post_during) => f.drain(k, post_during),
+                Op::Next => {
+                    let e = f.q.next();
+                    let had = !f.ready.is_empty();
+                    let got = f.expect(e);
+                    assert_eq!(got.is_some(), had);
+                    if let Some(p) = got {
+                        assert_eq!(f.head(), p.end);
+                    }
+                }
+                Op::Peek => {
+                    let head = f.head();
+                    let e = f.q.peek();
+                    assert_eq!(f.head(), head, "peek consumed");
+                    match (e, f.ready.front()) {
+                        (None, None) => {}
+                        (Some(e), Some(want)) => assert_eq!(C::base(&e).user_data, want.user_data),
+                        (e, want) => panic!("peek gave {e:?}, expected {want:?}"),
+                    }
+                }
+                Op::CopyInto(n) => {
+                    let Some(fill) = f.q.peek() else {
+                        assert!(f.ready.is_empty());
+                        continue;
+                    };
+                    let mut out = vec![fill; n as usize];
+                    let got = f.q.copy_into(&mut out);
+                    assert_eq!(got, f.ready.len().min(n as usize));
+                    for e in &out[..got] {
+                        f.expect(Some(*e));
+                    }
+                }
+            }
+            f.check();
+        }
+        // Whatever is left comes out, in order.
+        f.drain(u32::MAX, false);
+        assert!(f.ready.is_empty());
+        assert!(f.q.is_empty());
+    }
+
+    fn config() -> ProptestConfig {
+        ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() }
+    }
+
+    /// A ring size (`min` to 32 entries), how far below 2^32 the indices
+    /// start, and the operations.
+    fn cases(min_shift: u32) -> impl Strategy<Value = (u32, u32, Vec<Op>)> {
+        (min_shift..6).prop_flat_map(|shift| (Just(1u32 << shift), 0u32..64, ops(1 << shift)))
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn cq16_indices_wrap((entries, back, ops) in cases(0)) {
+            run::<Cqe16>(entries, back, &ops);
+        }
+
+        #[test]
+        fn cq32_indices_wrap((entries, back, ops) in cases(0)) {
+            run::<Cqe32>(entries, back, &ops);
+        }
+
+        /// Mixed rings have at least 2 entries (the kernel refuses 1).
+        #[test]
+        fn cq_mixed_indices_wrap((entries, back, ops) in cases(1)) {
+            run::<CqeMixed>(entries, back, &ops);
+        }
+    }
+
+    /// A big CQE that meets the end of a mixed ring right at 2^32: the
+    /// filler takes the last slot (index u32::MAX), the big CQE slots 0 and
+    /// 1 of the ring (indices 0 and 1), and the queue yields the big one
+    /// with its extra words and never the filler.
+    #[test]
+    fn mixed_big_cqe_at_the_wrap() {
+        let mut f = Fixture::<CqeMixed>::new(8, u32::MAX - 6);
+        f.post(6, 0); // indices u32::MAX - 6 ..= u32::MAX - 1
+        f.drain(6, false);
+        f.post(1, 1); // filler at u32::MAX (slot 7), big at 0 and 1
+        assert_eq!(f.tail(), 2);
+        assert_eq!(f.q.len(), 3);
+        f.check();
+        let e = f.q.next().expect("the big CQE");
+        assert!(e.is_big() && !e.is_skip());
+        f.expect(Some(e));
+        assert_eq!(f.head(), 2);
+        assert!(f.q.next().is_none());
+    }
+
+    /// A drain that stops early leaves the rest queued, and the next one
+    /// starts where it stopped.
+    #[test]
+    fn partial_drain_leaves_the_rest() {
+        let mut f = Fixture::<Cqe16>::new(8, u32::MAX - 2);
+        f.post(6, 0);
+        f.drain(2, false);
+        assert_eq!(f.q.len(), 4);
+        assert_eq!(f.head(), u32::MAX);
+        f.drain(3, false);
+        assert_eq!(f.head(), 2);
+        f.drain(8, false);
+        assert!(f.ready.is_empty() && f.q.is_empty());
+    }
+}

@@ -122,6 +122,11 @@ fn thread_token_if_any() -> u64 {
     TOKEN.with(Cell::get)
 }
 
+/// The `thread` of an [`EnterTarget`] whose fd is not registered. Tokens
+/// count up from 1 (reaching this one would take 2^64 - 1 threads), and a
+/// thread without a token reads 0, so no thread ever matches it.
+const NO_THREAD: u64 = u64::MAX;
+
 /// Which fd `io_uring_enter` gets: the registered ring index from the
 /// thread that registered it (the kernel's table is per thread), the plain fd
 /// from anywhere else.
@@ -132,19 +137,89 @@ fn thread_token_if_any() -> u64 {
 /// would stay alive (requests and all) after being dropped there, until the
 /// building thread exits. Registering on first use puts the entry in the
 /// table of the thread that submits.
-#[derive(Debug, Clone)]
+///
+/// The submit path picks its target in [`direct`](Self::direct) from state
+/// precomputed whenever the registration changes (at setup and in
+/// [`register_here`](Self::register_here), both through
+/// [`set_registered`](Self::set_registered) where an index is involved).
+#[derive(Debug)]
 struct EnterTarget {
     fd: u32,
-    registered: Cell<Option<(u32, u64)>>,
+    /// The registered ring index while `thread` is set; until then the
+    /// ring fd. Either way what the direct route passes, so both of its arms
+    /// load the same field.
+    index: Cell<u32>,
+    /// Token of the thread in whose table `index` lives, or [`NO_THREAD`].
+    thread: Cell<u64>,
+    /// `thread` for a ring that is not polled, [`NO_THREAD`] for one that
+    /// is: the one thread that may take the direct route through `index`.
+    fast_thread: Cell<u64>,
+    /// Not polled, no index in play and nothing to register: the direct
+    /// route with the plain fd, decided by one byte.
+    plain: Cell<bool>,
     /// Register the fd at the next enter (set once, at setup).
     register_on_enter: Cell<bool>,
     setup: SetupFlags,
-    /// SQPOLL or IOPOLL: submission takes the longer path. A bool, so that
-    /// the common path tests one byte.
+    /// SQPOLL or IOPOLL: submission takes the longer path.
     polled: bool,
 }
 
 impl EnterTarget {
+    /// The target for a ring set up with `setup`: `registered` is the
+    /// index of a `REGISTERED_FD_ONLY` ring (registered by the calling
+    /// thread, in setup); `register_on_enter` asks for the fd to be
+    /// registered at the first enter.
+    fn new(fd: u32, setup: SetupFlags, registered: Option<u32>, register_on_enter: bool) -> EnterTarget {
+        let polled = setup.intersects(SetupFlags::SQPOLL | SetupFlags::IOPOLL);
+        let register_on_enter = register_on_enter && registered.is_none();
+        let target = EnterTarget {
+            fd,
+            index: Cell::new(fd),
+            thread: Cell::new(NO_THREAD),
+            fast_thread: Cell::new(NO_THREAD),
+            plain: Cell::new(!polled && !register_on_enter && registered.is_none()),
+            register_on_enter: Cell::new(register_on_enter),
+            setup,
+            polled,
+        };
+        if let Some(index) = registered {
+            target.set_registered(index, thread_token());
+        }
+        target
+    }
+
+    /// Record that `index` in `thread`'s table names this ring.
+    fn set_registered(&self, index: u32, thread: u64) {
+        self.index.set(index);
+        self.thread.set(thread);
+        self.fast_thread.set(if self.polled { NO_THREAD } else { thread });
+        self.plain.set(false);
+    }
+
+    /// The registered index and its thread's token, if the fd is registered.
+    fn registered(&self) -> Option<(u32, u64)> {
+        let thread = self.thread.get();
+        (thread != NO_THREAD).then(|| (self.index.get(), thread))
+    }
+
+    /// The target of the direct submit route, for a ring that is not
+    /// polled and has nothing to register: the plain fd where no index is in
+    /// play (one byte tested), the registered index from its own thread (one
+    /// thread-local load and compare more). `None`: take the general route
+    /// (polled, still to register, or an index registered by another
+    /// thread). Flags are merged per arm, so the inlined caller loads one
+    /// constant.
+    #[inline(always)]
+    fn direct(&self, flags: u32) -> Option<(u32, u32)> {
+        if self.plain.get() {
+            Some((self.index.get(), flags))
+        } else if self.fast_thread.get() == thread_token_if_any() {
+            Some((self.index.get(), flags | abi::IORING_ENTER_REGISTERED_RING))
+        } else {
+            None
+        }
+    }
+
     /// The fd to pass, and `IORING_ENTER_REGISTERED_RING` or 0.
     #[inline(always)]
     fn get(&self) -> (u32, u32) {
@@ -152,19 +227,19 @@ impl EnterTarget {
     }
 
     /// The fd to pass, and `flags` plus the registered-ring flag where the
-    /// fd is a registered index. Merging in each arm lets the inlined caller
-    /// load one constant instead of combining two.
+    /// fd is a registered index.
     #[inline(always)]
     fn target_with(&self, flags: u32) -> (u32, u32) {
-        match self.registered.get() {
-            Some((index, thread)) if thread == thread_token_if_any() => {
-                (index, flags | abi::IORING_ENTER_REGISTERED_RING)
-            }
+        let thread = self.thread.get();
+        if thread == thread_token_if_any() {
+            (self.index.get(), flags | abi::IORING_ENTER_REGISTERED_RING)
+        } else if thread != NO_THREAD && self.setup.contains(SetupFlags::REGISTERED_FD_ONLY) {
             // A REGISTERED_FD_ONLY ring has no fd, and its index means
             // another ring (or nothing) in this thread's table: -1 makes the
             // kernel answer EBADF instead of entering someone else's ring.
-            Some(_) if self.setup.contains(SetupFlags::REGISTERED_FD_ONLY) => (u32::MAX, flags),
-            _ => (self.fd, flags),
+            (u32::MAX, flags)
+        } else {
+            (self.fd, flags)
         }
     }
 
@@ -174,7 +249,7 @@ impl EnterTarget {
     /// set-up thread before the ring moves to its worker).
     #[inline(always)]
     fn enter_args(&self, flags: u32) -> (u32, u32) {
-        if self.registered.get().is_none() && self.register_on_enter.get() {
+        if self.register_on_enter.get() {
             let (fd, reg) = self.register_here();
             return (fd, flags | reg);
         }
@@ -183,7 +258,7 @@ impl EnterTarget {
 
     /// Register the ring fd in this thread's table. Kernels before 5.18
     /// lack it, and a full table (16 per thread) refuses it: then the plain
-    /// fd is used.
+    /// fd is used (and the direct route takes it, unless the ring is polled).
     #[cold]
     #[inline(never)]
     fn register_here(&self) -> (u32, u32) {
@@ -200,9 +275,10 @@ impl EnterTarget {
             )
         };
         if ret == Ok(1) {
-            self.registered.set(Some((update.offset, thread_token())));
+            self.set_registered(update.offset, thread_token());
             (update.offset, abi::IORING_ENTER_REGISTERED_RING)
         } else {
+            self.plain.set(!self.polled);
             (self.fd, 0)
         }
     }
@@ -236,15 +312,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             // SAFETY: io_uring_setup returned a new fd that nothing else owns.
             Some(unsafe { OwnedFd::from_raw_fd(raw as RawFd) })
         };
-        let registered = registered_only.then(|| (raw, thread_token()));
-        let polled = setup.intersects(SetupFlags::SQPOLL | SetupFlags::IOPOLL);
-        let enter = EnterTarget {
-            fd: raw,
-            registered: Cell::new(registered),
-            register_on_enter: Cell::new(register_ring_fd && !registered_only),
-            setup,
-            polled,
-        };
+        let enter = EnterTarget::new(raw, setup, registered_only.then_some(raw), register_ring_fd);
         // From here on, an error drops `fd` (closing the ring) before `backing`.
         check_params_against_layout(&params, &layout)?;
         let (rings, sqes, kernel_maps) = match &backing {
@@ -371,7 +439,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// The registered ring index, if the fd is registered (which happens
     /// at the first submit or wait, in the thread that makes it).
     pub fn registered_index(&self) -> Option<u32> {
-        self.enter.registered.get().map(|(i, _)| i)
+        self.enter.registered().map(|(i, _)| i)
     }
 
     /// Where the memory lives.
@@ -442,19 +510,72 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
 
     #[inline(always)]
     fn submit_inner(&mut self, want: u32, wait_flags: u32, arg: *const c_void, argsz: usize) -> Result<Submitted> {
+        // Two copies, each with its enter flags a constant (and the
+        // "anything to do?" test reduced to `to_submit == 0` or to nothing):
+        // the caller's loop usually knows which one it takes. Left to
+        // itself, the optimiser sometimes merges them into one copy that
+        // computes the flags at run time.
+        if want > 0 {
+            self.submit_route(want, wait_flags, wait_flags, arg, argsz)
+        } else {
+            self.submit_route(0, 0, wait_flags, arg, argsz)
+        }
+    }
+
+    /// `submit_inner` with the enter flags decided (`wait_flags` or 0).
+    #[inline(always)]
+    fn submit_route(
+        &mut self,
+        want: u32,
+        flags: u32,
+        wait_flags: u32,
+        arg: *const c_void,
+        argsz: usize,
+    ) -> Result<Submitted> {
+        // Publish first, the route after. (Of the equivalent arrangements
+        // measured, this one ran fastest at batch 1; see ringwise-bench's
+        // README on how much code placement alone moves that number.)
+        let to_submit = self.sq.publish();
+        // Most rings take the direct route: one byte for a plain ring, one
+        // thread-token compare more for the thread that registered the fd.
+        if let Some((fd, flags)) = self.enter.direct(flags) {
+            return self.enter_published(to_submit, want, flags, arg, argsz, |_, _| (fd, flags));
+        }
         if self.enter.polled {
+            // Publishes again (the same tail) and counts for itself.
             return self.submit_polled(want, wait_flags, arg, argsz);
         }
-        let before = self.sq.cached_head();
-        let to_submit = self.sq.publish();
-        let flags = if want > 0 { wait_flags } else { 0 };
+        // The fd is still to be registered, or the ring is entered from
+        // another thread than the one that registered it.
+        self.enter_published(to_submit, want, flags, arg, argsz, EnterTarget::enter_args)
+    }
+
+    /// Enter for `to_submit` published SQEs with the fd and flags `target`
+    /// picks (called only if there is something to enter for), and account
+    /// for what was consumed.
+    #[inline(always)]
+    fn enter_published(
+        &mut self,
+        to_submit: u32,
+        want: u32,
+        flags: u32,
+        arg: *const c_void,
+        argsz: usize,
+        target: impl FnOnce(&EnterTarget, u32) -> (u32, u32),
+    ) -> Result<Submitted> {
         if to_submit == 0 && flags == 0 {
             return Ok(Submitted { consumed: 0, remaining: 0, stopped_after: None });
         }
+        let (fd, flags) = target(&self.enter, flags);
         // The result stays a bare errno until it is known to be an error:
         // the `Error` is built out of line, off the hot path.
-        // SAFETY: the callers in this module pass null or a valid EXT_ARG.
-        let result = unsafe { self.enter_raw(to_submit, want, flags, arg, argsz) };
+        // SAFETY: the callers in this module pass null or a valid EXT_ARG;
+        // every SQE published was pushed through the typed API whose safety
+        // contract covers its pointers.
+        let result = unsafe { sys::io_uring_enter(fd, to_submit, want, flags, arg, argsz) };
+        // The head as last read is still cached (read here rather than kept
+        // in a register across the syscall, which clobbers most of them).
+        let before = self.sq.cached_head();
         let head = self.sq.sync_head();
         let consumed = head.wrapping_sub(before);
         let remaining = self.sq.local_tail().wrapping_sub(head);
@@ -796,7 +917,7 @@ impl<S: SqeSize, C: CqeSize> Drop for Ring<S, C> {
         // not ours to unregister; the kernel drops it when that thread exits.
         // Until then the ring lives on, so cancel its requests now: none may
         // run on (reading a pipe, writing a buffer) after the ring is gone.
-        if let Some((index, thread)) = self.enter.registered.get() {
+        if let Some((index, thread)) = self.enter.registered() {
             if thread != thread_token() && !self.enter.setup.contains(SetupFlags::REGISTERED_FD_ONLY) {
                 self.cancel_all_quietly();
             } else if thread == thread_token() {
@@ -833,5 +954,94 @@ impl<S: SqeSize, C: CqeSize> AsRawFd for Ring<S, C> {
     /// The ring fd, or -1 for a `REGISTERED_FD_ONLY` ring.
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_ref().map_or(-1, |f| f.as_raw_fd())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The submit route's precomputed state stays in step with the
+    //! registration (pure logic; the kernel-backed tests of registered rings
+    //! are in `tests/hot_path.rs`, `core_path.rs` and `setup_flags.rs`).
+    use super::*;
+
+    const GET: u32 = abi::IORING_ENTER_GETEVENTS;
+    const REG: u32 = abi::IORING_ENTER_REGISTERED_RING;
+
+    /// On another thread (which may or may not have a token of its own).
+    fn elsewhere<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+        std::thread::scope(|s| s.spawn(f).join().unwrap())
+    }
+
+    /// `(a, b, target)` as `(target, (a, b))`.
+    trait Rotate<A, B, T> {
+        fn rotate(self) -> (T, (A, B));
+    }
+    impl<A, B, T> Rotate<A, B, T> for (A, B, T) {
+        fn rotate(self) -> (T, (A, B)) {
+            (self.2, (self.0, self.1))
+        }
+    }
+
+    #[test]
+    fn plain_ring_takes_the_fd() {
+        let t = EnterTarget::new(7, SetupFlags::empty(), None, false);
+        assert_eq!(t.direct(GET), Some((7, GET)));
+        assert_eq!(t.registered(), None);
+    }
+
+    #[test]
+    fn registered_index_only_from_its_thread() {
+        let t = EnterTarget::new(7, SetupFlags::empty(), None, true);
+        assert_eq!(t.direct(GET), None, "still to register: the general route");
+        t.set_registered(3, thread_token());
+        assert_eq!(t.direct(GET), Some((3, GET | REG)));
+        assert_eq!(t.registered(), Some((3, thread_token())));
+        let (t, (direct, target)) = elsewhere(move || (t.direct(GET), t.target_with(GET), t)).rotate();
+        assert_eq!(direct, None, "another thread must not take the direct route");
+        assert_eq!(target, (7, GET), "another thread enters through the fd");
+        let (t, (direct, target)) = elsewhere(move || {
+            thread_token();
+            (t.direct(GET), t.target_with(GET), t)
+        })
+        .rotate();
+        assert_eq!((direct, target), (None, (7, GET)), "nor a thread with a token of its own");
+        assert_eq!(t.direct(GET), Some((3, GET | REG)), "and back on its own thread");
+    }
+
+    #[test]
+    fn registered_fd_only_ring_elsewhere_gets_minus_one() {
+        let t = EnterTarget::new(5, SetupFlags::REGISTERED_FD_ONLY, Some(5), true);
+        assert_eq!(t.direct(0), Some((5, REG)));
+        let (_, got) = elsewhere(move || (t.direct(0), t.target_with(0), t)).rotate();
+        assert_eq!(got, (None, (u32::MAX, 0)));
+    }
+
+    #[test]
+    fn polled_rings_never_take_the_direct_route() {
+        for setup in [SetupFlags::SQPOLL, SetupFlags::IOPOLL] {
+            let t = EnterTarget::new(7, setup, None, false);
+            assert_eq!(t.direct(GET), None);
+            let t = EnterTarget::new(7, setup, None, true);
+            t.set_registered(2, thread_token());
+            assert_eq!(t.direct(GET), None, "{setup:?}");
+            assert_eq!(t.target_with(GET), (2, GET | REG), "{setup:?} still enters through its index");
+        }
+    }
+
+    #[test]
+    fn failed_registration_falls_back_to_the_plain_fd() {
+        // u32::MAX is no fd: IORING_REGISTER_RING_FDS fails (EBADF).
+        let t = EnterTarget::new(u32::MAX, SetupFlags::empty(), None, true);
+        assert_eq!(t.enter_args(GET), (u32::MAX, GET));
+        assert!(!t.register_on_enter.get());
+        assert_eq!(t.registered(), None);
+        assert_eq!(t.direct(GET), Some((u32::MAX, GET)), "plain from now on");
+    }
+
+    #[test]
+    fn no_thread_sentinel_matches_nobody() {
+        assert_ne!(thread_token(), NO_THREAD);
+        assert_ne!(thread_token_if_any(), NO_THREAD);
+        assert_ne!(elsewhere(thread_token_if_any), NO_THREAD);
     }
 }

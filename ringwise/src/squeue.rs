@@ -154,26 +154,41 @@ impl<S: SqeSize> SubmissionQueue<S> {
     fn reserve(&mut self) -> Result<*mut Sqe, SqFull> {
         let tail = self.local_tail;
         // `limit - tail` is the room known to be left; the slot index is
-        // masked below, so even a corrupted head cannot send us outside the
-        // SQE array.
-        if tail == self.limit && !self.refresh_for_room() {
-            return Err(SqFull);
+        // masked in `take`, so even a corrupted head cannot send us outside
+        // the SQE array.
+        if tail == self.limit {
+            return self.reserve_refreshed();
         }
+        Ok(self.take(tail))
+    }
+
+    /// Hand out the slot of ring index `tail` (our local tail) and move the
+    /// local tail past it.
+    #[inline(always)]
+    fn take(&mut self, tail: u32) -> *mut Sqe {
         self.local_tail = tail.wrapping_add(1);
         let index = (tail & self.mask) as usize;
         // SAFETY: index < entries, so the slot lies in the SQE array; the
         // kernel has consumed it (it is between the kernel's head and our
         // tail's wrap), so nobody else reads it while we write.
-        Ok(unsafe { self.sqes.add(index * S::SLOT_BYTES) }.cast::<Sqe>())
+        unsafe { self.sqes.add(index * S::SLOT_BYTES) }.cast::<Sqe>()
     }
 
-    /// The SQ looked full: re-read the kernel's head. Whether there is room.
+    /// The SQ looked full: re-read the kernel's head, and reserve the slot
+    /// if there is room after all. Out of line as a whole, so that nothing
+    /// of the caller's has to survive the call (a call in the push loop
+    /// would otherwise keep the tail in a callee-saved register).
     #[cold]
     #[inline(never)]
-    fn refresh_for_room(&mut self) -> bool {
+    fn reserve_refreshed(&mut self) -> Result<*mut Sqe, SqFull> {
         self.cached_head = self.kernel_head();
         self.limit = self.cached_head.wrapping_add(self.entries);
-        self.local_tail.wrapping_sub(self.cached_head) < self.entries
+        let tail = self.local_tail;
+        if tail.wrapping_sub(self.cached_head) < self.entries {
+            Ok(self.take(tail))
+        } else {
+            Err(SqFull)
+        }
     }
 
     /// The slot for the next SQE, or `None` when full.
@@ -283,7 +298,7 @@ impl<S: SqeSize> SubmissionQueue<S> {
     pub(crate) fn sync_head(&mut self) -> u32 {
         // `limit` is left behind on purpose: a stale limit is only lower
         // than the true one (the head never moves back), so the next push
-        // that reaches it re-reads the head in `refresh_for_room`. That
+        // that reaches it re-reads the head in `reserve_refreshed`. That
         // keeps the submit path shorter.
         self.cached_head = self.kernel_head();
         self.cached_head
@@ -330,5 +345,239 @@ impl<S: SqeSize> fmt::Debug for SubmissionQueue<S> {
             .field("queued", &self.len())
             .field("dropped", &self.dropped())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Index arithmetic of the SQ over an in-memory stand-in for the rings
+    //! region, with the free-running u32 indices started just below 2^32 so
+    //! that the cases wrap. These are pure arithmetic tests: the real kernel
+    //! cannot be driven through 2^32 submissions in a test, so the "kernel"
+    //! here is a few lines doing what the kernel does with the SQ (read the
+    //! slot at `head & mask` up to the published tail, then move the head
+    //! with a release store). The kernel-backed tests are in `tests/`.
+    use super::*;
+    use crate::entry::{Sqe128, Sqe64};
+    use crate::op::Nop;
+    use proptest::prelude::*;
+
+    /// The SQ fields of a rings region's header.
+    #[repr(C, align(64))]
+    struct Header {
+        head: AtomicU32,
+        tail: AtomicU32,
+        flags: AtomicU32,
+        dropped: AtomicU32,
+    }
+
+    /// A queue over owned fake ring memory, with the kernel's side and a
+    /// model of what must be where. SQE k (counting from 0) carries
+    /// `user_data` `start + k` as a u64, so its low 32 bits are its ring
+    /// index and the whole value shows the order across the wrap.
+    struct Fixture<S: SqeSize> {
+        q: SubmissionQueue<S>,
+        header: Box<Header>,
+        /// The SQE array (u64 words, so that slots are aligned for `Sqe`).
+        sqes: *mut [u64],
+        entries: u32,
+        start: u64,
+        pushed: u64,
+        published: u64,
+        consumed: u64,
+    }
+
+    impl<S: SqeSize> Fixture<S> {
+        fn new(entries: u32, start: u32) -> Fixture<S> {
+            let header = Box::new(Header {
+                head: AtomicU32::new(start),
+                tail: AtomicU32::new(start),
+                flags: AtomicU32::new(0),
+                dropped: AtomicU32::new(0),
+            });
+            // Slots start as garbage, as in a reused ring.
+            let words = entries as usize * S::SLOT_BYTES / 8;
+            let sqes = Box::into_raw(vec![u64::MAX; words].into_boxed_slice());
+            // SAFETY: the header and the SQE array are owned by the fixture
+            // and outlive the queue (dropped after it, see `Drop`); the array
+            // holds `entries` slots of `S::SLOT_BYTES`.
+            let q = unsafe {
+                SubmissionQueue::new(SqPointers {
+                    head: &header.head,
+                    tail: &header.tail,
+                    flags: &header.flags,
+                    dropped: &header.dropped,
+                    sqes: sqes.cast::<u8>(),
+                    entries,
+                })
+            };
+            Fixture { q, header, sqes, entries, start: start as u64, pushed: 0, published: 0, consumed: 0 }
+        }
+
+        fn queued(&self) -> u32 {
+            (self.pushed - self.consumed) as u32
+        }
+
+        /// The SQE in the slot of ring index `index`, read the way the
+        /// kernel reads it.
+        fn kernel_read(&self, index: u32) -> Sqe {
+            let slot = (index & (self.entries - 1)) as usize;
+            // SAFETY: slot < entries, inside the SQE array, aligned.
+            unsafe { self.sqes.cast::<u8>().add(slot * S::SLOT_BYTES).cast::<Sqe>().read() }
+        }
+
+        /// Push `n` NOPs; each must fail exactly when the SQ is full.
+        fn push(&mut self, n: u32) {
+            for _ in 0..n {
+                let full = self.queued() == self.entries;
+                let ud = self.start + self.pushed;
+                let got = self.q.push(Nop::new().user_data(ud));
+                assert_eq!(got.is_err(), full, "push with {} of {} queued", self.queued(), self.entries);
+                if got.is_ok() {
+                    self.pushed += 1;
+                }
+            }
+        }
+
+        fn publish(&mut self) {
+            let pending = self.q.publish();
+            self.published = self.pushed;
+            assert_eq!(self.header.tail.load(Ordering::Relaxed), (self.start + self.published) as u32);
+            // Counted from the head as last read, which may lag: never less
+            // than what the kernel has left, never more than the SQ holds.
+            assert!(pending >= self.queued() && pending <= self.entries, "pending {pending}");
+        }
+
+        /// The kernel consumes up to `n` published SQEs, in order.
+        fn consume(&mut self, n: u32) {
+            let head = self.header.head.load(Ordering::Relaxed);
+            let tail = self.header.tail.load(Ordering::Acquire);
+            let take = n.min(tail.wrapping_sub(head));
+            for i in 0..take {
+                let sqe = self.kernel_read(head.wrapping_add(i));
+                assert_eq!(sqe.user_data, self.start + self.consumed, "SQE at ring index {}", head.wrapping_add(i));
+                assert_eq!(sqe.opcode, crate::op::opcode::NOP);
+                self.consumed += 1;
+            }
+            self.header.head.store(head.wrapping_add(take), Ordering::Release);
+        }
+
+        fn check(&self) {
+            let q = &self.q;
+            assert_eq!(q.len(), self.queued());
+            assert!(q.len() <= q.capacity());
+            assert_eq!(q.space(), q.capacity() - q.len());
+            assert_eq!(q.is_empty(), self.queued() == 0);
+            assert_eq!(q.local_tail(), (self.start + self.pushed) as u32);
+            // Every slot holds the last SQE pushed for its index.
+            let window = self.pushed.min(self.entries as u64);
+            for k in self.pushed - window..self.pushed {
+                let index = (self.start + k) as u32;
+                assert_eq!(q.sqe_at(index).user_data, self.start + k, "sqe_at({index})");
+            }
+        }
+    }
+
+    impl<S: SqeSize> Drop for Fixture<S> {
+        fn drop(&mut self) {
+            // SAFETY: made by Box::into_raw in `new`; the queue no longer
+            // touches it (it is dropped with the fixture and has no Drop).
+            drop(unsafe { Box::from_raw(self.sqes) });
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(u32),
+        Publish,
+        Consume(u32),
+        SyncHead,
+    }
+
+    fn ops(entries: u32) -> impl Strategy<Value = Vec<Op>> {
+        let op = prop_oneof![
+            3 => (0..=2 * entries + 1).prop_map(Op::Push),
+            2 => Just(Op::Publish),
+            2 => (0..=entries + 1).prop_map(Op::Consume),
+            1 => Just(Op::SyncHead),
+        ];
+        proptest::collection::vec(op, 1..200)
+    }
+
+    fn run<S: SqeSize>(entries: u32, back: u32, ops: &[Op]) {
+        let mut f = Fixture::<S>::new(entries, 0u32.wrapping_sub(back));
+        f.check();
+        for op in ops {
+            match *op {
+                Op::Push(n) => f.push(n),
+                Op::Publish => f.publish(),
+                Op::Consume(n) => f.consume(n),
+                Op::SyncHead => {
+                    assert_eq!(f.q.sync_head(), f.header.head.load(Ordering::Relaxed));
+                }
+            }
+            f.check();
+        }
+    }
+
+    fn config() -> ProptestConfig {
+        ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() }
+    }
+
+    /// A ring size (1 to 32 entries), how far below 2^32 the indices
+    /// start, and the operations.
+    fn cases() -> impl Strategy<Value = (u32, u32, Vec<Op>)> {
+        (0u32..6).prop_flat_map(|shift| (Just(1u32 << shift), 0u32..64, ops(1 << shift)))
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Room, order and slots across the 2^32 wrap, 64-byte slots.
+        #[test]
+        fn sq_indices_wrap_64((entries, back, ops) in cases()) {
+            run::<Sqe64>(entries, back, &ops);
+        }
+
+        /// The same with 128-byte slots (`SQE128`): slot `i` starts at
+        /// `i * 128`.
+        #[test]
+        fn sq_indices_wrap_128((entries, back, ops) in cases()) {
+            run::<Sqe128>(entries, back, &ops);
+        }
+    }
+
+    /// Many laps through the wrap, one SQE at a time and in full batches,
+    /// with the head as the only thing that frees room (the cached limit
+    /// lags behind after every consume).
+    #[test]
+    fn sq_laps_through_the_wrap() {
+        for entries in [1u32, 2, 8] {
+            let mut f = Fixture::<Sqe64>::new(entries, u32::MAX - 2 * entries);
+            for lap in 0..4 * entries as u64 + 8 {
+                let n = if lap % 2 == 0 { 1 } else { entries };
+                f.push(n + 1); // one more than fits when the batch is full
+                f.publish();
+                f.check();
+                f.consume(n);
+                f.check();
+            }
+            // Started 2 * entries below 2^32: the tail is now past it.
+            assert!(f.pushed > 2 * entries as u64 && (f.q.local_tail() as u64) < f.pushed, "wrapped past 2^32");
+        }
+    }
+
+    /// In a 128-byte-slot ring a 64-byte op leaves no stale bytes in the
+    /// second half of its slot (the fixture fills slots with 0xff first).
+    #[test]
+    fn sqe128_second_half_cleared() {
+        let mut f = Fixture::<Sqe128>::new(4, u32::MAX - 1);
+        f.push(4);
+        for k in 0..4u64 {
+            let slot = ((f.start + k) as u32 & 3) as usize;
+            // SAFETY: slot < 4, inside the array of 4 slots of 128 bytes.
+            let half = unsafe { f.sqes.cast::<u8>().add(slot * 128 + 64).cast::<[u8; 64]>().read() };
+            assert_eq!(half, [0u8; 64], "slot {slot}");
+        }
     }
 }
