@@ -132,7 +132,7 @@ impl NopClient for Ringwise {
     fn nop_rounds(&mut self, batch: u32, rounds: u64) -> u64 {
         let mut sum = 0u64;
         for _ in 0..rounds {
-            let sq = self.ring.submission();
+            let mut sq = self.ring.submission();
             for i in 0..batch {
                 if sq.push(Nop::new().user_data(i as u64)).is_err() {
                     panic!("batch {batch} does not fit the SQ");
@@ -169,7 +169,7 @@ impl ReadClient for RingwiseReader {
         let mut off = 0u64;
         let mut sum = 0u64;
         for _ in 0..rounds {
-            let sq = self.client.ring.submission();
+            let mut sq = self.client.ring.submission();
             for i in 0..depth {
                 // SAFETY: buffer i lies inside `bufs`, which outlives the
                 // round: submit_reap reaps every read before it returns.

@@ -222,7 +222,7 @@ fn nop(args: &NopArgs) -> Result<(), String> {
 /// `rounds` rounds of: push `batch` NOPs, submit_and_wait(batch), reap them.
 fn nop_rounds(ring: &mut Ring, batch: u32, rounds: u64) -> Result<(), String> {
     for _ in 0..rounds {
-        let sq = ring.submission();
+        let mut sq = ring.submission();
         for i in 0..batch {
             sq.push(Nop::new().user_data(i as u64)).map_err(|e| e.to_string())?;
         }
@@ -291,7 +291,7 @@ fn read(args: &ReadArgs) -> Result<(), String> {
     while done < rounds {
         let n = step.min(rounds - done);
         for _ in 0..n {
-            let sq = ring.submission();
+            let mut sq = ring.submission();
             for i in 0..depth {
                 let buf = bufs[i as usize * size as usize..].as_mut_ptr();
                 let op = Read::new(fd, buf, size).offset(piece * size as u64).user_data(i as u64);

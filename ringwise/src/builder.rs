@@ -131,6 +131,13 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
     /// Keep no ring fd, only a registered ring index (`REGISTERED_FD_ONLY`).
     /// Needs caller or library memory (`NO_MMAP`). The ring can then only be
     /// used from the thread that created it.
+    ///
+    /// **Drop it on that thread too.** Its index in the creating thread's
+    /// table is the only thing that names the ring, and only that thread
+    /// can unregister it: dropped anywhere else, the ring cannot be reached
+    /// to cancel its requests, so they keep running (and the buffers they
+    /// use must stay valid) until the creating thread exits, when the kernel
+    /// drops the index. See "Dropping" on [`Ring`].
     pub fn registered_fd_only(mut self) -> Self {
         self.flags |= SetupFlags::REGISTERED_FD_ONLY;
         self

@@ -16,8 +16,12 @@ pub(crate) struct CqPointers {
     pub entries: u32,
 }
 
-/// The completion side of a ring.
-pub struct CompletionQueue<C: CqeSize> {
+/// The completion side's state: raw pointers into the ring's memory.
+/// Crate-private on purpose: safe code only reaches it through a
+/// [`CompletionQueue`] handle or a [`Drain`], both of which borrow it from
+/// its `Ring`, so it cannot be swapped into another ring (its pointers would
+/// then outlive their memory).
+pub(crate) struct CqState<C: CqeSize> {
     head: *const AtomicU32,
     tail: *const AtomicU32,
     overflow: *const AtomicU32,
@@ -29,14 +33,14 @@ pub struct CompletionQueue<C: CqeSize> {
 }
 
 // SAFETY: as for the SQ: exclusive access to live ring memory through atomics.
-unsafe impl<C: CqeSize> Send for CompletionQueue<C> {}
+unsafe impl<C: CqeSize> Send for CqState<C> {}
 
-impl<C: CqeSize> CompletionQueue<C> {
+impl<C: CqeSize> CqState<C> {
     /// # Safety
     /// The pointers must point into live ring memory laid out for `entries`
     /// CQE slots of `C::SLOT_BYTES`, valid for the queue's life.
-    pub(crate) unsafe fn new(p: CqPointers) -> CompletionQueue<C> {
-        CompletionQueue {
+    pub(crate) unsafe fn new(p: CqPointers) -> CqState<C> {
+        CqState {
             head: p.head,
             tail: p.tail,
             overflow: p.overflow,
@@ -56,11 +60,11 @@ impl<C: CqeSize> CompletionQueue<C> {
     pub(crate) unsafe fn repoint(&mut self, p: CqPointers) {
         // SAFETY: forwarded contract; the queue keeps no state besides the
         // pointers (head and tail live in ring memory).
-        *self = unsafe { CompletionQueue::new(p) };
+        *self = unsafe { CqState::new(p) };
     }
 
     /// Number of CQ slots.
-    pub fn capacity(&self) -> u32 {
+    pub(crate) fn capacity(&self) -> u32 {
         self.entries
     }
 
@@ -87,26 +91,26 @@ impl<C: CqeSize> CompletionQueue<C> {
     /// CQ slots filled and not yet reaped (a 32-byte CQE of a mixed ring
     /// counts two).
     #[inline]
-    pub fn len(&self) -> u32 {
+    pub(crate) fn len(&self) -> u32 {
         self.load_tail().wrapping_sub(self.load_head())
     }
 
     /// Whether no CQE is waiting.
     #[inline]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// CQEs the kernel had to drop because the CQ was full (only kernels
     /// without `IORING_FEAT_NODROP`; newer kernels keep them on an overflow
     /// list, which the ring flushes when it waits).
-    pub fn overflow(&self) -> u32 {
+    pub(crate) fn overflow(&self) -> u32 {
         // SAFETY: pointer into live ring memory.
         unsafe { (*self.overflow).load(Ordering::Relaxed) }
     }
 
     /// Disable or enable eventfd notifications (`IORING_CQ_EVENTFD_DISABLED`).
-    pub fn set_eventfd_enabled(&mut self, enabled: bool) {
+    pub(crate) fn set_eventfd_enabled(&mut self, enabled: bool) {
         let bit = linux_raw_sys::io_uring::IORING_CQ_EVENTFD_DISABLED;
         // SAFETY: pointer into live ring memory; only the application writes
         // cq_flags.
@@ -122,7 +126,7 @@ impl<C: CqeSize> CompletionQueue<C> {
     // not the end; `drain()` is the iterator over what is ready now.
     #[allow(clippy::should_implement_trait)]
     #[inline]
-    pub fn next(&mut self) -> Option<C::Entry> {
+    pub(crate) fn next(&mut self) -> Option<C::Entry> {
         let mut batch = self.drain();
         let entry = batch.next();
         drop(batch);
@@ -130,7 +134,7 @@ impl<C: CqeSize> CompletionQueue<C> {
     }
 
     /// Look at the next CQE without consuming it.
-    pub fn peek(&self) -> Option<C::Entry> {
+    pub(crate) fn peek(&self) -> Option<C::Entry> {
         let mut head = self.load_head();
         let tail = self.load_tail();
         while head != tail {
@@ -148,14 +152,14 @@ impl<C: CqeSize> CompletionQueue<C> {
     /// published once, when the iterator is dropped. CQEs not iterated stay
     /// queued.
     #[inline]
-    pub fn drain(&mut self) -> Drain<'_, C> {
+    pub(crate) fn drain(&mut self) -> Drain<'_, C> {
         let head = self.load_head();
         let tail = self.load_tail();
         Drain { head, tail, queue: self }
     }
 
     /// Copy up to `out.len()` CQEs into `out`; returns how many.
-    pub fn copy_into(&mut self, out: &mut [C::Entry]) -> usize {
+    pub(crate) fn copy_into(&mut self, out: &mut [C::Entry]) -> usize {
         let mut n = 0;
         let mut batch = self.drain();
         for slot in out.iter_mut() {
@@ -171,11 +175,94 @@ impl<C: CqeSize> CompletionQueue<C> {
     }
 }
 
+/// The completion side of a ring, borrowed from it by
+/// [`Ring::completion`](crate::Ring::completion) (or
+/// [`Ring::queues`](crate::Ring::queues)).
+///
+/// A handle, not the queue itself: it holds only a borrow of the ring's
+/// queue state, so swapping two handles swaps two borrows and leaves both
+/// rings as they were.
+pub struct CompletionQueue<'a, C: CqeSize> {
+    state: &'a mut CqState<C>,
+}
+
+impl<'a, C: CqeSize> CompletionQueue<'a, C> {
+    #[inline(always)]
+    pub(crate) fn new(state: &'a mut CqState<C>) -> CompletionQueue<'a, C> {
+        CompletionQueue { state }
+    }
+
+    /// Number of CQ slots.
+    #[inline]
+    pub fn capacity(&self) -> u32 {
+        self.state.capacity()
+    }
+
+    /// CQ slots filled and not yet reaped (a 32-byte CQE of a mixed ring
+    /// counts two).
+    #[inline]
+    pub fn len(&self) -> u32 {
+        self.state.len()
+    }
+
+    /// Whether no CQE is waiting.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.state.is_empty()
+    }
+
+    /// CQEs the kernel had to drop because the CQ was full (only kernels
+    /// without `IORING_FEAT_NODROP`; newer kernels keep them on an overflow
+    /// list, which the ring flushes when it waits).
+    pub fn overflow(&self) -> u32 {
+        self.state.overflow()
+    }
+
+    /// Disable or enable eventfd notifications (`IORING_CQ_EVENTFD_DISABLED`).
+    pub fn set_eventfd_enabled(&mut self, enabled: bool) {
+        self.state.set_eventfd_enabled(enabled)
+    }
+
+    /// Take the next CQE, or `None` when the queue is empty.
+    // Not `Iterator`: the queue refills as the kernel posts, so `None` is
+    // not the end; `drain()` is the iterator over what is ready now.
+    #[allow(clippy::should_implement_trait)]
+    #[inline(always)]
+    pub fn next(&mut self) -> Option<C::Entry> {
+        self.state.next()
+    }
+
+    /// Look at the next CQE without consuming it.
+    #[inline]
+    pub fn peek(&self) -> Option<C::Entry> {
+        self.state.peek()
+    }
+
+    /// Iterate over the CQEs ready now. The tail is read once; the head is
+    /// published once, when the iterator is dropped. CQEs not iterated stay
+    /// queued.
+    #[inline(always)]
+    pub fn drain(&mut self) -> Drain<'_, C> {
+        self.state.drain()
+    }
+
+    /// Copy up to `out.len()` CQEs into `out`; returns how many.
+    pub fn copy_into(&mut self, out: &mut [C::Entry]) -> usize {
+        self.state.copy_into(out)
+    }
+}
+
+impl<C: CqeSize> fmt::Debug for CompletionQueue<'_, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.state, f)
+    }
+}
+
 /// CQEs ready at the time [`CompletionQueue::drain`] was called.
 pub struct Drain<'a, C: CqeSize> {
     head: u32,
     tail: u32,
-    queue: &'a mut CompletionQueue<C>,
+    queue: &'a mut CqState<C>,
 }
 
 impl<C: CqeSize> fmt::Debug for Drain<'_, C> {
@@ -213,7 +300,7 @@ impl<C: CqeSize> Drop for Drain<'_, C> {
     }
 }
 
-impl<C: CqeSize> fmt::Debug for CompletionQueue<C> {
+impl<C: CqeSize> fmt::Debug for CqState<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CompletionQueue")
             .field("entries", &self.entries)
@@ -349,7 +436,7 @@ mod tests {
     /// A queue over owned fake ring memory, the kernel's side, and the
     /// model: the CQEs posted and not yet reaped, in order.
     struct Fixture<C: Posting> {
-        q: CompletionQueue<C>,
+        q: CqState<C>,
         kernel: Kernel<C>,
         header: Box<Header>,
         cqes: *mut [u64],
@@ -372,7 +459,7 @@ mod tests {
             // freed only in its Drop; the array holds `entries` slots of
             // `C::SLOT_BYTES`.
             let q = unsafe {
-                CompletionQueue::new(CqPointers {
+                CqState::new(CqPointers {
                     head: &header.head,
                     tail: &header.tail,
                     overflow: &header.overflow,

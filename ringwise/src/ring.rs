@@ -2,13 +2,13 @@
 //! (submit, wait, timeouts, SQPOLL wakeup), and teardown.
 
 use crate::abi;
-use crate::cqueue::{CompletionQueue, CqPointers, Drain};
+use crate::cqueue::{CompletionQueue, CqPointers, CqState, Drain};
 use crate::entry::{size_flags, Cqe16, CqeSize, Sqe64, SqeSize};
 use crate::error::{Error, Result};
 use crate::flags::{Features, SetupFlags, SIZE_FLAGS};
 use crate::layout::{Layout, RingSpec};
 use crate::memory::{KernelMap, RingMemory};
-use crate::squeue::{SqPointers, SubmissionQueue};
+use crate::squeue::{SqPointers, SqState, SubmissionQueue};
 use crate::sys;
 use crate::Builder;
 use rustix::io::Errno;
@@ -52,9 +52,44 @@ pub struct MemoryReport {
 /// assert_eq!(cqe.user_data, 7);
 /// # Ok::<(), ringwise::Error>(())
 /// ```
+///
+/// # Dropping
+///
+/// Dropping the ring unregisters its fd from the registering thread's table
+/// and closes the fd (the kernel then cancels what is still in flight and
+/// frees the ring, keeping the pages it uses until it is done), and then
+/// releases the ring memory.
+/// Dropped on another thread than the one that registered the fd, the ring
+/// cannot unregister it (the kernel's table is per thread, and only its own
+/// thread can change it), so the kernel keeps the ring until that thread
+/// exits; ringwise cancels every request in flight first
+/// (`IORING_REGISTER_SYNC_CANCEL`, waiting up to a second), so that none
+/// runs on against buffers the caller frees next.
+///
+/// **A [`REGISTERED_FD_ONLY`](crate::Builder::registered_fd_only) ring
+/// dropped on another thread than the one that created it cannot even do
+/// that**: it has no fd, and its index names it only in the creating
+/// thread's table, so nothing can reach it from elsewhere. Its requests keep
+/// running, and buffers they use must stay valid, until the creating thread
+/// exits. Drop such a ring on the thread that created it (it cannot be used
+/// from any other anyway: enters from elsewhere fail with EBADF).
+///
+/// # Forking
+///
+/// A ring inherited through `fork` is still the parent's kernel ring, behind
+/// the same (duplicated) fd and with the same kernel-mapped memory: using it
+/// in the child is sharing one ring between two owners, which
+/// [`adopt`](Self::adopt) forbids. As with liburing, don't use a ring in a
+/// forked child: `exec`, or `_exit`, or `std::mem::forget` the ring. Two
+/// things ringwise does see to: dropping an inherited ring in the child does
+/// not cancel the parent's requests, and a child forked with `fork(3)` never
+/// enters a ring through a registered index of the parent (the child's
+/// table starts empty, and the same number may name one of the child's own
+/// rings). A fork by raw `fork`/`clone` syscall skips the `pthread_atfork`
+/// handler behind the second.
 pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
-    pub(crate) sq: SubmissionQueue<S>,
-    pub(crate) cq: CompletionQueue<C>,
+    pub(crate) sq: SqState<S>,
+    pub(crate) cq: CqState<C>,
     enter: EnterTarget,
     pub(crate) layout: Layout,
     pub(crate) params: abi::io_uring_params,
@@ -86,9 +121,21 @@ pub struct Submitted {
     /// published to the kernel thread, which consumes `remaining` on its own
     /// (it may even have posted their CQEs before moving the SQ head).
     pub remaining: u32,
-    /// When the kernel stopped early (without `SUBMIT_ALL`): the `user_data`
-    /// of the last SQE it consumed, whose preparation failed. Its CQE carries
-    /// the error.
+    /// Set when the kernel stopped before the end of what was queued
+    /// (`remaining > 0`) after consuming at least one SQE: the `user_data`
+    /// of the last SQE it consumed. `None` with `SQPOLL`, where the kernel
+    /// thread consumes on its own time.
+    ///
+    /// It names the SQE the kernel stopped *after*, not necessarily one that
+    /// failed. Usually it did fail: without `SUBMIT_ALL` the kernel stops at
+    /// the first SQE whose preparation fails, and that SQE's CQE carries the
+    /// error (one flagged `IO_LINK` or `IO_HARDLINK` does not stop it: its
+    /// chain fails, the rest of it with ECANCELED, and submission goes on,
+    /// as measured on 6.18). But the kernel also stops with no failure at all
+    /// when it cannot allocate a request (memory pressure; the rest stays
+    /// queued for the next submit), and then the named SQE was submitted like
+    /// any other and may well succeed. Its CQE tells which; `remaining` and
+    /// `consumed` are exact either way.
     pub stopped_after: Option<u64>,
 }
 
@@ -106,11 +153,47 @@ fn thread_token() -> u64 {
         if v != 0 {
             v
         } else {
+            forget_token_after_fork();
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
             t.set(n);
             n
         }
     })
+}
+
+extern "C" {
+    /// glibc's and musl's `pthread_atfork(3)`: handlers `fork(3)` runs
+    /// around the fork (in libc, which std links anyway; no dependency).
+    fn pthread_atfork(
+        prepare: Option<unsafe extern "C" fn()>,
+        parent: Option<unsafe extern "C" fn()>,
+        child: Option<unsafe extern "C" fn()>,
+    ) -> std::ffi::c_int;
+}
+
+/// After `fork(3)` the child's forking thread still holds the parent
+/// thread's token, but none of the parent's registered ring indices: the
+/// child's io_uring table starts empty, and its own rings take the same
+/// numbers. Without this, a ring the parent registered would enter through
+/// its index in the child and reach whichever ring of the child holds that
+/// number. Clearing the child's token (from a `pthread_atfork` handler,
+/// installed before the first token exists) sends such a ring the general
+/// way, through its fd; the hot path is unchanged. A fork by raw syscall
+/// skips the handler: see "Forking" on [`Ring`].
+fn forget_token_after_fork() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    /// Runs in the child, where only the forking thread exists; the token
+    /// is a plain `Cell` with no destructor, so touching it is async-signal
+    /// safe.
+    unsafe extern "C" fn child() {
+        let _ = TOKEN.try_with(|t| t.set(0));
+    }
+    ONCE.call_once(|| {
+        // SAFETY: registers a child handler that only stores to this
+        // thread's token. If registration fails (ENOMEM), forked children
+        // keep the stale token, as documented.
+        let _ = unsafe { pthread_atfork(None, None, Some(child)) };
+    });
 }
 
 /// This thread's token if it has one, else 0: one thread-local load, no
@@ -120,6 +203,11 @@ fn thread_token() -> u64 {
 #[inline(always)]
 fn thread_token_if_any() -> u64 {
     TOKEN.with(Cell::get)
+}
+
+/// This process's id (a syscall: for set-up and teardown only).
+fn current_pid() -> u32 {
+    rustix::process::getpid().as_raw_nonzero().get() as u32
 }
 
 /// The `thread` of an [`EnterTarget`] whose fd is not registered. Tokens
@@ -162,6 +250,8 @@ struct EnterTarget {
     setup: SetupFlags,
     /// SQPOLL or IOPOLL: submission takes the longer path.
     polled: bool,
+    /// The process that set the ring up (a forked child is another).
+    pid: u32,
 }
 
 impl EnterTarget {
@@ -181,6 +271,7 @@ impl EnterTarget {
             register_on_enter: Cell::new(register_on_enter),
             setup,
             polled,
+            pid: current_pid(),
         };
         if let Some(index) = registered {
             target.set_registered(index, thread_token());
@@ -313,28 +404,19 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             Some(unsafe { OwnedFd::from_raw_fd(raw as RawFd) })
         };
         let enter = EnterTarget::new(raw, setup, registered_only.then_some(raw), register_ring_fd);
-        // From here on, an error drops `fd` (closing the ring) before `backing`.
-        check_params_against_layout(&params, &layout)?;
-        let (rings, sqes, kernel_maps) = match &backing {
-            Backing::User { rings, sqes, .. } => (*rings, *sqes, None),
-            Backing::Kernel => {
-                let features = Features::from_bits_retain(params.features);
-                if !features.contains(Features::SINGLE_MMAP) {
-                    return Err(Error::Unsupported {
-                        what: "a kernel-mapped ring".into(),
-                        why: "this kernel lacks IORING_FEAT_SINGLE_MMAP (Linux 5.4); ringwise needs 5.4 or newer"
-                            .into(),
-                    });
+        // From here on, an error drops `fd` (closing the ring) before
+        // `backing`. A REGISTERED_FD_ONLY ring has no fd: its index in this
+        // thread's table is its only reference, so an error must unregister
+        // it, or the ring would live on until this thread exits.
+        let (rings, sqes, kernel_maps) = match map_and_check(&params, &layout, &backing, fd.as_ref()) {
+            Ok(regions) => regions,
+            Err(e) => {
+                if registered_only {
+                    unregister_ring_index(raw);
                 }
-                let borrowed = fd.as_ref().expect("kernel rings have an fd").as_fd();
-                let rings_map =
-                    KernelMap::map(borrowed, layout.rings_bytes(), abi::IORING_OFF_SQ_RING as u64, "rings region")?;
-                let sqes_map =
-                    KernelMap::map(borrowed, layout.sqes_bytes(), abi::IORING_OFF_SQES as u64, "SQE region")?;
-                (rings_map.as_ptr(), sqes_map.as_ptr(), Some((rings_map, sqes_map)))
+                return Err(e);
             }
         };
-        check_header_against_params(rings, &params)?;
         let so = &params.sq_off;
         let co = &params.cq_off;
         let at = |off: u32| -> *const AtomicU32 {
@@ -354,7 +436,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // SAFETY: all pointers lie in the regions checked against the layout,
         // which the ring keeps alive.
         let sq = unsafe {
-            SubmissionQueue::new(SqPointers {
+            SqState::new(SqPointers {
                 head: at(so.head),
                 tail: at(so.tail),
                 flags: at(so.flags),
@@ -365,7 +447,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         };
         // SAFETY: as above.
         let cq = unsafe {
-            CompletionQueue::new(CqPointers {
+            CqState::new(CqPointers {
                 head: at(co.head),
                 tail: at(co.tail),
                 overflow: at(co.overflow),
@@ -377,22 +459,54 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         Ok(Ring { sq, cq, enter, layout, params, fd, kernel_maps, backing, keep: Vec::new() })
     }
 
-    /// The submission queue.
-    #[inline]
-    pub fn submission(&mut self) -> &mut SubmissionQueue<S> {
-        &mut self.sq
+    /// The submission queue, as a handle that borrows it from the ring.
+    ///
+    /// A handle rather than `&mut` to the queue: the queue holds pointers
+    /// into this ring's memory, and a `&mut` would let safe code swap it with
+    /// another ring's queue (`std::mem::swap`), then drop that ring and write
+    /// SQEs into its freed memory. Swapping the queues themselves does not
+    /// compile (the only error is E0308 on the swap: `swap` wants `&mut T`,
+    /// the handles are values):
+    ///
+    /// ```compile_fail,E0308
+    /// use ringwise::{op::Nop, Ring};
+    /// let mut a: Ring = Ring::new(4)?;
+    /// let mut b: Ring = Ring::new(4)?;
+    /// std::mem::swap(a.submission(), b.submission()); // error[E0308]
+    /// drop(b);
+    /// a.submission().push(Nop::new()).unwrap();
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
+    ///
+    /// Swapping handles compiles, and only swaps two borrows:
+    ///
+    /// ```
+    /// use ringwise::{op::Nop, Ring};
+    /// let mut a: Ring = Ring::new(4)?;
+    /// let mut b: Ring = Ring::new(4)?;
+    /// std::mem::swap(&mut a.submission(), &mut b.submission());
+    /// drop(b);
+    /// a.submission().push(Nop::new()).unwrap();
+    /// assert_eq!(a.submit()?.consumed, 1);
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn submission(&mut self) -> SubmissionQueue<'_, S> {
+        SubmissionQueue::new(&mut self.sq)
     }
 
-    /// The completion queue (no syscall; see [`completions`](Self::completions)).
-    #[inline]
-    pub fn completion(&mut self) -> &mut CompletionQueue<C> {
-        &mut self.cq
+    /// The completion queue (no syscall; see [`completions`](Self::completions)),
+    /// as a handle that borrows it from the ring (see
+    /// [`submission`](Self::submission) for why a handle).
+    #[inline(always)]
+    pub fn completion(&mut self) -> CompletionQueue<'_, C> {
+        CompletionQueue::new(&mut self.cq)
     }
 
     /// Both queues at once.
-    #[inline]
-    pub fn queues(&mut self) -> (&mut SubmissionQueue<S>, &mut CompletionQueue<C>) {
-        (&mut self.sq, &mut self.cq)
+    #[inline(always)]
+    pub fn queues(&mut self) -> (SubmissionQueue<'_, S>, CompletionQueue<'_, C>) {
+        (SubmissionQueue::new(&mut self.sq), CompletionQueue::new(&mut self.cq))
     }
 
     /// The CQEs ready now. When the CQ looks empty but the kernel holds
@@ -741,7 +855,37 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// returned). The entry-size flags must match `S` and `C`, the parameters
     /// must agree with the exact layout, and the fd must be an io_uring;
     /// rings in caller memory (`NO_MMAP`) cannot be adopted.
-    pub fn adopt(fd: OwnedFd, params: abi::io_uring_params) -> Result<Ring<S, C>> {
+    ///
+    /// # Safety
+    /// An [`OwnedFd`] owns a descriptor, not the kernel ring behind it: `dup`
+    /// gives two fds to one ring. So the caller must guarantee that, while
+    /// the returned `Ring` lives, no other code and no other `Ring` submits
+    /// to, reaps from, or maps and writes the memory of this kernel ring,
+    /// through this fd or any other fd or registered index naming it (in
+    /// particular: not the `Ring` whose [`fd`](Self::fd) was duplicated, and
+    /// not a second `adopt` of a duplicate). Two owners keep separate SQ
+    /// tails: the kernel then runs SQE slots one of them filled as if the
+    /// other had queued them, again, with whatever pointers they carry.
+    ///
+    /// `params` must be the parameters `io_uring_setup` returned for this
+    /// ring. ringwise refuses the mismatches it can see (entry-size flags
+    /// against `S` and `C`, entry counts and masks against the ring's
+    /// header, offsets and mapping lengths against the layout), but some
+    /// flags leave no trace it can check: a ring without `NO_SQARRAY`
+    /// adopted with that flag claimed would run the SQEs its stale SQ array
+    /// names instead of those ringwise queued.
+    ///
+    /// Safe code cannot do it (the only error is E0133, a call to an unsafe
+    /// function):
+    ///
+    /// ```compile_fail,E0133
+    /// use ringwise::Ring;
+    /// let a: Ring = Ring::new(4)?;
+    /// let dup = a.fd().unwrap().try_clone_to_owned().unwrap();
+    /// let _b: Ring = Ring::adopt(dup, *a.params())?; // error[E0133]
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub unsafe fn adopt(fd: OwnedFd, params: abi::io_uring_params) -> Result<Ring<S, C>> {
         let setup = SetupFlags::from_bits_retain(params.flags);
         let want = size_flags::<S, C>();
         if setup & SIZE_FLAGS != want {
@@ -778,28 +922,90 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 }
 
+/// The ring's regions, mapped if the kernel holds them, after checking the
+/// kernel's parameters and ring header against the layout: (rings region,
+/// SQE region, the kernel mappings if any).
+#[allow(clippy::type_complexity)]
+fn map_and_check(
+    params: &abi::io_uring_params,
+    layout: &Layout,
+    backing: &Backing,
+    fd: Option<&OwnedFd>,
+) -> Result<(*mut u8, *mut u8, Option<(KernelMap, KernelMap)>)> {
+    check_params_against_layout(params, layout)?;
+    let (rings, sqes, kernel_maps) = match backing {
+        Backing::User { rings, sqes, .. } => (*rings, *sqes, None),
+        Backing::Kernel => {
+            let features = Features::from_bits_retain(params.features);
+            if !features.contains(Features::SINGLE_MMAP) {
+                return Err(Error::Unsupported {
+                    what: "a kernel-mapped ring".into(),
+                    why: "this kernel lacks IORING_FEAT_SINGLE_MMAP (Linux 5.4); ringwise needs 5.4 or newer".into(),
+                });
+            }
+            let Some(fd) = fd else {
+                return Err(Error::Unsupported {
+                    what: "a kernel-mapped ring".into(),
+                    why: "a ring without an fd (REGISTERED_FD_ONLY) cannot be mapped; it needs NO_MMAP".into(),
+                });
+            };
+            let rings_map =
+                KernelMap::map(fd.as_fd(), layout.rings_bytes(), abi::IORING_OFF_SQ_RING as u64, "rings region")?;
+            let sqes_map = KernelMap::map(fd.as_fd(), layout.sqes_bytes(), abi::IORING_OFF_SQES as u64, "SQE region")?;
+            (rings_map.as_ptr(), sqes_map.as_ptr(), Some((rings_map, sqes_map)))
+        }
+    };
+    check_header_against_params(rings, params)?;
+    Ok((rings, sqes, kernel_maps))
+}
+
+/// Drop this thread's registered ring index `index`
+/// (`IORING_UNREGISTER_RING_FDS`); for a `REGISTERED_FD_ONLY` ring that is
+/// its last reference, and frees it. Errors are ignored: at worst the kernel
+/// drops the index when the thread exits.
+fn unregister_ring_index(index: u32) {
+    let mut update = abi::io_uring_rsrc_update { offset: index, resv: 0, data: 0 };
+    // SAFETY: a valid update naming the index, read during the call only.
+    let _ = unsafe {
+        sys::io_uring_register(
+            index,
+            abi::IORING_UNREGISTER_RING_FDS | abi::IORING_REGISTER_USE_REGISTERED_RING,
+            (&mut update as *mut abi::io_uring_rsrc_update).cast(),
+            1,
+        )
+    };
+}
+
 /// The kernel's returned parameters must agree with our layout, or the
 /// memory we handed over (or mapped) is not what the kernel uses.
 fn check_params_against_layout(p: &abi::io_uring_params, layout: &Layout) -> Result<()> {
-    let mismatch = |what: &str, kernel: u64, ours: u64| Error::Unsupported {
-        what: "this ring".into(),
-        why: format!(
-            "the kernel reports {what} = {kernel} where ringwise's layout computed {ours}; ring memory would be \
-             wrong, so the ring was closed (please report this kernel version)"
-        ),
-    };
+    match params_layout_mismatch(p, layout) {
+        None => Ok(()),
+        Some((what, kernel, ours)) => Err(Error::Unsupported {
+            what: "this ring".into(),
+            why: format!(
+                "the kernel reports {what} = {kernel} where ringwise's layout computed {ours}; ring memory would \
+                 be wrong, so the ring was closed (please report this kernel version)"
+            ),
+        }),
+    }
+}
+
+/// The first of the kernel's parameters that disagrees with `layout`: what
+/// it is, the kernel's number, ours. Checked at setup and after a resize.
+pub(crate) fn params_layout_mismatch(p: &abi::io_uring_params, layout: &Layout) -> Option<(&'static str, u64, u64)> {
     if p.sq_entries != layout.sq_entries() {
-        return Err(mismatch("sq_entries", p.sq_entries as u64, layout.sq_entries() as u64));
+        return Some(("sq_entries", p.sq_entries as u64, layout.sq_entries() as u64));
     }
     if p.cq_entries != layout.cq_entries() {
-        return Err(mismatch("cq_entries", p.cq_entries as u64, layout.cq_entries() as u64));
+        return Some(("cq_entries", p.cq_entries as u64, layout.cq_entries() as u64));
     }
     if p.cq_off.cqes as usize != layout.cqes_offset() {
-        return Err(mismatch("cq_off.cqes", p.cq_off.cqes as u64, layout.cqes_offset() as u64));
+        return Some(("cq_off.cqes", p.cq_off.cqes as u64, layout.cqes_offset() as u64));
     }
     if let Some(array) = layout.sq_array_offset() {
         if p.sq_off.array as usize != array {
-            return Err(mismatch("sq_off.array", p.sq_off.array as u64, array as u64));
+            return Some(("sq_off.array", p.sq_off.array as u64, array as u64));
         }
     }
     let header = [
@@ -813,9 +1019,9 @@ fn check_params_against_layout(p: &abi::io_uring_params, layout: &Layout) -> Res
         p.cq_off.flags,
     ];
     if let Some(&bad) = header.iter().find(|&&off| off as usize + 4 > layout.cqes_offset()) {
-        return Err(mismatch("a ring header offset", bad as u64, layout.cqes_offset() as u64));
+        return Some(("a ring header offset", bad as u64, layout.cqes_offset() as u64));
     }
-    Ok(())
+    None
 }
 
 /// The ring header the kernel filled in must describe the ring the
@@ -917,20 +1123,13 @@ impl<S: SqeSize, C: CqeSize> Drop for Ring<S, C> {
         // not ours to unregister; the kernel drops it when that thread exits.
         // Until then the ring lives on, so cancel its requests now: none may
         // run on (reading a pipe, writing a buffer) after the ring is gone.
+        // In a forked child the kernel ring is the parent's, which goes on
+        // using it: leave its requests alone.
         if let Some((index, thread)) = self.enter.registered() {
-            if thread != thread_token() && !self.enter.setup.contains(SetupFlags::REGISTERED_FD_ONLY) {
+            if thread == thread_token() {
+                unregister_ring_index(index);
+            } else if !self.enter.setup.contains(SetupFlags::REGISTERED_FD_ONLY) && self.enter.pid == current_pid() {
                 self.cancel_all_quietly();
-            } else if thread == thread_token() {
-                let mut update = abi::io_uring_rsrc_update { offset: index, resv: 0, data: 0 };
-                // SAFETY: a valid update naming our index.
-                let _ = unsafe {
-                    sys::io_uring_register(
-                        index,
-                        abi::IORING_UNREGISTER_RING_FDS | abi::IORING_REGISTER_USE_REGISTERED_RING,
-                        (&mut update as *mut abi::io_uring_rsrc_update).cast(),
-                        1,
-                    )
-                };
             }
         }
         // Fields drop next in declaration order: the fd closes before the
@@ -1036,6 +1235,51 @@ mod tests {
         assert!(!t.register_on_enter.get());
         assert_eq!(t.registered(), None);
         assert_eq!(t.direct(GET), Some((u32::MAX, GET)), "plain from now on");
+    }
+
+    /// A `REGISTERED_FD_ONLY` ring whose parameters fail the checks in
+    /// `from_setup` is unregistered on that error path: its index is its
+    /// only reference, and a leftover index keeps the ring alive until the
+    /// thread exits.
+    #[test]
+    fn registered_fd_only_ring_failing_its_checks_is_unregistered() {
+        let flags = SetupFlags::NO_MMAP | SetupFlags::REGISTERED_FD_ONLY;
+        let layout = RingSpec::new(8).flags(flags).layout().expect("layout");
+        let memory = crate::memory::Mapping::anonymous(layout.total_bytes()).expect("memory");
+        let rings = memory.as_ptr();
+        // SAFETY: the SQE region's offset lies inside the buffer (the layout
+        // says so; the buffer is `total_bytes` long).
+        let sqes = unsafe { rings.add(layout.sqes_offset_in_buffer()) };
+        let mut p = crate::builder::zeroed_params();
+        p.flags = flags.bits();
+        p.cq_off.user_addr = rings as u64;
+        p.sq_off.user_addr = sqes as u64;
+        // SAFETY: both regions lie in `memory`, exactly as the layout says,
+        // which stays mapped until after the ring is gone (it moves into the
+        // backing below, dropped after the index is unregistered).
+        let index = match unsafe { sys::io_uring_setup(8, &mut p) } {
+            Ok(index) => index,
+            Err(errno) => {
+                eprintln!("skipped: this kernel refuses REGISTERED_FD_ONLY rings ({})", crate::errno_name(errno));
+                return;
+            }
+        };
+        let registered = || {
+            // SAFETY: an enter that submits and waits for nothing, through
+            // this thread's index: EBADF once nothing is registered there.
+            unsafe { sys::io_uring_enter(index, 0, 0, abi::IORING_ENTER_REGISTERED_RING, std::ptr::null(), 0).is_ok() }
+        };
+        assert!(registered(), "setup registered the ring at index {index}");
+        // The checks fail: these are not the parameters of a 16-entry ring.
+        let wrong = RingSpec::new(16).flags(flags).layout().expect("layout");
+        let backing = Backing::User { rings, sqes, owners: vec![Box::new(memory)] };
+        let err = Ring::<Sqe64, Cqe16>::from_setup(index, p, wrong, backing, false).expect_err("not a 16-entry ring");
+        assert!(err.to_string().contains("sq_entries"), "{err}");
+        let leaked = registered();
+        if leaked {
+            unregister_ring_index(index);
+        }
+        assert!(!leaked, "the failed ring was left registered at index {index}");
     }
 
     #[test]

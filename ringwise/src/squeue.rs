@@ -29,8 +29,12 @@ pub(crate) struct SqPointers {
     pub entries: u32,
 }
 
-/// The submission side of a ring.
-pub struct SubmissionQueue<S: SqeSize> {
+/// The submission side's state: raw pointers into the ring's memory and the
+/// local indices. Crate-private on purpose: safe code only ever reaches it
+/// through a [`SubmissionQueue`] handle, which borrows it from its `Ring`, so
+/// it cannot be swapped into another ring (its pointers would then outlive
+/// their memory) or moved out of it.
+pub(crate) struct SqState<S: SqeSize> {
     head: *const AtomicU32,
     tail: *const AtomicU32,
     flags: *const AtomicU32,
@@ -52,17 +56,17 @@ pub struct SubmissionQueue<S: SqeSize> {
 // SAFETY: the queue only touches ring memory that its owning `Ring` keeps
 // alive, through atomics for the shared indices; moving it to another thread
 // moves that exclusive access with it.
-unsafe impl<S: SqeSize> Send for SubmissionQueue<S> {}
+unsafe impl<S: SqeSize> Send for SqState<S> {}
 
-impl<S: SqeSize> SubmissionQueue<S> {
+impl<S: SqeSize> SqState<S> {
     /// # Safety
     /// The pointers must point into live ring memory laid out for `entries`
     /// SQEs of `S::SLOT_BYTES`, and stay valid for the queue's life.
-    pub(crate) unsafe fn new(p: SqPointers) -> SubmissionQueue<S> {
+    pub(crate) unsafe fn new(p: SqPointers) -> SqState<S> {
         // SAFETY: the caller guarantees the pointers.
         let (head, tail) = unsafe { ((*p.head).load(Ordering::Acquire), (*p.tail).load(Ordering::Relaxed)) };
         debug_assert_eq!(head, tail, "a new ring's SQ is empty");
-        SubmissionQueue {
+        SqState {
             head: p.head,
             tail: p.tail,
             flags: p.flags,
@@ -97,39 +101,43 @@ impl<S: SqeSize> SubmissionQueue<S> {
 
     /// Number of SQ slots.
     #[inline]
-    pub fn capacity(&self) -> u32 {
+    pub(crate) fn capacity(&self) -> u32 {
         self.entries
     }
 
-    /// SQEs pushed and not yet consumed by the kernel (as last seen).
+    /// SQEs pushed and not yet consumed by the kernel (as last seen), at
+    /// most `entries`: a head past our tail (ring memory written by someone
+    /// else) must not read as four billion queued SQEs.
     #[inline]
-    pub fn len(&self) -> u32 {
-        self.local_tail.wrapping_sub(self.kernel_head())
+    pub(crate) fn len(&self) -> u32 {
+        self.local_tail.wrapping_sub(self.kernel_head()).min(self.entries)
     }
 
     /// Whether nothing is queued.
     #[inline]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Free slots.
     #[inline]
-    pub fn space(&self) -> u32 {
-        self.entries - self.len()
+    pub(crate) fn space(&self) -> u32 {
+        // Saturating as well as clamped: never an underflow, whatever the
+        // shared head says.
+        self.entries.saturating_sub(self.len())
     }
 
     /// SQEs the kernel dropped because their SQ array slot held an invalid
     /// index. Always 0 for rings ringwise set up; a non-zero value means the
     /// ring memory was corrupted.
-    pub fn dropped(&self) -> u32 {
+    pub(crate) fn dropped(&self) -> u32 {
         // SAFETY: pointer into live ring memory.
         unsafe { (*self.dropped).load(Ordering::Relaxed) }
     }
 
     /// The SQ ring flags (`IORING_SQ_NEED_WAKEUP`, `CQ_OVERFLOW`, `TASKRUN`).
     #[inline]
-    pub fn ring_flags(&self) -> u32 {
+    pub(crate) fn ring_flags(&self) -> u32 {
         // SAFETY: pointer into live ring memory.
         unsafe { (*self.flags).load(Ordering::Relaxed) }
     }
@@ -215,7 +223,7 @@ impl<S: SqeSize> SubmissionQueue<S> {
 
     /// Queue an op that gives the kernel no memory to keep (e.g. [`Nop`](crate::op::Nop)).
     #[inline]
-    pub fn push<O: SafeOp>(&mut self, op: O) -> Result<(), SqFull> {
+    pub(crate) fn push<O: SafeOp>(&mut self, op: O) -> Result<(), SqFull> {
         let sqe = self.reserve()?;
         Self::clear_slot_tail(sqe);
         // SAFETY: `reserve` returned a slot of the SQE array that only we
@@ -233,7 +241,7 @@ impl<S: SqeSize> SubmissionQueue<S> {
     /// descriptor the op closes ([`Close`](crate::op::Close) of a plain fd)
     /// must be the caller's to close, and not used by anything afterwards.
     #[inline]
-    pub unsafe fn push_unchecked<O: PrepareSqe>(&mut self, op: O) -> Result<(), SqFull> {
+    pub(crate) unsafe fn push_unchecked<O: PrepareSqe>(&mut self, op: O) -> Result<(), SqFull> {
         let sqe = self.reserve()?;
         Self::clear_slot_tail(sqe);
         // SAFETY: as in `push`.
@@ -243,7 +251,7 @@ impl<S: SqeSize> SubmissionQueue<S> {
 
     /// Queue ops from an iterator while there is room; returns how many were
     /// queued. The rest of the iterator is left unconsumed.
-    pub fn push_iter<O: SafeOp>(&mut self, ops: impl IntoIterator<Item = O>) -> u32 {
+    pub(crate) fn push_iter<O: SafeOp>(&mut self, ops: impl IntoIterator<Item = O>) -> u32 {
         let mut pushed = 0;
         let mut ops = ops.into_iter();
         while self.space() > 0 {
@@ -263,7 +271,7 @@ impl<S: SqeSize> SubmissionQueue<S> {
     /// `fill` must leave a valid SQE whose pointers follow the contract of
     /// [`push_unchecked`](Self::push_unchecked).
     #[inline]
-    pub unsafe fn push_raw(&mut self, fill: impl FnOnce(&mut Sqe)) -> Result<(), SqFull> {
+    pub(crate) unsafe fn push_raw(&mut self, fill: impl FnOnce(&mut Sqe)) -> Result<(), SqFull> {
         let sqe = self.reserve()?;
         Self::clear_slot_tail(sqe);
         // SAFETY: as in `push`.
@@ -312,10 +320,10 @@ impl<S: SqeSize> SubmissionQueue<S> {
 
 /// 128-byte entries: ops that use the 80-byte command area (or the 128-byte
 /// opcodes) can only be pushed on a ring whose slots are that big.
-impl SubmissionQueue<crate::entry::Sqe128> {
+impl SqState<crate::entry::Sqe128> {
     /// Queue a 128-byte op that carries no pointer (e.g. [`Nop128`](crate::op::Nop128)).
     #[inline]
-    pub fn push_big<O: crate::op::SafeBigOp>(&mut self, op: O) -> Result<(), SqFull> {
+    pub(crate) fn push_big<O: crate::op::SafeBigOp>(&mut self, op: O) -> Result<(), SqFull> {
         let sqe = self.next_slot().ok_or(SqFull)?;
         // SAFETY: in an SQE128 ring every slot is 128 bytes (S::SLOT_BYTES),
         // so the slot `next_slot` handed out extends to a whole `BigSqe`.
@@ -330,7 +338,7 @@ impl SubmissionQueue<crate::entry::Sqe128> {
     /// carries, including any inside its command area, must stay valid until
     /// the op's CQE has been reaped.
     #[inline]
-    pub unsafe fn push_big_unchecked<O: crate::op::PrepareBigSqe>(&mut self, op: O) -> Result<(), SqFull> {
+    pub(crate) unsafe fn push_big_unchecked<O: crate::op::PrepareBigSqe>(&mut self, op: O) -> Result<(), SqFull> {
         let sqe = self.next_slot().ok_or(SqFull)?;
         // SAFETY: as in `push_big`: the slot is 128 bytes long.
         op.prepare_big(unsafe { &mut *(sqe as *mut Sqe).cast::<crate::entry::BigSqe>() });
@@ -338,13 +346,136 @@ impl SubmissionQueue<crate::entry::Sqe128> {
     }
 }
 
-impl<S: SqeSize> fmt::Debug for SubmissionQueue<S> {
+impl<S: SqeSize> fmt::Debug for SqState<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SubmissionQueue")
             .field("entries", &self.entries)
             .field("queued", &self.len())
             .field("dropped", &self.dropped())
             .finish()
+    }
+}
+
+/// The submission side of a ring, borrowed from it by
+/// [`Ring::submission`](crate::Ring::submission) (or
+/// [`Ring::queues`](crate::Ring::queues)).
+///
+/// A handle, not the queue itself: it holds only a borrow of the ring's
+/// queue state, so swapping two handles swaps two borrows and leaves both
+/// rings as they were. Bind it with `let mut sq = ring.submission();` to
+/// push several SQEs through one borrow.
+pub struct SubmissionQueue<'a, S: SqeSize> {
+    state: &'a mut SqState<S>,
+}
+
+impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
+    #[inline(always)]
+    pub(crate) fn new(state: &'a mut SqState<S>) -> SubmissionQueue<'a, S> {
+        SubmissionQueue { state }
+    }
+
+    /// Number of SQ slots.
+    #[inline]
+    pub fn capacity(&self) -> u32 {
+        self.state.capacity()
+    }
+
+    /// SQEs pushed and not yet consumed by the kernel (as last seen); never
+    /// more than [`capacity`](Self::capacity).
+    #[inline]
+    pub fn len(&self) -> u32 {
+        self.state.len()
+    }
+
+    /// Whether nothing is queued.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.state.is_empty()
+    }
+
+    /// Free slots: `capacity() - len()`.
+    #[inline]
+    pub fn space(&self) -> u32 {
+        self.state.space()
+    }
+
+    /// SQEs the kernel dropped because their SQ array slot held an invalid
+    /// index. Always 0 for rings ringwise set up; a non-zero value means the
+    /// ring memory was corrupted.
+    pub fn dropped(&self) -> u32 {
+        self.state.dropped()
+    }
+
+    /// The SQ ring flags (`IORING_SQ_NEED_WAKEUP`, `CQ_OVERFLOW`, `TASKRUN`).
+    #[inline]
+    pub fn ring_flags(&self) -> u32 {
+        self.state.ring_flags()
+    }
+
+    /// Queue an op that gives the kernel no memory to keep (e.g. [`Nop`](crate::op::Nop)).
+    #[inline(always)]
+    pub fn push<O: SafeOp>(&mut self, op: O) -> Result<(), SqFull> {
+        self.state.push(op)
+    }
+
+    /// Queue any op.
+    ///
+    /// # Safety
+    /// Every pointer the op carries (buffers, iovecs, paths, ...) must stay
+    /// valid, and not be used in ways the op forbids (a read's buffer must not
+    /// be read or written by others), until the op's CQE has been reaped. A
+    /// descriptor the op closes ([`Close`](crate::op::Close) of a plain fd)
+    /// must be the caller's to close, and not used by anything afterwards.
+    #[inline(always)]
+    pub unsafe fn push_unchecked<O: PrepareSqe>(&mut self, op: O) -> Result<(), SqFull> {
+        // SAFETY: forwarded contract.
+        unsafe { self.state.push_unchecked(op) }
+    }
+
+    /// Queue ops from an iterator while there is room; returns how many were
+    /// queued. The rest of the iterator is left unconsumed.
+    #[inline]
+    pub fn push_iter<O: SafeOp>(&mut self, ops: impl IntoIterator<Item = O>) -> u32 {
+        self.state.push_iter(ops)
+    }
+
+    /// Fill the next SQE by hand.
+    ///
+    /// # Safety
+    /// `fill` must leave a valid SQE whose pointers follow the contract of
+    /// [`push_unchecked`](Self::push_unchecked).
+    #[inline(always)]
+    pub unsafe fn push_raw(&mut self, fill: impl FnOnce(&mut Sqe)) -> Result<(), SqFull> {
+        // SAFETY: forwarded contract.
+        unsafe { self.state.push_raw(fill) }
+    }
+}
+
+/// 128-byte entries: ops that use the 80-byte command area (or the 128-byte
+/// opcodes) can only be pushed on a ring whose slots are that big.
+impl SubmissionQueue<'_, crate::entry::Sqe128> {
+    /// Queue a 128-byte op that carries no pointer (e.g. [`Nop128`](crate::op::Nop128)).
+    #[inline(always)]
+    pub fn push_big<O: crate::op::SafeBigOp>(&mut self, op: O) -> Result<(), SqFull> {
+        self.state.push_big(op)
+    }
+
+    /// Queue any 128-byte op (e.g. [`UringCmd80`](crate::op::UringCmd80)).
+    ///
+    /// # Safety
+    /// As for [`push_unchecked`](Self::push_unchecked): every pointer the op
+    /// carries, including any inside its command area, must stay valid until
+    /// the op's CQE has been reaped.
+    #[inline(always)]
+    pub unsafe fn push_big_unchecked<O: crate::op::PrepareBigSqe>(&mut self, op: O) -> Result<(), SqFull> {
+        // SAFETY: forwarded contract.
+        unsafe { self.state.push_big_unchecked(op) }
+    }
+}
+
+impl<S: SqeSize> fmt::Debug for SubmissionQueue<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.state, f)
     }
 }
 
@@ -376,7 +507,7 @@ mod tests {
     /// `user_data` `start + k` as a u64, so its low 32 bits are its ring
     /// index and the whole value shows the order across the wrap.
     struct Fixture<S: SqeSize> {
-        q: SubmissionQueue<S>,
+        q: SqState<S>,
         header: Box<Header>,
         /// The SQE array (u64 words, so that slots are aligned for `Sqe`).
         sqes: *mut [u64],
@@ -402,7 +533,7 @@ mod tests {
             // and outlive the queue (dropped after it, see `Drop`); the array
             // holds `entries` slots of `S::SLOT_BYTES`.
             let q = unsafe {
-                SubmissionQueue::new(SqPointers {
+                SqState::new(SqPointers {
                     head: &header.head,
                     tail: &header.tail,
                     flags: &header.flags,
@@ -564,6 +695,26 @@ mod tests {
             }
             // Started 2 * entries below 2^32: the tail is now past it.
             assert!(f.pushed > 2 * entries as u64 && (f.q.local_tail() as u64) < f.pushed, "wrapped past 2^32");
+        }
+    }
+
+    /// A kernel head past our tail (the shared ring memory written by
+    /// someone else) reads as a full queue with no room: `len` is clamped to
+    /// the capacity and `space` cannot underflow (it used to compute
+    /// `entries - len` and wrap, or panic in debug builds).
+    #[test]
+    fn head_past_the_tail_clamps_len_and_space() {
+        for back in [1u32, 100] {
+            let mut f = Fixture::<Sqe64>::new(8, 0u32.wrapping_sub(back));
+            f.push(3);
+            let tail = f.q.local_tail();
+            for ahead in [1u32, 5, 9, u32::MAX / 2] {
+                f.header.head.store(tail.wrapping_add(ahead), Ordering::Release);
+                assert_eq!(f.q.len(), 8, "head {ahead} past the tail");
+                assert_eq!(f.q.space(), 0, "head {ahead} past the tail");
+                assert!(!f.q.is_empty());
+                assert_eq!(f.q.push_iter(std::iter::repeat_with(Nop::new).take(4)), 0, "no room is no room");
+            }
         }
     }
 

@@ -341,7 +341,9 @@ fn adopt_refuses_non_rings_and_nonsense_params() {
     let efd = rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC).unwrap();
     let file: OwnedFd = TempFile::new("adopt").file.try_clone().unwrap().into();
     for (what, fd) in [("pipe", r), ("/dev/null", null), ("eventfd", efd), ("file", file)] {
-        let err = Ring::<Sqe64, Cqe16>::adopt(fd, params).unwrap_err();
+        // SAFETY: not a ring at all (adopt checks that first); nothing
+        // else uses it.
+        let err = unsafe { Ring::<Sqe64, Cqe16>::adopt(fd, params) }.unwrap_err();
         assert_eq!(err.errno_name(), "EBADF", "{what}: {err}");
         assert!(err.to_string().contains("not an io_uring"), "{what}: {err}");
     }
@@ -357,7 +359,8 @@ fn adopt_refuses_non_rings_and_nonsense_params() {
     };
     drop(fd);
     let (reused, _w2) = pipe();
-    let err = Ring::<Sqe64, Cqe16>::adopt(reused, params).unwrap_err();
+    // SAFETY: a pipe, not a ring; nothing else uses it.
+    let err = unsafe { Ring::<Sqe64, Cqe16>::adopt(reused, params) }.unwrap_err();
     assert!(err.to_string().contains("not an io_uring"), "{err}");
 
     // A real ring with nonsense parameters.
@@ -369,7 +372,10 @@ fn adopt_refuses_non_rings_and_nonsense_params() {
         let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
         let mut p2 = p;
         p2.flags = real.flags | p.flags;
-        Ring::<Sqe64, Cqe16>::adopt(fd, p2)
+        // SAFETY: the fresh ring is ours alone; the parameters are wrong
+        // only in ways adopt checks before it uses the ring (this test is
+        // about those checks).
+        unsafe { Ring::<Sqe64, Cqe16>::adopt(fd, p2) }
     };
     let real = {
         let mut p = zeroed_params();
@@ -419,7 +425,9 @@ fn adopt_refuses_non_rings_and_nonsense_params() {
         ptr.cast::<u8>().add(p.sq_off.tail as usize).cast::<u32>().write_volatile(3);
         rustix::mm::munmap(ptr, page()).unwrap();
     }
-    let err = Ring::<Sqe64, Cqe16>::adopt(fd, p).unwrap_err();
+    // SAFETY: the ring is ours alone (its header mapping is gone); its
+    // parameters are the kernel's.
+    let err = unsafe { Ring::<Sqe64, Cqe16>::adopt(fd, p) }.unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
     assert!(err.to_string().contains("3 SQEs"), "{err}");
 

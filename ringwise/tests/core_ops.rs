@@ -186,7 +186,7 @@ fn link_chain_runs_in_order() {
     // the read sees what the write wrote.
     // SAFETY: both buffers outlive the ops, reaped by `run`.
     unsafe {
-        let sq = ring.submission();
+        let mut sq = ring.submission();
         sq.push_unchecked(Write::new(&file, data.as_ptr(), 6000).offset(0).user_data(1).flags(SqeFlags::IO_LINK))
             .unwrap();
         sq.push(Fsync::new(&file).user_data(2).flags(SqeFlags::IO_LINK)).unwrap();
@@ -205,7 +205,7 @@ fn failing_link_cancels_the_rest() {
     // A read of the pipe's write end fails at issue time (EBADF).
     // SAFETY: `buf` outlives the ops.
     unsafe {
-        let sq = ring.submission();
+        let mut sq = ring.submission();
         sq.push_unchecked(Read::new(&w, buf.as_mut_ptr(), 8).user_data(1).flags(SqeFlags::IO_LINK)).unwrap();
         sq.push(Nop::new().user_data(2).flags(SqeFlags::IO_LINK)).unwrap();
         sq.push(Nop::new().user_data(3)).unwrap();
@@ -224,7 +224,7 @@ fn hardlink_continues_after_a_failure() {
     let mut buf = [0u8; 8];
     // SAFETY: `buf` outlives the ops.
     unsafe {
-        let sq = ring.submission();
+        let mut sq = ring.submission();
         sq.push_unchecked(Read::new(&w, buf.as_mut_ptr(), 8).user_data(1).flags(SqeFlags::IO_HARDLINK)).unwrap();
         sq.push(Nop::new().user_data(2).flags(SqeFlags::IO_HARDLINK)).unwrap();
         sq.push(Nop::new().user_data(3)).unwrap();
@@ -240,7 +240,7 @@ fn drain_waits_for_everything_before_it() {
     let mut buf = [0u8; 8];
     // SAFETY: `buf` outlives the ops.
     unsafe {
-        let sq = ring.submission();
+        let mut sq = ring.submission();
         sq.push_unchecked(Read::new(&r, buf.as_mut_ptr(), 8).user_data(1)).unwrap();
         sq.push(Nop::new().user_data(2).flags(SqeFlags::IO_DRAIN)).unwrap();
         sq.push(Nop::new().user_data(3)).unwrap();

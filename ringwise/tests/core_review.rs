@@ -13,6 +13,13 @@
 //! * `&'static mut [u8]` is ring memory, as documented.
 //! * The `NO_SQARRAY` probe keeps no answer from a transient failure.
 //! * The huge page error reports the 2 MiB pool.
+//! * Queue handles are borrows: swapping the handles of two rings leaves
+//!   both rings intact (swapping the queues themselves no longer compiles:
+//!   the `compile_fail` doctest on `Ring::submission`).
+//! * A forked child does not enter a ring through the parent's registered
+//!   index, which in the child's table names one of the child's own rings,
+//!   and dropping an inherited ring there does not cancel the parent's
+//!   requests.
 
 mod common;
 
@@ -53,9 +60,9 @@ fn adopt_with_params_of_bigger_entries_is_refused_not_a_sigbus() {
     // access), so ringwise must notice before it reads a CQE there.
     let (fd, params) = orphaned_ring(1024);
     let lie = params_claiming(params, SetupFlags::CQE32);
-    #[allow(unused_unsafe)]
-    // SAFETY (should `adopt` become unsafe): nothing else uses this ring;
-    // its only other owner was dropped above.
+    // SAFETY: nothing else uses this ring (its only other owner was dropped
+    // in `orphaned_ring`); the parameters lie in a way adopt checks (this
+    // test is about that check) before it uses the ring.
     let err = unsafe { Ring::<Sqe64, Cqe32>::adopt(fd, lie) }.expect_err("a rings region twice the kernel's");
     let text = err.to_string();
     assert!(text.contains("rings region") && text.contains("layout"), "{text}");
@@ -63,14 +70,12 @@ fn adopt_with_params_of_bigger_entries_is_refused_not_a_sigbus() {
     // The same for the SQE region (SQE128 doubles it).
     let (fd, params) = orphaned_ring(1024);
     let lie = params_claiming(params, SetupFlags::SQE128);
-    #[allow(unused_unsafe)]
     // SAFETY: as above.
     let err = unsafe { Ring::<Sqe128, Cqe16>::adopt(fd, lie) }.expect_err("an SQE region twice the kernel's");
     assert!(err.to_string().contains("SQE region"), "{err}");
 
     // The truth is still accepted, and the adopted ring works.
     let (fd, params) = orphaned_ring(1024);
-    #[allow(unused_unsafe)]
     // SAFETY: as above.
     let mut ring = unsafe { Ring::<Sqe64, Cqe16>::adopt(fd, params) }.expect("adopt with the kernel's parameters");
     nop_round_trip(&mut ring, 64, 0x10);
@@ -380,4 +385,146 @@ fn huge_page_failure_reports_the_2mb_pool() {
     if std::path::Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").is_dir() {
         assert!(text.contains(" free "), "{text}");
     }
+}
+
+#[test]
+// Swapping temporaries is the point: what used to swap two rings' queues.
+#[allow(clippy::swap_with_temporary)]
+fn swapping_queue_handles_of_two_rings_swaps_only_borrows() {
+    // Different sizes, so that a swapped queue would show.
+    let mut a: Ring = Ring::new(4).expect("ring a");
+    let mut b: Ring = Ring::new(16).expect("ring b");
+    std::mem::swap(&mut a.submission(), &mut b.submission());
+    std::mem::swap(&mut a.completion(), &mut b.completion());
+    std::mem::swap(&mut a.queues(), &mut b.queues());
+    assert_eq!((a.submission().capacity(), b.submission().capacity()), (4, 16));
+    assert_eq!((a.completion().capacity(), b.completion().capacity()), (8, 32));
+    {
+        // Bound handles, swapped: each borrows the other ring for as long as
+        // both borrows last, and pushes go there.
+        let (mut sa, mut ca) = a.queues();
+        let (mut sb, mut cb) = b.queues();
+        std::mem::swap(&mut sa, &mut sb);
+        std::mem::swap(&mut ca, &mut cb);
+        assert_eq!((sa.capacity(), ca.capacity(), sb.capacity(), cb.capacity()), (16, 32, 4, 8));
+        sa.push(Nop::new().user_data(0xb)).expect("room in b");
+        sb.push(Nop::new().user_data(0xa)).expect("room in a");
+    }
+    assert_eq!((a.submission().len(), b.submission().len()), (1, 1));
+    for (ring, want) in [(&mut a, 0xa), (&mut b, 0xb)] {
+        let s = ring.submit_and_wait(1).expect("submit");
+        assert_eq!((s.consumed, s.remaining), (1, 0));
+        assert_eq!(common::reap_user_data(ring, 1), [want]);
+    }
+    // Dropping one ring leaves the other whole: many laps through all of
+    // its slots, its memory and its queues its own.
+    drop(b);
+    for round in 0..16 {
+        nop_round_trip(&mut a, 4, round << 8);
+    }
+    assert_eq!(a.submission().capacity(), 4);
+}
+
+extern "C" {
+    /// libc's `fork(3)` (which runs `pthread_atfork` handlers).
+    fn fork() -> i32;
+    /// Leave the forked child without running anything of the parent's.
+    fn _exit(status: i32) -> !;
+}
+
+/// In a forked child: enter the parent's ring `a` after a ring of the
+/// child's own took the same registered index. 0 if `a` reached its own
+/// kernel ring, 2 if the indices differ (nothing to show).
+fn in_forked_child(a: &mut Ring) -> i32 {
+    let mut b: Ring = Ring::new(4).expect("child's ring");
+    nop_round_trip(&mut b, 1, 0xb0);
+    if b.registered_index() != a.registered_index() {
+        eprintln!("child: ring b got index {:?}, a has {:?}", b.registered_index(), a.registered_index());
+        return 2;
+    }
+    a.submission().push(Nop::new().user_data(0xa)).expect("room");
+    // No wait here: entered through the wrong ring, it would wait forever.
+    let s = a.submit().expect("submit a");
+    assert_eq!((s.consumed, s.remaining), (1, 0), "a's NOP must reach a's kernel ring, not b's");
+    assert_eq!(common::reap_user_data(a, 1), [0xa]);
+    assert!(b.completion().is_empty(), "ring b got a CQE");
+    0
+}
+
+#[test]
+fn forked_child_does_not_enter_through_the_parents_ring_index() {
+    const CHILD: &str = "RINGWISE_CORE_REVIEW_FORK_CHILD";
+    if std::env::var_os(CHILD).is_none() {
+        // Fork from a process of its own, where no other test runs.
+        rerun_alone("forked_child_does_not_enter_through_the_parents_ring_index", CHILD);
+        return;
+    }
+    let mut a: Ring = Ring::new(4).expect("ring a");
+    nop_round_trip(&mut a, 1, 1);
+    let Some(index) = a.registered_index() else {
+        skip("the ring fd could not be registered (Linux 5.18)");
+        return;
+    };
+    // SAFETY: this process runs this test alone; the child only uses its
+    // own copies and leaves with _exit, never returning into the harness.
+    let pid = unsafe { fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| in_forked_child(&mut a))).unwrap_or(101);
+        // SAFETY: ends the child at once; nothing of the parent's state is
+        // torn down twice (no destructors run, ring `a` stays the parent's).
+        unsafe { _exit(code) };
+    }
+    let pid = rustix::process::Pid::from_raw(pid).expect("child pid");
+    let (_, status) = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())
+        .expect("waitpid")
+        .expect("the child's status");
+    match status.exit_status() {
+        Some(0) => {}
+        Some(2) => skip(format!("the child's own ring did not take index {index}; nothing to show")),
+        other => panic!("the forked child failed ({other:?}, status {status:?}); see its output above"),
+    }
+}
+
+#[test]
+fn ring_dropped_in_a_forked_child_leaves_the_parents_requests_alone() {
+    const CHILD: &str = "RINGWISE_CORE_REVIEW_FORK_DROP_CHILD";
+    if std::env::var_os(CHILD).is_none() {
+        rerun_alone("ring_dropped_in_a_forked_child_leaves_the_parents_requests_alone", CHILD);
+        return;
+    }
+    let mut ring: Ring = Ring::new(4).expect("ring");
+    nop_round_trip(&mut ring, 1, 1);
+    if ring.registered_index().is_none() {
+        skip("the ring fd could not be registered (Linux 5.18)");
+        return;
+    }
+    // A read that waits for the pipe, in flight across the fork.
+    let (r, w) = common::pipe();
+    let mut buf = [0u8; 8];
+    let read = ringwise::op::Read::new(r.as_raw_fd(), buf.as_mut_ptr(), buf.len() as u32).user_data(0x5ead);
+    // SAFETY: `buf` outlives the read: its CQE is reaped below before `buf`
+    // goes out of scope, and nothing else touches `buf` meanwhile.
+    unsafe { ring.submission().push_unchecked(read) }.expect("room");
+    assert_eq!(ring.submit().expect("submit").consumed, 1);
+    // SAFETY: this process runs this test alone; the child only drops its
+    // copy of the ring and leaves with _exit.
+    let pid = unsafe { fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // Dropping the inherited ring (another thread's registration, as far
+        // as the child can tell) must not cancel the parent's requests.
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(ring))).map_or(101, |()| 0);
+        // SAFETY: ends the child at once, running nothing of the parent's.
+        unsafe { _exit(code) };
+    }
+    let pid = rustix::process::Pid::from_raw(pid).expect("child pid");
+    let (_, status) = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())
+        .expect("waitpid")
+        .expect("the child's status");
+    assert_eq!(status.exit_status(), Some(0), "child {status:?}");
+    rustix::io::write(&w, b"parent!\n").expect("write");
+    let got = common::reap_all(&mut ring, 1, Duration::from_secs(5));
+    assert_eq!(got, [(0x5ead, 8)], "the parent's read was cancelled by the child's drop (-125 is ECANCELED)");
+    assert_eq!(&buf, b"parent!\n");
 }

@@ -17,7 +17,7 @@ const EINVAL: i32 = 22;
 
 /// [NOP 1, invalid opcode 2, NOP 3 .. NOP n]: the kernel consumes two.
 fn queue_bad_second(ring: &mut Ring, n: u64) {
-    let sq = ring.submission();
+    let mut sq = ring.submission();
     sq.push(Nop::new().user_data(1)).unwrap();
     // SAFETY: the SQE carries no pointer.
     unsafe {

@@ -87,7 +87,7 @@ fn drive(ring: &mut Ring<Sqe128, Cqe16>, ops: u64, tag: u64, totals: &mut Totals
         };
         let n = want.min(cap).min(ops - next_sqe);
         round += 1;
-        let sq = ring.submission();
+        let mut sq = ring.submission();
         for i in 0..n {
             sq.push(Nop::new().user_data(tag | (next_sqe + i))).expect("SQ has room after a full reap");
         }

@@ -290,7 +290,7 @@ fn submit_all() {
     let mut ring = Builder::<Sqe64, Cqe16>::new(8).submit_all().build().unwrap();
     assert!(ring.setup_flags().contains(SetupFlags::SUBMIT_ALL));
     exercise(&mut ring);
-    let sq = ring.submission();
+    let mut sq = ring.submission();
     sq.push(Nop::new().user_data(1)).unwrap();
     // SAFETY: an SQE with an unknown opcode and no pointers.
     unsafe {
@@ -668,42 +668,46 @@ fn raw_ring_cq(entries: u32, cq_entries: u32, flags: SetupFlags) -> (OwnedFd, ab
 #[test]
 fn adopt_checks_types_and_fd() {
     let (fd, params) = raw_ring(8, SetupFlags::SQE128);
-    let mut ring = Ring::<Sqe128, Cqe16>::adopt(fd, params).unwrap();
+    // SAFETY (every adopt below): each fd names a ring set up just above
+    // that nothing else uses; where the parameters are not the kernel's for
+    // that fd, they are wrong in ways adopt checks before using the ring
+    // (which is what this test is about).
+    let mut ring = unsafe { Ring::<Sqe128, Cqe16>::adopt(fd, params) }.unwrap();
     assert!(ring.setup_flags().contains(SetupFlags::SQE128));
     exercise(&mut ring);
 
     let (fd, params) = raw_ring(16, SetupFlags::CQE32 | SetupFlags::NO_SQARRAY | SetupFlags::SINGLE_ISSUER);
-    let mut ring = Ring::<Sqe64, Cqe32>::adopt(fd, params).unwrap();
+    let mut ring = unsafe { Ring::<Sqe64, Cqe32>::adopt(fd, params) }.unwrap();
     exercise(&mut ring);
 
     let (fd, params) = raw_ring_cq(4, 100, SetupFlags::CQSIZE);
     assert_eq!(params.cq_entries, 128);
-    let mut ring = Ring::<Sqe64, Cqe16>::adopt(fd, params).unwrap_or_else(|e| panic!("CQSIZE ring: {e}"));
+    let mut ring = unsafe { Ring::<Sqe64, Cqe16>::adopt(fd, params) }.unwrap_or_else(|e| panic!("CQSIZE ring: {e}"));
     exercise(&mut ring);
 
     let (fd, params) = raw_ring(8, SetupFlags::SQE128);
-    let err = Ring::<Sqe64, Cqe16>::adopt(fd, params).unwrap_err();
+    let err = unsafe { Ring::<Sqe64, Cqe16>::adopt(fd, params) }.unwrap_err();
     assert!(
         matches!(err, Error::EntryTypeMismatch { types_imply, found } if types_imply.is_empty() && found == SetupFlags::SQE128),
         "{err:?}"
     );
     let (fd, params) = raw_ring(8, SetupFlags::empty());
-    let err = Ring::<Sqe64, Cqe32>::adopt(fd, params).unwrap_err();
+    let err = unsafe { Ring::<Sqe64, Cqe32>::adopt(fd, params) }.unwrap_err();
     assert!(matches!(err, Error::EntryTypeMismatch { .. }), "{err:?}");
 
     // An fd with another ring's parameters: the ring header disagrees.
     let (_, params8) = raw_ring(8, SetupFlags::empty());
     let (fd64, _) = raw_ring(64, SetupFlags::empty());
-    let err = Ring::<Sqe64, Cqe16>::adopt(fd64, params8).unwrap_err();
+    let err = unsafe { Ring::<Sqe64, Cqe16>::adopt(fd64, params8) }.unwrap_err();
     assert!(err.to_string().contains("belong to another ring"), "{err}");
     let (_, params64) = raw_ring(64, SetupFlags::empty());
     let (fd8, _) = raw_ring(8, SetupFlags::empty());
-    let err = Ring::<Sqe64, Cqe16>::adopt(fd8, params64).unwrap_err();
+    let err = unsafe { Ring::<Sqe64, Cqe16>::adopt(fd8, params64) }.unwrap_err();
     assert!(matches!(err, Error::Kernel { .. } | Error::Unsupported { .. }), "{err:?}");
 
     let (_, params) = raw_ring(8, SetupFlags::empty());
     let (r, _w) = pipe();
-    let err = Ring::<Sqe64, Cqe16>::adopt(r, params).unwrap_err();
+    let err = unsafe { Ring::<Sqe64, Cqe16>::adopt(r, params) }.unwrap_err();
     assert_eq!(err.errno(), rustix::io::Errno::BADF, "{err}");
     assert!(err.to_string().contains("not an io_uring"), "{err}");
 }

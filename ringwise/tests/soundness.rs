@@ -500,13 +500,13 @@ impl Drop for Fixture {
 /// Run the op `push` queues in a fresh ring (the reference) and in a ring
 /// whose only slot was just filled with garbage: the kernel must answer the
 /// same.
-fn same_answer_after_garbage(name: &str, push: &dyn Fn(&mut SubmissionQueue<Sqe64>)) {
+fn same_answer_after_garbage(name: &str, push: &dyn Fn(&mut SubmissionQueue<'_, Sqe64>)) {
     let mut fresh = Ring::new(1).unwrap();
-    push(fresh.submission());
+    push(&mut fresh.submission());
     let want = one_cqe(&mut fresh);
     let mut reused = Ring::new(1).unwrap();
     dirty_the_slot(&mut reused);
-    push(reused.submission());
+    push(&mut reused.submission());
     let got = one_cqe(&mut reused);
     assert_eq!((got.user_data, got.res, got.flags), (want.user_data, want.res, want.flags), "{name}");
 }

@@ -194,23 +194,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                     })
                 })
             })?;
-        if p.sq_entries != new_layout.sq_entries()
-            || p.cq_entries != new_layout.cq_entries()
-            || p.cq_off.cqes as usize != new_layout.cqes_offset()
-        {
-            return Err(Error::Unsupported {
-                what: "this resized ring".into(),
-                why: format!(
-                    "the kernel reports {} SQ / {} CQ entries and CQEs at {} where ringwise computed {} / {} / {}; \
-                     the ring cannot be used safely any more (please report this kernel version)",
-                    p.sq_entries,
-                    p.cq_entries,
-                    p.cq_off.cqes,
-                    new_layout.sq_entries(),
-                    new_layout.cq_entries(),
-                    new_layout.cqes_offset()
-                ),
-            });
+        if let Err(e) = check_resized(&mut p, &new_layout) {
+            // The kernel already uses the new memory: keep it for as long as
+            // the ring lives, as on success, rather than hand it back.
+            if let (Some((_, owner)), Backing::User { owners, .. }) = (user, &mut self.backing) {
+                owners.push(owner);
+            }
+            return Err(e);
         }
 
         let (rings, sqes) = match user {
@@ -326,5 +316,101 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 entries: p.cq_entries,
             });
         }
+    }
+}
+
+/// The kernel's answer to a resize must agree with the new layout, as at
+/// setup: the entry counts, the CQE array's offset, the SQ index array's
+/// offset (ringwise refills that array, slot i naming SQE i, at the offset
+/// its layout computed) and the header offsets the queues are pointed at.
+///
+/// Linux 6.18 does not report the SQ array's offset after a resize: it
+/// leaves `sq_off.array` as passed in (0, which is never an array offset:
+/// the header is there) and puts the array where setup would, which is the
+/// layout's offset. So 0 is read as "not reported" and replaced by the
+/// layout's offset (so that [`Ring::params`] stays whole); any other value
+/// must be the layout's.
+fn check_resized(p: &mut abi::io_uring_params, layout: &Layout) -> Result<()> {
+    if p.sq_off.array == 0 {
+        if let Some(array) = layout.sq_array_offset() {
+            p.sq_off.array = array as u32;
+        }
+    }
+    match crate::ring::params_layout_mismatch(p, layout) {
+        None => Ok(()),
+        Some((what, kernel, ours)) => Err(Error::Unsupported {
+            what: "this resized ring".into(),
+            why: format!(
+                "the kernel reports {what} = {kernel} for the resized ring where ringwise's layout computed {ours}; \
+                 the ring cannot be used safely any more (please report this kernel version)"
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{Cqe16, Sqe64};
+    use crate::Builder;
+
+    /// The kernel's answer to a resize is checked against the new layout
+    /// like setup's, the SQ index array's offset included: ringwise refills
+    /// that array at its own offset, so a kernel that put it elsewhere would
+    /// read garbage indices (and drop or misroute every SQE).
+    #[test]
+    fn resize_answer_with_another_sq_array_offset_is_refused() {
+        let mut ring: Ring<Sqe64, Cqe16> =
+            Builder::new(8).single_issuer().defer_taskrun().keep_sq_array().build().expect("ring");
+        match ring.resize(ResizeSpec::new(64)) {
+            Ok(()) => {}
+            Err(e) if e.errno() == Errno::INVAL => {
+                eprintln!("skipped: this kernel cannot resize rings (Linux 6.13): {e}");
+                return;
+            }
+            Err(e) => panic!("resize: {e}"),
+        }
+        let (p, layout) = (*ring.params(), *ring.layout());
+        let array = layout.sq_array_offset().expect("the ring keeps its SQ array");
+        assert_eq!(layout.sq_entries(), 64);
+        assert_eq!(p.sq_off.array as usize, array, "the ring's parameters name its SQ array");
+        // The ring works at its new size, through the array ringwise refilled.
+        for round in 0..3u64 {
+            for i in 0..64 {
+                ring.submission().push(crate::op::Nop::new().user_data(round << 8 | i)).expect("room");
+            }
+            let s = ring.submit_and_wait(64).expect("submit");
+            assert_eq!((s.consumed, s.remaining), (64, 0));
+            let got: Vec<u64> = ring.completion().drain().map(|c| c.user_data).collect();
+            assert_eq!(got, (0..64).map(|i| round << 8 | i).collect::<Vec<_>>());
+            assert_eq!(ring.submission().dropped(), 0);
+        }
+        // What the kernel returns (6.18 leaves the array's offset 0).
+        let mut answer = p;
+        answer.sq_off.array = 0;
+        check_resized(&mut answer, &layout).expect("an offset not reported");
+        assert_eq!(answer.sq_off.array as usize, array, "filled in from the layout");
+        check_resized(&mut p.clone(), &layout).expect("the layout's own offset");
+        let mut moved = p;
+        moved.sq_off.array += 64;
+        let err = check_resized(&mut moved, &layout).expect_err("an SQ array elsewhere");
+        let text = err.to_string();
+        assert!(
+            text.contains("sq_off.array")
+                && text.contains(&(array + 64).to_string())
+                && text.contains(&array.to_string()),
+            "{text}"
+        );
+        // Without an SQ array (NO_SQARRAY) there is no offset to compare.
+        let no_array = RingSpec::new(64)
+            .cq_entries(layout.cq_entries())
+            .flags(layout.flags() | SetupFlags::NO_SQARRAY)
+            .layout()
+            .expect("layout");
+        let mut q = p;
+        q.sq_off.array = 0;
+        q.cq_off.cqes = no_array.cqes_offset() as u32;
+        check_resized(&mut q, &no_array).expect("nothing to compare");
+        assert_eq!(q.sq_off.array, 0);
     }
 }

@@ -64,7 +64,7 @@ pub fn by_ud(cqes: &[Cqe], user_data: u64) -> Cqe {
 macro_rules! push {
     ($ring:expr, $op:expr) => {{
         let op = $op;
-        let sq = $ring.submission();
+        let mut sq = $ring.submission();
         // SAFETY: the test keeps every buffer/path the op names alive until it
         // has collected the op's CQE.
         unsafe { sq.push_unchecked(op) }.expect("SQ has room")
