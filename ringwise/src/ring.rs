@@ -417,45 +417,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 return Err(e);
             }
         };
-        let so = &params.sq_off;
-        let co = &params.cq_off;
-        let at = |off: u32| -> *const AtomicU32 {
-            // SAFETY: offsets were checked to lie inside the rings region.
-            unsafe { rings.add(off as usize).cast() }
-        };
-        if let Some(array_off) = layout.sq_array_offset() {
-            // SAFETY: the SQ array lies in the rings region (checked); we
-            // consume SQEs in ring order, so slot i always names SQE i.
-            unsafe {
-                let array = rings.add(array_off).cast::<u32>();
-                for i in 0..layout.sq_entries() {
-                    array.add(i as usize).write(i);
-                }
-            }
-        }
-        // SAFETY: all pointers lie in the regions checked against the layout,
-        // which the ring keeps alive.
-        let sq = unsafe {
-            SqState::new(SqPointers {
-                head: at(so.head),
-                tail: at(so.tail),
-                flags: at(so.flags),
-                dropped: at(so.dropped),
-                sqes,
-                entries: params.sq_entries,
-            })
-        };
+        // SAFETY: both regions were checked against the layout and the
+        // kernel's offsets (map_and_check), and the ring keeps them alive.
+        let (sq, cq) = unsafe { queue_pointers(rings, sqes, &params, &layout) };
         // SAFETY: as above.
-        let cq = unsafe {
-            CqState::new(CqPointers {
-                head: at(co.head),
-                tail: at(co.tail),
-                overflow: at(co.overflow),
-                flags: at(co.flags),
-                cqes: rings.add(co.cqes as usize) as *const u8,
-                entries: params.cq_entries,
-            })
-        };
+        let (sq, cq) = unsafe { (SqState::new(sq), CqState::new(cq)) };
         Ok(Ring { sq, cq, enter, layout, params, fd, kernel_maps, backing, keep: Vec::new() })
     }
 
@@ -920,6 +886,57 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let raw = std::os::fd::IntoRawFd::into_raw_fd(fd) as u32;
         Ring::from_setup(raw, params, layout, Backing::Kernel, true)
     }
+}
+
+/// The queues' pointers into a ring's regions, from the kernel's offsets,
+/// after filling the SQ index array (if the layout has one) so that slot i
+/// names SQE i: ringwise consumes SQEs in ring order. Shared by setup and
+/// resize, the two places a ring gets (new) memory.
+///
+/// # Safety
+/// `rings` and `sqes` must be live regions laid out as `layout`, whose
+/// header offsets in `params` were checked against it, and must stay alive
+/// as long as the queues built from the pointers.
+pub(crate) unsafe fn queue_pointers(
+    rings: *mut u8,
+    sqes: *mut u8,
+    params: &abi::io_uring_params,
+    layout: &Layout,
+) -> (SqPointers, CqPointers) {
+    let at = |off: u32| -> *const AtomicU32 {
+        // SAFETY: the offsets were checked to lie in the header of the
+        // rings region.
+        unsafe { rings.add(off as usize).cast() }
+    };
+    if let Some(array_off) = layout.sq_array_offset() {
+        // SAFETY: the SQ array lies in the rings region (layout); the kernel
+        // reads it only when entered, after this.
+        unsafe {
+            let array = rings.add(array_off).cast::<u32>();
+            for i in 0..layout.sq_entries() {
+                array.add(i as usize).write(i);
+            }
+        }
+    }
+    let (so, co) = (&params.sq_off, &params.cq_off);
+    let sq = SqPointers {
+        head: at(so.head),
+        tail: at(so.tail),
+        flags: at(so.flags),
+        dropped: at(so.dropped),
+        sqes,
+        entries: params.sq_entries,
+    };
+    let cq = CqPointers {
+        head: at(co.head),
+        tail: at(co.tail),
+        overflow: at(co.overflow),
+        flags: at(co.flags),
+        // SAFETY: cq_off.cqes was checked to equal the layout's offset.
+        cqes: unsafe { rings.add(co.cqes as usize) as *const u8 },
+        entries: params.cq_entries,
+    };
+    (sq, cq)
 }
 
 /// The ring's regions, mapped if the kernel holds them, after checking the

@@ -28,14 +28,12 @@
 use super::{explain, opcode};
 use crate::abi::{self, rings_off};
 use crate::builder::zeroed_params;
-use crate::cqueue::CqPointers;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::{Error, Region, Result};
 use crate::flags::SetupFlags;
 use crate::layout::{Layout, RingSpec};
 use crate::memory::{check_region, KernelMap, RingMemory};
 use crate::ring::Backing;
-use crate::squeue::SqPointers;
 use crate::Ring;
 use rustix::io::Errno;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -282,39 +280,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// `rings` and `sqes` must be live regions laid out as `layout`, with
     /// the kernel's offsets in `p`, kept alive by the ring.
     unsafe fn repoint(&mut self, rings: *mut u8, sqes: *mut u8, p: &abi::io_uring_params, layout: &Layout) {
-        let at = |off: u32| -> *const AtomicU32 {
-            // SAFETY: the offsets lie in the header of the rings region.
-            unsafe { rings.add(off as usize).cast() }
-        };
-        if let Some(array_off) = layout.sq_array_offset() {
-            // SAFETY: the SQ array lies in the rings region (layout); the
-            // kernel reads it only when we enter, after this.
-            unsafe {
-                let array = rings.add(array_off).cast::<u32>();
-                for i in 0..layout.sq_entries() {
-                    array.add(i as usize).write(i);
-                }
-            }
-        }
-        let (so, co) = (&p.sq_off, &p.cq_off);
         // SAFETY: forwarded contract.
         unsafe {
-            self.sq.repoint(SqPointers {
-                head: at(so.head),
-                tail: at(so.tail),
-                flags: at(so.flags),
-                dropped: at(so.dropped),
-                sqes,
-                entries: p.sq_entries,
-            });
-            self.cq.repoint(CqPointers {
-                head: at(co.head),
-                tail: at(co.tail),
-                overflow: at(co.overflow),
-                flags: at(co.flags),
-                cqes: rings.add(co.cqes as usize) as *const u8,
-                entries: p.cq_entries,
-            });
+            let (sq, cq) = crate::ring::queue_pointers(rings, sqes, p, layout);
+            self.sq.repoint(sq);
+            self.cq.repoint(cq);
         }
     }
 }
