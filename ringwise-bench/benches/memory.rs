@@ -4,10 +4,12 @@
 //! (`echo 4 > /proc/sys/vm/nr_hugepages`); without them the "huge" ring falls
 //! back to normal pages and the bench says so.
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ringwise_bench::ringwise_client::{Memory, Ringwise};
 use ringwise_bench::{nop_checksum, Mode, NopClient};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn memory(c: &mut Criterion) {
     for mode in Mode::ALL {
@@ -31,11 +33,8 @@ fn memory(c: &mut Criterion) {
                 };
                 group.bench_function(BenchmarkId::from_parameter(id), |b| {
                     b.iter_custom(|rounds| {
-                        let t = Instant::now();
-                        let sum = client.nop_rounds(batch, rounds);
-                        let elapsed = t.elapsed();
-                        assert_eq!(sum, nop_checksum(batch, rounds));
-                        elapsed
+                        let want = nop_checksum(batch, rounds);
+                        common::timed(id, "completions lost or invented", want, || client.nop_rounds(batch, rounds))
                     })
                 });
             }
@@ -46,10 +45,7 @@ fn memory(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(20);
+    config = common::config(Duration::from_secs(2));
     targets = memory
 }
 criterion_main!(benches);

@@ -2,6 +2,7 @@
 //! 256-entry ring, default flags and fast flags (SINGLE_ISSUER +
 //! DEFER_TASKRUN + registered ring fd). Elements = NOPs.
 
+mod common;
 #[path = "../clients/iouring_crate.rs"]
 mod iouring_crate;
 
@@ -9,7 +10,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use ringwise_bench::c::{Liburing, Raw};
 use ringwise_bench::ringwise_client::{Memory, Ringwise};
 use ringwise_bench::{nop_checksum, Mode, NopClient, Unavailable};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ENTRIES: u32 = 256;
 const BATCHES: [u32; 4] = [1, 8, 32, 128];
@@ -38,11 +39,8 @@ fn nop(c: &mut Criterion) {
                 };
                 group.bench_function(BenchmarkId::from_parameter(name), |b| {
                     b.iter_custom(|rounds| {
-                        let t = Instant::now();
-                        let sum = client.nop_rounds(batch, rounds);
-                        let elapsed = t.elapsed();
-                        assert_eq!(sum, nop_checksum(batch, rounds), "{name}: completions lost or invented");
-                        elapsed
+                        let want = nop_checksum(batch, rounds);
+                        common::timed(name, "completions lost or invented", want, || client.nop_rounds(batch, rounds))
                     })
                 });
             }
@@ -53,10 +51,7 @@ fn nop(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(20);
+    config = common::config(Duration::from_secs(2));
     targets = nop
 }
 criterion_main!(benches);

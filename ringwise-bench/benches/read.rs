@@ -3,6 +3,7 @@
 //! reference). Each round submits 32 reads and waits for all 32. Elements =
 //! reads.
 
+mod common;
 #[path = "../clients/iouring_crate.rs"]
 mod iouring_crate;
 
@@ -11,7 +12,7 @@ use ringwise_bench::c::CReader;
 use ringwise_bench::ringwise_client::{Memory, RingwiseReader};
 use ringwise_bench::workload::ReadFile;
 use ringwise_bench::{read_checksum, Mode, ReadClient, Unavailable};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SIZE: u32 = 4096;
 const DEPTH: u32 = 32;
@@ -46,11 +47,8 @@ fn read(c: &mut Criterion) {
         };
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter_custom(|rounds| {
-                let t = Instant::now();
-                let sum = client.read_rounds(rounds);
-                let elapsed = t.elapsed();
-                assert_eq!(sum, read_checksum(DEPTH, SIZE, rounds), "{name}: short or lost reads");
-                elapsed
+                let want = read_checksum(DEPTH, SIZE, rounds);
+                common::timed(name, "short or lost reads", want, || client.read_rounds(rounds))
             })
         });
     }
@@ -59,10 +57,7 @@ fn read(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20);
+    config = common::config(Duration::from_secs(3));
     targets = read
 }
 criterion_main!(benches);

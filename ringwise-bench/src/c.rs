@@ -38,6 +38,15 @@ extern "C" {
     ) -> c_longlong;
 }
 
+/// The context a C `*_open` returned, or why setup failed (a null return
+/// leaves `errno` set).
+fn opened(ptr: *mut c_void) -> Result<*mut c_void, Unavailable> {
+    if ptr.is_null() {
+        return Err(Unavailable::Setup(std::io::Error::last_os_error().to_string()));
+    }
+    Ok(ptr)
+}
+
 fn checked(what: &str, ret: c_longlong) -> u64 {
     if ret < 0 {
         panic!("{what}: {}", std::io::Error::from_raw_os_error(-ret as i32));
@@ -56,10 +65,7 @@ impl Raw {
     /// A ring of `entries` (kernel memory).
     pub fn open(entries: u32, mode: Mode) -> Result<Raw, Unavailable> {
         // SAFETY: plain values; returns an owned context or null.
-        let ptr = unsafe { rwb_raw_open(entries, (mode == Mode::Fast) as c_int) };
-        if ptr.is_null() {
-            return Err(Unavailable::Setup(std::io::Error::last_os_error().to_string()));
-        }
+        let ptr = opened(unsafe { rwb_raw_open(entries, (mode == Mode::Fast) as c_int) })?;
         Ok(Raw { ptr, entries })
     }
 }
@@ -106,10 +112,7 @@ impl Liburing {
     #[cfg(has_liburing)]
     pub fn open(entries: u32, mode: Mode) -> Result<Liburing, Unavailable> {
         // SAFETY: plain values; returns an owned ring or null.
-        let ptr = unsafe { rwb_uring_open(entries, (mode == Mode::Fast) as c_int) };
-        if ptr.is_null() {
-            return Err(Unavailable::Setup(std::io::Error::last_os_error().to_string()));
-        }
+        let ptr = opened(unsafe { rwb_uring_open(entries, (mode == Mode::Fast) as c_int) })?;
         Ok(Liburing { ptr, entries })
     }
 

@@ -324,17 +324,9 @@ mod tests {
     use super::*;
     use crate::abi;
     use crate::entry::{BigCqe, Cqe, Cqe16, Cqe32, CqeMixed};
+    use crate::fake_ring::{Header, Slots};
     use proptest::prelude::*;
     use std::collections::VecDeque;
-
-    /// The CQ fields of a rings region's header.
-    #[repr(C, align(64))]
-    struct Header {
-        head: AtomicU32,
-        tail: AtomicU32,
-        overflow: AtomicU32,
-        flags: AtomicU32,
-    }
 
     /// How the fake kernel posts, and what comes back, per CQE type.
     trait Posting: CqeSize {
@@ -439,37 +431,31 @@ mod tests {
         q: CqState<C>,
         kernel: Kernel<C>,
         header: Box<Header>,
-        cqes: *mut [u64],
+        /// Owns the CQE array the queue and the kernel point into.
+        _cqes: Slots,
         next_user_data: u64,
         ready: VecDeque<Posted>,
     }
 
     impl<C: Posting> Fixture<C> {
         fn new(entries: u32, start: u32) -> Fixture<C> {
-            let header = Box::new(Header {
-                head: AtomicU32::new(start),
-                tail: AtomicU32::new(start),
-                overflow: AtomicU32::new(0),
-                flags: AtomicU32::new(0),
-            });
-            // Slots start as garbage, as in a reused ring.
-            let words = entries as usize * C::SLOT_BYTES / 8;
-            let cqes = Box::into_raw(vec![u64::MAX; words].into_boxed_slice());
-            // SAFETY: the header and the CQE array are owned by the fixture,
-            // freed only in its Drop; the array holds `entries` slots of
-            // `C::SLOT_BYTES`.
+            let header = Header::new(start);
+            let cqes = Slots::new(entries, C::SLOT_BYTES);
+            // SAFETY: the header and the CQE array are owned by the fixture
+            // and freed only when it drops; the array holds `entries` slots
+            // of `C::SLOT_BYTES`.
             let q = unsafe {
                 CqState::new(CqPointers {
                     head: &header.head,
                     tail: &header.tail,
                     overflow: &header.overflow,
                     flags: &header.flags,
-                    cqes: cqes.cast::<u8>(),
+                    cqes: cqes.ptr(),
                     entries,
                 })
             };
-            let kernel = Kernel { header: &*header, cqes: cqes.cast::<u8>(), entries, _c: PhantomData };
-            Fixture { q, kernel, header, cqes, next_user_data: start as u64 * 3, ready: VecDeque::new() }
+            let kernel = Kernel { header: &*header, cqes: cqes.ptr(), entries, _c: PhantomData };
+            Fixture { q, kernel, header, _cqes: cqes, next_user_data: start as u64 * 3, ready: VecDeque::new() }
         }
 
         fn head(&self) -> u32 {
@@ -557,14 +543,6 @@ mod tests {
             // The slots still queued account for every CQE the model holds.
             let last_end = self.ready.back().map_or(self.head(), |p| p.end);
             assert_eq!(last_end, self.tail());
-        }
-    }
-
-    impl<C: Posting> Drop for Fixture<C> {
-        fn drop(&mut self) {
-            // SAFETY: made by Box::into_raw in `new`; neither the queue nor
-            // the kernel handle touches it once the fixture goes.
-            drop(unsafe { Box::from_raw(self.cqes) });
         }
     }
 

@@ -50,6 +50,8 @@ mod builder;
 pub mod cqueue;
 pub mod entry;
 mod error;
+#[cfg(test)]
+mod fake_ring;
 pub mod flags;
 pub mod layout;
 pub mod memory;

@@ -490,17 +490,9 @@ mod tests {
     //! with a release store). The kernel-backed tests are in `tests/`.
     use super::*;
     use crate::entry::{Sqe128, Sqe64};
+    use crate::fake_ring::{Header, Slots};
     use crate::op::Nop;
     use proptest::prelude::*;
-
-    /// The SQ fields of a rings region's header.
-    #[repr(C, align(64))]
-    struct Header {
-        head: AtomicU32,
-        tail: AtomicU32,
-        flags: AtomicU32,
-        dropped: AtomicU32,
-    }
 
     /// A queue over owned fake ring memory, with the kernel's side and a
     /// model of what must be where. SQE k (counting from 0) carries
@@ -509,8 +501,8 @@ mod tests {
     struct Fixture<S: SqeSize> {
         q: SqState<S>,
         header: Box<Header>,
-        /// The SQE array (u64 words, so that slots are aligned for `Sqe`).
-        sqes: *mut [u64],
+        /// The SQE array (8-aligned, so that slots are aligned for `Sqe`).
+        sqes: Slots,
         entries: u32,
         start: u64,
         pushed: u64,
@@ -520,25 +512,18 @@ mod tests {
 
     impl<S: SqeSize> Fixture<S> {
         fn new(entries: u32, start: u32) -> Fixture<S> {
-            let header = Box::new(Header {
-                head: AtomicU32::new(start),
-                tail: AtomicU32::new(start),
-                flags: AtomicU32::new(0),
-                dropped: AtomicU32::new(0),
-            });
-            // Slots start as garbage, as in a reused ring.
-            let words = entries as usize * S::SLOT_BYTES / 8;
-            let sqes = Box::into_raw(vec![u64::MAX; words].into_boxed_slice());
+            let header = Header::new(start);
+            let sqes = Slots::new(entries, S::SLOT_BYTES);
             // SAFETY: the header and the SQE array are owned by the fixture
-            // and outlive the queue (dropped after it, see `Drop`); the array
-            // holds `entries` slots of `S::SLOT_BYTES`.
+            // and freed only when it drops; the array holds `entries` slots
+            // of `S::SLOT_BYTES`.
             let q = unsafe {
                 SqState::new(SqPointers {
                     head: &header.head,
                     tail: &header.tail,
                     flags: &header.flags,
                     dropped: &header.dropped,
-                    sqes: sqes.cast::<u8>(),
+                    sqes: sqes.ptr(),
                     entries,
                 })
             };
@@ -554,7 +539,7 @@ mod tests {
         fn kernel_read(&self, index: u32) -> Sqe {
             let slot = (index & (self.entries - 1)) as usize;
             // SAFETY: slot < entries, inside the SQE array, aligned.
-            unsafe { self.sqes.cast::<u8>().add(slot * S::SLOT_BYTES).cast::<Sqe>().read() }
+            unsafe { self.sqes.ptr().add(slot * S::SLOT_BYTES).cast::<Sqe>().read() }
         }
 
         /// Push `n` NOPs; each must fail exactly when the SQ is full.
@@ -606,14 +591,6 @@ mod tests {
                 let index = (self.start + k) as u32;
                 assert_eq!(q.sqe_at(index).user_data, self.start + k, "sqe_at({index})");
             }
-        }
-    }
-
-    impl<S: SqeSize> Drop for Fixture<S> {
-        fn drop(&mut self) {
-            // SAFETY: made by Box::into_raw in `new`; the queue no longer
-            // touches it (it is dropped with the fixture and has no Drop).
-            drop(unsafe { Box::from_raw(self.sqes) });
         }
     }
 
@@ -727,7 +704,7 @@ mod tests {
         for k in 0..4u64 {
             let slot = ((f.start + k) as u32 & 3) as usize;
             // SAFETY: slot < 4, inside the array of 4 slots of 128 bytes.
-            let half = unsafe { f.sqes.cast::<u8>().add(slot * 128 + 64).cast::<[u8; 64]>().read() };
+            let half = unsafe { f.sqes.ptr().add(slot * 128 + 64).cast::<[u8; 64]>().read() };
             assert_eq!(half, [0u8; 64], "slot {slot}");
         }
     }

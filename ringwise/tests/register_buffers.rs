@@ -3,33 +3,14 @@
 //! the source's buffers (whole table and ranges) and outlive the source,
 //! and bad input gets typed errors on a ring that keeps working.
 
+mod common;
+
+use common::TempFile;
 use ringwise::op::{Iovec, Nop, Read};
 use ringwise::register::CloneBuffers;
 use ringwise::{Error, Mapping, Ring};
-use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
-
-struct TempFile {
-    path: std::path::PathBuf,
-}
-
-impl TempFile {
-    fn new(tag: &str, content: &[u8]) -> TempFile {
-        let path = std::env::temp_dir().join(format!("ringwise-regbuf-{tag}-{}", std::process::id()));
-        std::fs::File::create(&path).unwrap().write_all(content).unwrap();
-        TempFile { path }
-    }
-    fn open(&self) -> OwnedFd {
-        std::fs::File::open(&self.path).unwrap().into()
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
 
 /// READ_FIXED of `len` bytes at file offset 0 into `addr`, inside fixed buffer `index`.
 fn read_fixed(ring: &mut Ring, fd: &OwnedFd, addr: *mut u8, len: u32, index: u16) -> i32 {
@@ -64,8 +45,8 @@ fn nop_works(ring: &mut Ring) {
 
 #[test]
 fn owned_buffers_receive_read_fixed() {
-    let f = TempFile::new("owned", b"into a fixed buffer");
-    let fd = f.open();
+    let f = TempFile::with_contents("owned", b"into a fixed buffer");
+    let fd = f.open_read();
     let mut ring = Ring::new(8).unwrap();
     let bufs = vec![Mapping::anonymous(4096).unwrap(), Mapping::anonymous(8192).unwrap()];
     let iovecs = ring.register_buffers_owned(bufs).unwrap();
@@ -84,8 +65,8 @@ fn owned_buffers_receive_read_fixed() {
 
 #[test]
 fn tags_post_cqes_when_buffers_are_replaced() {
-    let f = TempFile::new("tags", b"tagged");
-    let fd = f.open();
+    let f = TempFile::with_contents("tags", b"tagged");
+    let fd = f.open_read();
     let (m0, m1, m2) =
         (Mapping::anonymous(4096).unwrap(), Mapping::anonymous(4096).unwrap(), Mapping::anonymous(4096).unwrap());
     // The mappings outlive the ring (declared first, dropped last).
@@ -110,8 +91,8 @@ fn tags_post_cqes_when_buffers_are_replaced() {
 
 #[test]
 fn clones_share_buffers_whole_and_in_ranges() {
-    let f = TempFile::new("clone", b"cloned");
-    let fd = f.open();
+    let f = TempFile::with_contents("clone", b"cloned");
+    let fd = f.open_read();
     let mut src = Ring::new(8).unwrap();
     let iovecs =
         src.register_buffers_owned(vec![Mapping::anonymous(4096).unwrap(), Mapping::anonymous(4096).unwrap()]).unwrap();
@@ -154,8 +135,8 @@ fn clones_share_buffers_whole_and_in_ranges() {
 
 #[test]
 fn bad_input_gets_typed_errors_and_the_ring_keeps_working() {
-    let f = TempFile::new("bad", b"works");
-    let fd = f.open();
+    let f = TempFile::with_contents("bad", b"works");
+    let fd = f.open_read();
     let m = Mapping::anonymous(4096).unwrap();
     let mut ring = Ring::new(8).unwrap();
     let err = ring.unregister_buffers().unwrap_err();

@@ -4,38 +4,18 @@
 //! slots ops open into, and bad input gets typed errors on a ring that keeps
 //! working.
 
+mod common;
+
+use common::TempFile;
 use ringwise::op::{Nop, Read, Target};
 use ringwise::register::files::{EMPTY, SKIP};
 use ringwise::{Error, Ring, Sqe};
-use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 const OP_OPENAT: u8 = 18;
 const AT_FDCWD: i32 = -100;
 const FILE_INDEX_ALLOC: u32 = u32::MAX;
-
-/// A temp file holding `content`; the path is removed at the end of the test.
-struct TempFile {
-    path: std::path::PathBuf,
-}
-
-impl TempFile {
-    fn new(tag: &str, content: &[u8]) -> TempFile {
-        let path = std::env::temp_dir().join(format!("ringwise-reg-{tag}-{}", std::process::id()));
-        std::fs::File::create(&path).unwrap().write_all(content).unwrap();
-        TempFile { path }
-    }
-    fn open(&self) -> OwnedFd {
-        std::fs::File::open(&self.path).unwrap().into()
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
 
 /// READ `len` bytes at offset 0 from `target`; returns the CQE result and the bytes.
 fn read(ring: &mut Ring, target: Target, len: usize) -> (i32, Vec<u8>) {
@@ -67,9 +47,9 @@ fn collect(ring: &mut Ring, want: u32, wait: Duration) -> Vec<(u64, i32)> {
 
 #[test]
 fn fixed_file_serves_read_after_close() {
-    let a = TempFile::new("fixed-a", b"fixed file contents");
+    let a = TempFile::with_contents("fixed-a", b"fixed file contents");
     let mut ring = Ring::new(8).unwrap();
-    let fd = a.open();
+    let fd = a.open_read();
     ring.register_files(&[EMPTY, fd.as_raw_fd()]).unwrap();
     drop(fd); // the slot holds its own reference
     assert_eq!(read(&mut ring, Target::Fixed(1), 64), (19, b"fixed file contents".to_vec()));
@@ -81,10 +61,10 @@ fn fixed_file_serves_read_after_close() {
 
 #[test]
 fn tags_post_cqes_when_slots_are_replaced_and_dropped() {
-    let a = TempFile::new("tag-a", b"AAAA");
-    let b = TempFile::new("tag-b", b"BBBBBB");
+    let a = TempFile::with_contents("tag-a", b"AAAA");
+    let b = TempFile::with_contents("tag-b", b"BBBBBB");
     let mut ring = Ring::new(8).unwrap();
-    let (fa, fb) = (a.open(), b.open());
+    let (fa, fb) = (a.open_read(), b.open_read());
     ring.register_files_tagged(&[fa.as_raw_fd(), EMPTY], &[0x7a, 0]).unwrap();
     assert_eq!(read(&mut ring, Target::Fixed(0), 16).1, b"AAAA");
     assert!(ring.completion().next().is_none(), "no tag CQE before a release");
@@ -109,7 +89,7 @@ fn tags_post_cqes_when_slots_are_replaced_and_dropped() {
 
 #[test]
 fn alloc_range_decides_the_slots_ops_open_into() {
-    let a = TempFile::new("alloc", b"allocated slot");
+    let a = TempFile::with_contents("alloc", b"allocated slot");
     let path = std::ffi::CString::new(a.path.as_os_str().as_encoded_bytes()).unwrap();
     let mut ring = Ring::new(8).unwrap();
     ring.register_files_sparse(8).unwrap();
@@ -143,8 +123,8 @@ fn alloc_range_decides_the_slots_ops_open_into() {
 
 #[test]
 fn bad_input_gets_typed_errors_and_the_ring_keeps_working() {
-    let a = TempFile::new("bad", b"still usable");
-    let fd = a.open();
+    let a = TempFile::with_contents("bad", b"still usable");
+    let fd = a.open_read();
     let mut ring = Ring::new(8).unwrap();
 
     let err = ring.unregister_files().unwrap_err();

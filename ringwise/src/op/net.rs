@@ -433,6 +433,18 @@ struct ZcOpts {
     fixed_buffer: Option<u16>,
 }
 
+impl ZcOpts {
+    /// The `ioprio` bit and the `buf_index` that point the kernel at the
+    /// registered buffer, if one was named.
+    #[inline(always)]
+    fn fixed(self) -> (u16, u16) {
+        match self.fixed_buffer {
+            Some(index) => (k::IORING_RECVSEND_FIXED_BUF as u16, index),
+            None => (0, 0),
+        }
+    }
+}
+
 /// `IORING_OP_SEND_ZC` (Linux 6.0): send without copying. Two CQEs come
 /// back: the result (with [`more`](crate::Cqe::more) set) and later a
 /// notification ([`is_notification`](crate::Cqe::is_notification)) after
@@ -711,13 +723,13 @@ impl PrepareSqe for RecvMsgMulti {
 impl PrepareSqe for SendZc {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
-        let fixed = if self.zc.fixed_buffer.is_some() { k::IORING_RECVSEND_FIXED_BUF as u16 } else { 0 };
+        let (fixed, buf_index) = self.zc.fixed();
         *sqe = Sqe {
             addr: self.buf as u64,
             len: self.len,
             op_flags: self.io.msg_flags.bits(),
             ioprio: self.io.ioprio | fixed,
-            buf_index: self.zc.fixed_buffer.unwrap_or(0),
+            buf_index,
             off: self.dest as u64,
             file_index: self.dest_len as u32,
             ..base_on(&self.common, opcode::SEND_ZC, self.target)
@@ -728,12 +740,9 @@ impl PrepareSqe for SendZc {
 impl PrepareSqe for SendMsgZc {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
-        let fixed = if self.zc.fixed_buffer.is_some() { k::IORING_RECVSEND_FIXED_BUF as u16 } else { 0 };
+        let (fixed, buf_index) = self.zc.fixed();
         let io = IoOpts { ioprio: self.io.ioprio | fixed, ..self.io };
-        *sqe = Sqe {
-            buf_index: self.zc.fixed_buffer.unwrap_or(0),
-            ..msg_sqe(&self.common, opcode::SENDMSG_ZC, self.target, self.msg as u64, io)
-        };
+        *sqe = Sqe { buf_index, ..msg_sqe(&self.common, opcode::SENDMSG_ZC, self.target, self.msg as u64, io) };
     }
 }
 

@@ -12,21 +12,28 @@
 //! table (or a range of it) this ring's, sharing the same pinned pages; the
 //! memory the source ring owns is then kept alive by both.
 
-use super::{count, explain, keep_key, opcode, same_len};
+use super::rsrc::Table;
+use super::{count, explain, keep_key, opcode};
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::{Error, Result};
 use crate::memory::RingMemory;
 use crate::op::Iovec;
 use crate::Ring;
-use linux_raw_sys::io_uring::{
-    io_uring_clone_buffers, io_uring_rsrc_register, io_uring_rsrc_update2, IORING_REGISTER_DST_REPLACE,
-    IORING_REGISTER_SRC_REGISTERED, IORING_RSRC_REGISTER_SPARSE,
-};
+use linux_raw_sys::io_uring::{io_uring_clone_buffers, IORING_REGISTER_DST_REPLACE, IORING_REGISTER_SRC_REGISTERED};
 use rustix::io::Errno;
 use std::sync::{Arc, Mutex};
 
 /// Owned memory behind fixed buffers, shared by rings that cloned it.
 pub(crate) type OwnedBuffers = Arc<Mutex<Vec<Box<dyn RingMemory>>>>;
+
+/// The buffer table, for the calls it shares with files.
+const TABLE: Table = Table {
+    what: "buffers",
+    tags: "tags for the buffers",
+    register: opcode::REGISTER_BUFFERS2,
+    update: opcode::REGISTER_BUFFERS_UPDATE,
+    context: buffers_context,
+};
 
 fn buffers_context(errno: Errno) -> Option<String> {
     Some(match errno {
@@ -100,35 +107,15 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// # Safety
     /// As for [`register_buffers`](Self::register_buffers).
     pub unsafe fn register_buffers_tagged(&self, iovecs: &[Iovec], tags: &[u64]) -> Result<()> {
-        same_len("tags for the buffers", iovecs.len(), tags.len())?;
-        let reg = io_uring_rsrc_register {
-            nr: count("buffers", iovecs.len())?,
-            flags: 0,
-            resv2: 0,
-            data: iovecs.as_ptr() as u64,
-            tags: tags.as_ptr() as u64,
-        };
-        // SAFETY: forwarded contract.
-        unsafe { self.buffers_rsrc(&reg) }
+        // SAFETY: `iovecs` holds `iovecs.len()` iovecs, read during the
+        // call; forwarded contract for the memory they describe.
+        unsafe { self.register_tagged(&TABLE, iovecs.as_ptr() as u64, iovecs.len(), tags) }
     }
 
     /// Register a table of `n` empty buffer slots (`IORING_REGISTER_BUFFERS2`
     /// with `IORING_RSRC_REGISTER_SPARSE`), to be filled with updates.
     pub fn register_buffers_sparse(&self, n: u32) -> Result<()> {
-        let reg = io_uring_rsrc_register { nr: n, flags: IORING_RSRC_REGISTER_SPARSE, resv2: 0, data: 0, tags: 0 };
-        // SAFETY: a sparse table hands the kernel no memory.
-        unsafe { self.buffers_rsrc(&reg) }
-    }
-
-    /// # Safety
-    /// The memory `reg` describes must follow `register_buffers`' contract.
-    unsafe fn buffers_rsrc(&self, reg: &io_uring_rsrc_register) -> Result<()> {
-        let size = std::mem::size_of::<io_uring_rsrc_register>() as u32;
-        // SAFETY: `reg` and its arrays are valid for the call; forwarded
-        // contract for the memory.
-        unsafe { self.register_raw(opcode::REGISTER_BUFFERS2, (reg as *const io_uring_rsrc_register).cast(), size) }
-            .map(|_| ())
-            .map_err(|e| explain(e, buffers_context))
+        self.register_sparse(&TABLE, n)
     }
 
     /// Register each of `buffers` as a fixed buffer (slot `i` = `buffers[i]`),
@@ -151,22 +138,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// # Safety
     /// As for [`register_buffers`](Self::register_buffers).
     pub unsafe fn update_buffers(&self, offset: u32, iovecs: &[Iovec], tags: &[u64]) -> Result<u32> {
-        same_len("tags for the buffers", iovecs.len(), tags.len())?;
-        let update = io_uring_rsrc_update2 {
-            offset,
-            resv: 0,
-            data: iovecs.as_ptr() as u64,
-            tags: tags.as_ptr() as u64,
-            nr: count("buffers", iovecs.len())?,
-            resv2: 0,
-        };
-        let size = std::mem::size_of::<io_uring_rsrc_update2>() as u32;
-        // SAFETY: `update` and its arrays are valid for the call; forwarded
-        // contract for the memory.
-        unsafe {
-            self.register_raw(opcode::REGISTER_BUFFERS_UPDATE, (&update as *const io_uring_rsrc_update2).cast(), size)
-        }
-        .map_err(|e| explain(e, buffers_context))
+        // SAFETY: `iovecs` holds `iovecs.len()` iovecs, read during the
+        // call; forwarded contract for the memory they describe.
+        unsafe { self.update_tagged(&TABLE, offset, iovecs.as_ptr() as u64, iovecs.len(), tags) }
     }
 
     /// [`update_buffers`](Self::update_buffers) with owned memory, kept by

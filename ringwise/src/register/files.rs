@@ -12,14 +12,12 @@
 //! CQE (`res` 0) once the kernel has let go of that file, i.e. after the slot
 //! was replaced or the table unregistered and no op still uses it.
 
-use super::{count, explain, opcode, same_len};
+use super::rsrc::Table;
+use super::{count, explain, opcode};
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::Result;
 use crate::Ring;
-use linux_raw_sys::io_uring::{
-    io_uring_file_index_range, io_uring_files_update, io_uring_rsrc_register, io_uring_rsrc_update2,
-    IORING_RSRC_REGISTER_SPARSE,
-};
+use linux_raw_sys::io_uring::{io_uring_file_index_range, io_uring_files_update};
 use rustix::io::Errno;
 use std::os::fd::RawFd;
 
@@ -27,6 +25,15 @@ use std::os::fd::RawFd;
 pub const EMPTY: RawFd = -1;
 /// In an update: leave this slot as it is (`IORING_REGISTER_FILES_SKIP`).
 pub const SKIP: RawFd = linux_raw_sys::io_uring::IORING_REGISTER_FILES_SKIP;
+
+/// The file table, for the calls it shares with buffers.
+const TABLE: Table = Table {
+    what: "files",
+    tags: "tags for the files",
+    register: opcode::REGISTER_FILES2,
+    update: opcode::REGISTER_FILES_UPDATE2,
+    context: files_context,
+};
 
 fn files_context(errno: Errno) -> Option<String> {
     Some(match errno {
@@ -55,31 +62,14 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// `IORING_RSRC_REGISTER_SPARSE`), to fill with updates or with ops that
     /// open straight into a slot.
     pub fn register_files_sparse(&self, n: u32) -> Result<()> {
-        let reg = io_uring_rsrc_register { nr: n, flags: IORING_RSRC_REGISTER_SPARSE, resv2: 0, data: 0, tags: 0 };
-        self.register_rsrc(opcode::REGISTER_FILES2, &reg)
+        self.register_sparse(&TABLE, n)
     }
 
     /// Register a file table with a tag per slot (`IORING_REGISTER_FILES2`,
     /// opcode 13). `tags` must be as long as `fds`; 0 means untagged.
     pub fn register_files_tagged(&self, fds: &[RawFd], tags: &[u64]) -> Result<()> {
-        same_len("tags for the files", fds.len(), tags.len())?;
-        let reg = io_uring_rsrc_register {
-            nr: count("files", fds.len())?,
-            flags: 0,
-            resv2: 0,
-            data: fds.as_ptr() as u64,
-            tags: tags.as_ptr() as u64,
-        };
-        self.register_rsrc(opcode::REGISTER_FILES2, &reg)
-    }
-
-    fn register_rsrc(&self, opcode: u32, reg: &io_uring_rsrc_register) -> Result<()> {
-        let size = std::mem::size_of::<io_uring_rsrc_register>() as u32;
-        // SAFETY: `reg` and the arrays it points to are valid for the call;
-        // the kernel copies them.
-        unsafe { self.register_raw(opcode, (reg as *const io_uring_rsrc_register).cast(), size) }
-            .map(|_| ())
-            .map_err(|e| explain(e, files_context))
+        // SAFETY: `fds` holds `fds.len()` descriptors, read during the call.
+        unsafe { self.register_tagged(&TABLE, fds.as_ptr() as u64, fds.len(), tags) }
     }
 
     /// Replace slots `offset..offset + fds.len()` (`IORING_REGISTER_FILES_UPDATE`,
@@ -96,21 +86,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Replace slots with new files and tags (`IORING_REGISTER_FILES_UPDATE2`,
     /// opcode 14). Returns how many slots were updated.
     pub fn update_files_tagged(&self, offset: u32, fds: &[RawFd], tags: &[u64]) -> Result<u32> {
-        same_len("tags for the files", fds.len(), tags.len())?;
-        let update = io_uring_rsrc_update2 {
-            offset,
-            resv: 0,
-            data: fds.as_ptr() as u64,
-            tags: tags.as_ptr() as u64,
-            nr: count("files", fds.len())?,
-            resv2: 0,
-        };
-        let size = std::mem::size_of::<io_uring_rsrc_update2>() as u32;
-        // SAFETY: `update` and the arrays it points to are valid for the call.
-        unsafe {
-            self.register_raw(opcode::REGISTER_FILES_UPDATE2, (&update as *const io_uring_rsrc_update2).cast(), size)
-        }
-        .map_err(|e| explain(e, files_context))
+        // SAFETY: `fds` holds `fds.len()` descriptors, read during the call.
+        unsafe { self.update_tagged(&TABLE, offset, fds.as_ptr() as u64, fds.len(), tags) }
     }
 
     /// Drop the file table (`IORING_UNREGISTER_FILES`, opcode 3). Tagged

@@ -48,6 +48,7 @@ pub mod query;
 pub mod resize;
 pub mod restrictions;
 pub mod ring_fds;
+mod rsrc;
 pub mod zcrx;
 
 pub use buf_ring::{BufRing, BufRingConfig};

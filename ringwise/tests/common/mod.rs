@@ -104,6 +104,12 @@ impl TempFile {
         self.file.as_raw_fd()
     }
 
+    /// A new read-only descriptor of the file with its own offset, for a
+    /// test that closes it or hands it to the kernel.
+    pub fn open_read(&self) -> OwnedFd {
+        File::open(&self.path).expect("open temp file").into()
+    }
+
     pub fn contents(&self) -> Vec<u8> {
         std::fs::read(&self.path).expect("read temp file")
     }
