@@ -54,16 +54,22 @@ fn openat_write_statx_close() {
     );
     assert_eq!(run(&mut ring, 1)[0].res, 0);
     assert_eq!(stx2.stx_size, data.len() as u64);
+    let ours = rustix::fs::fstat(&fd).unwrap();
     let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
     // SAFETY: `raw` came from into_raw_fd: this test owns it and never uses
-    // it again (below only to see that it is closed).
+    // it again (below only to see that it no longer names our file).
     unsafe { ring.submission().push_unchecked(Close::new(raw).user_data(5)) }.unwrap();
     assert_eq!(run(&mut ring, 1)[0].res, 0);
-    assert_eq!(
-        rustix::io::fcntl_getfd(unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) }).unwrap_err(),
-        Errno::BADF,
-        "the fd is closed"
-    );
+    // The number is closed, or (tests run in parallel threads) already
+    // reused by another test's open: either way it no longer names our file.
+    // SAFETY: only fstat through the number, which stays open or closed as
+    // the other test left it.
+    match rustix::fs::fstat(unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) }) {
+        Err(e) => assert_eq!(e, Errno::BADF, "the fd is closed"),
+        Ok(now) => {
+            assert!((now.st_dev, now.st_ino) != (ours.st_dev, ours.st_ino), "fd {raw} still names the file after CLOSE")
+        }
+    }
     assert_eq!(std::fs::read(dir.path().join("new.txt")).unwrap(), data);
     // Opening a missing file without CREATE: ENOENT.
     let missing = dir.c("missing");

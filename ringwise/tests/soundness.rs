@@ -33,7 +33,7 @@ use rustix::mm::{MapFlags, ProtFlags};
 use std::ffi::CStr;
 use std::io::Write as _;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -615,16 +615,15 @@ fn close_of_fixed_slot_u32_max_never_closes_fd_0() {
         assert_ne!(sqe.file_index, 0, "{name}: slot u32::MAX must not read as 'close the plain fd'");
         assert_eq!(sqe.fd, 0, "{name}");
     }
-    // Against the kernel: fd 0 (if open) must still be open afterwards.
-    let fd0_before = rustix::io::fcntl_getfd(std::io::stdin().as_fd()).is_ok();
+    // Against the kernel: the close is refused (EINVAL), so nothing was
+    // closed; a close of plain fd 0 would have answered 0 or EBADF. (Whether
+    // fd 0 is open afterwards is not checked: with stdin closed, as under CI,
+    // the number belongs to whichever parallel test opened a file last.)
     let mut ring = Ring::new(4).unwrap();
     ring.register_files_sparse(4).unwrap();
     ring.submission().push(CloseFixed::new(u32::MAX).user_data(1)).unwrap();
     let res = one_cqe(&mut ring).res;
     assert_eq!(res, neg(Errno::INVAL), "a slot past a 4-slot table is refused");
-    if fd0_before {
-        assert!(rustix::io::fcntl_getfd(std::io::stdin().as_fd()).is_ok(), "fd 0 was closed by a fixed-slot close");
-    }
 }
 
 fn prepared<O: PrepareSqe>(op: O) -> Sqe {
