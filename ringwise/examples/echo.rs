@@ -23,7 +23,7 @@
 
 use ringwise::op::{Accept, AcceptFlags, Close, MsgFlags, RecvProvided, Send};
 use ringwise::register::{BufRing, BufRingConfig};
-use ringwise::{Builder, Cqe, Cqe16, Ring, SqFull, Sqe64, SubmissionQueue};
+use ringwise::{Builder, Cqe, Cqe16, Errno, Ring, SqFull, Sqe64, SubmissionQueue};
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -34,7 +34,6 @@ const ACCEPT: u64 = 1;
 const RECV: u64 = 2;
 const SEND: u64 = 3;
 const CLOSE: u64 = 4;
-const ENOBUFS: i32 = 105;
 const GROUP: u16 = 0;
 const BUF_LEN: u32 = 4096;
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -76,8 +75,6 @@ struct Server {
     conns: Vec<Option<Conn>>,
     /// Connections whose receive ended with ENOBUFS, waiting for a buffer.
     starved: Vec<u32>,
-    /// Buffers the application holds (reported by a CQE, not yet recycled).
-    held: u32,
     stats: Stats,
 }
 
@@ -137,7 +134,6 @@ impl Server {
 
     fn recycle(&mut self, bid: u16) -> Result {
         self.bufs.recycle(bid)?;
-        self.held -= 1;
         for id in std::mem::take(&mut self.starved) {
             if self.conns[id as usize].as_ref().is_some_and(|c| !c.done) {
                 self.arm_recv(id)?;
@@ -175,18 +171,17 @@ impl Server {
                 match (cqe.res, got) {
                     (n, Some((bid, _))) if n > 0 => {
                         conn.pending.push_back((bid, n as u32));
-                        self.held += 1;
                         self.stats.bytes += n as u64;
                         if !cqe.more() {
                             self.arm_recv(id)?; // e.g. ended by CQ overflow: keep going
                         }
                         self.send_next(id)?;
                     }
-                    (res, _) if res == -ENOBUFS => {
+                    (res, _) if res == -Errno::NOBUFS.raw_os_error() => {
                         self.stats.enobufs += 1;
                         // The CQE may predate a recycle already handled: park
                         // only if every buffer is out, so a recycle will come.
-                        if self.held < self.bufs.entries() {
+                        if self.bufs.held() < self.bufs.entries() as usize {
                             self.arm_recv(id)?;
                         } else {
                             self.starved.push(id);
@@ -265,8 +260,7 @@ fn main() -> Result {
     let bufs = ring.register_buf_ring(BufRingConfig::new(GROUP, buffers, BUF_LEN))?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    let mut server =
-        Server { ring, bufs, listener, conns: Vec::new(), starved: Vec::new(), held: 0, stats: Stats::default() };
+    let mut server = Server { ring, bufs, listener, conns: Vec::new(), starved: Vec::new(), stats: Stats::default() };
     server.arm_accept()?;
 
     let threads: Vec<_> = (0..clients).map(|id| std::thread::spawn(move || client(addr, id, messages))).collect();

@@ -72,3 +72,7 @@ pub use layout::{Layout, RingSpec};
 pub use memory::{Arena, CallerMemory, Carve, Mapping, Pages, RingMemory};
 pub use ring::{MemoryReport, Ring, Submitted};
 pub use squeue::{SqFull, SubmissionQueue};
+
+/// The errno type of [`Cqe::result`] and [`Error::errno`] (rustix's), so
+/// that results can be compared by name: `Err(Errno::NOBUFS)`.
+pub use rustix::io::Errno;

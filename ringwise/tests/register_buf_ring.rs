@@ -59,6 +59,7 @@ fn picks_in_order(config: BufRingConfig) {
         vec![(0, b"aaaaa".to_vec()), (1, b"bbbbb".to_vec()), (2, b"ccccc".to_vec()), (3, b"ddddd".to_vec())]
     );
     assert_eq!(ring.buf_ring_head(br.bgid()).unwrap(), 4, "the kernel took four entries");
+    assert_eq!(br.held(), 4, "the application holds the four buffers the CQEs reported");
     // Every buffer is out: the next recv finds none.
     pair.0.write_all(b"zz").unwrap();
     let cqe = recv(&mut ring, pair.1.as_raw_fd(), br.bgid(), 2);
@@ -67,6 +68,7 @@ fn picks_in_order(config: BufRingConfig) {
     assert_eq!(br.buffer(2).unwrap()[..5], *b"ccccc");
     br.recycle(2).unwrap();
     assert!(br.buffer(2).is_none(), "the kernel holds it again");
+    assert_eq!(br.held(), 3);
     assert_eq!(round_trip(&mut ring, &mut br, &mut pair, b""), (2, b"zz".to_vec()));
     assert_eq!(ring.buf_ring_head(br.bgid()).unwrap(), 5);
     ring.unregister_buf_ring(br).unwrap();

@@ -344,6 +344,13 @@ impl BufRing {
     pub fn in_kernel(&self, bid: u16) -> bool {
         self.in_kernel.get(bid as usize).copied().unwrap_or(false)
     }
+
+    /// How many buffers the application holds (reported by a CQE, not yet
+    /// added back). When it holds all of them, a receive that got ENOBUFS
+    /// can only succeed after a recycle; otherwise it can be re-armed at once.
+    pub fn held(&self) -> usize {
+        self.in_kernel.iter().filter(|&&k| !k).count()
+    }
 }
 
 fn pbuf_context(bgid: u16, errno: Errno) -> Option<String> {
