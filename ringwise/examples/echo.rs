@@ -23,7 +23,7 @@
 
 use ringwise::op::{Accept, AcceptFlags, Close, MsgFlags, RecvProvided, Send};
 use ringwise::register::{BufRing, BufRingConfig};
-use ringwise::{Builder, Cqe, Cqe16, Errno, Ring, SqFull, Sqe64, SubmissionQueue};
+use ringwise::{Builder, Cqe, Cqe16, Errno, Ring, Sqe64};
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -40,17 +40,6 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 
 fn ud(kind: u64, conn: u32) -> u64 {
     kind << 32 | conn as u64
-}
-
-/// Queue an op through `push`, submitting first whenever the SQ is full.
-fn queue(
-    ring: &mut Ring,
-    mut push: impl FnMut(&mut SubmissionQueue<'_, Sqe64>) -> std::result::Result<(), SqFull>,
-) -> Result {
-    while push(&mut ring.submission()).is_err() {
-        ring.submit()?;
-    }
-    Ok(())
 }
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -89,14 +78,14 @@ struct Stats {
 impl Server {
     fn arm_accept(&mut self) -> Result {
         let op = Accept::new(&self.listener).accept_flags(AcceptFlags::CLOEXEC).multishot().user_data(ud(ACCEPT, 0));
-        queue(&mut self.ring, |sq| sq.push(op))
+        Ok(self.ring.push_or_submit(op)?)
     }
 
     fn arm_recv(&mut self, id: u32) -> Result {
         let conn = self.conns[id as usize].as_mut().expect("live connection");
         conn.recv_armed = true;
         let op = RecvProvided::new(conn.fd, GROUP).multishot().user_data(ud(RECV, id));
-        queue(&mut self.ring, |sq| sq.push(op))
+        Ok(self.ring.push_or_submit(op)?)
     }
 
     /// Send the rest of the connection's front buffer, if it is not sending.
@@ -116,7 +105,7 @@ impl Server {
         // SAFETY: the pointer is into buffer `bid` of `self.bufs`, whose memory
         // the ring itself keeps alive while the group is registered, and `bid`
         // is recycled (handed back to the kernel) only after this send's CQE.
-        queue(&mut self.ring, |sq| unsafe { sq.push_unchecked(op) })
+        Ok(unsafe { self.ring.push_or_submit_unchecked(op) }?)
     }
 
     /// Close once the peer is gone, nothing is left to send and no receive is armed.
@@ -126,7 +115,7 @@ impl Server {
             let op = Close::new(conn.fd).user_data(ud(CLOSE, id));
             // SAFETY: the fd came from our accept and only this connection
             // uses it; no op on it is in flight and the slot forgets it below.
-            queue(&mut self.ring, |sq| unsafe { sq.push_unchecked(op) })?;
+            unsafe { self.ring.push_or_submit_unchecked(op) }?;
             self.conns[id as usize].as_mut().unwrap().fd = -1;
         }
         Ok(())

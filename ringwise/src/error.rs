@@ -70,6 +70,10 @@ pub enum Error {
     MemoryOverlap { sqes: (usize, usize), rings: (usize, usize) },
     /// An arena has fewer bytes left than a carve needs.
     ArenaExhausted { needed: usize, remaining: usize, capacity: usize },
+    /// The SQ stayed full after a submit: the kernel consumed none of the
+    /// `capacity` queued SQEs (an SQPOLL thread behind, or requests the
+    /// kernel could not allocate).
+    SubmissionQueueFull { capacity: u32 },
     /// The running kernel's probe lacks this opcode (it would fail the SQE
     /// with `-EINVAL`). `last_op` is the highest opcode the kernel knows.
     OpcodeUnsupported { opcode: u8, name: &'static str, since: &'static str, last_op: u8 },
@@ -99,6 +103,7 @@ impl Error {
             Error::MixedCqTooSmall { .. } | Error::ResizeTooSmall { .. } => Errno::OVERFLOW,
             Error::MemoryTooSmall { .. } | Error::MemoryUnusable { .. } => Errno::FAULT,
             Error::ArenaExhausted { .. } => Errno::NOMEM,
+            Error::SubmissionQueueFull { .. } => Errno::BUSY,
             Error::OpIndexOutOfRange { table, .. } if table.contains("buffers") => Errno::FAULT,
             Error::OpIndexOutOfRange { .. } => Errno::BADF,
             Error::Unsupported { .. } => Errno::OPNOTSUPP,
@@ -349,6 +354,11 @@ impl fmt::Display for Error {
             Error::ArenaExhausted { needed, remaining, capacity } => write!(
                 f,
                 "the arena has {remaining} of {capacity} bytes left but this ring needs {needed}"
+            ),
+            Error::SubmissionQueueFull { capacity } => write!(
+                f,
+                "the submission queue ({capacity} entries) is still full after submitting: the kernel consumed \
+                 nothing; reap completions (or let the SQPOLL thread catch up) and push again"
             ),
             Error::OpcodeUnsupported { opcode, name, since, last_op } => write!(
                 f,

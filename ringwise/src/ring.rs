@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::flags::{Features, SetupFlags, SIZE_FLAGS};
 use crate::layout::{Layout, RingSpec};
 use crate::memory::{KernelMap, RingMemory};
+use crate::op::{PrepareSqe, SafeOp};
 use crate::squeue::{SqPointers, SqState, SubmissionQueue};
 use crate::sys;
 use crate::Builder;
@@ -574,6 +575,34 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     fn enter(&self, to_submit: u32, min_complete: u32, flags: u32, arg: *const c_void, argsz: usize) -> Result<u32> {
         // SAFETY: the callers in this module pass null or a valid EXT_ARG.
         unsafe { self.enter_raw(to_submit, min_complete, flags, arg, argsz) }.map_err(|errno| self.enter_error(errno))
+    }
+
+    /// Queue `op`, first submitting what is queued when the SQ is full: the
+    /// loop every server writes around [`SubmissionQueue::push`]. Fails with
+    /// [`Error::SubmissionQueueFull`] only when that submit consumed nothing.
+    pub fn push_or_submit<O: SafeOp>(&mut self, op: O) -> Result<()> {
+        self.make_room()?;
+        self.submission().push(op).map_err(|_| Error::SubmissionQueueFull { capacity: self.sq.capacity() })
+    }
+
+    /// [`push_or_submit`](Self::push_or_submit) for any op.
+    ///
+    /// # Safety
+    /// As for [`SubmissionQueue::push_unchecked`]: every pointer the op
+    /// carries must stay valid until its CQE has been reaped.
+    pub unsafe fn push_or_submit_unchecked<O: PrepareSqe>(&mut self, op: O) -> Result<()> {
+        self.make_room()?;
+        // SAFETY: forwarded contract.
+        unsafe { self.submission().push_unchecked(op) }
+            .map_err(|_| Error::SubmissionQueueFull { capacity: self.sq.capacity() })
+    }
+
+    /// Submit when the SQ has no free slot.
+    fn make_room(&mut self) -> Result<()> {
+        if self.submission().space() == 0 {
+            self.submit()?;
+        }
+        Ok(())
     }
 
     /// Publish queued SQEs and tell the kernel. Returns what was consumed.

@@ -40,6 +40,32 @@ fn push_until_full_then_sq_full() {
 }
 
 #[test]
+fn push_or_submit_submits_when_full_and_loses_nothing() {
+    // 8 SQ slots, 64 CQ slots: 40 pushes force four submits on the way.
+    let mut ring: Ring = Builder::new(8).cq_entries(64).build().unwrap();
+    for i in 0..40u64 {
+        ring.push_or_submit(Nop::new().user_data(i)).unwrap();
+    }
+    assert_eq!(ring.submission().len(), 8, "the last batch waits for the next submit (submits happen only when full)");
+    let s = ring.submit_and_wait(40).unwrap();
+    assert_eq!(s.remaining, 0);
+    let seen: Vec<u64> = ring.completions().unwrap().map(|c| c.user_data).collect();
+    assert_eq!(seen, (0..40).collect::<Vec<_>>(), "every NOP once, in order");
+
+    // The SQ stays full when the kernel consumes nothing: a disabled ring
+    // refuses the submit, and the error says so instead of spinning.
+    let mut ring: Ring = Builder::new(2).disabled().build().unwrap();
+    ring.submission().push(Nop::new()).unwrap();
+    ring.submission().push(Nop::new()).unwrap();
+    let err = ring.push_or_submit(Nop::new()).unwrap_err();
+    assert_eq!(err.errno_name(), "EBADFD", "the submit's own error comes back: {err}");
+    ring.enable().unwrap();
+    ring.push_or_submit(Nop::new().user_data(9)).unwrap();
+    ring.submit_and_wait(3).unwrap();
+    assert_eq!(ring.completions().unwrap().count(), 3);
+}
+
+#[test]
 fn submit_wait_and_every_reaping_style() {
     let mut ring = Ring::new(32).unwrap();
     // Nothing queued: submit is a no-op.
