@@ -768,17 +768,37 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let flags = abi::IORING_ENTER_GETEVENTS | abi::IORING_ENTER_EXT_ARG;
         let argp = (&arg as *const abi::io_uring_getevents_arg).cast::<c_void>();
         let argsz = std::mem::size_of::<abi::io_uring_getevents_arg>();
+        // SAFETY: `arg` and the timespec it points to live until the call returns.
+        unsafe { self.submit_and_wait_ext(want, flags, argp, argsz) }
+    }
+
+    /// Submit (if anything is queued), then wait for `want` CQEs with an
+    /// extended argument (`flags` holds `EXT_ARG` and maybe `EXT_ARG_REG`).
+    /// A timeout or a signal ends the wait without an error: the CQEs ready
+    /// are returned with the submission. Shared by the timed and the
+    /// registered-region waits.
+    ///
+    /// # Safety
+    /// `arg`/`argsz` must be what `flags` make the kernel read: a valid
+    /// `io_uring_getevents_arg`, or an offset into the registered wait region.
+    pub(crate) unsafe fn submit_and_wait_ext(
+        &mut self,
+        want: u32,
+        flags: u32,
+        arg: *const c_void,
+        argsz: usize,
+    ) -> Result<(Submitted, u32)> {
         let submitted =
             if self.sq.local_tail() == self.sq.cached_head() && !self.enter.setup.contains(SetupFlags::SQPOLL) {
                 // Nothing to submit: wait only.
-                match self.enter(0, want, flags, argp, argsz) {
+                match self.enter(0, want, flags, arg, argsz) {
                     Ok(_) => {}
                     Err(e) if e.errno() == Errno::TIME || e.errno() == Errno::INTR => {}
                     Err(e) => return Err(e),
                 }
                 Submitted { consumed: 0, remaining: 0, stopped_after: None }
             } else {
-                match self.submit_inner(want, flags, argp, argsz) {
+                match self.submit_inner(want, flags, arg, argsz) {
                     Ok(s) => s,
                     Err(e) if e.errno() == Errno::TIME || e.errno() == Errno::INTR => {
                         Submitted { consumed: 0, remaining: self.sq.len(), stopped_after: None }

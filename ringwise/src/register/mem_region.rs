@@ -127,15 +127,21 @@ impl RegWaitRegion {
         self.mmap_offset
     }
 
-    /// Fill slot `index`.
-    pub fn set(&mut self, index: u32, wait: RegWait) -> Result<()> {
-        if index >= self.slots {
+    /// Refuse a slot past the region's usable slots.
+    fn check_slot(&self, slot: u32) -> Result<()> {
+        if slot >= self.slots {
             return Err(Error::LengthMismatch {
                 what: "wait slot index out of range",
                 expected: self.slots as usize,
-                given: index as usize + 1,
+                given: slot as usize + 1,
             });
         }
+        Ok(())
+    }
+
+    /// Fill slot `index`.
+    pub fn set(&mut self, index: u32, wait: RegWait) -> Result<()> {
+        self.check_slot(index)?;
         let ts = wait.timeout.unwrap_or_default();
         let value = io_uring_reg_wait {
             ts: __kernel_timespec {
@@ -260,41 +266,26 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         region: &RegWaitRegion,
         slot: u32,
     ) -> Result<(Submitted, u32)> {
-        if slot >= region.slots {
-            return Err(Error::LengthMismatch {
-                what: "wait slot index out of range",
-                expected: region.slots as usize,
-                given: slot as usize + 1,
-            });
-        }
-        let before = self.sq.cached_head();
-        let to_submit = self.sq.publish();
+        region.check_slot(slot)?;
         let flags = abi::IORING_ENTER_GETEVENTS | abi::IORING_ENTER_EXT_ARG | abi::IORING_ENTER_EXT_ARG_REG;
         let offset = slot as usize * REG_WAIT_BYTES;
         // SAFETY: with EXT_ARG_REG the "pointer" is an offset into the
-        // registered region, which the kernel bounds-checks; SQEs published
-        // were pushed under the queue's contracts.
-        let ret = unsafe { self.enter_raw(to_submit, want, flags, offset as *const std::ffi::c_void, REG_WAIT_BYTES) };
-        let head = self.sq.sync_head();
-        let submitted = Submitted {
-            consumed: head.wrapping_sub(before),
-            remaining: self.sq.local_tail().wrapping_sub(head),
-            stopped_after: None,
-        };
-        match ret {
-            Ok(_) | Err(Errno::TIME) | Err(Errno::INTR) => Ok((submitted, self.cq.len())),
-            // The submission stands even if the wait failed afterwards.
-            Err(_) if submitted.consumed > 0 => Ok((submitted, self.cq.len())),
-            Err(errno) => Err(Error::kernel(
-                "io_uring_enter",
-                errno,
-                match errno {
-                    Errno::FAULT => "the wait slot lies outside the registered wait region",
-                    Errno::INVAL => "the kernel refused the registered wait (bad flags in the slot, or no region)",
-                    _ => "",
-                },
-            )),
-        }
+        // registered region, which the kernel bounds-checks.
+        unsafe { self.submit_and_wait_ext(want, flags, offset as *const std::ffi::c_void, REG_WAIT_BYTES) }.map_err(
+            |e| match e.errno() {
+                Errno::FAULT => Error::kernel(
+                    "io_uring_enter",
+                    Errno::FAULT,
+                    "the wait slot lies outside the registered wait region",
+                ),
+                Errno::INVAL => Error::kernel(
+                    "io_uring_enter",
+                    Errno::INVAL,
+                    "the kernel refused the registered wait (bad flags in the slot, or no region)",
+                ),
+                _ => e,
+            },
+        )
     }
 }
 
