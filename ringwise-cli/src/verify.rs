@@ -46,7 +46,7 @@ pub fn run(args: Args) -> ExitCode {
         let configs: Vec<Value> = outcomes.iter().map(outcome_json).collect();
         let out = json!({
             "kernel": ringwise::probe::kernel_release(),
-            "page_size": ringwise::sys::page_size(),
+            "page_size": ringwise::raw::sys::page_size(),
             "elapsed_ms": elapsed.as_secs_f64() * 1e3,
             "summary": {
                 "configs": summary.configs,

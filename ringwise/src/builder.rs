@@ -258,7 +258,7 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
     }
 
     fn setup(self, layout: Layout, user: Option<UserRegions>) -> Result<Ring<S, C>> {
-        let mut params = zeroed_params();
+        let mut params = abi::zeroed_params();
         params.flags = layout.flags().bits();
         params.sq_thread_cpu = self.sq_thread_cpu;
         params.sq_thread_idle = self.sq_thread_idle_ms;
@@ -296,11 +296,6 @@ struct UserRegions {
     rings: *mut u8,
     sqes: *mut u8,
     owners: Vec<Box<dyn RingMemory>>,
-}
-
-pub(crate) fn zeroed_params() -> abi::io_uring_params {
-    // SAFETY: io_uring_params is plain old data; all-zero is its valid default.
-    unsafe { std::mem::zeroed() }
 }
 
 /// Whether this kernel accepts `IORING_SETUP_NO_SQARRAY` (6.6+), probed

@@ -286,3 +286,40 @@ impl BigCqe {
 pub fn size_flags<S: SqeSize, C: CqeSize>() -> SetupFlags {
     S::FLAGS | C::FLAGS
 }
+
+// The op traits live with the entry types they fill: the core queues push
+// anything that implements them, and `op/` implements them, never the
+// other way round.
+
+/// Write an op into an SQE slot.
+pub trait PrepareSqe {
+    /// Fill every field of `sqe`.
+    fn prepare(self, sqe: &mut Sqe);
+}
+
+/// Marker for ops that give the kernel no memory to use after the push (no
+/// buffer, iovec, path or other pointer) and close no descriptor of the
+/// process, so pushing them is safe.
+pub trait SafeOp: PrepareSqe {}
+
+/// Write an op into a 128-byte SQE slot (`Ring<Sqe128, _>`): the ops that use
+/// the 80-byte command area or the 128-byte opcodes.
+pub trait PrepareBigSqe {
+    /// Fill every byte of `sqe`.
+    fn prepare_big(self, sqe: &mut BigSqe);
+}
+
+/// Marker for 128-byte ops that carry no pointer, so pushing them is safe.
+pub trait SafeBigOp: PrepareBigSqe {}
+
+/// Every 64-byte op also fits a 128-byte slot; the extra 64 bytes are zeroed
+/// so nothing stale follows it.
+impl<T: PrepareSqe> PrepareBigSqe for T {
+    #[inline(always)]
+    fn prepare_big(self, sqe: &mut BigSqe) {
+        self.prepare(&mut sqe.sqe);
+        sqe.extra = [0; 64];
+    }
+}
+
+impl<T: SafeOp> SafeBigOp for T {}

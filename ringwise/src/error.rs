@@ -2,6 +2,7 @@
 //! needs to act (bytes needed vs given, the missing flag, the kernel errno and
 //! what it means in context); `Display` turns them into a sentence.
 
+use crate::errno::errno_name;
 use crate::flags::SetupFlags;
 use rustix::io::Errno;
 use std::fmt;
@@ -33,6 +34,36 @@ impl fmt::Display for Region {
     }
 }
 
+/// A table of resources registered with a ring, as errors name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Table {
+    /// The registered (fixed) file table (`IORING_REGISTER_FILES`).
+    Files,
+    /// The registered (fixed) buffer table (`IORING_REGISTER_BUFFERS`).
+    Buffers,
+}
+
+impl Table {
+    /// The errno the kernel gives for an index past this table's end:
+    /// EBADF for files, EFAULT for buffers.
+    pub fn out_of_range_errno(self) -> Errno {
+        match self {
+            Table::Files => Errno::BADF,
+            Table::Buffers => Errno::FAULT,
+        }
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Table::Files => "registered files",
+            Table::Buffers => "registered buffers",
+        })
+    }
+}
+
 /// Everything that can go wrong in ringwise.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -59,7 +90,44 @@ pub enum Error {
     /// or an adopted ring's flags disagree with the types.
     EntryTypeMismatch { types_imply: SetupFlags, found: SetupFlags },
     /// The option needs a different way of building the ring.
+    ///
+    /// Being replaced by the typed variants below; do not add new uses.
     Unsupported { what: String, why: String },
+    /// The running kernel lacks a feature bit (`IORING_FEAT_*`) that `what`
+    /// needs (EOPNOTSUPP). `since` is the Linux release that added it.
+    FeatureMissing { what: &'static str, feature: &'static str, since: &'static str },
+    /// `IORING_SETUP_NO_MMAP` asked for, or implied, where it cannot apply:
+    /// it follows from where the ring memory lives, so it is never set by
+    /// hand, and a ring in someone else's memory cannot be adopted or moved
+    /// (EINVAL). `fix` says what to do instead.
+    NoMmapMisuse { what: &'static str, fix: &'static str },
+    /// `what` needs the ring's file descriptor (to `mmap` kernel memory from
+    /// it), and a `REGISTERED_FD_ONLY` ring has none (EBADF).
+    NoRingFd { what: &'static str },
+    /// The kernel's answer disagrees with ringwise's layout: `field` is
+    /// `kernel` in the returned parameters where the layout computed `ours`.
+    /// The ring is closed rather than used with memory of the wrong size
+    /// (EPROTO).
+    LayoutMismatch { field: &'static str, kernel: u64, ours: u64 },
+    /// An adopted ring's header in shared memory disagrees with the
+    /// parameters given for it (`field` is `header` in the ring and `params`
+    /// in the parameters): they describe another ring (EINVAL).
+    ForeignRingHeader { field: &'static str, header: u64, params: u64 },
+    /// A kernel mapping of the ring's `what` is backed for only
+    /// `backed_bytes` of the `expected_bytes` the layout says: the parameters
+    /// do not describe this ring, and touching the rest would SIGBUS
+    /// (EFAULT).
+    UnbackedMapping { what: &'static str, backed_bytes: usize, expected_bytes: usize },
+    /// A page size the layout cannot use: not a power of two of at least
+    /// 4096 bytes, or so large the regions overflow the address space
+    /// (EINVAL).
+    BadPageSize { page_size: usize, why: &'static str },
+    /// An argument the caller gave is outside what the kernel accepts:
+    /// `what` names it, `why` says what is accepted (EINVAL).
+    InvalidArgument { what: String, why: String },
+    /// Buffer `bid` of provided-buffer group `bgid` is held by the kernel
+    /// and cannot be added again until the CQE that reports it (EBUSY).
+    BufferInKernel { bgid: u16, bid: u16 },
     /// A memory region is shorter than the kernel will use.
     MemoryTooSmall { region: Region, needed: usize, given: usize },
     /// A memory region does not start on a page boundary.
@@ -78,7 +146,7 @@ pub enum Error {
     /// with `-EINVAL`). `last_op` is the highest opcode the kernel knows.
     OpcodeUnsupported { opcode: u8, name: &'static str, since: &'static str, last_op: u8 },
     /// An op names a slot past the end of a registered table.
-    OpIndexOutOfRange { op: &'static str, table: &'static str, index: u32, len: u32 },
+    OpIndexOutOfRange { op: &'static str, table: Table, index: u32, len: u32 },
     /// An op's arguments form a combination the kernel refuses.
     OpInvalid { op: &'static str, why: &'static str },
     /// Two lists that go together (e.g. files and their tags) differ in
@@ -104,9 +172,12 @@ impl Error {
             Error::MemoryTooSmall { .. } | Error::MemoryUnusable { .. } => Errno::FAULT,
             Error::ArenaExhausted { .. } => Errno::NOMEM,
             Error::SubmissionQueueFull { .. } => Errno::BUSY,
-            Error::OpIndexOutOfRange { table, .. } if table.contains("buffers") => Errno::FAULT,
-            Error::OpIndexOutOfRange { .. } => Errno::BADF,
-            Error::Unsupported { .. } => Errno::OPNOTSUPP,
+            Error::OpIndexOutOfRange { table, .. } => table.out_of_range_errno(),
+            Error::Unsupported { .. } | Error::FeatureMissing { .. } => Errno::OPNOTSUPP,
+            Error::NoRingFd { .. } => Errno::BADF,
+            Error::LayoutMismatch { .. } => Errno::PROTO,
+            Error::UnbackedMapping { .. } => Errno::FAULT,
+            Error::BufferInKernel { .. } => Errno::BUSY,
             Error::Kernel { errno, .. } => *errno,
             _ => Errno::INVAL,
         }
@@ -120,176 +191,6 @@ impl Error {
     pub(crate) fn kernel(call: &'static str, errno: Errno, context: impl Into<String>) -> Error {
         Error::Kernel { call, errno, context: context.into() }
     }
-}
-
-/// The symbolic name of an errno (`EINVAL`): every errno Linux defines for
-/// user space, and the kernel-internal ones that can reach a CQE
-/// (`ENOTSUPP`, 524, from some drivers' `URING_CMD`); `"E?"` for any other
-/// number (the `Display` of [`Error::Kernel`] still prints it).
-pub fn errno_name(errno: Errno) -> &'static str {
-    // Each number once; aliases (EWOULDBLOCK, EDEADLOCK, ENOTSUP) share
-    // their number with the name listed.
-    const NAMES: &[(Errno, &str)] = &[
-        (Errno::PERM, "EPERM"),
-        (Errno::NOENT, "ENOENT"),
-        (Errno::SRCH, "ESRCH"),
-        (Errno::INTR, "EINTR"),
-        (Errno::IO, "EIO"),
-        (Errno::NXIO, "ENXIO"),
-        (Errno::TOOBIG, "E2BIG"),
-        (Errno::NOEXEC, "ENOEXEC"),
-        (Errno::BADF, "EBADF"),
-        (Errno::CHILD, "ECHILD"),
-        (Errno::AGAIN, "EAGAIN"),
-        (Errno::NOMEM, "ENOMEM"),
-        (Errno::ACCESS, "EACCES"),
-        (Errno::FAULT, "EFAULT"),
-        (Errno::NOTBLK, "ENOTBLK"),
-        (Errno::BUSY, "EBUSY"),
-        (Errno::EXIST, "EEXIST"),
-        (Errno::XDEV, "EXDEV"),
-        (Errno::NODEV, "ENODEV"),
-        (Errno::NOTDIR, "ENOTDIR"),
-        (Errno::ISDIR, "EISDIR"),
-        (Errno::INVAL, "EINVAL"),
-        (Errno::NFILE, "ENFILE"),
-        (Errno::MFILE, "EMFILE"),
-        (Errno::NOTTY, "ENOTTY"),
-        (Errno::TXTBSY, "ETXTBSY"),
-        (Errno::FBIG, "EFBIG"),
-        (Errno::NOSPC, "ENOSPC"),
-        (Errno::SPIPE, "ESPIPE"),
-        (Errno::ROFS, "EROFS"),
-        (Errno::MLINK, "EMLINK"),
-        (Errno::PIPE, "EPIPE"),
-        (Errno::DOM, "EDOM"),
-        (Errno::RANGE, "ERANGE"),
-        (Errno::DEADLK, "EDEADLK"),
-        (Errno::NAMETOOLONG, "ENAMETOOLONG"),
-        (Errno::NOLCK, "ENOLCK"),
-        (Errno::NOSYS, "ENOSYS"),
-        (Errno::NOTEMPTY, "ENOTEMPTY"),
-        (Errno::LOOP, "ELOOP"),
-        (Errno::NOMSG, "ENOMSG"),
-        (Errno::IDRM, "EIDRM"),
-        (Errno::CHRNG, "ECHRNG"),
-        (Errno::L2NSYNC, "EL2NSYNC"),
-        (Errno::L3HLT, "EL3HLT"),
-        (Errno::L3RST, "EL3RST"),
-        (Errno::LNRNG, "ELNRNG"),
-        (Errno::UNATCH, "EUNATCH"),
-        (Errno::NOCSI, "ENOCSI"),
-        (Errno::L2HLT, "EL2HLT"),
-        (Errno::BADE, "EBADE"),
-        (Errno::BADR, "EBADR"),
-        (Errno::XFULL, "EXFULL"),
-        (Errno::NOANO, "ENOANO"),
-        (Errno::BADRQC, "EBADRQC"),
-        (Errno::BADSLT, "EBADSLT"),
-        (Errno::BFONT, "EBFONT"),
-        (Errno::NOSTR, "ENOSTR"),
-        (Errno::NODATA, "ENODATA"),
-        (Errno::TIME, "ETIME"),
-        (Errno::NOSR, "ENOSR"),
-        (Errno::NONET, "ENONET"),
-        (Errno::NOPKG, "ENOPKG"),
-        (Errno::REMOTE, "EREMOTE"),
-        (Errno::NOLINK, "ENOLINK"),
-        (Errno::ADV, "EADV"),
-        (Errno::SRMNT, "ESRMNT"),
-        (Errno::COMM, "ECOMM"),
-        (Errno::PROTO, "EPROTO"),
-        (Errno::MULTIHOP, "EMULTIHOP"),
-        (Errno::DOTDOT, "EDOTDOT"),
-        (Errno::BADMSG, "EBADMSG"),
-        (Errno::OVERFLOW, "EOVERFLOW"),
-        (Errno::NOTUNIQ, "ENOTUNIQ"),
-        (Errno::BADFD, "EBADFD"),
-        (Errno::REMCHG, "EREMCHG"),
-        (Errno::LIBACC, "ELIBACC"),
-        (Errno::LIBBAD, "ELIBBAD"),
-        (Errno::LIBSCN, "ELIBSCN"),
-        (Errno::LIBMAX, "ELIBMAX"),
-        (Errno::LIBEXEC, "ELIBEXEC"),
-        (Errno::ILSEQ, "EILSEQ"),
-        (Errno::RESTART, "ERESTART"),
-        (Errno::STRPIPE, "ESTRPIPE"),
-        (Errno::USERS, "EUSERS"),
-        (Errno::NOTSOCK, "ENOTSOCK"),
-        (Errno::DESTADDRREQ, "EDESTADDRREQ"),
-        (Errno::MSGSIZE, "EMSGSIZE"),
-        (Errno::PROTOTYPE, "EPROTOTYPE"),
-        (Errno::NOPROTOOPT, "ENOPROTOOPT"),
-        (Errno::PROTONOSUPPORT, "EPROTONOSUPPORT"),
-        (Errno::SOCKTNOSUPPORT, "ESOCKTNOSUPPORT"),
-        (Errno::OPNOTSUPP, "EOPNOTSUPP"),
-        (Errno::PFNOSUPPORT, "EPFNOSUPPORT"),
-        (Errno::AFNOSUPPORT, "EAFNOSUPPORT"),
-        (Errno::ADDRINUSE, "EADDRINUSE"),
-        (Errno::ADDRNOTAVAIL, "EADDRNOTAVAIL"),
-        (Errno::NETDOWN, "ENETDOWN"),
-        (Errno::NETUNREACH, "ENETUNREACH"),
-        (Errno::NETRESET, "ENETRESET"),
-        (Errno::CONNABORTED, "ECONNABORTED"),
-        (Errno::CONNRESET, "ECONNRESET"),
-        (Errno::NOBUFS, "ENOBUFS"),
-        (Errno::ISCONN, "EISCONN"),
-        (Errno::NOTCONN, "ENOTCONN"),
-        (Errno::SHUTDOWN, "ESHUTDOWN"),
-        (Errno::TOOMANYREFS, "ETOOMANYREFS"),
-        (Errno::TIMEDOUT, "ETIMEDOUT"),
-        (Errno::CONNREFUSED, "ECONNREFUSED"),
-        (Errno::HOSTDOWN, "EHOSTDOWN"),
-        (Errno::HOSTUNREACH, "EHOSTUNREACH"),
-        (Errno::ALREADY, "EALREADY"),
-        (Errno::INPROGRESS, "EINPROGRESS"),
-        (Errno::STALE, "ESTALE"),
-        (Errno::UCLEAN, "EUCLEAN"),
-        (Errno::NOTNAM, "ENOTNAM"),
-        (Errno::NAVAIL, "ENAVAIL"),
-        (Errno::ISNAM, "EISNAM"),
-        (Errno::REMOTEIO, "EREMOTEIO"),
-        (Errno::DQUOT, "EDQUOT"),
-        (Errno::NOMEDIUM, "ENOMEDIUM"),
-        (Errno::MEDIUMTYPE, "EMEDIUMTYPE"),
-        (Errno::CANCELED, "ECANCELED"),
-        (Errno::NOKEY, "ENOKEY"),
-        (Errno::KEYEXPIRED, "EKEYEXPIRED"),
-        (Errno::KEYREVOKED, "EKEYREVOKED"),
-        (Errno::KEYREJECTED, "EKEYREJECTED"),
-        (Errno::OWNERDEAD, "EOWNERDEAD"),
-        (Errno::NOTRECOVERABLE, "ENOTRECOVERABLE"),
-        (Errno::RFKILL, "ERFKILL"),
-        (Errno::HWPOISON, "EHWPOISON"),
-    ];
-    /// Kernel-internal errnos (`include/linux/errno.h`) that are not meant
-    /// for user space but do reach it through some paths.
-    const INTERNAL: &[(i32, &str)] = &[
-        (512, "ERESTARTSYS"),
-        (513, "ERESTARTNOINTR"),
-        (514, "ERESTARTNOHAND"),
-        (515, "ENOIOCTLCMD"),
-        (516, "ERESTART_RESTARTBLOCK"),
-        (517, "EPROBE_DEFER"),
-        (518, "EOPENSTALE"),
-        (519, "ENOPARAM"),
-        (521, "EBADHANDLE"),
-        (522, "ENOTSYNC"),
-        (523, "EBADCOOKIE"),
-        (524, "ENOTSUPP"),
-        (525, "ETOOSMALL"),
-        (526, "ESERVERFAULT"),
-        (527, "EBADTYPE"),
-        (528, "EJUKEBOX"),
-        (529, "EIOCBQUEUED"),
-        (530, "ERECALLCONFLICT"),
-        (531, "ENOGRACE"),
-    ];
-    if let Some((_, name)) = NAMES.iter().find(|(e, _)| *e == errno) {
-        return name;
-    }
-    let raw = errno.raw_os_error();
-    INTERNAL.iter().find(|(n, _)| *n == raw).map(|(_, name)| *name).unwrap_or("E?")
 }
 
 impl fmt::Display for Error {
@@ -332,6 +233,38 @@ impl fmt::Display for Error {
                 found.names()
             ),
             Error::Unsupported { what, why } => write!(f, "{what} is not possible here: {why}"),
+            Error::FeatureMissing { what, feature, since } => write!(
+                f,
+                "{what} needs {feature} (Linux {since}), which this kernel does not report; upgrade the kernel"
+            ),
+            Error::NoMmapMisuse { what, fix } => write!(f, "{what}: {fix}"),
+            Error::NoRingFd { what } => write!(
+                f,
+                "{what} needs the ring's file descriptor to map kernel memory, and a REGISTERED_FD_ONLY ring has \
+                 none; put that memory in caller memory instead"
+            ),
+            Error::LayoutMismatch { field, kernel, ours } => write!(
+                f,
+                "the kernel reports {field} = {kernel} where ringwise's layout computed {ours}; ring memory would be \
+                 sized wrongly, so the ring was closed (please report this with `ringwise verify`'s output)"
+            ),
+            Error::ForeignRingHeader { field, header, params } => write!(
+                f,
+                "the ring's header says {field} = {header} but the parameters say {params}: the parameters \
+                 describe another ring"
+            ),
+            Error::UnbackedMapping { what, backed_bytes, expected_bytes } => write!(
+                f,
+                "the kernel's {what} has {backed_bytes} bytes but ringwise's layout says {expected_bytes}; the \
+                 parameters do not describe this ring (an adopted fd with another ring's parameters or entry \
+                 sizes?) or the layout is wrong for this kernel"
+            ),
+            Error::BadPageSize { page_size, why } => write!(f, "a page size of {page_size} bytes cannot be used: {why}"),
+            Error::InvalidArgument { what, why } => write!(f, "{what} is refused: {why}"),
+            Error::BufferInKernel { bgid, bid } => write!(
+                f,
+                "buffer {bid} of group {bgid} is held by the kernel; it can be added again after the CQE that reports it"
+            ),
             Error::MemoryTooSmall { region, needed, given } => write!(
                 f,
                 "the {region} needs {needed} bytes but only {given} were given ({} short); \
@@ -395,10 +328,17 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// An error the kernel returned ([`Error::Kernel`]) becomes the OS error
+/// itself, so `raw_os_error()` gives the errno (the context sentence is
+/// lost: `std::io::Error` holds either an OS code or a payload, not both).
+/// Every other error keeps its message and gets the kind of its
+/// [`Error::errno`].
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> std::io::Error {
-        let kind_errno = e.errno();
-        std::io::Error::new(std::io::Error::from(kind_errno).kind(), e)
+        match e {
+            Error::Kernel { errno, .. } => std::io::Error::from_raw_os_error(errno.raw_os_error()),
+            e => std::io::Error::new(std::io::Error::from(e.errno()).kind(), e),
+        }
     }
 }
 

@@ -45,10 +45,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations)]
 
-pub mod abi;
 mod builder;
 pub mod cqueue;
 pub mod entry;
+mod errno;
 mod error;
 #[cfg(test)]
 mod fake_ring;
@@ -57,16 +57,19 @@ pub mod layout;
 pub mod memory;
 pub mod op;
 pub mod probe;
+pub mod raw;
 pub mod register;
 mod ring;
 pub mod squeue;
-pub mod sys;
 pub mod verify;
+
+pub(crate) use raw::{abi, sys};
 
 pub use builder::Builder;
 pub use cqueue::CompletionQueue;
 pub use entry::{BigCqe, BigSqe, Cqe, Cqe16, Cqe32, CqeMixed, CqeSize, Sqe, Sqe128, Sqe64, SqeMixed, SqeSize};
-pub use error::{errno_name, Error, Region, Result};
+pub use errno::errno_name;
+pub use error::{Error, Region, Result, Table};
 pub use flags::{Features, SetupFlags, SqeFlags};
 pub use layout::{Layout, RingSpec};
 pub use memory::{Arena, CallerMemory, Carve, Mapping, Pages, RingMemory};

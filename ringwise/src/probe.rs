@@ -4,7 +4,7 @@
 //! table.
 
 use crate::abi;
-use crate::builder::zeroed_params;
+use crate::abi::zeroed_params;
 use crate::error::{Error, Result};
 use crate::flags::{Features, SetupFlags};
 use crate::layout::RingSpec;
@@ -45,7 +45,7 @@ impl Probe {
         // SAFETY: plain old data; zero is valid.
         let mut buf: ProbeBuf = unsafe { std::mem::zeroed() };
         // SAFETY: `buf` holds a probe header and 256 op slots, as nr_args says.
-        unsafe { ring.register_raw(abi::IORING_REGISTER_PROBE, (&mut buf as *mut ProbeBuf).cast(), 256) }?;
+        unsafe { ring.register_raw(abi::register_op::REGISTER_PROBE, (&mut buf as *mut ProbeBuf).cast(), 256) }?;
         let mut supported = [false; 256];
         const IO_URING_OP_SUPPORTED: u16 = 1;
         for op in &buf.ops[..buf.ops_len as usize] {
@@ -136,7 +136,7 @@ fn close_trial_ring(fd: u32, flags: SetupFlags) {
         let _ = unsafe {
             sys::io_uring_register(
                 fd,
-                abi::IORING_UNREGISTER_RING_FDS | abi::IORING_REGISTER_USE_REGISTERED_RING,
+                abi::register_op::UNREGISTER_RING_FDS | abi::register_op::USE_REGISTERED_RING,
                 (&mut update as *mut abi::io_uring_rsrc_update).cast(),
                 1,
             )

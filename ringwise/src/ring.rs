@@ -4,11 +4,11 @@
 use crate::abi;
 use crate::cqueue::{CompletionQueue, CqPointers, CqState, Drain};
 use crate::entry::{size_flags, Cqe16, CqeSize, Sqe64, SqeSize};
+use crate::entry::{PrepareSqe, SafeOp};
 use crate::error::{Error, Result};
 use crate::flags::{Features, SetupFlags, SIZE_FLAGS};
 use crate::layout::{Layout, RingSpec};
 use crate::memory::{KernelMap, RingMemory};
-use crate::op::{PrepareSqe, SafeOp};
 use crate::squeue::{SqPointers, SqState, SubmissionQueue};
 use crate::sys;
 use crate::Builder;
@@ -361,7 +361,7 @@ impl EnterTarget {
         let ret = unsafe {
             sys::io_uring_register(
                 self.fd,
-                abi::IORING_REGISTER_RING_FDS,
+                abi::register_op::REGISTER_RING_FDS,
                 (&mut update as *mut abi::io_uring_rsrc_update).cast(),
                 1,
             )
@@ -845,7 +845,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Enable a ring created with [`Builder::disabled`] (`R_DISABLED`).
     pub fn enable(&mut self) -> Result<()> {
         // SAFETY: ENABLE_RINGS takes no argument.
-        unsafe { self.register_raw(abi::IORING_REGISTER_ENABLE_RINGS, std::ptr::null(), 0) }.map(|_| ())
+        unsafe { self.register_raw(abi::register_op::REGISTER_ENABLE_RINGS, std::ptr::null(), 0) }.map(|_| ())
     }
 
     /// `io_uring_register` on this ring (registered index where possible).
@@ -855,13 +855,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// long as the kernel keeps it.
     pub unsafe fn register_raw(&self, opcode: u32, arg: *const c_void, nr_args: u32) -> Result<u32> {
         let (fd, reg) = self.enter.get();
-        let opcode = if reg != 0 { opcode | abi::IORING_REGISTER_USE_REGISTERED_RING } else { opcode };
+        let opcode = if reg != 0 { opcode | abi::register_op::USE_REGISTERED_RING } else { opcode };
         // SAFETY: forwarded contract.
         unsafe { sys::io_uring_register(fd, opcode, arg, nr_args) }.map_err(|errno| {
             Error::kernel(
                 "io_uring_register",
                 errno,
-                register_context(opcode & !abi::IORING_REGISTER_USE_REGISTERED_RING, errno),
+                register_context(opcode & !abi::register_op::USE_REGISTERED_RING, errno),
             )
         })
     }
@@ -1035,7 +1035,7 @@ fn unregister_ring_index(index: u32) {
     let _ = unsafe {
         sys::io_uring_register(
             index,
-            abi::IORING_UNREGISTER_RING_FDS | abi::IORING_REGISTER_USE_REGISTERED_RING,
+            abi::register_op::UNREGISTER_RING_FDS | abi::register_op::USE_REGISTERED_RING,
             (&mut update as *mut abi::io_uring_rsrc_update).cast(),
             1,
         )
@@ -1173,11 +1173,15 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             unsafe { std::mem::zeroed() };
         reg.flags = linux_raw_sys::io_uring::IORING_ASYNC_CANCEL_ANY;
         reg.timeout.tv_sec = 1;
-        const IORING_REGISTER_SYNC_CANCEL: u32 = 24;
         // SAFETY: `reg` is a valid io_uring_sync_cancel_reg, read during the
         // call only; the fd is this ring's.
         let _ = unsafe {
-            sys::io_uring_register(self.enter.fd, IORING_REGISTER_SYNC_CANCEL, std::ptr::from_ref(&reg).cast(), 1)
+            sys::io_uring_register(
+                self.enter.fd,
+                abi::register_op::REGISTER_SYNC_CANCEL,
+                std::ptr::from_ref(&reg).cast(),
+                1,
+            )
         };
     }
 }
@@ -1316,7 +1320,7 @@ mod tests {
         // SAFETY: the SQE region's offset lies inside the buffer (the layout
         // says so; the buffer is `total_bytes` long).
         let sqes = unsafe { rings.add(layout.sqes_offset_in_buffer()) };
-        let mut p = crate::builder::zeroed_params();
+        let mut p = crate::abi::zeroed_params();
         p.flags = flags.bits();
         p.cq_off.user_addr = rings as u64;
         p.sq_off.user_addr = sqes as u64;

@@ -1,8 +1,8 @@
 //! The submission queue: a local tail the application fills, published to
 //! the kernel with one release store when submitting.
 
+use crate::entry::{PrepareSqe, SafeOp};
 use crate::entry::{Sqe, SqeSize};
-use crate::op::{PrepareSqe, SafeOp};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -323,7 +323,7 @@ impl<S: SqeSize> SqState<S> {
 impl SqState<crate::entry::Sqe128> {
     /// Queue a 128-byte op that carries no pointer (e.g. [`Nop128`](crate::op::Nop128)).
     #[inline]
-    pub(crate) fn push_big<O: crate::op::SafeBigOp>(&mut self, op: O) -> Result<(), SqFull> {
+    pub(crate) fn push_big<O: crate::entry::SafeBigOp>(&mut self, op: O) -> Result<(), SqFull> {
         let sqe = self.next_slot().ok_or(SqFull)?;
         // SAFETY: in an SQE128 ring every slot is 128 bytes (S::SLOT_BYTES),
         // so the slot `next_slot` handed out extends to a whole `BigSqe`.
@@ -338,7 +338,7 @@ impl SqState<crate::entry::Sqe128> {
     /// carries, including any inside its command area, must stay valid until
     /// the op's CQE has been reaped.
     #[inline]
-    pub(crate) unsafe fn push_big_unchecked<O: crate::op::PrepareBigSqe>(&mut self, op: O) -> Result<(), SqFull> {
+    pub(crate) unsafe fn push_big_unchecked<O: crate::entry::PrepareBigSqe>(&mut self, op: O) -> Result<(), SqFull> {
         let sqe = self.next_slot().ok_or(SqFull)?;
         // SAFETY: as in `push_big`: the slot is 128 bytes long.
         op.prepare_big(unsafe { &mut *(sqe as *mut Sqe).cast::<crate::entry::BigSqe>() });
@@ -456,7 +456,7 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
 impl SubmissionQueue<'_, crate::entry::Sqe128> {
     /// Queue a 128-byte op that carries no pointer (e.g. [`Nop128`](crate::op::Nop128)).
     #[inline(always)]
-    pub fn push_big<O: crate::op::SafeBigOp>(&mut self, op: O) -> Result<(), SqFull> {
+    pub fn push_big<O: crate::entry::SafeBigOp>(&mut self, op: O) -> Result<(), SqFull> {
         self.state.push_big(op)
     }
 
@@ -467,7 +467,7 @@ impl SubmissionQueue<'_, crate::entry::Sqe128> {
     /// carries, including any inside its command area, must stay valid until
     /// the op's CQE has been reaped.
     #[inline(always)]
-    pub unsafe fn push_big_unchecked<O: crate::op::PrepareBigSqe>(&mut self, op: O) -> Result<(), SqFull> {
+    pub unsafe fn push_big_unchecked<O: crate::entry::PrepareBigSqe>(&mut self, op: O) -> Result<(), SqFull> {
         // SAFETY: forwarded contract.
         unsafe { self.state.push_big_unchecked(op) }
     }

@@ -30,9 +30,10 @@
 //! both run [`default_configs`].
 
 use crate::abi;
-use crate::builder::zeroed_params;
+use crate::abi::zeroed_params;
 use crate::entry::{Cqe16, Cqe32, CqeMixed, CqeSize, Sqe128, Sqe64, SqeMixed, SqeSize};
-use crate::error::{errno_name, Error, Region};
+use crate::errno::errno_name;
+use crate::error::{Error, Region};
 use crate::flags::{SetupFlags, SIZE_FLAGS};
 use crate::layout::{Layout, RingSpec, MAX_CQ_ENTRIES, MAX_SQ_ENTRIES};
 use crate::memory::RingMemory;
@@ -603,7 +604,7 @@ fn close_raw(ret: u32, flags: SetupFlags) {
         let _ = unsafe {
             sys::io_uring_register(
                 ret,
-                abi::IORING_UNREGISTER_RING_FDS | abi::IORING_REGISTER_USE_REGISTERED_RING,
+                abi::register_op::UNREGISTER_RING_FDS | abi::register_op::USE_REGISTERED_RING,
                 (&mut update as *mut abi::io_uring_rsrc_update).cast(),
                 1,
             )

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use ringwise::abi;
+use ringwise::raw::abi;
 use ringwise::{
     Arena, Builder, CallerMemory, Cqe16, Cqe32, CqeMixed, Error, Mapping, Pages, Region, Ring, SetupFlags, Sqe128,
     Sqe64, SqeMixed,
@@ -17,7 +17,7 @@ use std::time::Duration;
 type B = Builder<Sqe64, Cqe16>;
 
 fn page() -> usize {
-    ringwise::sys::page_size()
+    ringwise::raw::sys::page_size()
 }
 
 /// The error must come from ringwise, not from the kernel, and its message
@@ -330,7 +330,7 @@ fn adopt_refuses_non_rings_and_nonsense_params() {
     let (fd, params) = {
         let mut p = zeroed_params();
         // SAFETY: valid params, kernel memory.
-        let fd = unsafe { ringwise::sys::io_uring_setup(8, &mut p) }.unwrap();
+        let fd = unsafe { ringwise::raw::sys::io_uring_setup(8, &mut p) }.unwrap();
         // SAFETY: the fresh fd is ours alone.
         (unsafe { OwnedFd::from_raw_fd(fd as i32) }, p)
     };
@@ -353,7 +353,7 @@ fn adopt_refuses_non_rings_and_nonsense_params() {
     let (fd, params) = {
         let mut p = zeroed_params();
         // SAFETY: as above.
-        let fd = unsafe { ringwise::sys::io_uring_setup(8, &mut p) }.unwrap();
+        let fd = unsafe { ringwise::raw::sys::io_uring_setup(8, &mut p) }.unwrap();
         // SAFETY: as above.
         (unsafe { OwnedFd::from_raw_fd(fd as i32) }, p)
     };
@@ -367,7 +367,7 @@ fn adopt_refuses_non_rings_and_nonsense_params() {
     let ring_with = |p: abi::io_uring_params| {
         let mut real = zeroed_params();
         // SAFETY: as above.
-        let fd = unsafe { ringwise::sys::io_uring_setup(8, &mut real) }.unwrap();
+        let fd = unsafe { ringwise::raw::sys::io_uring_setup(8, &mut real) }.unwrap();
         // SAFETY: as above.
         let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
         let mut p2 = p;
@@ -380,7 +380,7 @@ fn adopt_refuses_non_rings_and_nonsense_params() {
     let real = {
         let mut p = zeroed_params();
         // SAFETY: as above.
-        let fd = unsafe { ringwise::sys::io_uring_setup(8, &mut p) }.unwrap();
+        let fd = unsafe { ringwise::raw::sys::io_uring_setup(8, &mut p) }.unwrap();
         // SAFETY: as above.
         drop(unsafe { OwnedFd::from_raw_fd(fd as i32) });
         p
@@ -409,7 +409,7 @@ fn adopt_refuses_non_rings_and_nonsense_params() {
     // A ring whose SQ holds SQEs queued by other code and not submitted.
     let mut p = zeroed_params();
     // SAFETY: as above.
-    let fd = unsafe { OwnedFd::from_raw_fd(ringwise::sys::io_uring_setup(8, &mut p).unwrap() as i32) };
+    let fd = unsafe { OwnedFd::from_raw_fd(ringwise::raw::sys::io_uring_setup(8, &mut p).unwrap() as i32) };
     // SAFETY: mapping the first page of the ring's own rings region (the
     // header); unmapped right after the store.
     unsafe {

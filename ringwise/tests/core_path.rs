@@ -286,7 +286,7 @@ fn cq_overflow_loses_nothing() {
         assert_eq!((s.consumed, s.remaining), (4, 0), "batch {batch}");
     }
     assert_eq!(ring.completion().len(), 4, "the CQ is full; 60 CQEs wait on the overflow list");
-    assert_ne!(ring.submission().ring_flags() & ringwise::abi::IORING_SQ_CQ_OVERFLOW, 0);
+    assert_ne!(ring.submission().ring_flags() & ringwise::raw::abi::IORING_SQ_CQ_OVERFLOW, 0);
     let mut got = Vec::new();
     loop {
         let batch: Vec<u64> = ring.completions().unwrap().map(|c| c.user_data).collect();
@@ -297,7 +297,7 @@ fn cq_overflow_loses_nothing() {
     }
     assert_eq!(got, (0..64).collect::<Vec<_>>(), "every CQE once, in order");
     assert_eq!(ring.completion().overflow(), 0, "NODROP: nothing dropped");
-    assert_eq!(ring.submission().ring_flags() & ringwise::abi::IORING_SQ_CQ_OVERFLOW, 0);
+    assert_eq!(ring.submission().ring_flags() & ringwise::raw::abi::IORING_SQ_CQ_OVERFLOW, 0);
     assert_eq!(ring.submission().dropped(), 0);
     nop_round_trip(&mut ring, 4, 1000);
 }

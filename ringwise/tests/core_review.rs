@@ -26,7 +26,8 @@ mod common;
 use common::{nop_round_trip, skip};
 use ringwise::layout::{Layout, RingSpec};
 use ringwise::op::Nop;
-use ringwise::{abi, errno_name, Builder, Cqe, Cqe16, Cqe32, Error, Mapping, Ring, SetupFlags, Sqe128, Sqe64};
+use ringwise::raw::abi;
+use ringwise::{errno_name, Builder, Cqe, Cqe16, Cqe32, Error, Mapping, Ring, SetupFlags, Sqe128, Sqe64};
 use rustix::io::Errno;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
@@ -183,14 +184,14 @@ fn kernel_verdict(flags: SetupFlags) -> Result<(), Errno> {
     // SAFETY: `p` is valid; with NO_MMAP both regions lie in `memory`, far
     // longer than a one-entry ring needs, which outlives the ring (closed
     // below, before `memory` is unmapped).
-    let ret = unsafe { ringwise::sys::io_uring_setup(1, &mut p) }?;
+    let ret = unsafe { ringwise::raw::sys::io_uring_setup(1, &mut p) }?;
     if flags.contains(SetupFlags::REGISTERED_FD_ONLY) {
         let mut update = abi::io_uring_rsrc_update { offset: ret, resv: 0, data: 0 };
         // SAFETY: unregistering the index setup just returned, with a valid update.
         unsafe {
-            ringwise::sys::io_uring_register(
+            ringwise::raw::sys::io_uring_register(
                 ret,
-                abi::IORING_UNREGISTER_RING_FDS | abi::IORING_REGISTER_USE_REGISTERED_RING,
+                abi::register_op::UNREGISTER_RING_FDS | abi::register_op::USE_REGISTERED_RING,
                 (&mut update as *mut abi::io_uring_rsrc_update).cast(),
                 1,
             )
@@ -301,7 +302,7 @@ fn setup_einval_names_the_sq_aff_cpu_and_attach_wq_needs() {
 
 #[test]
 fn static_slice_is_ring_memory() {
-    let page = ringwise::sys::page_size();
+    let page = ringwise::raw::sys::page_size();
     let layout = Builder::<Sqe64, Cqe16>::new(64).layout().expect("layout");
     // A leaked buffer, never freed: carve a page-aligned piece out of it.
     let leaked: &'static mut [u8] = Vec::leak(vec![0xa5u8; layout.total_bytes() + 2 * page]);

@@ -136,7 +136,7 @@ fn bad_input_gets_typed_errors_and_the_ring_keeps_working() {
         assert!(err.to_string().contains("power of two"), "{err}");
     }
 
-    let page = ringwise::sys::page_size();
+    let page = ringwise::raw::sys::page_size();
     let config = BufRingConfig::new(1, 512, 64); // 512 * 16 bytes = two pages
     assert_eq!(config.ring_bytes(), 2 * page);
     let short = Mapping::anonymous(page).unwrap();

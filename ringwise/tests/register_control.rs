@@ -3,9 +3,10 @@
 //! kernel.
 
 use ringwise::op::{Nop, Read};
+use ringwise::raw::{abi, sys};
 use ringwise::register::iowq::MaxWorkers;
 use ringwise::register::{CancelSpec, Restriction};
-use ringwise::{abi, sys, Builder, Ring, Sqe, SqeFlags};
+use ringwise::{Builder, Ring, Sqe, SqeFlags};
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
@@ -90,7 +91,7 @@ fn restricted_ring_refuses_what_is_not_allowed() {
 
     ring.register_restrictions(&[
         Restriction::SqeOp(OP_NOP),
-        Restriction::RegisterOp(abi::IORING_REGISTER_PROBE as u8),
+        Restriction::RegisterOp(abi::register_op::REGISTER_PROBE as u8),
         Restriction::SqeFlagsAllowed(SqeFlags::IO_LINK),
     ])
     .unwrap();
@@ -190,13 +191,13 @@ fn registered_ring_fds_name_other_rings() {
     // Register a personality on B through its slot: B (not A) then has it.
     // SAFETY: PERSONALITY takes no argument.
     let id =
-        unsafe { sys::io_uring_register(slots[0], 9 | abi::IORING_REGISTER_USE_REGISTERED_RING, std::ptr::null(), 0) }
+        unsafe { sys::io_uring_register(slots[0], 9 | abi::register_op::USE_REGISTERED_RING, std::ptr::null(), 0) }
             .unwrap();
     b.unregister_personality(id as u16).unwrap();
     assert_eq!(a.unregister_ring_fds(&slots).unwrap(), 2);
     // SAFETY: as above.
     let gone =
-        unsafe { sys::io_uring_register(slots[0], 9 | abi::IORING_REGISTER_USE_REGISTERED_RING, std::ptr::null(), 0) };
+        unsafe { sys::io_uring_register(slots[0], 9 | abi::register_op::USE_REGISTERED_RING, std::ptr::null(), 0) };
     assert!(gone.is_err(), "the slot is empty after unregistering");
     // A slot this thread did not register through register_ring_fds (here
     // one already removed) is refused before the call.

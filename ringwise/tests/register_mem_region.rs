@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 fn registered_wait_arguments_drive_the_wait() {
     let mut ring: Ring = Builder::new(8).disabled().build().unwrap();
     let bytes = RegWaitRegion::bytes_for(4);
-    assert_eq!(bytes, ringwise::sys::page_size());
+    assert_eq!(bytes, ringwise::raw::sys::page_size());
     let mut region = match ring.register_wait_region(Mapping::anonymous(bytes).unwrap(), 4) {
         Ok(r) => r,
         Err(e)
@@ -57,7 +57,7 @@ fn registered_wait_arguments_drive_the_wait() {
 
 #[test]
 fn bad_regions_are_refused_and_the_ring_keeps_working() {
-    let page = ringwise::sys::page_size();
+    let page = ringwise::raw::sys::page_size();
     // An enabled ring refuses a wait region.
     let mut ring: Ring = Ring::new(8).unwrap();
     let err = ring.register_wait_region(Mapping::anonymous(page).unwrap(), 4).unwrap_err();
@@ -88,7 +88,7 @@ fn no_wait_regions(e: &Error) -> bool {
 
 #[test]
 fn kernel_allocated_wait_region_is_mapped_and_drives_the_wait() {
-    let page = ringwise::sys::page_size();
+    let page = ringwise::raw::sys::page_size();
     let mut ring: Ring = Builder::new(8).disabled().build().unwrap();
     let mut region = match ring.register_wait_region_kernel(70) {
         Ok(r) => r,
@@ -214,7 +214,7 @@ fn every_slot_handed_out_is_read_as_itself() {
     // (see the mem_region module docs); the region keeps that slot out of
     // `slots()`. Give slot 0 a long timeout and every other slot a short one:
     // a wait that took slot 0's would last 1 s.
-    let page = ringwise::sys::page_size();
+    let page = ringwise::raw::sys::page_size();
     for slots in [4u32, (page / REG_WAIT_BYTES) as u32 - 1, 70] {
         for (kind, mut ring, mut region) in both_kinds(slots) {
             assert!(region.slots() >= slots, "{kind}: asked for {slots}, got {}", region.slots());

@@ -79,7 +79,7 @@ fn caller_memory_one_page_short_is_refused_before_the_kernel() {
     let mut ring: Ring = builder(4).build_allocated(Pages::Normal).unwrap();
     let spec = ResizeSpec::new(256).cq_entries(4096);
     let layout = ring.resize_layout(spec).unwrap();
-    let page = ringwise::sys::page_size();
+    let page = ringwise::raw::sys::page_size();
     let short = Mapping::anonymous(layout.total_bytes() - page).unwrap();
     let err = ring.resize_in(spec, short).unwrap_err();
     assert!(

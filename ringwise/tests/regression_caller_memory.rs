@@ -119,7 +119,7 @@ fn drive(ring: &mut Ring<Sqe128, Cqe16>, ops: u64, tag: u64, totals: &mut Totals
 /// Build one ring in `map` (garbage-filled, canaries set), drive it, check
 /// the canaries while it lives and after it is dropped.
 fn run_in(map: &RawMap, entries: u32, keep_sq_array: bool, ops: u64, tag: u64, totals: &mut Totals) {
-    let page = ringwise::sys::page_size();
+    let page = ringwise::raw::sys::page_size();
     let b = builder(entries, keep_sq_array);
     let l = b.layout().unwrap();
     let p = Placement::new(&l, page);
@@ -155,7 +155,7 @@ fn run_in(map: &RawMap, entries: u32, keep_sq_array: bool, ops: u64, tag: u64, t
 /// A region one page short is refused before the kernel sees it, and the
 /// page after it (where the kernel would have written) stays untouched.
 fn short_regions_are_refused(map: &RawMap, entries: u32, keep_sq_array: bool) {
-    let page = ringwise::sys::page_size();
+    let page = ringwise::raw::sys::page_size();
     let b = builder(entries, keep_sq_array);
     let l = b.layout().unwrap();
     let p = Placement::new(&l, page);
@@ -195,7 +195,7 @@ fn ops_for(entries: u32) -> u64 {
 /// Run every configuration; `None` when huge pages ran out part way (taken
 /// by another process), after saying so.
 fn run_all(huge: bool) -> Option<Totals> {
-    let page = ringwise::sys::page_size();
+    let page = ringwise::raw::sys::page_size();
     let mut totals = Totals::default();
     let mut slowest_teardown = std::time::Duration::ZERO;
     let start = Instant::now();
@@ -256,7 +256,7 @@ fn caller_memory_on_normal_pages() {
 
 #[test]
 fn caller_memory_on_huge_pages() {
-    let page = ringwise::sys::page_size();
+    let page = ringwise::raw::sys::page_size();
     let biggest = ENTRIES
         .iter()
         .map(|&e| Placement::new(&builder(e, true).layout().unwrap(), page).end.div_ceil(HUGE))

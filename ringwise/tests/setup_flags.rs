@@ -5,9 +5,9 @@
 mod common;
 
 use common::*;
-use ringwise::abi;
 use ringwise::op::{Fsync, Nop, Read, Write};
 use ringwise::probe::setup_flags_accepted;
+use ringwise::raw::abi;
 use ringwise::{
     Arena, Builder, Cqe16, Cqe32, CqeMixed, CqeSize, Error, Mapping, Pages, Ring, SetupFlags, Sqe128, Sqe64, SqeFlags,
     SqeSize,
@@ -660,7 +660,7 @@ fn raw_ring_cq(entries: u32, cq_entries: u32, flags: SetupFlags) -> (OwnedFd, ab
     params.flags = flags.bits();
     params.cq_entries = cq_entries;
     // SAFETY: valid params, kernel memory (no NO_MMAP).
-    let fd = unsafe { ringwise::sys::io_uring_setup(entries, &mut params) }.expect("raw io_uring_setup");
+    let fd = unsafe { ringwise::raw::sys::io_uring_setup(entries, &mut params) }.expect("raw io_uring_setup");
     // SAFETY: a fresh fd the kernel just returned; nothing else owns it.
     (unsafe { OwnedFd::from_raw_fd(fd as i32) }, params)
 }

@@ -23,11 +23,10 @@ use ringwise::op::{
     RemoveBuffers, SafeBigOp, SafeOp, Shutdown, Socket, SocketQueue, SyncFileRange, SyncFileRangeFlags, Target,
     Timeout, TimeoutRemove, Timespec, UringCmd, UringCmd80, Write,
 };
+use ringwise::raw::abi;
 use ringwise::register::iowq::MaxWorkers;
 use ringwise::register::{BufRingConfig, ZcrxConfig};
-use ringwise::{
-    abi, BigSqe, Builder, Cqe, Cqe16, Cqe32, Error, Pages, Ring, Sqe, Sqe128, Sqe64, SqeFlags, SubmissionQueue,
-};
+use ringwise::{BigSqe, Builder, Cqe, Cqe16, Cqe32, Error, Pages, Ring, Sqe, Sqe128, Sqe64, SqeFlags, SubmissionQueue};
 use rustix::io::Errno;
 use rustix::mm::{MapFlags, ProtFlags};
 use std::ffi::CStr;

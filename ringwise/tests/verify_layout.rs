@@ -166,7 +166,7 @@ fn disabled_and_registered_fd_only_rings() {
 #[test]
 fn guarded_region_is_followed_by_a_prot_none_page() {
     use ringwise::verify::GuardedRegion;
-    let page = ringwise::sys::page_size();
+    let page = ringwise::raw::sys::page_size();
     let perms_at = |addr: usize| -> String {
         let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
         for line in maps.lines() {

@@ -8,7 +8,7 @@
 
 use super::{opcode, OpInfo, PrepareBigSqe};
 use crate::entry::{BigSqe, Sqe};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Table};
 use crate::flags::SqeFlags;
 use crate::probe::Probe;
 use linux_raw_sys::io_uring as k;
@@ -29,7 +29,7 @@ fn name(op: u8) -> &'static str {
     OpInfo::get(op).map(|i| i.name).unwrap_or("unknown opcode")
 }
 
-fn within(op: u8, table: &'static str, index: u32, len: Option<u32>) -> Result<()> {
+fn within(op: u8, table: Table, index: u32, len: Option<u32>) -> Result<()> {
     match len {
         Some(len) if index >= len => Err(Error::OpIndexOutOfRange { op: name(op), table, index, len }),
         _ => Ok(()),
@@ -56,19 +56,19 @@ pub(crate) fn check_sqe(sqe: &Sqe, limits: &Limits<'_>) -> Result<()> {
     }
     let flags = SqeFlags::from_bits_retain(sqe.flags);
     if flags.contains(SqeFlags::FIXED_FILE) {
-        within(op, "registered files", sqe.fd as u32, limits.fixed_files)?;
+        within(op, Table::Files, sqe.fd as u32, limits.fixed_files)?;
     }
     if matches!(op, opcode::SPLICE | opcode::TEE) && sqe.op_flags & k::SPLICE_F_FD_IN_FIXED != 0 {
-        within(op, "registered files", sqe.file_index, limits.fixed_files)?;
+        within(op, Table::Files, sqe.file_index, limits.fixed_files)?;
     }
     // Ops that create a file may put it in a slot (file_index = slot + 1,
     // all ones = allocate).
     let creates = matches!(op, opcode::OPENAT | opcode::OPENAT2 | opcode::ACCEPT | opcode::SOCKET | opcode::PIPE);
     if (creates || op == opcode::CLOSE) && sqe.file_index != 0 && sqe.file_index != u32::MAX {
         let slot = sqe.file_index - 1;
-        within(op, "registered files", slot, limits.fixed_files)?;
+        within(op, Table::Files, slot, limits.fixed_files)?;
         if op == opcode::PIPE {
-            within(op, "registered files", slot + 1, limits.fixed_files)?;
+            within(op, Table::Files, slot + 1, limits.fixed_files)?;
         }
     }
     if op == opcode::ACCEPT
@@ -90,7 +90,7 @@ pub(crate) fn check_sqe(sqe: &Sqe, limits: &Limits<'_>) -> Result<()> {
         _ => false,
     };
     if fixed_buffer {
-        within(op, "registered buffers", sqe.buf_index as u32, limits.fixed_buffers)?;
+        within(op, Table::Buffers, sqe.buf_index as u32, limits.fixed_buffers)?;
     }
     if flags.contains(SqeFlags::BUFFER_SELECT) && fixed_buffer {
         return Err(Error::OpInvalid {

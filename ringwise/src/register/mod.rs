@@ -64,48 +64,9 @@ pub use resize::ResizeSpec;
 pub use restrictions::Restriction;
 pub use zcrx::{ZcrxConfig, ZcrxIfq};
 
+pub(crate) use crate::abi::register_op as opcode;
 use crate::error::{Error, Result};
-use linux_raw_sys::io_uring::io_uring_register_op as op;
 use rustix::io::Errno;
-
-/// Register opcode numbers, as `u32` for `io_uring_register`.
-pub(crate) mod opcode {
-    use super::op;
-    pub const REGISTER_BUFFERS: u32 = op::IORING_REGISTER_BUFFERS as u32;
-    pub const UNREGISTER_BUFFERS: u32 = op::IORING_UNREGISTER_BUFFERS as u32;
-    pub const REGISTER_FILES: u32 = op::IORING_REGISTER_FILES as u32;
-    pub const UNREGISTER_FILES: u32 = op::IORING_UNREGISTER_FILES as u32;
-    pub const REGISTER_EVENTFD: u32 = op::IORING_REGISTER_EVENTFD as u32;
-    pub const UNREGISTER_EVENTFD: u32 = op::IORING_UNREGISTER_EVENTFD as u32;
-    pub const REGISTER_FILES_UPDATE: u32 = op::IORING_REGISTER_FILES_UPDATE as u32;
-    pub const REGISTER_EVENTFD_ASYNC: u32 = op::IORING_REGISTER_EVENTFD_ASYNC as u32;
-    pub const REGISTER_PERSONALITY: u32 = op::IORING_REGISTER_PERSONALITY as u32;
-    pub const UNREGISTER_PERSONALITY: u32 = op::IORING_UNREGISTER_PERSONALITY as u32;
-    pub const REGISTER_RESTRICTIONS: u32 = op::IORING_REGISTER_RESTRICTIONS as u32;
-    pub const REGISTER_FILES2: u32 = op::IORING_REGISTER_FILES2 as u32;
-    pub const REGISTER_FILES_UPDATE2: u32 = op::IORING_REGISTER_FILES_UPDATE2 as u32;
-    pub const REGISTER_BUFFERS2: u32 = op::IORING_REGISTER_BUFFERS2 as u32;
-    pub const REGISTER_BUFFERS_UPDATE: u32 = op::IORING_REGISTER_BUFFERS_UPDATE as u32;
-    pub const REGISTER_IOWQ_AFF: u32 = op::IORING_REGISTER_IOWQ_AFF as u32;
-    pub const UNREGISTER_IOWQ_AFF: u32 = op::IORING_UNREGISTER_IOWQ_AFF as u32;
-    pub const REGISTER_IOWQ_MAX_WORKERS: u32 = op::IORING_REGISTER_IOWQ_MAX_WORKERS as u32;
-    pub const REGISTER_RING_FDS: u32 = op::IORING_REGISTER_RING_FDS as u32;
-    pub const UNREGISTER_RING_FDS: u32 = op::IORING_UNREGISTER_RING_FDS as u32;
-    pub const REGISTER_PBUF_RING: u32 = op::IORING_REGISTER_PBUF_RING as u32;
-    pub const UNREGISTER_PBUF_RING: u32 = op::IORING_UNREGISTER_PBUF_RING as u32;
-    pub const REGISTER_SYNC_CANCEL: u32 = op::IORING_REGISTER_SYNC_CANCEL as u32;
-    pub const REGISTER_FILE_ALLOC_RANGE: u32 = op::IORING_REGISTER_FILE_ALLOC_RANGE as u32;
-    pub const REGISTER_PBUF_STATUS: u32 = op::IORING_REGISTER_PBUF_STATUS as u32;
-    pub const REGISTER_NAPI: u32 = op::IORING_REGISTER_NAPI as u32;
-    pub const UNREGISTER_NAPI: u32 = op::IORING_UNREGISTER_NAPI as u32;
-    pub const REGISTER_CLOCK: u32 = op::IORING_REGISTER_CLOCK as u32;
-    pub const REGISTER_CLONE_BUFFERS: u32 = op::IORING_REGISTER_CLONE_BUFFERS as u32;
-    pub const REGISTER_SEND_MSG_RING: u32 = op::IORING_REGISTER_SEND_MSG_RING as u32;
-    pub const REGISTER_ZCRX_IFQ: u32 = op::IORING_REGISTER_ZCRX_IFQ as u32;
-    pub const REGISTER_RESIZE_RINGS: u32 = op::IORING_REGISTER_RESIZE_RINGS as u32;
-    pub const REGISTER_MEM_REGION: u32 = op::IORING_REGISTER_MEM_REGION as u32;
-    pub const REGISTER_QUERY: u32 = crate::abi::IORING_REGISTER_QUERY;
-}
 
 /// Keys of the memory a ring keeps for its registrations (`Ring::keep`).
 pub(crate) mod keep_key {

@@ -26,8 +26,8 @@
 //! handed memory shorter than it will use.
 
 use super::{explain, opcode};
+use crate::abi::zeroed_params;
 use crate::abi::{self, rings_off};
-use crate::builder::zeroed_params;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::{Error, Region, Result};
 use crate::flags::SetupFlags;

@@ -42,17 +42,6 @@ pub const IORING_NOP_FIXED_BUFFER: u32 = 1 << 3;
 pub const IORING_NOP_TASK_WORK: u32 = 1 << 4;
 pub const IORING_NOP_CQE32: u32 = 1 << 5;
 
-/// Register opcodes used by the core (the full set lives in `register`).
-pub const IORING_REGISTER_PROBE: u32 = 8;
-pub const IORING_REGISTER_ENABLE_RINGS: u32 = 12;
-pub const IORING_REGISTER_RING_FDS: u32 = 20;
-pub const IORING_UNREGISTER_RING_FDS: u32 = 21;
-/// Linux 6.18: query opcodes, flags and layout facts (also without a ring,
-/// fd -1). Not in linux-raw-sys 0.12.
-pub const IORING_REGISTER_QUERY: u32 = 35;
-/// OR-ed into a register opcode when the fd argument is a registered ring index.
-pub const IORING_REGISTER_USE_REGISTERED_RING: u32 = 1 << 31;
-
 /// Opcodes newer than linux-raw-sys 0.12 (Linux 6.19).
 pub const IORING_OP_NOP128: u8 = 63;
 pub const IORING_OP_URING_CMD128: u8 = 64;
@@ -184,4 +173,60 @@ pub const OPCODE_NAMES: [&str; 65] = [
 /// The name of an opcode (`"READ"`), or `None` past the known ones.
 pub fn opcode_name(opcode: u8) -> Option<&'static str> {
     OPCODE_NAMES.get(opcode as usize).copied()
+}
+
+/// An all-zero `io_uring_params`, the starting point of every setup: the
+/// kernel reads `flags`, `sq_thread_cpu`, `sq_thread_idle`, `cq_entries`,
+/// `wq_fd` and (with `IORING_SETUP_NO_MMAP`) the two `user_addr` fields, and
+/// requires every reserved field to be zero.
+pub fn zeroed_params() -> io_uring_params {
+    // SAFETY: io_uring_params is plain old data (integers and arrays of
+    // integers); all-zero is a valid value of every field.
+    unsafe { std::mem::zeroed() }
+}
+
+/// Register opcode numbers (`IORING_REGISTER_*`, the `opcode` argument of
+/// `io_uring_register(2)`), as `u32`: the one list of them in ringwise.
+pub mod register_op {
+    use linux_raw_sys::io_uring::io_uring_register_op as op;
+    pub const REGISTER_BUFFERS: u32 = op::IORING_REGISTER_BUFFERS as u32;
+    pub const UNREGISTER_BUFFERS: u32 = op::IORING_UNREGISTER_BUFFERS as u32;
+    pub const REGISTER_FILES: u32 = op::IORING_REGISTER_FILES as u32;
+    pub const UNREGISTER_FILES: u32 = op::IORING_UNREGISTER_FILES as u32;
+    pub const REGISTER_EVENTFD: u32 = op::IORING_REGISTER_EVENTFD as u32;
+    pub const UNREGISTER_EVENTFD: u32 = op::IORING_UNREGISTER_EVENTFD as u32;
+    pub const REGISTER_FILES_UPDATE: u32 = op::IORING_REGISTER_FILES_UPDATE as u32;
+    pub const REGISTER_EVENTFD_ASYNC: u32 = op::IORING_REGISTER_EVENTFD_ASYNC as u32;
+    pub const REGISTER_PERSONALITY: u32 = op::IORING_REGISTER_PERSONALITY as u32;
+    pub const UNREGISTER_PERSONALITY: u32 = op::IORING_UNREGISTER_PERSONALITY as u32;
+    pub const REGISTER_RESTRICTIONS: u32 = op::IORING_REGISTER_RESTRICTIONS as u32;
+    pub const REGISTER_FILES2: u32 = op::IORING_REGISTER_FILES2 as u32;
+    pub const REGISTER_FILES_UPDATE2: u32 = op::IORING_REGISTER_FILES_UPDATE2 as u32;
+    pub const REGISTER_BUFFERS2: u32 = op::IORING_REGISTER_BUFFERS2 as u32;
+    pub const REGISTER_BUFFERS_UPDATE: u32 = op::IORING_REGISTER_BUFFERS_UPDATE as u32;
+    pub const REGISTER_IOWQ_AFF: u32 = op::IORING_REGISTER_IOWQ_AFF as u32;
+    pub const UNREGISTER_IOWQ_AFF: u32 = op::IORING_UNREGISTER_IOWQ_AFF as u32;
+    pub const REGISTER_IOWQ_MAX_WORKERS: u32 = op::IORING_REGISTER_IOWQ_MAX_WORKERS as u32;
+    pub const REGISTER_RING_FDS: u32 = op::IORING_REGISTER_RING_FDS as u32;
+    pub const UNREGISTER_RING_FDS: u32 = op::IORING_UNREGISTER_RING_FDS as u32;
+    pub const REGISTER_PBUF_RING: u32 = op::IORING_REGISTER_PBUF_RING as u32;
+    pub const UNREGISTER_PBUF_RING: u32 = op::IORING_UNREGISTER_PBUF_RING as u32;
+    pub const REGISTER_SYNC_CANCEL: u32 = op::IORING_REGISTER_SYNC_CANCEL as u32;
+    pub const REGISTER_FILE_ALLOC_RANGE: u32 = op::IORING_REGISTER_FILE_ALLOC_RANGE as u32;
+    pub const REGISTER_PBUF_STATUS: u32 = op::IORING_REGISTER_PBUF_STATUS as u32;
+    pub const REGISTER_NAPI: u32 = op::IORING_REGISTER_NAPI as u32;
+    pub const UNREGISTER_NAPI: u32 = op::IORING_UNREGISTER_NAPI as u32;
+    pub const REGISTER_CLOCK: u32 = op::IORING_REGISTER_CLOCK as u32;
+    pub const REGISTER_CLONE_BUFFERS: u32 = op::IORING_REGISTER_CLONE_BUFFERS as u32;
+    pub const REGISTER_SEND_MSG_RING: u32 = op::IORING_REGISTER_SEND_MSG_RING as u32;
+    pub const REGISTER_ZCRX_IFQ: u32 = op::IORING_REGISTER_ZCRX_IFQ as u32;
+    pub const REGISTER_RESIZE_RINGS: u32 = op::IORING_REGISTER_RESIZE_RINGS as u32;
+    pub const REGISTER_MEM_REGION: u32 = op::IORING_REGISTER_MEM_REGION as u32;
+    pub const REGISTER_PROBE: u32 = op::IORING_REGISTER_PROBE as u32;
+    pub const REGISTER_ENABLE_RINGS: u32 = op::IORING_REGISTER_ENABLE_RINGS as u32;
+    /// Linux 6.18; linux-raw-sys's release lacks it.
+    pub const REGISTER_QUERY: u32 = 35;
+    /// OR'ed into the opcode: the `fd` argument is a registered ring index
+    /// (Linux 6.3).
+    pub const USE_REGISTERED_RING: u32 = 1 << 31;
 }
