@@ -2,9 +2,9 @@
 //! itself: release, feature bits, opcodes (`IORING_REGISTER_PROBE`) and each
 //! setup flag tried on a real ring.
 
+use ringwise::op::name as opcode_name;
 use ringwise::op::{OpInfo, CATALOG};
 use ringwise::probe::{self, FlagSupport, Probe};
-use ringwise::raw::abi::opcode_name;
 use ringwise::{errno_name, Features};
 use serde_json::{json, Value};
 use std::process::ExitCode;

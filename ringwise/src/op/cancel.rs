@@ -1,19 +1,40 @@
 //! `IORING_OP_ASYNC_CANCEL`: cancel in-flight requests by `user_data`, by
 //! file (plain or fixed), by opcode, or any; one match or all of them.
+//!
+//! Cancelling a poll that waits on an empty pipe:
+//!
+//! ```
+//! use ringwise::op::{AsyncCancel, PollAdd, PollEvents};
+//! use ringwise::{Errno, Ring};
+//!
+//! let (reader, _writer) = std::io::pipe()?;
+//! let mut ring = Ring::new(8)?;
+//! ring.submission().push(PollAdd::new(&reader, PollEvents::IN).user_data(1)).unwrap();
+//! ring.submit()?;
+//! ring.submission().push(AsyncCancel::user_data_of(1).user_data(2)).unwrap();
+//! ring.submit_and_wait(2)?;
+//! let mut res: Vec<_> = ring.completions()?.map(|c| (c.user_data, c.result())).collect();
+//! res.sort_by_key(|r| r.0);
+//! assert_eq!(res, [(1, Err(Errno::CANCELED)), (2, Ok(0))]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-use super::{base, common_setters, opcode, Common, PrepareSqe, SafeOp, Target};
+use super::{base, Common, PrepareSqe, SafeOp, Target};
 use crate::entry::Sqe;
 use linux_raw_sys::io_uring as k;
 
-/// Cancel requests. The cancelled ones complete with `-ECANCELED`; this op's
+/// `IORING_OP_ASYNC_CANCEL` (Linux 5.5): cancel requests in flight, as
+/// `io_cancel(2)` does for AIO. The cancelled ones complete with
+/// `-ECANCELED`; this op's
 /// `res` is 0 (one cancelled), the count (with [`all`](Self::all)),
 /// `-ENOENT` (nothing matched) or `-EALREADY` (found but already running).
+/// Carries no pointer: a [`SafeOp`].
 ///
 /// Matching keys combine: `AsyncCancel::fd(f).and_opcode(op)` cancels only
 /// requests on `f` with that opcode.
 #[derive(Debug, Clone, Copy)]
 pub struct AsyncCancel {
-    common: Common,
+    pub(crate) common: Common,
     user_data: u64,
     fd: i32,
     op: u8,
@@ -74,8 +95,6 @@ impl AsyncCancel {
     }
 }
 
-common_setters!(AsyncCancel);
-
 impl PrepareSqe for AsyncCancel {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
@@ -83,7 +102,7 @@ impl PrepareSqe for AsyncCancel {
             addr: self.user_data,
             len: self.op as u32,
             op_flags: self.flags,
-            ..base(&self.common, opcode::ASYNC_CANCEL, self.fd)
+            ..base(&self.common, Self::CODE, self.fd)
         };
     }
 }

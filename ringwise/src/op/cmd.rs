@@ -7,8 +7,39 @@
 //! 6.19) are here too; on older kernels [`check`](super::check) refuses them.
 //! Typed commands: the socket ones ([`SocketQueue`], [`GetSockOpt`],
 //! [`SetSockOpt`], [`GetSockName`]) and the block device's [`BlockDiscard`].
+//!
+//! The socket commands on a loopback connection: bytes waiting to be read,
+//! and `SO_TYPE` through `getsockopt`:
+//!
+//! ```
+//! use ringwise::op::{GetSockOpt, SocketQueue};
+//! use ringwise::Ring;
+//! use std::io::Write;
+//! use std::net::{TcpListener, TcpStream};
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let mut client = TcpStream::connect(listener.local_addr()?)?;
+//! let (server, _) = listener.accept()?;
+//! client.write_all(b"1234567")?;
+//! std::thread::sleep(std::time::Duration::from_millis(20));
+//!
+//! let mut ring = Ring::new(8)?;
+//! ring.submission().push(SocketQueue::inq(&server).user_data(1)).unwrap();
+//! ring.submit_and_wait(1)?;
+//! assert_eq!(ring.completion().next().unwrap().res, 7);
+//!
+//! let mut ty = 0i32;
+//! let (sol_socket, so_type) = (linux_raw_sys::net::SOL_SOCKET, linux_raw_sys::net::SO_TYPE);
+//! let op = GetSockOpt::new(&server, sol_socket, so_type, (&mut ty as *mut i32).cast(), 4).user_data(2);
+//! // SAFETY: `ty` stays valid and unmoved until the CQE is reaped.
+//! unsafe { ring.submission().push_unchecked(op) }.unwrap();
+//! ring.submit_and_wait(1)?;
+//! assert_eq!(ring.completion().next().unwrap().res, 4);
+//! assert_eq!(ty, linux_raw_sys::net::SOCK_STREAM as i32);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-use super::{base, base_on, common_setters, opcode, Common, PrepareBigSqe, PrepareSqe, SafeBigOp, SafeOp, Target};
+use super::{base, Common, PrepareBigSqe, PrepareSqe, SafeBigOp, SafeOp, Target};
 use crate::entry::{BigSqe, Sqe};
 use linux_raw_sys::io_uring as k;
 
@@ -21,26 +52,23 @@ struct CmdOpts {
     fixed_buffer: Option<u16>,
 }
 
-macro_rules! cmd_setters {
-    ($($name:ident),*) => {$(
-        impl $name {
-            /// The command's data lies in registered buffer `index`
-            /// (`IORING_URING_CMD_FIXED`).
-            #[inline]
-            pub fn fixed_buffer(mut self, index: u16) -> $name {
-                self.opts.fixed_buffer = Some(index);
-                self
-            }
-        }
-    )*};
-}
+setters!(impl UringCmd, UringCmd80, UringCmd128 {
+    /// The command's data lies in registered buffer `index`
+    /// (`IORING_URING_CMD_FIXED`, Linux 6.0).
+    #[inline]
+    pub fn fixed_buffer(mut self, index: u16) -> Self {
+        self.opts.fixed_buffer = Some(index);
+        self
+    }
+});
 
-/// A driver command with the 16-byte command area of a 64-byte SQE. What
-/// the area holds is the driver's business (it may hold pointers), so this
-/// is not a [`SafeOp`].
+/// `IORING_OP_URING_CMD` (Linux 5.19): a driver command with the 16-byte
+/// command area of a 64-byte SQE, like an `ioctl(2)` the driver runs
+/// asynchronously; `res` is the driver's. What the area holds is the
+/// driver's business (it may hold pointers), so this is not a [`SafeOp`].
 #[derive(Debug, Clone, Copy)]
 pub struct UringCmd {
-    common: Common,
+    pub(crate) common: Common,
     target: Target,
     cmd_op: u32,
     cmd: [u8; 16],
@@ -48,6 +76,9 @@ pub struct UringCmd {
 }
 
 impl UringCmd {
+    /// Command `cmd_op` of `target`'s driver, with a zero command area (set
+    /// it with [`cmd`](Self::cmd)). Memory the command names must stay valid
+    /// as the driver documents it, at least until the CQE is reaped.
     #[inline]
     pub fn new(target: impl Into<Target>, cmd_op: u32) -> UringCmd {
         UringCmd { common: Common::default(), target: target.into(), cmd_op, cmd: [0; 16], opts: CmdOpts::default() }
@@ -60,11 +91,12 @@ impl UringCmd {
     }
 }
 
-/// A driver command with the 80-byte command area of a 128-byte SQE (what
-/// NVMe passthrough needs). Push it on a `Ring<Sqe128, _>`.
+/// `IORING_OP_URING_CMD` (Linux 5.19) with the 80-byte command area of a
+/// 128-byte SQE (what NVMe passthrough needs). Push it on a
+/// `Ring<Sqe128, _>` with `push_big_unchecked`.
 #[derive(Debug, Clone, Copy)]
 pub struct UringCmd80 {
-    common: Common,
+    pub(crate) common: Common,
     target: Target,
     cmd_op: u32,
     cmd: [u8; CMD80_BYTES],
@@ -72,6 +104,8 @@ pub struct UringCmd80 {
 }
 
 impl UringCmd80 {
+    /// Command `cmd_op` of `target`'s driver with command area `cmd`; memory
+    /// the command names must stay valid until the CQE is reaped.
     #[inline]
     pub fn new(target: impl Into<Target>, cmd_op: u32, cmd: [u8; CMD80_BYTES]) -> UringCmd80 {
         UringCmd80 { common: Common::default(), target: target.into(), cmd_op, cmd, opts: CmdOpts::default() }
@@ -82,7 +116,7 @@ impl UringCmd80 {
 /// 128-byte entry of a mixed-size SQ (`SQE_MIXED`) or an `SQE128` ring.
 #[derive(Debug, Clone, Copy)]
 pub struct UringCmd128 {
-    common: Common,
+    pub(crate) common: Common,
     target: Target,
     cmd_op: u32,
     cmd: [u8; CMD80_BYTES],
@@ -90,6 +124,8 @@ pub struct UringCmd128 {
 }
 
 impl UringCmd128 {
+    /// Command `cmd_op` of `target`'s driver with command area `cmd`; memory
+    /// the command names must stay valid until the CQE is reaped.
     #[inline]
     pub fn new(target: impl Into<Target>, cmd_op: u32, cmd: [u8; CMD80_BYTES]) -> UringCmd128 {
         UringCmd128 { common: Common::default(), target: target.into(), cmd_op, cmd, opts: CmdOpts::default() }
@@ -99,10 +135,11 @@ impl UringCmd128 {
 /// `IORING_OP_NOP128` (Linux 6.19): a NOP that takes a 128-byte entry.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Nop128 {
-    common: Common,
+    pub(crate) common: Common,
 }
 
 impl Nop128 {
+    /// A 128-byte NOP that completes with `res` 0.
     #[inline]
     pub fn new() -> Nop128 {
         Nop128::default()
@@ -116,12 +153,13 @@ enum Queue {
     Out,
 }
 
-/// `SOCKET_URING_OP_SIOCINQ` / `SIOCOUTQ` (Linux 6.7): `res` is the bytes
+/// `IORING_OP_URING_CMD` with `SOCKET_URING_OP_SIOCINQ` / `SIOCOUTQ`
+/// (Linux 6.7), `ioctl(SIOCINQ/SIOCOUTQ)`: `res` is the bytes
 /// waiting in the socket's receive queue (unread) or send queue (unsent or,
-/// for TCP, unacknowledged).
+/// for TCP, unacknowledged). Carries no pointer: a [`SafeOp`].
 #[derive(Debug, Clone, Copy)]
 pub struct SocketQueue {
-    common: Common,
+    pub(crate) common: Common,
     target: Target,
     queue: Queue,
 }
@@ -139,12 +177,13 @@ impl SocketQueue {
     }
 }
 
-/// `SOCKET_URING_OP_GETSOCKOPT` (Linux 6.7, `SOL_SOCKET` options only):
+/// `IORING_OP_URING_CMD` with `SOCKET_URING_OP_GETSOCKOPT` (Linux 6.7,
+/// `SOL_SOCKET` options only):
 /// like `getsockopt(2)`; `res` is the option's length, the value is in
 /// `optval`.
 #[derive(Debug, Clone, Copy)]
 pub struct GetSockOpt {
-    common: Common,
+    pub(crate) common: Common,
     target: Target,
     level: u32,
     optname: u32,
@@ -153,16 +192,20 @@ pub struct GetSockOpt {
 }
 
 impl GetSockOpt {
+    /// Read option `optname` of `level` of socket `target` into `optval`,
+    /// which must be valid for `optlen` bytes of writes and stay valid and
+    /// unmoved until the CQE is reaped.
     #[inline]
     pub fn new(target: impl Into<Target>, level: u32, optname: u32, optval: *mut u8, optlen: u32) -> GetSockOpt {
         GetSockOpt { common: Common::default(), target: target.into(), level, optname, optval, optlen }
     }
 }
 
-/// `SOCKET_URING_OP_SETSOCKOPT` (Linux 6.7): like `setsockopt(2)`.
+/// `IORING_OP_URING_CMD` with `SOCKET_URING_OP_SETSOCKOPT` (Linux 6.7): like
+/// `setsockopt(2)`; `res` is 0.
 #[derive(Debug, Clone, Copy)]
 pub struct SetSockOpt {
-    common: Common,
+    pub(crate) common: Common,
     target: Target,
     level: u32,
     optname: u32,
@@ -171,13 +214,16 @@ pub struct SetSockOpt {
 }
 
 impl SetSockOpt {
+    /// Set option `optname` of `level` of socket `target` to the `optlen`
+    /// bytes at `optval`, which must stay valid until the CQE is reaped.
     #[inline]
     pub fn new(target: impl Into<Target>, level: u32, optname: u32, optval: *const u8, optlen: u32) -> SetSockOpt {
         SetSockOpt { common: Common::default(), target: target.into(), level, optname, optval, optlen }
     }
 }
 
-/// `SOCKET_URING_OP_GETSOCKNAME` (Linux 6.19): `getsockname(2)`, or with
+/// `IORING_OP_URING_CMD` with `SOCKET_URING_OP_GETSOCKNAME` (Linux 6.19):
+/// `getsockname(2)`, or with
 /// [`peer`](Self::peer) `getpeername(2)`. `*len` gives the room at `addr`
 /// (read at issue); the kernel writes at most that many bytes of the address
 /// and stores its full length in `*len`. `res` is 0. Kernels before 6.19
@@ -185,7 +231,7 @@ impl SetSockOpt {
 /// protocol has no `ioctl` (Unix sockets).
 #[derive(Debug, Clone, Copy)]
 pub struct GetSockName {
-    common: Common,
+    pub(crate) common: Common,
     target: Target,
     addr: *mut u8,
     len: *mut u32,
@@ -194,6 +240,7 @@ pub struct GetSockName {
 
 impl GetSockName {
     /// The local address of `target` into `addr`, whose room is `*len`.
+    /// Both must stay valid and unmoved until the CQE is reaped.
     #[inline]
     pub fn new(target: impl Into<Target>, addr: *mut u8, len: *mut u32) -> GetSockName {
         GetSockName { common: Common::default(), target: target.into(), addr, len, peer: false }
@@ -206,39 +253,29 @@ impl GetSockName {
     }
 }
 
-/// `BLOCK_URING_CMD_DISCARD` (Linux 6.12): discard `len` bytes at `offset`
+/// `IORING_OP_URING_CMD` with `BLOCK_URING_CMD_DISCARD` (Linux 6.12):
+/// discard `len` bytes at `offset`
 /// of a block device, like `ioctl(BLKDISCARD)` but without blocking the
 /// submitter. The device must be open for writing and support discard
 /// (else `-EBADF` / `-EOPNOTSUPP`); `offset` and `len` must be multiples of
 /// its logical block size (else `-EINVAL`). The page cache over the range
 /// is dropped first, so later buffered reads see what the device returns.
+/// Carries no pointer: a [`SafeOp`].
 #[derive(Debug, Clone, Copy)]
 pub struct BlockDiscard {
-    common: Common,
+    pub(crate) common: Common,
     target: Target,
     offset: u64,
     len: u64,
 }
 
 impl BlockDiscard {
+    /// Discard `len` bytes at byte `offset` of block device `target`.
     #[inline]
     pub fn new(target: impl Into<Target>, offset: u64, len: u64) -> BlockDiscard {
         BlockDiscard { common: Common::default(), target: target.into(), offset, len }
     }
 }
-
-cmd_setters!(UringCmd, UringCmd80, UringCmd128);
-common_setters!(
-    UringCmd,
-    UringCmd80,
-    UringCmd128,
-    Nop128,
-    SocketQueue,
-    GetSockOpt,
-    SetSockOpt,
-    GetSockName,
-    BlockDiscard
-);
 
 /// The first 64 bytes of a command SQE: `cmd_op` in `off`, the fixed-buffer
 /// flag and index, the first 16 command bytes in `addr3`/`pad2`.
@@ -250,7 +287,7 @@ fn cmd_sqe(common: &Common, op: u8, target: Target, cmd_op: u32, opts: CmdOpts, 
         buf_index: opts.fixed_buffer.unwrap_or(0),
         addr3: word(0),
         pad2: word(1),
-        ..base_on(common, op, target)
+        ..base(common, op, target)
     }
 }
 
@@ -276,35 +313,35 @@ fn sock_sqe(common: &Common, target: Target, cmd_op: u32, level: u32, optname: u
         addr: (level as u64) | ((optname as u64) << 32),
         addr3: optval,
         file_index: optlen,
-        ..base_on(common, opcode::URING_CMD, target)
+        ..base(common, UringCmd::CODE, target)
     }
 }
 
 impl PrepareSqe for UringCmd {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
-        *sqe = cmd_sqe(&self.common, opcode::URING_CMD, self.target, self.cmd_op, self.opts, &self.cmd);
+        *sqe = cmd_sqe(&self.common, Self::CODE, self.target, self.cmd_op, self.opts, &self.cmd);
     }
 }
 
 impl PrepareBigSqe for UringCmd80 {
     #[inline(always)]
     fn prepare_big(self, sqe: &mut BigSqe) {
-        big_cmd(&self.common, opcode::URING_CMD, self.target, self.cmd_op, self.opts, &self.cmd, sqe);
+        big_cmd(&self.common, Self::CODE, self.target, self.cmd_op, self.opts, &self.cmd, sqe);
     }
 }
 
 impl PrepareBigSqe for UringCmd128 {
     #[inline(always)]
     fn prepare_big(self, sqe: &mut BigSqe) {
-        big_cmd(&self.common, opcode::URING_CMD128, self.target, self.cmd_op, self.opts, &self.cmd, sqe);
+        big_cmd(&self.common, Self::CODE, self.target, self.cmd_op, self.opts, &self.cmd, sqe);
     }
 }
 
 impl PrepareBigSqe for Nop128 {
     #[inline(always)]
     fn prepare_big(self, sqe: &mut BigSqe) {
-        sqe.sqe = base(&self.common, opcode::NOP128, -1);
+        sqe.sqe = base(&self.common, Self::CODE, -1);
         sqe.extra = [0; 64];
     }
 }
@@ -350,7 +387,7 @@ impl PrepareSqe for GetSockName {
             addr: self.addr as u64,
             addr3: self.len as u64,
             file_index: self.peer as u32,
-            ..base_on(&self.common, opcode::URING_CMD, self.target)
+            ..base(&self.common, Self::CODE, self.target)
         };
     }
 }
@@ -364,7 +401,7 @@ impl PrepareSqe for BlockDiscard {
             off: crate::abi::BLOCK_URING_CMD_DISCARD as u64,
             addr: self.offset,
             addr3: self.len,
-            ..base_on(&self.common, opcode::URING_CMD, self.target)
+            ..base(&self.common, Self::CODE, self.target)
         };
     }
 }

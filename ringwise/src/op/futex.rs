@@ -1,8 +1,27 @@
 //! Futexes (Linux 6.7): `FUTEX_WAIT`, `FUTEX_WAKE`, `FUTEX_WAITV`, with the
 //! `futex2` flags. The futex words are read (and waited on) by the kernel
 //! while the op is in flight, so these ops are pushed with `push_unchecked`.
+//!
+//! A wait woken by a wake from the same ring:
+//!
+//! ```
+//! use ringwise::op::{FutexWait, FutexWake};
+//! use ringwise::Ring;
+//!
+//! let word = 0u32;
+//! let mut ring = Ring::new(8)?;
+//! // SAFETY: `word` outlives both ops (their CQEs are reaped below).
+//! unsafe { ring.submission().push_unchecked(FutexWait::new(&word, 0).user_data(1)) }.unwrap();
+//! ring.submit()?;
+//! unsafe { ring.submission().push_unchecked(FutexWake::new(&word, 1).user_data(2)) }.unwrap();
+//! ring.submit_and_wait(2)?;
+//! let mut res: Vec<_> = ring.completions()?.map(|c| (c.user_data, c.res)).collect();
+//! res.sort();
+//! assert_eq!(res, [(1, 0), (2, 1)], "the wait woke, the wake woke one");
+//! # Ok::<(), ringwise::Error>(())
+//! ```
 
-use super::{base, common_setters, opcode, Common, PrepareSqe};
+use super::{base, Common, PrepareSqe};
 use crate::entry::Sqe;
 use linux_raw_sys::general as g;
 
@@ -13,11 +32,15 @@ bitflags::bitflags! {
     /// `FUTEX2_*` flags: the word size and scope.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct FutexFlags: u32 {
+        /// An 8-bit futex word.
         const SIZE_U8 = g::FUTEX2_SIZE_U8;
+        /// A 16-bit futex word.
         const SIZE_U16 = g::FUTEX2_SIZE_U16;
         /// A 32-bit futex word, the classic one.
         const SIZE_U32 = g::FUTEX2_SIZE_U32;
+        /// A 64-bit futex word.
         const SIZE_U64 = g::FUTEX2_SIZE_U64;
+        /// A NUMA-aware futex (the word is followed by a node id).
         const NUMA = g::FUTEX2_NUMA;
         /// Process-private futex (faster; not shared across processes).
         const PRIVATE = g::FUTEX2_PRIVATE;
@@ -27,11 +50,12 @@ bitflags::bitflags! {
 /// One entry of a [`FutexWaitv`] array, `struct futex_waitv`.
 pub type FutexWaitvEntry = g::futex_waitv;
 
-/// Wait until `*futex != value` or a wake on it; `res` 0 when woken,
-/// `-EAGAIN` when the word did not hold `value` at submit.
+/// `IORING_OP_FUTEX_WAIT` (Linux 6.7): `futex_wait(2)` (futex2): sleep until
+/// a wake on the word; `res` 0 when woken, `-EAGAIN` when the word did not
+/// hold the expected value when the op ran.
 #[derive(Debug, Clone, Copy)]
 pub struct FutexWait {
-    common: Common,
+    pub(crate) common: Common,
     futex: *const u32,
     value: u64,
     mask: u64,
@@ -39,7 +63,9 @@ pub struct FutexWait {
 }
 
 impl FutexWait {
-    /// A 32-bit private futex wait; change size/scope with [`futex_flags`](Self::futex_flags).
+    /// Wait on the word at `futex` while it holds `value`: a 32-bit private
+    /// futex (change size/scope with [`futex_flags`](Self::futex_flags)).
+    /// `futex` must stay valid and unmoved until the CQE is reaped.
     #[inline]
     pub fn new(futex: *const u32, value: u64) -> FutexWait {
         FutexWait {
@@ -56,6 +82,7 @@ impl FutexWait {
         self.mask = mask;
         self
     }
+    /// `FUTEX2_*` size and scope flags (default: `SIZE_U32 | PRIVATE`).
     #[inline]
     pub fn futex_flags(mut self, flags: FutexFlags) -> FutexWait {
         self.flags = flags;
@@ -63,10 +90,11 @@ impl FutexWait {
     }
 }
 
-/// Wake up to `count` waiters of `futex`; `res` is how many woke.
+/// `IORING_OP_FUTEX_WAKE` (Linux 6.7): `futex_wake(2)`; `res` is how many
+/// waiters woke.
 #[derive(Debug, Clone, Copy)]
 pub struct FutexWake {
-    common: Common,
+    pub(crate) common: Common,
     futex: *const u32,
     count: u64,
     mask: u64,
@@ -74,6 +102,9 @@ pub struct FutexWake {
 }
 
 impl FutexWake {
+    /// Wake up to `count` waiters of the 32-bit private futex at `futex`.
+    /// The kernel only uses the address as a key, but it must be a mapped
+    /// word of this process (else `-EFAULT`): keep it valid until the CQE.
     #[inline]
     pub fn new(futex: *const u32, count: u64) -> FutexWake {
         FutexWake {
@@ -90,6 +121,7 @@ impl FutexWake {
         self.mask = mask;
         self
     }
+    /// `FUTEX2_*` size and scope flags (default: `SIZE_U32 | PRIVATE`).
     #[inline]
     pub fn futex_flags(mut self, flags: FutexFlags) -> FutexWake {
         self.flags = flags;
@@ -97,24 +129,25 @@ impl FutexWake {
     }
 }
 
-/// Wait on several futexes at once (`futex_waitv(2)`); `res` is the index
-/// of the one that woke. Each entry carries its own value and `FUTEX2_*`
-/// flags.
+/// `IORING_OP_FUTEX_WAITV` (Linux 6.7): wait on several futexes at once
+/// (`futex_waitv(2)`); `res` is the index of the one that woke. Each entry
+/// carries its own value and `FUTEX2_*` flags.
 #[derive(Debug, Clone, Copy)]
 pub struct FutexWaitv {
-    common: Common,
+    pub(crate) common: Common,
     entries: *const FutexWaitvEntry,
     count: u32,
 }
 
 impl FutexWaitv {
+    /// Wait on the `count` entries of the array at `entries` (at most 128).
+    /// The array and every futex word it names must stay valid and unmoved
+    /// until the CQE is reaped.
     #[inline]
     pub fn new(entries: *const FutexWaitvEntry, count: u32) -> FutexWaitv {
         FutexWaitv { common: Common::default(), entries, count }
     }
 }
-
-common_setters!(FutexWait, FutexWake, FutexWaitv);
 
 impl PrepareSqe for FutexWait {
     #[inline(always)]
@@ -123,7 +156,7 @@ impl PrepareSqe for FutexWait {
             addr: self.futex as u64,
             off: self.value,
             addr3: self.mask,
-            ..base(&self.common, opcode::FUTEX_WAIT, self.flags.bits() as i32)
+            ..base(&self.common, Self::CODE, self.flags.bits() as i32)
         };
     }
 }
@@ -135,7 +168,7 @@ impl PrepareSqe for FutexWake {
             addr: self.futex as u64,
             off: self.count,
             addr3: self.mask,
-            ..base(&self.common, opcode::FUTEX_WAKE, self.flags.bits() as i32)
+            ..base(&self.common, Self::CODE, self.flags.bits() as i32)
         };
     }
 }
@@ -143,6 +176,6 @@ impl PrepareSqe for FutexWake {
 impl PrepareSqe for FutexWaitv {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
-        *sqe = Sqe { addr: self.entries as u64, len: self.count, ..base(&self.common, opcode::FUTEX_WAITV, 0) };
+        *sqe = Sqe { addr: self.entries as u64, len: self.count, ..base(&self.common, Self::CODE, 0) };
     }
 }

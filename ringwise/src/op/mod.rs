@@ -1,4 +1,4 @@
-//! Typed SQE builders, one file per family.
+//! Typed SQE builders, one file (or directory) per family.
 //!
 //! Every op is a small struct: required arguments go to `new` (or a named
 //! constructor), optional ones are methods, and the common SQE fields
@@ -12,16 +12,70 @@
 //! [`SubmissionQueue::push_unchecked`](crate::SubmissionQueue::push_unchecked),
 //! and so does [`Close`] of a plain descriptor (it ends whatever owns the fd);
 //! ops without such memory implement [`SafeOp`] and go through the safe
-//! [`SubmissionQueue::push`](crate::SubmissionQueue::push).
+//! [`SubmissionQueue::push`](crate::SubmissionQueue::push). The contract of
+//! `push_unchecked` is the one every pointer argument documents: the memory
+//! stays valid, and unmoved, until the op's CQE is reaped (for the zero-copy
+//! sends, until the notification CQE); memory the kernel only reads at
+//! submit (paths, `msghdr`s of sends, timespecs, `open_how`) must live until
+//! `submit` returns, and keeping it until the CQE is the simple rule.
 //!
 //! Combinations the kernel would refuse are made unrepresentable where a type
 //! can do it (a multishot receive is built from a buffer group, never from a
 //! buffer pointer); what depends on the ring's state (a fixed-buffer index
 //! past the registered table, an opcode the kernel lacks) is caught by
-//! [`check`] before the op is pushed. [`CATALOG`] maps every opcode to its
-//! builder, the liburing helpers it replaces and the kernel that added it.
+//! [`check`] before the op is pushed.
+//!
+//! # The shape of an op
+//!
+//! * **One opcode table.** [`CATALOG`] is declared once, in `op/catalog.rs`,
+//!   one line per opcode: number, kernel name, builders, the liburing helpers
+//!   they replace and the Linux release that added it. From that line come
+//!   the [`opcode`] constant (`opcode::READ`), the catalog entry
+//!   ([`OpInfo`]), the name lookup ([`name`]), the builder's opcode constant
+//!   (an inherent `CODE`, e.g. [`Nop::CODE`], [`Read::CODE`]; the second
+//!   opcode of a builder that has two is named in the line, e.g.
+//!   [`Read::FIXED_CODE`] for `READ_FIXED`), and the builder's three common
+//!   setters. `docs/opcodes.md` is generated from the same table (see
+//!   there), and a unit test fails when the two disagree.
+//! * **One way to write an SQE.** Every `prepare` is one struct-update
+//!   store: `*sqe = Sqe { field: value, .., ..base(&self.common,
+//!   Self::CODE, fd) }`, where `base` returns an SQE with every field set
+//!   (the common fields, the opcode, `fd` and `IOSQE_FIXED_FILE` for a
+//!   [`Target::Fixed`], everything else zero). `prepare` is
+//!   `#[inline(always)]`, so a NOP is a handful of stores.
+//! * **One setter mechanism.** Methods shared by several ops (the common
+//!   fields, or an option group such as the `MSG_*` flags of every send and
+//!   receive) are written once and stamped on each type with the crate's
+//!   `setters!` macro: `setters!(impl Send, Recv { /* methods */ });`.
+//!
+//! # Adding an opcode
+//!
+//! 1. Add its line to the table in `op/catalog.rs` (and its row to
+//!    `docs/opcodes.md`; the catalog's unit test prints the row it expects).
+//! 2. Write the builder in its family's file: a struct with a `common:
+//!    Common` field, a documented constructor (what it does, each argument,
+//!    the Linux version, the lifetime of every pointer), its options, and
+//!    `impl PrepareSqe` as one `Sqe { .., ..base(&self.common, Self::CODE,
+//!    fd) }` (plus `impl SafeOp` if it carries no pointer and closes no fd).
+//!    Re-export it below.
+//! 3. Test it against the kernel in `ringwise/tests/op_*.rs`.
 
+use crate::entry::Sqe;
 use crate::flags::SqeFlags;
+
+/// Stamp one block of methods on several op types: the one setter mechanism
+/// of `op` (the common fields and every repeated option group).
+///
+/// `setters!(impl A, B { /* methods using `self` */ });` writes
+/// `impl A { .. }` and `impl B { .. }` with the same methods.
+macro_rules! setters {
+    (impl $($ty:ident),+ { $($methods:tt)* }) => {
+        setters!(@each { $($methods)* } $($ty)+);
+    };
+    (@each $methods:tt $($ty:ident)+) => {
+        $(impl $ty $methods)+
+    };
+}
 
 mod buffers;
 mod cancel;
@@ -42,7 +96,7 @@ mod timeout;
 
 pub use buffers::{ProvideBuffers, RemoveBuffers};
 pub use cancel::AsyncCancel;
-pub use catalog::{LiburingWithoutBuilder, OpInfo, CATALOG, LIBURING_WITHOUT_BUILDER};
+pub use catalog::{name, opcode, LiburingWithoutBuilder, OpInfo, CATALOG, LIBURING_WITHOUT_BUILDER};
 pub use check::{check, Limits};
 pub use cmd::{
     BlockDiscard, GetSockName, GetSockOpt, Nop128, SetSockOpt, SocketQueue, UringCmd, UringCmd128, UringCmd80,
@@ -71,7 +125,6 @@ pub use timeout::{LinkTimeout, LinkTimeoutUpdate, Timeout, TimeoutFlags, Timeout
 /// `IoSliceMut` have the same layout on Linux.
 pub type Iovec = linux_raw_sys::general::iovec;
 
-use crate::entry::Sqe;
 pub use crate::entry::{PrepareBigSqe, PrepareSqe, SafeBigOp, SafeOp};
 
 /// The file an op works on: a plain descriptor, or an index into the ring's
@@ -82,17 +135,6 @@ pub enum Target {
     Fd(std::os::fd::RawFd),
     /// A registered (fixed) file index.
     Fixed(u32),
-}
-
-impl Target {
-    /// The `fd` field and the extra SQE flag this target needs.
-    #[inline(always)]
-    pub(crate) fn encode(self) -> (i32, SqeFlags) {
-        match self {
-            Target::Fd(fd) => (fd, SqeFlags::empty()),
-            Target::Fixed(index) => (index as i32, SqeFlags::FIXED_FILE),
-        }
-    }
 }
 
 impl From<std::os::fd::RawFd> for Target {
@@ -142,49 +184,64 @@ impl DirectSlot {
     }
 }
 
-/// The SQE fields every op shares.
+/// The SQE fields every op shares, set through each op's `user_data`,
+/// `flags` and `personality` methods.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Common {
+    /// Echoed in the op's CQE(s) as [`Cqe::user_data`](crate::Cqe::user_data).
     pub user_data: u64,
+    /// `IOSQE_*` flags (link, drain, async, skip-success, ...).
     pub flags: SqeFlags,
+    /// A personality registered with `IORING_REGISTER_PERSONALITY` whose
+    /// credentials the op runs with (0: the submitter's).
     pub personality: u16,
 }
 
-/// Give an op struct (with a `common: Common` field) the shared setters.
-macro_rules! common_setters {
-    ($($op:ty),* $(,)?) => {$(
-        impl $op {
-            /// Value echoed in this op's CQE.
-            #[inline]
-            pub fn user_data(mut self, user_data: u64) -> Self {
-                self.common.user_data = user_data;
-                self
-            }
-            /// `IOSQE_*` flags: link, drain, async, skip-success, ...
-            #[inline]
-            pub fn flags(mut self, flags: $crate::flags::SqeFlags) -> Self {
-                self.common.flags = flags;
-                self
-            }
-            /// Issue with registered credentials `personality`.
-            #[inline]
-            pub fn personality(mut self, personality: u16) -> Self {
-                self.common.personality = personality;
-                self
-            }
-        }
-    )*};
+impl Common {
+    /// The same fields with `extra` added to the SQE flags (the
+    /// `BUFFER_SELECT` of provided-buffer ops, the `FIXED_FILE` of ops
+    /// that only take a registered file).
+    #[inline(always)]
+    pub(crate) fn with(self, extra: SqeFlags) -> Common {
+        Common { flags: self.flags | extra, ..self }
+    }
 }
-pub(crate) use common_setters;
 
-/// An SQE with the common fields, `opcode` and `fd` set and every other field
-/// zero; ops complete it with struct-update syntax, so each `prepare` is one
-/// full store of every field.
+/// What an op puts in the SQE's `fd` field: a [`Target`] (a fixed one adds
+/// `IOSQE_FIXED_FILE`) or a raw `i32` (a directory fd, `-1`, or a value the
+/// opcode keeps there such as a count or futex flags).
+pub(crate) trait FdField {
+    /// The `fd` field and the SQE flag it needs.
+    fn encode(self) -> (i32, SqeFlags);
+}
+
+impl FdField for Target {
+    #[inline(always)]
+    fn encode(self) -> (i32, SqeFlags) {
+        match self {
+            Target::Fd(fd) => (fd, SqeFlags::empty()),
+            Target::Fixed(index) => (index as i32, SqeFlags::FIXED_FILE),
+        }
+    }
+}
+
+impl FdField for i32 {
+    #[inline(always)]
+    fn encode(self) -> (i32, SqeFlags) {
+        (self, SqeFlags::empty())
+    }
+}
+
+/// The base of every SQE: the common fields, `opcode` and `fd` set, every
+/// other field zero. Ops complete it with struct-update syntax (`Sqe {
+/// addr, len, ..base(..) }`), so each `prepare` is one full store of every
+/// field (the module docs, "The shape of an op").
 #[inline(always)]
-pub(crate) fn base(common: &Common, opcode: u8, fd: i32) -> Sqe {
+pub(crate) fn base(common: &Common, opcode: u8, fd: impl FdField) -> Sqe {
+    let (fd, extra) = fd.encode();
     Sqe {
         opcode,
-        flags: common.flags.bits(),
+        flags: (common.flags | extra).bits(),
         ioprio: 0,
         fd,
         off: 0,
@@ -198,92 +255,4 @@ pub(crate) fn base(common: &Common, opcode: u8, fd: i32) -> Sqe {
         addr3: 0,
         pad2: 0,
     }
-}
-
-/// [`base`] for an op on a [`Target`]: a fixed target adds `FIXED_FILE`.
-#[inline(always)]
-pub(crate) fn base_on(common: &Common, opcode: u8, target: Target) -> Sqe {
-    let (fd, extra) = target.encode();
-    let mut sqe = base(common, opcode, fd);
-    sqe.flags |= extra.bits();
-    sqe
-}
-
-/// The arguments an op writes; `prepare` helpers build one with every field
-/// set and store it in one go.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn fill(sqe: &mut Sqe, common: &Common, opcode: u8, fd: i32, off: u64, addr: u64, len: u32, op_flags: u32) {
-    *sqe = Sqe { off, addr, len, op_flags, ..base(common, opcode, fd) };
-}
-
-/// Opcode numbers, `IORING_OP_*` as `u8`.
-#[allow(missing_docs)]
-pub mod opcode {
-    use linux_raw_sys::io_uring::io_uring_op as o;
-    pub const NOP: u8 = o::IORING_OP_NOP as u8;
-    pub const READV: u8 = o::IORING_OP_READV as u8;
-    pub const WRITEV: u8 = o::IORING_OP_WRITEV as u8;
-    pub const FSYNC: u8 = o::IORING_OP_FSYNC as u8;
-    pub const READ_FIXED: u8 = o::IORING_OP_READ_FIXED as u8;
-    pub const WRITE_FIXED: u8 = o::IORING_OP_WRITE_FIXED as u8;
-    pub const POLL_ADD: u8 = o::IORING_OP_POLL_ADD as u8;
-    pub const POLL_REMOVE: u8 = o::IORING_OP_POLL_REMOVE as u8;
-    pub const SYNC_FILE_RANGE: u8 = o::IORING_OP_SYNC_FILE_RANGE as u8;
-    pub const SENDMSG: u8 = o::IORING_OP_SENDMSG as u8;
-    pub const RECVMSG: u8 = o::IORING_OP_RECVMSG as u8;
-    pub const TIMEOUT: u8 = o::IORING_OP_TIMEOUT as u8;
-    pub const TIMEOUT_REMOVE: u8 = o::IORING_OP_TIMEOUT_REMOVE as u8;
-    pub const ACCEPT: u8 = o::IORING_OP_ACCEPT as u8;
-    pub const ASYNC_CANCEL: u8 = o::IORING_OP_ASYNC_CANCEL as u8;
-    pub const LINK_TIMEOUT: u8 = o::IORING_OP_LINK_TIMEOUT as u8;
-    pub const CONNECT: u8 = o::IORING_OP_CONNECT as u8;
-    pub const FALLOCATE: u8 = o::IORING_OP_FALLOCATE as u8;
-    pub const OPENAT: u8 = o::IORING_OP_OPENAT as u8;
-    pub const CLOSE: u8 = o::IORING_OP_CLOSE as u8;
-    pub const FILES_UPDATE: u8 = o::IORING_OP_FILES_UPDATE as u8;
-    pub const STATX: u8 = o::IORING_OP_STATX as u8;
-    pub const READ: u8 = o::IORING_OP_READ as u8;
-    pub const WRITE: u8 = o::IORING_OP_WRITE as u8;
-    pub const FADVISE: u8 = o::IORING_OP_FADVISE as u8;
-    pub const MADVISE: u8 = o::IORING_OP_MADVISE as u8;
-    pub const SEND: u8 = o::IORING_OP_SEND as u8;
-    pub const RECV: u8 = o::IORING_OP_RECV as u8;
-    pub const OPENAT2: u8 = o::IORING_OP_OPENAT2 as u8;
-    pub const EPOLL_CTL: u8 = o::IORING_OP_EPOLL_CTL as u8;
-    pub const SPLICE: u8 = o::IORING_OP_SPLICE as u8;
-    pub const PROVIDE_BUFFERS: u8 = o::IORING_OP_PROVIDE_BUFFERS as u8;
-    pub const REMOVE_BUFFERS: u8 = o::IORING_OP_REMOVE_BUFFERS as u8;
-    pub const TEE: u8 = o::IORING_OP_TEE as u8;
-    pub const SHUTDOWN: u8 = o::IORING_OP_SHUTDOWN as u8;
-    pub const RENAMEAT: u8 = o::IORING_OP_RENAMEAT as u8;
-    pub const UNLINKAT: u8 = o::IORING_OP_UNLINKAT as u8;
-    pub const MKDIRAT: u8 = o::IORING_OP_MKDIRAT as u8;
-    pub const SYMLINKAT: u8 = o::IORING_OP_SYMLINKAT as u8;
-    pub const LINKAT: u8 = o::IORING_OP_LINKAT as u8;
-    pub const MSG_RING: u8 = o::IORING_OP_MSG_RING as u8;
-    pub const FSETXATTR: u8 = o::IORING_OP_FSETXATTR as u8;
-    pub const SETXATTR: u8 = o::IORING_OP_SETXATTR as u8;
-    pub const FGETXATTR: u8 = o::IORING_OP_FGETXATTR as u8;
-    pub const GETXATTR: u8 = o::IORING_OP_GETXATTR as u8;
-    pub const SOCKET: u8 = o::IORING_OP_SOCKET as u8;
-    pub const URING_CMD: u8 = o::IORING_OP_URING_CMD as u8;
-    pub const SEND_ZC: u8 = o::IORING_OP_SEND_ZC as u8;
-    pub const SENDMSG_ZC: u8 = o::IORING_OP_SENDMSG_ZC as u8;
-    pub const READ_MULTISHOT: u8 = o::IORING_OP_READ_MULTISHOT as u8;
-    pub const WAITID: u8 = o::IORING_OP_WAITID as u8;
-    pub const FUTEX_WAIT: u8 = o::IORING_OP_FUTEX_WAIT as u8;
-    pub const FUTEX_WAKE: u8 = o::IORING_OP_FUTEX_WAKE as u8;
-    pub const FUTEX_WAITV: u8 = o::IORING_OP_FUTEX_WAITV as u8;
-    pub const FIXED_FD_INSTALL: u8 = o::IORING_OP_FIXED_FD_INSTALL as u8;
-    pub const FTRUNCATE: u8 = o::IORING_OP_FTRUNCATE as u8;
-    pub const BIND: u8 = o::IORING_OP_BIND as u8;
-    pub const LISTEN: u8 = o::IORING_OP_LISTEN as u8;
-    pub const RECV_ZC: u8 = o::IORING_OP_RECV_ZC as u8;
-    pub const EPOLL_WAIT: u8 = o::IORING_OP_EPOLL_WAIT as u8;
-    pub const READV_FIXED: u8 = o::IORING_OP_READV_FIXED as u8;
-    pub const WRITEV_FIXED: u8 = o::IORING_OP_WRITEV_FIXED as u8;
-    pub const PIPE: u8 = o::IORING_OP_PIPE as u8;
-    pub const NOP128: u8 = crate::abi::IORING_OP_NOP128;
-    pub const URING_CMD128: u8 = crate::abi::IORING_OP_URING_CMD128;
 }

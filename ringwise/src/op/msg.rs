@@ -1,15 +1,35 @@
 //! `IORING_OP_MSG_RING` (Linux 5.18): post a CQE to another ring, or pass
 //! it a registered file.
+//!
+//! One ring posts a CQE into another:
+//!
+//! ```
+//! use ringwise::op::MsgRingData;
+//! use ringwise::Ring;
+//!
+//! let mut sender = Ring::new(8)?;
+//! let mut receiver = Ring::new(8)?;
+//! let target = receiver.fd().expect("a ring with an fd");
+//! sender.submission().push(MsgRingData::new(target, 42, 0xabc).user_data(1)).unwrap();
+//! sender.submit_and_wait(1)?;
+//! assert_eq!(sender.completion().next().unwrap().res, 0);
+//! receiver.submit_and_wait(1)?;
+//! let cqe = receiver.completion().next().unwrap();
+//! assert_eq!((cqe.user_data, cqe.res), (0xabc, 42));
+//! # Ok::<(), ringwise::Error>(())
+//! ```
 
-use super::{base_on, common_setters, opcode, Common, DirectSlot, PrepareSqe, SafeOp, Target};
+use super::{base, Common, DirectSlot, PrepareSqe, SafeOp, Target};
 use crate::entry::Sqe;
 use linux_raw_sys::io_uring as k;
 
-/// Post a CQE with `res` and `user_data` to the ring `ring` (its fd, or its
-/// index in this ring's registered files). This op's own `res` is 0.
+/// `IORING_OP_MSG_RING` with `IORING_MSG_DATA` (Linux 5.18): post a CQE to
+/// another ring, a cross-ring wakeup with a payload. This op's own `res` is
+/// 0 (`-EOVERFLOW` when the target's CQ is full). Carries no pointer: a
+/// [`SafeOp`].
 #[derive(Debug, Clone, Copy)]
 pub struct MsgRingData {
-    common: Common,
+    pub(crate) common: Common,
     ring: Target,
     res: i32,
     data: u64,
@@ -17,6 +37,8 @@ pub struct MsgRingData {
 }
 
 impl MsgRingData {
+    /// Post a CQE with `res` and `user_data` to ring `ring` (its fd, or its
+    /// index in this ring's registered files).
     #[inline]
     pub fn new(ring: impl Into<Target>, res: i32, user_data: u64) -> MsgRingData {
         MsgRingData { common: Common::default(), ring: ring.into(), res, data: user_data, cqe_flags: None }
@@ -29,12 +51,12 @@ impl MsgRingData {
     }
 }
 
-/// Install registered file `source_index` of this ring into the table of
-/// ring `ring` at `slot`, and post a CQE with `user_data` there (its `res`
-/// is the slot).
+/// `IORING_OP_MSG_RING` with `IORING_MSG_SEND_FD` (Linux 6.0): pass a
+/// registered file to another ring. This op's `res` is 0; the target ring
+/// gets a CQE whose `res` is the slot. Carries no pointer: a [`SafeOp`].
 #[derive(Debug, Clone, Copy)]
 pub struct MsgRingFd {
-    common: Common,
+    pub(crate) common: Common,
     ring: Target,
     source_index: u32,
     slot: DirectSlot,
@@ -43,6 +65,9 @@ pub struct MsgRingFd {
 }
 
 impl MsgRingFd {
+    /// Install registered file `source_index` of this ring into the file
+    /// table of ring `ring` at `slot` (or an allocated slot), and post a CQE
+    /// with `user_data` there.
     #[inline]
     pub fn new(ring: impl Into<Target>, source_index: u32, slot: DirectSlot, user_data: u64) -> MsgRingFd {
         MsgRingFd { common: Common::default(), ring: ring.into(), source_index, slot, data: user_data, skip: false }
@@ -54,8 +79,6 @@ impl MsgRingFd {
         self
     }
 }
-
-common_setters!(MsgRingData, MsgRingFd);
 
 impl PrepareSqe for MsgRingData {
     #[inline(always)]
@@ -70,7 +93,7 @@ impl PrepareSqe for MsgRingData {
             off: self.data,
             op_flags: flags,
             file_index: self.cqe_flags.unwrap_or(0),
-            ..base_on(&self.common, opcode::MSG_RING, self.ring)
+            ..base(&self.common, Self::CODE, self.ring)
         };
     }
 }
@@ -84,7 +107,7 @@ impl PrepareSqe for MsgRingFd {
             addr3: self.source_index as u64,
             file_index: DirectSlot::encode(Some(self.slot)),
             op_flags: if self.skip { k::IORING_MSG_RING_CQE_SKIP } else { 0 },
-            ..base_on(&self.common, opcode::MSG_RING, self.ring)
+            ..base(&self.common, Self::CODE, self.ring)
         };
     }
 }

@@ -1,15 +1,30 @@
-//! `IORING_OP_NOP`.
+//! `IORING_OP_NOP` (Linux 5.1): an op that does nothing, for tests,
+//! benchmarks and waking a ring.
 
-use super::{base, common_setters, opcode, Common, PrepareSqe, SafeOp, Target};
+use super::{base, Common, PrepareSqe, SafeOp, Target};
 use crate::abi;
 use crate::entry::Sqe;
 
-/// Do nothing; completes with `res` 0 (or an injected result). The optional
-/// file, fixed-buffer and task-work flags (Linux 6.10) make it exercise those
-/// kernel paths without doing I/O, which is what tests and benchmarks want.
+/// `IORING_OP_NOP` (Linux 5.1): do nothing; completes with `res` 0 (or an
+/// injected result). The optional file, fixed-buffer and task-work flags
+/// (Linux 6.10) make it exercise those kernel paths without doing I/O, which
+/// is what tests and benchmarks want. Carries no pointer: a [`SafeOp`].
+///
+/// ```
+/// use ringwise::op::Nop;
+/// use ringwise::Ring;
+///
+/// let mut ring = Ring::new(8)?;
+/// ring.submission().push(Nop::new().user_data(7)).unwrap();
+/// ring.submission().push(Nop::new().inject_result(-5).user_data(8)).unwrap();
+/// ring.submit_and_wait(2)?;
+/// let cqes: Vec<_> = ring.completions()?.map(|c| (c.user_data, c.res)).collect();
+/// assert_eq!(cqes, [(7, 0), (8, -5)]);
+/// # Ok::<(), ringwise::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Nop {
-    common: Common,
+    pub(crate) common: Common,
     nop_flags: u32,
     inject: i32,
     fd: i32,
@@ -18,6 +33,7 @@ pub struct Nop {
 }
 
 impl Nop {
+    /// A NOP that completes with `res` 0.
     #[inline]
     pub fn new() -> Nop {
         Nop::default()
@@ -79,8 +95,6 @@ impl Nop {
     }
 }
 
-common_setters!(Nop);
-
 impl PrepareSqe for Nop {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
@@ -91,7 +105,7 @@ impl PrepareSqe for Nop {
             off: self.extra[0],
             addr: self.extra[1],
             buf_index: self.buf_index,
-            ..base(&self.common, opcode::NOP, fd)
+            ..base(&self.common, Self::CODE, fd)
         };
     }
 }

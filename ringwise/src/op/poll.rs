@@ -1,7 +1,31 @@
 //! Readiness: `POLL_ADD` (one-shot, multishot, level-triggered), poll
 //! update and remove, `EPOLL_CTL` and `EPOLL_WAIT`.
+//!
+//! A multishot poll on a pipe, fired by a write and then removed:
+//!
+//! ```
+//! use ringwise::op::{PollAdd, PollEvents, PollRemove};
+//! use ringwise::{Errno, Ring};
+//! use std::io::Write;
+//!
+//! let (reader, mut writer) = std::io::pipe()?;
+//! let mut ring = Ring::new(8)?;
+//! ring.submission().push(PollAdd::new(&reader, PollEvents::IN).multishot().user_data(1)).unwrap();
+//! ring.submit()?;
+//! writer.write_all(b"x")?;
+//! ring.submit_and_wait(1)?;
+//! let cqe = ring.completion().next().unwrap();
+//! assert!(PollEvents::from_bits_retain(cqe.res as u32).contains(PollEvents::IN) && cqe.more());
+//!
+//! ring.submission().push(PollRemove::new(1).user_data(2)).unwrap();
+//! ring.submit_and_wait(2)?;
+//! let mut res: Vec<_> = ring.completions()?.map(|c| (c.user_data, c.result())).collect();
+//! res.sort_by_key(|r| r.0);
+//! assert_eq!(res, [(1, Err(Errno::CANCELED)), (2, Ok(0))]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-use super::{base, base_on, common_setters, opcode, Common, PrepareSqe, SafeOp, Target};
+use super::{base, Common, PrepareSqe, SafeOp, Target};
 use crate::entry::Sqe;
 use linux_raw_sys::general as g;
 use linux_raw_sys::io_uring as k;
@@ -30,17 +54,20 @@ bitflags::bitflags! {
     }
 }
 
-/// `IORING_OP_POLL_ADD`: complete when `target` is ready for `events`; `res`
-/// is the ready mask.
+/// `IORING_OP_POLL_ADD` (Linux 5.1): like one `poll(2)` on one file:
+/// complete when `target` is ready for `events`; `res` is the ready mask.
+/// Carries no pointer: a [`SafeOp`].
 #[derive(Debug, Clone, Copy)]
 pub struct PollAdd {
-    common: Common,
+    pub(crate) common: Common,
     target: Target,
     events: PollEvents,
     mode: u32,
 }
 
 impl PollAdd {
+    /// Wait until `target` reports one of `events` (`POLLIN`, `POLLOUT`,
+    /// ...); edge-triggered and one-shot unless [`multishot`](Self::multishot).
     #[inline]
     pub fn new(target: impl Into<Target>, events: PollEvents) -> PollAdd {
         PollAdd { common: Common::default(), target: target.into(), events, mode: 0 }
@@ -63,15 +90,17 @@ impl PollAdd {
     }
 }
 
-/// `IORING_OP_POLL_REMOVE`: cancel the poll whose `user_data` is given; the
-/// removed poll completes with `-ECANCELED`.
+/// `IORING_OP_POLL_REMOVE` (Linux 5.1): cancel the poll whose `user_data` is
+/// given; the removed poll completes with `-ECANCELED`, this op with 0 (or
+/// `-ENOENT` when no such poll is armed).
 #[derive(Debug, Clone, Copy)]
 pub struct PollRemove {
-    common: Common,
+    pub(crate) common: Common,
     target_user_data: u64,
 }
 
 impl PollRemove {
+    /// Remove the poll that was submitted with `user_data` `target_user_data`.
     #[inline]
     pub fn new(target_user_data: u64) -> PollRemove {
         PollRemove { common: Common::default(), target_user_data }
@@ -82,7 +111,7 @@ impl PollRemove {
 /// and/or the `user_data` of an armed poll in place.
 #[derive(Debug, Clone, Copy)]
 pub struct PollUpdate {
-    common: Common,
+    pub(crate) common: Common,
     old_user_data: u64,
     new_user_data: u64,
     events: PollEvents,
@@ -117,11 +146,10 @@ impl PollUpdate {
     }
 }
 
-/// `IORING_OP_EPOLL_CTL`: `epoll_ctl(2)`. `op` is `EPOLL_CTL_ADD`/`MOD`/`DEL`;
-/// `event` is read at submit (null for `DEL`).
+/// `IORING_OP_EPOLL_CTL` (Linux 5.6): `epoll_ctl(2)`; `res` is 0.
 #[derive(Debug, Clone, Copy)]
 pub struct EpollCtl {
-    common: Common,
+    pub(crate) common: Common,
     epfd: Target,
     fd: i32,
     op: u32,
@@ -129,6 +157,9 @@ pub struct EpollCtl {
 }
 
 impl EpollCtl {
+    /// Add, change or remove (`op`: `EPOLL_CTL_ADD`/`MOD`/`DEL`) the
+    /// interest of epoll instance `epfd` in `fd`. `event` (null for `DEL`)
+    /// is read when the op runs: keep it valid until the CQE is reaped.
     #[inline]
     pub fn new(epfd: impl Into<Target>, fd: i32, op: u32, event: *const EpollEvent) -> EpollCtl {
         EpollCtl { common: Common::default(), epfd: epfd.into(), fd, op, event }
@@ -140,36 +171,33 @@ impl EpollCtl {
 /// the number of events written to `events`.
 #[derive(Debug, Clone, Copy)]
 pub struct EpollWait {
-    common: Common,
+    pub(crate) common: Common,
     epfd: Target,
     events: *mut EpollEvent,
     max: u32,
 }
 
 impl EpollWait {
+    /// Wait on epoll instance `epfd` and write up to `max` ready events to
+    /// `events`, which must be valid for `max` entries of writes and stay
+    /// valid and unmoved until the CQE is reaped.
     #[inline]
     pub fn new(epfd: impl Into<Target>, events: *mut EpollEvent, max: u32) -> EpollWait {
         EpollWait { common: Common::default(), epfd: epfd.into(), events, max }
     }
 }
 
-common_setters!(PollAdd, PollRemove, PollUpdate, EpollCtl, EpollWait);
-
 impl PrepareSqe for PollAdd {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
-        *sqe = Sqe {
-            op_flags: self.events.bits(),
-            len: self.mode,
-            ..base_on(&self.common, opcode::POLL_ADD, self.target)
-        };
+        *sqe = Sqe { op_flags: self.events.bits(), len: self.mode, ..base(&self.common, Self::CODE, self.target) };
     }
 }
 
 impl PrepareSqe for PollRemove {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
-        *sqe = Sqe { addr: self.target_user_data, ..base(&self.common, opcode::POLL_REMOVE, -1) };
+        *sqe = Sqe { addr: self.target_user_data, ..base(&self.common, Self::CODE, -1) };
     }
 }
 
@@ -181,7 +209,7 @@ impl PrepareSqe for PollUpdate {
             off: self.new_user_data,
             len: self.flags,
             op_flags: self.events.bits(),
-            ..base(&self.common, opcode::POLL_REMOVE, -1)
+            ..base(&self.common, Self::CODE, -1)
         };
     }
 }
@@ -193,7 +221,7 @@ impl PrepareSqe for EpollCtl {
             addr: self.event as u64,
             len: self.op,
             off: self.fd as u32 as u64,
-            ..base_on(&self.common, opcode::EPOLL_CTL, self.epfd)
+            ..base(&self.common, Self::CODE, self.epfd)
         };
     }
 }
@@ -201,7 +229,7 @@ impl PrepareSqe for EpollCtl {
 impl PrepareSqe for EpollWait {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
-        *sqe = Sqe { addr: self.events as u64, len: self.max, ..base_on(&self.common, opcode::EPOLL_WAIT, self.epfd) };
+        *sqe = Sqe { addr: self.events as u64, len: self.max, ..base(&self.common, Self::CODE, self.epfd) };
     }
 }
 

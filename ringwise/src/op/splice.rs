@@ -1,8 +1,32 @@
 //! `IORING_OP_SPLICE` (Linux 5.7) and `IORING_OP_TEE` (Linux 5.8): move or
 //! duplicate data between a pipe and another file without copying through
 //! user space. Both carry only fds and offsets, so they are [`SafeOp`]s.
+//!
+//! Duplicating a pipe's data into a second pipe, then moving it out:
+//!
+//! ```
+//! use ringwise::op::{Splice, Tee};
+//! use ringwise::Ring;
+//! use std::io::{Read, Write};
+//!
+//! let (r1, mut w1) = std::io::pipe()?;
+//! let (mut r2, w2) = std::io::pipe()?;
+//! let (mut r3, w3) = std::io::pipe()?;
+//! w1.write_all(b"twice")?;
+//! let mut ring = Ring::new(8)?;
+//! ring.submission().push(Tee::new(&r1, &w2, 5).user_data(1)).unwrap();
+//! ring.submit_and_wait(1)?;
+//! ring.submission().push(Splice::new(&r1, None, &w3, None, 5).user_data(2)).unwrap();
+//! ring.submit_and_wait(2)?;
+//! assert!(ring.completions()?.all(|c| c.res == 5));
+//! let (mut a, mut b) = ([0u8; 5], [0u8; 5]);
+//! r2.read_exact(&mut a)?;
+//! r3.read_exact(&mut b)?;
+//! assert_eq!((&a, &b), (b"twice", b"twice"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-use super::{base_on, common_setters, opcode, Common, PrepareSqe, SafeOp, Target};
+use super::{base, Common, PrepareSqe, SafeOp, Target};
 use crate::entry::Sqe;
 use linux_raw_sys::general as g;
 use linux_raw_sys::io_uring as k;
@@ -11,9 +35,13 @@ bitflags::bitflags! {
     /// `SPLICE_F_*`.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct SpliceFlags: u32 {
+        /// Move pages instead of copying (a hint).
         const MOVE = g::SPLICE_F_MOVE;
+        /// Do not block on the pipes.
         const NONBLOCK = g::SPLICE_F_NONBLOCK;
+        /// More data follows (a hint for sockets).
         const MORE = g::SPLICE_F_MORE;
+        /// Unused by splice (vmsplice only).
         const GIFT = g::SPLICE_F_GIFT;
     }
 }
@@ -29,11 +57,12 @@ fn input(target: Target) -> (u32, u32) {
     }
 }
 
-/// Move up to `len` bytes from `input` to `output`; one of them must be a
-/// pipe. `res` is the bytes moved.
+/// `IORING_OP_SPLICE` (Linux 5.7): `splice(2)`: move up to `len` bytes from
+/// `input` to `output`; one of them must be a pipe. `res` is the bytes moved
+/// (0: end of input).
 #[derive(Debug, Clone, Copy)]
 pub struct Splice {
-    common: Common,
+    pub(crate) common: Common,
     input: Target,
     input_offset: u64,
     output: Target,
@@ -43,7 +72,9 @@ pub struct Splice {
 }
 
 impl Splice {
-    /// Offsets `None` use the file position (always for a pipe).
+    /// Move up to `len` bytes from `input` (at `input_offset`) to `output`
+    /// (at `output_offset`); an offset `None` uses the file position (always
+    /// for a pipe). A fixed `input` sets `SPLICE_F_FD_IN_FIXED`.
     #[inline]
     pub fn new(
         input: impl Into<Target>,
@@ -62,6 +93,7 @@ impl Splice {
             flags: SpliceFlags::empty(),
         }
     }
+    /// `SPLICE_F_*` flags.
     #[inline]
     pub fn splice_flags(mut self, flags: SpliceFlags) -> Splice {
         self.flags = flags;
@@ -69,11 +101,12 @@ impl Splice {
     }
 }
 
-/// Duplicate up to `len` bytes from pipe `input` to pipe `output` without
-/// consuming them. `res` is the bytes duplicated.
+/// `IORING_OP_TEE` (Linux 5.8): `tee(2)`: duplicate up to `len` bytes from
+/// pipe `input` to pipe `output` without consuming them. `res` is the bytes
+/// duplicated.
 #[derive(Debug, Clone, Copy)]
 pub struct Tee {
-    common: Common,
+    pub(crate) common: Common,
     input: Target,
     output: Target,
     len: u32,
@@ -81,18 +114,18 @@ pub struct Tee {
 }
 
 impl Tee {
+    /// Duplicate up to `len` bytes from pipe `input` into pipe `output`.
     #[inline]
     pub fn new(input: impl Into<Target>, output: impl Into<Target>, len: u32) -> Tee {
         Tee { common: Common::default(), input: input.into(), output: output.into(), len, flags: SpliceFlags::empty() }
     }
+    /// `SPLICE_F_*` flags.
     #[inline]
     pub fn splice_flags(mut self, flags: SpliceFlags) -> Tee {
         self.flags = flags;
         self
     }
 }
-
-common_setters!(Splice, Tee);
 
 impl PrepareSqe for Splice {
     #[inline(always)]
@@ -104,7 +137,7 @@ impl PrepareSqe for Splice {
             len: self.len,
             op_flags: self.flags.bits() | fixed_in,
             file_index: fd_in,
-            ..base_on(&self.common, opcode::SPLICE, self.output)
+            ..base(&self.common, Self::CODE, self.output)
         };
     }
 }
@@ -117,7 +150,7 @@ impl PrepareSqe for Tee {
             len: self.len,
             op_flags: self.flags.bits() | fixed_in,
             file_index: fd_in,
-            ..base_on(&self.common, opcode::TEE, self.output)
+            ..base(&self.common, Self::CODE, self.output)
         };
     }
 }

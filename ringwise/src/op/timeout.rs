@@ -2,9 +2,39 @@
 //! ETIME-as-success), timeout update and remove, `LINK_TIMEOUT` and its
 //! update. The kernel reads the [`Timespec`] when the SQE is submitted, so
 //! these ops are pushed with `push_unchecked`; keep the timespec alive until
-//! `submit` returns.
+//! `submit` returns (until the CQE is the simple rule).
+//!
+//! A 10 ms timeout, and a read on an empty pipe that a linked timeout
+//! cancels:
+//!
+//! ```
+//! use ringwise::op::{LinkTimeout, Read, Timeout, Timespec};
+//! use ringwise::{Errno, Ring, SqeFlags};
+//! use std::time::Duration;
+//!
+//! let mut ring = Ring::new(8)?;
+//! let ts = Timespec::from(Duration::from_millis(10));
+//! // SAFETY: `ts` outlives the submit below (the kernel copies it then).
+//! unsafe { ring.submission().push_unchecked(Timeout::new(&ts).user_data(1)) }.unwrap();
+//! ring.submit_and_wait(1)?;
+//! assert_eq!(ring.completion().next().unwrap().result(), Err(Errno::TIME));
+//!
+//! let (reader, _writer) = std::io::pipe()?;
+//! let mut buf = [0u8; 16];
+//! // SAFETY: `buf` and `ts` stay valid and unmoved until both CQEs are reaped.
+//! unsafe {
+//!     let mut sq = ring.submission();
+//!     sq.push_unchecked(Read::new(&reader, buf.as_mut_ptr(), 16).flags(SqeFlags::IO_LINK).user_data(2)).unwrap();
+//!     sq.push_unchecked(LinkTimeout::new(&ts).user_data(3)).unwrap();
+//! }
+//! ring.submit_and_wait(2)?;
+//! let mut res: Vec<_> = ring.completions()?.map(|c| (c.user_data, c.result())).collect();
+//! res.sort_by_key(|r| r.0);
+//! assert_eq!(res, [(2, Err(Errno::CANCELED)), (3, Err(Errno::TIME))]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-use super::{base, common_setters, opcode, Common, PrepareSqe, SafeOp};
+use super::{base, Common, PrepareSqe, SafeOp};
 use crate::entry::Sqe;
 use linux_raw_sys::io_uring as k;
 use std::time::Duration;
@@ -14,7 +44,9 @@ use std::time::Duration;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timespec {
+    /// Whole seconds.
     pub tv_sec: i64,
+    /// Nanoseconds, `0..1_000_000_000`.
     pub tv_nsec: i64,
 }
 
@@ -42,17 +74,21 @@ bitflags::bitflags! {
     }
 }
 
-/// `IORING_OP_TIMEOUT`: complete after `ts` (res `-ETIME`), or earlier (res
-/// 0) once [`count`](Self::count) other CQEs have been posted.
+/// `IORING_OP_TIMEOUT` (Linux 5.4): complete after `ts` (res `-ETIME`), or
+/// earlier (res 0) once [`count`](Self::count) other CQEs have been posted;
+/// a kernel-side timer, as `timerfd` plus a read would be.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeout {
-    common: Common,
+    pub(crate) common: Common,
     ts: *const Timespec,
     count: u32,
     flags: TimeoutFlags,
 }
 
 impl Timeout {
+    /// Expire after the relative time `*ts` on `CLOCK_MONOTONIC` (flags
+    /// change the clock or make it absolute). `ts` is read at submit: keep
+    /// it valid until `submit` returns.
     #[inline]
     pub fn new(ts: *const Timespec) -> Timeout {
         Timeout { common: Common::default(), ts, count: 0, flags: TimeoutFlags::empty() }
@@ -79,15 +115,17 @@ impl Timeout {
     }
 }
 
-/// `IORING_OP_TIMEOUT_REMOVE`: cancel the timeout with `user_data`; it
-/// completes with `-ECANCELED`.
+/// `IORING_OP_TIMEOUT_REMOVE` (Linux 5.5): cancel the timeout with
+/// `user_data`; it completes with `-ECANCELED`, this op with 0 (or `-ENOENT`,
+/// `-EALREADY`). Carries no pointer: a [`SafeOp`].
 #[derive(Debug, Clone, Copy)]
 pub struct TimeoutRemove {
-    common: Common,
+    pub(crate) common: Common,
     target_user_data: u64,
 }
 
 impl TimeoutRemove {
+    /// Remove the timeout submitted with `user_data` `target_user_data`.
     #[inline]
     pub fn new(target_user_data: u64) -> TimeoutRemove {
         TimeoutRemove { common: Common::default(), target_user_data }
@@ -98,13 +136,16 @@ impl TimeoutRemove {
 /// re-arm the timeout with `user_data` to `ts`.
 #[derive(Debug, Clone, Copy)]
 pub struct TimeoutUpdate {
-    common: Common,
+    pub(crate) common: Common,
     target_user_data: u64,
     ts: *const Timespec,
     flags: TimeoutFlags,
 }
 
 impl TimeoutUpdate {
+    /// Re-arm the timeout submitted with `user_data` `target_user_data` to
+    /// expire after `*ts` (read at submit: keep it valid until `submit`
+    /// returns). `res` is 0, or `-ENOENT` when no such timeout is armed.
     #[inline]
     pub fn new(target_user_data: u64, ts: *const Timespec) -> TimeoutUpdate {
         TimeoutUpdate { common: Common::default(), target_user_data, ts, flags: TimeoutFlags::empty() }
@@ -123,12 +164,14 @@ impl TimeoutUpdate {
 /// `-ECANCELED`.
 #[derive(Debug, Clone, Copy)]
 pub struct LinkTimeout {
-    common: Common,
+    pub(crate) common: Common,
     ts: *const Timespec,
     flags: TimeoutFlags,
 }
 
 impl LinkTimeout {
+    /// Bound the op linked before it to the relative time `*ts` (read at
+    /// submit: keep it valid until `submit` returns).
     #[inline]
     pub fn new(ts: *const Timespec) -> LinkTimeout {
         LinkTimeout { common: Common::default(), ts, flags: TimeoutFlags::empty() }
@@ -145,13 +188,16 @@ impl LinkTimeout {
 /// 5.15): re-arm the link timeout with `user_data`.
 #[derive(Debug, Clone, Copy)]
 pub struct LinkTimeoutUpdate {
-    common: Common,
+    pub(crate) common: Common,
     target_user_data: u64,
     ts: *const Timespec,
     flags: TimeoutFlags,
 }
 
 impl LinkTimeoutUpdate {
+    /// Re-arm the link timeout submitted with `user_data`
+    /// `target_user_data` to `*ts` (read at submit: keep it valid until
+    /// `submit` returns).
     #[inline]
     pub fn new(target_user_data: u64, ts: *const Timespec) -> LinkTimeoutUpdate {
         LinkTimeoutUpdate { common: Common::default(), target_user_data, ts, flags: TimeoutFlags::empty() }
@@ -164,8 +210,6 @@ impl LinkTimeoutUpdate {
     }
 }
 
-common_setters!(Timeout, TimeoutRemove, TimeoutUpdate, LinkTimeout, LinkTimeoutUpdate);
-
 impl PrepareSqe for Timeout {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
@@ -174,7 +218,7 @@ impl PrepareSqe for Timeout {
             len: 1,
             off: self.count as u64,
             op_flags: self.flags.bits(),
-            ..base(&self.common, opcode::TIMEOUT, -1)
+            ..base(&self.common, Self::CODE, -1)
         };
     }
 }
@@ -182,7 +226,7 @@ impl PrepareSqe for Timeout {
 impl PrepareSqe for TimeoutRemove {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
-        *sqe = Sqe { addr: self.target_user_data, ..base(&self.common, opcode::TIMEOUT_REMOVE, -1) };
+        *sqe = Sqe { addr: self.target_user_data, ..base(&self.common, Self::CODE, -1) };
     }
 }
 
@@ -193,7 +237,7 @@ impl PrepareSqe for TimeoutUpdate {
             addr: self.target_user_data,
             off: self.ts as u64,
             op_flags: self.flags.bits() | k::IORING_TIMEOUT_UPDATE,
-            ..base(&self.common, opcode::TIMEOUT_REMOVE, -1)
+            ..base(&self.common, Self::CODE, -1)
         };
     }
 }
@@ -201,12 +245,7 @@ impl PrepareSqe for TimeoutUpdate {
 impl PrepareSqe for LinkTimeout {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
-        *sqe = Sqe {
-            addr: self.ts as u64,
-            len: 1,
-            op_flags: self.flags.bits(),
-            ..base(&self.common, opcode::LINK_TIMEOUT, -1)
-        };
+        *sqe = Sqe { addr: self.ts as u64, len: 1, op_flags: self.flags.bits(), ..base(&self.common, Self::CODE, -1) };
     }
 }
 
@@ -219,7 +258,7 @@ impl PrepareSqe for LinkTimeoutUpdate {
             // The kernel takes the update path only with TIMEOUT_UPDATE set;
             // LINK_TIMEOUT_UPDATE then picks the link-timeout list.
             op_flags: self.flags.bits() | k::IORING_TIMEOUT_UPDATE | k::IORING_LINK_TIMEOUT_UPDATE,
-            ..base(&self.common, opcode::TIMEOUT_REMOVE, -1)
+            ..base(&self.common, Self::CODE, -1)
         };
     }
 }
