@@ -37,17 +37,29 @@ bitflags::bitflags! {
     /// `POLL*` event bits.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct PollEvents: u32 {
+        /// Data to read.
         const IN = g::POLLIN;
+        /// Urgent data (TCP out-of-band, ...).
         const PRI = g::POLLPRI;
+        /// Writing will not block.
         const OUT = g::POLLOUT;
+        /// An error condition (always reported).
         const ERR = g::POLLERR;
+        /// Hang-up (always reported).
         const HUP = g::POLLHUP;
+        /// The fd is not open.
         const NVAL = g::POLLNVAL;
+        /// Normal data to read.
         const RDNORM = g::POLLRDNORM;
+        /// Priority-band data to read.
         const RDBAND = g::POLLRDBAND;
+        /// Normal data can be written.
         const WRNORM = g::POLLWRNORM;
+        /// Priority-band data can be written.
         const WRBAND = g::POLLWRBAND;
+        /// Unused by Linux.
         const MSG = g::POLLMSG;
+        /// The peer closed its writing side (stream sockets).
         const RDHUP = g::POLLRDHUP;
         // Bits the kernel reports that are not named here stay visible.
         const _ = !0;

@@ -91,15 +91,19 @@ bitflags::bitflags! {
     /// `AT_*` flags of the `*at` calls.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct AtFlags: u32 {
+        /// Do not follow a final symlink.
         const SYMLINK_NOFOLLOW = linux_raw_sys::general::AT_SYMLINK_NOFOLLOW;
         /// `unlinkat`: remove a directory.
         const REMOVEDIR = linux_raw_sys::general::AT_REMOVEDIR;
         /// `linkat`: follow a symlink in the old path.
         const SYMLINK_FOLLOW = linux_raw_sys::general::AT_SYMLINK_FOLLOW;
+        /// Do not trigger an automount.
         const NO_AUTOMOUNT = linux_raw_sys::general::AT_NO_AUTOMOUNT;
         /// An empty path means the directory fd itself.
         const EMPTY_PATH = linux_raw_sys::general::AT_EMPTY_PATH;
+        /// `statx`: sync with the server first (network file systems).
         const STATX_FORCE_SYNC = linux_raw_sys::general::AT_STATX_FORCE_SYNC;
+        /// `statx`: whatever is cached, without syncing.
         const STATX_DONT_SYNC = linux_raw_sys::general::AT_STATX_DONT_SYNC;
     }
 }
@@ -108,8 +112,11 @@ bitflags::bitflags! {
     /// `RENAME_*` flags of `renameat2`.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct RenameFlags: u32 {
+        /// Fail if the new name exists.
         const NOREPLACE = linux_raw_sys::general::RENAME_NOREPLACE;
+        /// Swap the two names atomically.
         const EXCHANGE = linux_raw_sys::general::RENAME_EXCHANGE;
+        /// Leave a whiteout at the old name (overlay file systems).
         const WHITEOUT = linux_raw_sys::general::RENAME_WHITEOUT;
     }
 }
@@ -129,8 +136,11 @@ bitflags::bitflags! {
     /// `SYNC_FILE_RANGE_*`.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct SyncFileRangeFlags: u32 {
+        /// Wait for writeback already under way first.
         const WAIT_BEFORE = linux_raw_sys::general::SYNC_FILE_RANGE_WAIT_BEFORE;
+        /// Start writeback of dirty pages.
         const WRITE = linux_raw_sys::general::SYNC_FILE_RANGE_WRITE;
+        /// Wait for the writeback to finish.
         const WAIT_AFTER = linux_raw_sys::general::SYNC_FILE_RANGE_WAIT_AFTER;
     }
 }
@@ -139,11 +149,17 @@ bitflags::bitflags! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u32)]
 pub enum Advice {
+    /// No special treatment (the default).
     Normal = linux_raw_sys::general::POSIX_FADV_NORMAL,
+    /// Random access: little read-ahead.
     Random = linux_raw_sys::general::POSIX_FADV_RANDOM,
+    /// Sequential access: more read-ahead.
     Sequential = linux_raw_sys::general::POSIX_FADV_SEQUENTIAL,
+    /// Read the range into the page cache now.
     WillNeed = linux_raw_sys::general::POSIX_FADV_WILLNEED,
+    /// Drop the range from the page cache.
     DontNeed = linux_raw_sys::general::POSIX_FADV_DONTNEED,
+    /// Accessed once.
     NoReuse = linux_raw_sys::general::POSIX_FADV_NOREUSE,
 }
 

@@ -15,11 +15,11 @@
 //! A loopback TCP connection made and used entirely through the ring:
 //!
 //! ```
-//! use ringwise::op::{Accept, Bind, Connect, Listen, Recv, Send, Socket};
+//! use ringwise::op::{Accept, AcceptFlags, Bind, Connect, Listen, Recv, Send, Socket};
 //! use ringwise::Ring;
 //! use std::os::fd::{FromRawFd, OwnedFd};
 //!
-//! use linux_raw_sys::net::{sockaddr_in, AF_INET, SOCK_CLOEXEC, SOCK_STREAM};
+//! use linux_raw_sys::net::{sockaddr_in, AF_INET, SOCK_STREAM};
 //! fn loopback(port: u16) -> sockaddr_in {
 //!     // SAFETY: sockaddr_in is plain data; all-zero is valid.
 //!     let mut sa: sockaddr_in = unsafe { std::mem::zeroed() };
@@ -29,7 +29,7 @@
 //!     sa
 //! }
 //! fn socket(ring: &mut Ring) -> Result<OwnedFd, Box<dyn std::error::Error>> {
-//!     ring.submission().push(Socket::new(AF_INET as i32, SOCK_STREAM | SOCK_CLOEXEC, 0)).unwrap();
+//!     ring.submission().push(Socket::new(AF_INET as i32, SOCK_STREAM | AcceptFlags::CLOEXEC.bits(), 0)).unwrap();
 //!     ring.submit_and_wait(1)?;
 //!     let fd = ring.completion().next().unwrap().result()?;
 //!     // SAFETY: the CQE handed us a new descriptor nobody else owns.
