@@ -26,7 +26,7 @@ pub struct Limits<'a> {
 }
 
 fn name(op: u8) -> &'static str {
-    OpInfo::get(op).map(|i| i.name).unwrap_or("unknown opcode")
+    super::name(op).unwrap_or("unknown opcode")
 }
 
 fn within(op: u8, table: Table, index: u32, len: Option<u32>) -> Result<()> {
