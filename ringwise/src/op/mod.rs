@@ -52,8 +52,9 @@
 //!
 //! 1. Add its line to the table in `op/catalog.rs` (and its row to
 //!    `docs/opcodes.md`; the catalog's unit test prints the row it expects).
-//! 2. Write the builder in its family's file: a struct with a `common:
-//!    Common` field, a documented constructor (what it does, each argument,
+//! 2. Write the builder in its family's file: a struct with a
+//!    `pub(crate) common: Common` field (the table's setters write it from
+//!    `catalog.rs`), a documented constructor (what it does, each argument,
 //!    the Linux version, the lifetime of every pointer), its options, and
 //!    `impl PrepareSqe` as one `Sqe { .., ..base(&self.common, Self::CODE,
 //!    fd) }` (plus `impl SafeOp` if it carries no pointer and closes no fd).
