@@ -54,7 +54,7 @@ struct CmdOpts {
 
 setters!(impl UringCmd, UringCmd80, UringCmd128 {
     /// The command's data lies in registered buffer `index`
-    /// (`IORING_URING_CMD_FIXED`, Linux 6.0).
+    /// (`IORING_URING_CMD_FIXED`, Linux 6.1).
     #[inline]
     pub fn fixed_buffer(mut self, index: u16) -> Self {
         self.opts.fixed_buffer = Some(index);

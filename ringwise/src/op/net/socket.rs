@@ -44,8 +44,8 @@ pub struct Connect {
 
 impl Connect {
     /// Connect socket `target` to the `len`-byte `sockaddr_*` at `addr`.
-    /// The address is copied when the op is prepared, but a connect that
-    /// goes async may read it again: keep it valid until the CQE is reaped.
+    /// The kernel copies the address when it prepares the op (at submit);
+    /// keeping it valid until the CQE is reaped is the simple rule.
     #[inline]
     pub fn new(target: impl Into<Target>, addr: *const u8, len: u32) -> Connect {
         Connect { common: Common::default(), target: target.into(), addr, len }
