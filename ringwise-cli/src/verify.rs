@@ -3,6 +3,7 @@
 //! configurations: each region in exactly the layout's bytes before a guard
 //! page runs I/O, and one page less is refused by ringwise and by the kernel.
 
+use crate::error::CliError;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ringwise::RingSpec;
 use ringwise_verify::{default_configs, verify_config, CheckKind, CheckResult, Outcome, Status, Summary};
@@ -75,7 +76,7 @@ pub fn run(args: Args) -> ExitCode {
     if summary.mismatches > 0 {
         ExitCode::FAILURE
     } else if summary.passed == 0 {
-        eprintln!("ringwise verify: no configuration could be verified on this kernel");
+        eprintln!("ringwise verify: {}", CliError::NothingVerified);
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
