@@ -5,7 +5,7 @@
 //! The checks that bypass ringwise and talk to the kernel directly are in
 //! `kernel`.
 
-use crate::guard::GuardedRegion;
+use crate::guard::{short_lengths, GuardedRegion};
 use crate::kernel::{
     kernel_offsets, kernel_refuses_short, no_mmap_supported, refused_alike, KernelVerdict, SQPOLL_IDLE,
 };
@@ -300,14 +300,5 @@ fn ringwise_refuses_short<S: SqeSize, C: CqeSize>(builder: Builder<S, C>, layout
             format!("expected MemoryTooSmall {{ needed: {needed}, given: {given} }} for the {region}, got: {e}"),
         ),
         Ok(_) => Check::fail(kind, format!("ringwise accepted a {region} of {given} bytes where it needs {needed}")),
-    }
-}
-
-/// Region lengths with `short` one page below the layout and the other exact.
-pub(crate) fn short_lengths(layout: &Layout, short: Region) -> (usize, usize) {
-    let page = layout.page_size();
-    match short {
-        Region::Sqes => (layout.rings_bytes(), layout.sqes_bytes() - page),
-        _ => (layout.rings_bytes() - page, layout.sqes_bytes()),
     }
 }

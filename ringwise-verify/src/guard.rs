@@ -2,7 +2,7 @@
 //! `PROT_NONE` page, so that the kernel faults (`EFAULT`) if it needs even
 //! one byte more.
 
-use ringwise::{Error, RingMemory};
+use ringwise::{Error, Layout, Region, RingMemory};
 use rustix::io::Errno;
 use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
 use std::fmt;
@@ -102,6 +102,15 @@ unsafe impl RingMemory for GuardedRegion {
     }
     fn describe(&self) -> String {
         format!("guarded mapping ({} bytes + PROT_NONE guard page)", self.len)
+    }
+}
+
+/// Region lengths with `short` one page below the layout and the other exact.
+pub(crate) fn short_lengths(layout: &Layout, short: Region) -> (usize, usize) {
+    let page = layout.page_size();
+    match short {
+        Region::Sqes => (layout.rings_bytes(), layout.sqes_bytes() - page),
+        _ => (layout.rings_bytes() - page, layout.sqes_bytes()),
     }
 }
 

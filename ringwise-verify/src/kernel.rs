@@ -4,8 +4,7 @@
 //! configuration the layout refuses is refused by the kernel alike. Also the
 //! kernel capabilities those checks depend on, probed once.
 
-use crate::check::short_lengths;
-use crate::guard::GuardedRegion;
+use crate::guard::{short_lengths, GuardedRegion};
 use crate::report::{Check, CheckKind, Outcome};
 use ringwise::raw::abi::{self, zeroed_params};
 use ringwise::raw::sys;
