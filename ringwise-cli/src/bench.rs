@@ -10,6 +10,7 @@
 //! A progress bar goes to stderr (hidden when stderr is not a terminal); the
 //! summary goes to stdout, as text or, with `--json`, as one JSON object.
 
+use crate::error::{at_least, CliError};
 use indicatif::{ProgressBar, ProgressStyle};
 use ringwise::op::{Nop, Read};
 use ringwise::{Builder, Pages, Ring};
@@ -163,10 +164,8 @@ fn chunk(rounds: u64) -> u64 {
     (rounds / 200).max(1)
 }
 
-fn nop(args: &NopArgs) -> Result<(), String> {
-    if args.batch == 0 {
-        return Err("--batch must be at least 1".into());
-    }
+fn nop(args: &NopArgs) -> Result<(), CliError> {
+    at_least("--batch", args.batch.into(), 1)?;
     let entries = args.entries.max(args.batch);
     let mut b: Builder = Builder::new(entries);
     b = match args.mode {
@@ -178,10 +177,8 @@ fn nop(args: &NopArgs) -> Result<(), String> {
         MemoryKind::User => b.build_allocated(Pages::Normal),
         MemoryKind::Huge => b.build_allocated(Pages::Huge),
     };
-    let mut ring = ring.map_err(|e| format!("could not set up a {entries}-entry ring: {e}"))?;
-    if ring.submission().capacity() < args.batch {
-        return Err(format!("--batch {} is larger than the SQ ({})", args.batch, ring.submission().capacity()));
-    }
+    let mut ring = ring.map_err(|source| CliError::RingSetup { entries, source })?;
+    fits_sq("--batch", args.batch, ring.submission().capacity())?;
     let rounds = (args.ops / args.batch as u64).max(1);
     let bar = progress(rounds * args.batch as u64, "nop");
     let step = chunk(rounds);
@@ -220,31 +217,26 @@ fn nop(args: &NopArgs) -> Result<(), String> {
 }
 
 /// `rounds` rounds of: push `batch` NOPs, submit_and_wait(batch), reap them.
-fn nop_rounds(ring: &mut Ring, batch: u32, rounds: u64) -> Result<(), String> {
+fn nop_rounds(ring: &mut Ring, batch: u32, rounds: u64) -> Result<(), CliError> {
+    let capacity = ring.submission().capacity();
     for _ in 0..rounds {
         let mut sq = ring.submission();
         for i in 0..batch {
-            sq.push(Nop::new().user_data(i as u64)).map_err(|e| e.to_string())?;
+            sq.push(Nop::new().user_data(i as u64)).map_err(|_| CliError::SqFull { capacity })?;
         }
-        ring.submit_and_wait(batch).map_err(|e| e.to_string())?;
-        reap(ring, batch, |cqe| {
-            if cqe.res < 0 {
-                Err(format!(
-                    "NOP {} failed: {}",
-                    cqe.user_data,
-                    ringwise::errno_name(rustix::io::Errno::from_raw_os_error(-cqe.res))
-                ))
-            } else {
-                Ok(())
-            }
-        })?;
+        ring.submit_and_wait(batch).map_err(|source| CliError::Ring { call: "submit_and_wait", source })?;
+        reap(ring, batch, |cqe| if cqe.res < 0 { Err(op_failed("NOP", cqe)) } else { Ok(()) })?;
     }
     Ok(())
 }
 
 /// Reap exactly `n` CQEs, waiting for stragglers; `check` vets each.
 #[inline(always)]
-fn reap(ring: &mut Ring, n: u32, mut check: impl FnMut(&ringwise::Cqe) -> Result<(), String>) -> Result<(), String> {
+fn reap(
+    ring: &mut Ring,
+    n: u32,
+    mut check: impl FnMut(&ringwise::Cqe) -> Result<(), CliError>,
+) -> Result<(), CliError> {
     let mut got = 0;
     loop {
         for cqe in ring.completion().drain() {
@@ -254,36 +246,51 @@ fn reap(ring: &mut Ring, n: u32, mut check: impl FnMut(&ringwise::Cqe) -> Result
         if got >= n {
             return Ok(());
         }
-        ring.wait(n - got).map_err(|e| e.to_string())?;
+        ring.wait(n - got).map_err(|source| CliError::Ring { call: "wait", source })?;
     }
 }
 
-fn read(args: &ReadArgs) -> Result<(), String> {
-    if args.size == 0 || args.depth == 0 {
-        return Err("--size and --depth must be at least 1".into());
+/// Refuse an option asking for more SQEs at once than the ring's SQ holds.
+fn fits_sq(option: &'static str, value: u32, sq: u32) -> Result<(), CliError> {
+    if value > sq {
+        Err(CliError::ExceedsSq { option, value, sq })
+    } else {
+        Ok(())
     }
-    let file = std::fs::File::open(&args.file).map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
-    let len = file.metadata().map_err(|e| format!("cannot stat {}: {e}", args.file.display()))?.len();
+}
+
+/// The error of a CQE whose result is a negative errno.
+#[cold]
+fn op_failed(op: &'static str, cqe: &ringwise::Cqe) -> CliError {
+    CliError::OpFailed { op, user_data: cqe.user_data, errno: ringwise::Errno::from_raw_os_error(-cqe.res) }
+}
+
+fn read(args: &ReadArgs) -> Result<(), CliError> {
+    at_least("--size", args.size.into(), 1)?;
+    at_least("--depth", args.depth.into(), 1)?;
+    let file_error = |action, source| CliError::File { path: args.file.clone(), action, source };
+    let file = std::fs::File::open(&args.file).map_err(|e| file_error("open", e))?;
+    let len = file.metadata().map_err(|e| file_error("stat", e))?.len();
     let pieces = len / args.size as u64;
     if pieces == 0 {
-        return Err(format!("{} is {len} bytes, shorter than one {}-byte read", args.file.display(), args.size));
+        return Err(CliError::FileTooShort { path: args.file.clone(), len, size: args.size });
     }
-    let mut ring: Ring = Builder::new(args.depth.max(8))
-        .build()
-        .map_err(|e| format!("could not set up a ring for depth {}: {e}", args.depth))?;
-    if ring.submission().capacity() < args.depth {
-        return Err(format!("--depth {} is larger than the SQ ({})", args.depth, ring.submission().capacity()));
-    }
+    let entries = args.depth.max(8);
+    let mut ring: Ring = Builder::new(entries).build().map_err(|source| CliError::RingSetup { entries, source })?;
+    fits_sq("--depth", args.depth, ring.submission().capacity())?;
     // Page-aligned buffers: the kernel copies into a buffer 16 bytes off a
     // page boundary (what malloc gives big blocks) measurably slower.
     let bytes = args.depth as usize * args.size as usize;
-    let mut backing = vec![0u8; bytes + 4096];
+    let mut backing = Vec::new();
+    backing.try_reserve_exact(bytes + 4096).map_err(|_| CliError::OutOfMemory { bytes })?;
+    backing.resize(bytes + 4096, 0u8);
     let skip = backing.as_ptr().align_offset(4096).min(4096);
     let bufs = &mut backing[skip..skip + bytes];
     let rounds = (args.ops / args.depth as u64).max(1);
     let bar = progress(rounds * args.depth as u64, "read");
     let step = chunk(rounds);
     let fd = file.as_raw_fd();
+    let capacity = ring.submission().capacity();
     let (size, depth) = (args.size, args.depth);
     let mut piece = 0u64;
     let start = Instant::now();
@@ -298,15 +305,13 @@ fn read(args: &ReadArgs) -> Result<(), String> {
                 // SAFETY: buffer i is `size` bytes inside `bufs`, which is
                 // neither touched nor freed until `reap` below has seen all
                 // `depth` CQEs of this round.
-                unsafe { sq.push_unchecked(op) }.map_err(|e| e.to_string())?;
+                unsafe { sq.push_unchecked(op) }.map_err(|_| CliError::SqFull { capacity })?;
                 piece = (piece + 1) % pieces;
             }
-            ring.submit_and_wait(depth).map_err(|e| e.to_string())?;
+            ring.submit_and_wait(depth).map_err(|source| CliError::Ring { call: "submit_and_wait", source })?;
             reap(&mut ring, depth, |cqe| match cqe.res {
-                r if r < 0 => {
-                    Err(format!("read failed: {}", ringwise::errno_name(rustix::io::Errno::from_raw_os_error(-r))))
-                }
-                r if r as u32 != size => Err(format!("short read: {r} of {size} bytes (did the file shrink?)")),
+                r if r < 0 => Err(op_failed("read", cqe)),
+                r if r as u32 != size => Err(CliError::ShortRead { got: r as u32, size }),
                 _ => Ok(()),
             })?;
         }

@@ -1,6 +1,7 @@
 //! `ringwise layout`: the exact memory of a ring, region by region, as the
 //! library computes it (the same numbers `Builder` allocates and checks).
 
+use crate::error::{parse_setup_flags, CliError};
 use ringwise::{Layout, RingSpec, SetupFlags};
 use serde_json::{json, Value};
 use std::process::ExitCode;
@@ -32,22 +33,23 @@ pub fn run(args: Args) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err((message, errno)) => {
+        Err(e) => {
+            let errno = e.errno_name();
             if args.json {
-                println!("{}", json!({ "error": message, "errno": errno }));
+                println!("{}", json!({ "error": e.to_string(), "errno": errno }));
             } else {
-                eprintln!("ringwise layout: {message} ({errno})");
+                eprintln!("ringwise layout: {e} ({errno})");
             }
             ExitCode::FAILURE
         }
     }
 }
 
-/// The spec and its layout, or the error message and errno name.
-fn compute(args: &Args) -> Result<(RingSpec, Layout), (String, &'static str)> {
-    let flags = SetupFlags::parse_list(&args.flags).map_err(|e| (e, "EINVAL"))?;
+/// The spec and its layout, or why there is none.
+fn compute(args: &Args) -> Result<(RingSpec, Layout), CliError> {
+    let flags = parse_setup_flags(&args.flags)?;
     let spec = RingSpec { entries: args.entries, cq_entries: args.cq_entries, flags };
-    let layout = spec.layout().map_err(|e| (e.to_string(), e.errno_name()))?;
+    let layout = spec.layout().map_err(CliError::Layout)?;
     Ok((spec, layout))
 }
 

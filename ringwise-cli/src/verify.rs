@@ -1,11 +1,12 @@
 //! `ringwise verify`: prove on this kernel that the layout arithmetic is
-//! exact, with the checks of `ringwise::verify` over its default
+//! exact, with the checks of the `ringwise-verify` crate over its default
 //! configurations: each region in exactly the layout's bytes before a guard
 //! page runs I/O, and one page less is refused by ringwise and by the kernel.
 
+use crate::error::CliError;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use ringwise::verify::{default_configs, verify_config, CheckKind, CheckResult, Outcome, Status, Summary};
 use ringwise::RingSpec;
+use ringwise_verify::{default_configs, verify_config, CheckKind, CheckResult, Outcome, Status, Summary};
 use serde_json::{json, Value};
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -32,7 +33,7 @@ pub fn run(args: Args) -> ExitCode {
     let outcomes: Vec<Outcome> = configs
         .iter()
         .map(|spec| {
-            bar.set_message(ringwise::verify::spec_label(spec));
+            bar.set_message(ringwise_verify::spec_label(spec));
             let o = verify_config(spec);
             bar.inc(1);
             o
@@ -75,7 +76,7 @@ pub fn run(args: Args) -> ExitCode {
     if summary.mismatches > 0 {
         ExitCode::FAILURE
     } else if summary.passed == 0 {
-        eprintln!("ringwise verify: no configuration could be verified on this kernel");
+        eprintln!("ringwise verify: {}", CliError::NothingVerified);
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -163,3 +163,26 @@ fn verify_default_runs_at_least_100() {
     assert!(n >= 100, "{line}");
     assert!(line.contains(" 0 mismatches"), "{line}");
 }
+
+#[test]
+fn bad_input_names_the_option_and_what_it_accepts() {
+    let out = ringwise(&["layout", "--entries", "8", "--flags", "SQE128,NOPE"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("ringwise layout: unknown setup flag `NOPE`; known flags: "), "{err}");
+    assert!(err.contains("IORING_SETUP_") && err.trim_end().ends_with("(EINVAL)"), "{err}");
+    assert!(out.stdout.is_empty());
+
+    for (args, needle) in [
+        (&["bench", "nop", "--batch", "0"][..], "--batch must be at least 1, not 0"),
+        (&["bench", "read", "--file", "/dev/null", "--size", "0"][..], "--size must be at least 1, not 0"),
+        (&["bench", "read", "--file", "/dev/null", "--depth", "0"][..], "--depth must be at least 1, not 0"),
+        (&["bench", "read", "--file", "/nonexistent/ringwise"][..], "cannot open /nonexistent/ringwise: "),
+        (&["bench", "nop", "--batch", "40000"][..], "could not set up a 40000-entry ring"),
+    ] {
+        let out = ringwise(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("ringwise bench: ") && err.contains(needle), "{args:?}: {err}");
+    }
+}

@@ -16,9 +16,6 @@
 //! * [`register`]: every `io_uring_register` operation, with the memory the
 //!   kernel keeps owned by the ring.
 //! * [`probe`]: what the running kernel supports.
-//! * [`verify`]: proof on the running kernel that [`layout`] is exact (each
-//!   region in exactly its bytes before a guard page works; a page less is
-//!   refused by ringwise and faults in the kernel). `ringwise verify` runs it.
 //!
 //! ```
 //! use ringwise::op::Nop;
@@ -61,7 +58,6 @@ pub mod raw;
 pub mod register;
 mod ring;
 pub mod squeue;
-pub mod verify;
 
 pub(crate) use raw::{abi, sys};
 

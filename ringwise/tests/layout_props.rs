@@ -1,11 +1,9 @@
 //! Property tests of `Layout::compute`: the invariants of the size rules over
-//! random specs, and (fewer cases, each a handful of real setups) agreement
-//! with the running kernel through the guard-page checks of
-//! `ringwise::verify`.
+//! random specs. Agreement with the running kernel, through the guard-page
+//! checks, is tested in `ringwise-verify/tests/kernel_props.rs`.
 
 use proptest::prelude::*;
 use ringwise::layout::{MAX_CQ_ENTRIES, MAX_SQ_ENTRIES};
-use ringwise::verify::{verify_config, CheckResult, Status};
 use ringwise::{Error, Layout, RingSpec, SetupFlags};
 
 const PAGE: usize = 4096;
@@ -248,40 +246,5 @@ proptest! {
         prop_assert_eq!(big.rings_used_bytes(), small.rings_used_bytes());
         prop_assert!(big.rings_bytes() >= small.rings_bytes());
         prop_assert_eq!(big.rings_bytes() % (PAGE << shift), 0);
-    }
-}
-
-/// A smaller spread of flags for the kernel comparison: the companions that
-/// change how a ring is driven as well as the size flags.
-fn kernel_spec() -> impl Strategy<Value = RingSpec> {
-    let companions = prop_oneof![
-        4 => Just(SetupFlags::empty()),
-        1 => Just(SetupFlags::SINGLE_ISSUER | SetupFlags::DEFER_TASKRUN),
-        1 => Just(SetupFlags::COOP_TASKRUN | SetupFlags::TASKRUN_FLAG),
-        1 => Just(SetupFlags::SUBMIT_ALL),
-        1 => Just(SetupFlags::DEFER_TASKRUN),
-        1 => Just(SetupFlags::SQPOLL),
-        1 => Just(SetupFlags::SQPOLL | SetupFlags::COOP_TASKRUN),
-    ];
-    (spec(), companions).prop_map(|(s, c)| RingSpec { flags: s.flags | c, ..s })
-}
-
-proptest! {
-    #![proptest_config(config(40))]
-
-    /// Each case sets rings up in guarded memory of exactly the layout's
-    /// size, one page less (ringwise and the raw syscall), and kernel memory;
-    /// refused specs must be refused by the kernel with the same errno.
-    #[test]
-    fn layout_agrees_with_the_kernel(spec in kernel_spec()) {
-        let o = verify_config(&spec);
-        let kind = if o.layout.is_some() { "built" } else { "refused" };
-        eprintln!("{}: {} {kind}", o.label(), o.status().name());
-        prop_assert_ne!(o.status(), Status::Mismatch, "{}", o);
-        if o.status() == Status::Skipped {
-            eprintln!("skipped: {o}");
-        } else {
-            prop_assert!(o.checks.iter().all(|c| c.result != CheckResult::Failed));
-        }
     }
 }

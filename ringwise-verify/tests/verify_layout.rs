@@ -1,9 +1,9 @@
 //! Kernel-verified layout: every default configuration is placed in exactly
 //! the layout's bytes followed by a guard page, runs I/O, and one page less
-//! is refused by ringwise and by the kernel (see `ringwise::verify`).
+//! is refused by ringwise and by the kernel (see the `ringwise_verify` crate).
 
-use ringwise::verify::{default_configs, verify_config, CheckKind, CheckResult, Outcome, Status, Summary};
 use ringwise::{Builder, Cqe32, Error, Region, RingSpec, SetupFlags, Sqe64};
+use ringwise_verify::{default_configs, verify_config, CheckKind, CheckResult, Outcome, Status, Summary};
 use std::time::Instant;
 
 fn report(outcomes: &[Outcome]) -> Summary {
@@ -93,8 +93,8 @@ fn ringwise_names_needed_and_given() {
     let b = Builder::<Sqe64, Cqe32>::new(128).keep_sq_array();
     let layout = b.layout().unwrap();
     let page = layout.page_size();
-    let rings = ringwise::verify::GuardedRegion::new(layout.rings_bytes() - page).unwrap();
-    let sqes = ringwise::verify::GuardedRegion::new(layout.sqes_bytes()).unwrap();
+    let rings = ringwise_verify::GuardedRegion::new(layout.rings_bytes() - page).unwrap();
+    let sqes = ringwise_verify::GuardedRegion::new(layout.sqes_bytes()).unwrap();
     let err = b.build_in_regions(rings, sqes).unwrap_err();
     let msg = err.to_string();
     match err {
@@ -165,7 +165,7 @@ fn disabled_and_registered_fd_only_rings() {
 /// than a panic.
 #[test]
 fn guarded_region_is_followed_by_a_prot_none_page() {
-    use ringwise::verify::GuardedRegion;
+    use ringwise_verify::GuardedRegion;
     let page = ringwise::raw::sys::page_size();
     let perms_at = |addr: usize| -> String {
         let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
