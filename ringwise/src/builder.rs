@@ -10,6 +10,7 @@ use crate::error::{Error, Region, Result};
 use crate::flags::{SetupFlags, SIZE_FLAGS};
 use crate::layout::{Layout, RingSpec};
 use crate::memory::{check_region, Mapping, Pages, RingMemory};
+use crate::raw::RingFd;
 use crate::ring::{Backing, Ring};
 use crate::sys;
 use rustix::io::Errno;
@@ -25,6 +26,23 @@ enum SqArray {
     Auto,
     Keep,
     Drop,
+}
+
+impl Ring<Sqe64, Cqe16> {
+    /// A ring of `entries` SQ entries (rounded up to a power of two; twice
+    /// as many CQ entries) in kernel memory, with 64-byte SQEs, 16-byte
+    /// CQEs and the default flags: `Builder::new(entries).build()`.
+    pub fn new(entries: u32) -> Result<Ring> {
+        Builder::new(entries).build()
+    }
+}
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// A [`Builder`] for a ring with these entry types, for flags, caller
+    /// memory or library-allocated (huge) pages.
+    pub fn builder(entries: u32) -> Builder<S, C> {
+        Builder::new(entries)
+    }
 }
 
 /// Builds a [`Ring`]. Entry sizes come from the type parameters.
@@ -191,11 +209,10 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
             flags |= SetupFlags::NO_MMAP;
         } else if flags.contains(SetupFlags::NO_MMAP) {
             // The kernel would get no address at all and answer EFAULT.
-            return Err(Error::Unsupported {
-                what: "NO_MMAP with kernel-allocated ring memory".into(),
-                why: "NO_MMAP follows from where the memory lives: use build_in, build_in_regions or \
-                      build_allocated instead of setting the flag by hand"
-                    .into(),
+            return Err(Error::NoMmapMisuse {
+                what: "NO_MMAP with kernel-allocated ring memory",
+                fix: "NO_MMAP follows from where the memory lives: use build_in, build_in_regions or \
+                      build_allocated instead of setting the flag by hand",
             });
         } else if flags.contains(SetupFlags::REGISTERED_FD_ONLY) {
             return Err(Error::MissingCompanion { flag: SetupFlags::REGISTERED_FD_ONLY, needs: SetupFlags::NO_MMAP });
@@ -283,7 +300,10 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
         // checked against the exact layout and are owned by `user`, which the
         // ring keeps until after the fd is closed.
         let ret = unsafe { sys::io_uring_setup(self.entries, &mut params) };
-        let fd = ret.map_err(|errno| explain_setup_error(errno, &layout, &params))?;
+        let ret = ret.map_err(|errno| explain_setup_error(errno, &layout, &params))?;
+        // SAFETY: `ret` is what io_uring_setup just returned on this thread
+        // for `params.flags`.
+        let fd = unsafe { RingFd::from_setup(ret, params.flags) };
         let backing = match user {
             Some(u) => Backing::User { rings: u.rings, sqes: u.sqes, owners: u.owners },
             None => Backing::Kernel,
@@ -312,7 +332,7 @@ pub fn kernel_has_no_sqarray() -> bool {
     match KNOWN.load(Ordering::Relaxed) {
         YES => true,
         NO => false,
-        _ => match crate::probe::try_setup_flags(SetupFlags::NO_SQARRAY) {
+        _ => match try_setup_flags(SetupFlags::NO_SQARRAY) {
             Ok(()) => {
                 KNOWN.store(YES, Ordering::Relaxed);
                 true
@@ -324,6 +344,55 @@ pub fn kernel_has_no_sqarray() -> bool {
             Err(_) => false,
         },
     }
+}
+
+/// Whether the kernel accepts a ring with exactly `flags` (plus what each
+/// needs to be tried: a CQ size for `CQSIZE`, memory for `NO_MMAP`, a ring
+/// to attach to for `ATTACH_WQ`), from a one-entry trial ring that is
+/// closed again at once. `Err` carries the kernel's errno (or the one
+/// ringwise's own checks give, for flags the layout refuses).
+///
+/// Re-exported as [`probe::try_setup_flags`](crate::probe::try_setup_flags);
+/// it lives here because the builder asks it whether `NO_SQARRAY` works.
+pub fn try_setup_flags(flags: SetupFlags) -> std::result::Result<(), Errno> {
+    let spec = RingSpec { entries: 1, cq_entries: flags.contains(SetupFlags::CQSIZE).then_some(2), flags };
+    let layout = match RingSpec::layout(&spec) {
+        Ok(l) => l,
+        Err(e) => return Err(e.errno()),
+    };
+    let mut params = abi::zeroed_params();
+    params.flags = flags.bits();
+    params.cq_entries = spec.cq_entries.unwrap_or(0);
+    let _other;
+    if flags.contains(SetupFlags::ATTACH_WQ) {
+        // An SQPOLL ring attaches to the other ring's SQPOLL thread, so that
+        // one must have one (the kernel answers EINVAL otherwise).
+        let mut other = Builder::new(1).register_ring_fd(false);
+        if flags.contains(SetupFlags::SQPOLL) {
+            other = other.sqpoll(Duration::from_millis(10));
+        }
+        let other: Ring = other.build().map_err(|e| e.errno())?;
+        params.wq_fd = other.as_raw_fd() as u32;
+        _other = Some(other);
+    }
+    let memory = if flags.contains(SetupFlags::NO_MMAP) {
+        let m = Mapping::anonymous(layout.total_bytes()).map_err(|e| e.errno())?;
+        params.cq_off.user_addr = m.as_ptr() as u64;
+        // SAFETY: the mapping is total_bytes long; the SQEs follow the rings.
+        params.sq_off.user_addr = unsafe { m.as_ptr().add(layout.sqes_offset_in_buffer()) } as u64;
+        Some(m)
+    } else {
+        None
+    };
+    // SAFETY: params is valid; with NO_MMAP the regions are a fresh mapping
+    // of exactly the layout's size, kept until after the ring is closed.
+    let ret = unsafe { sys::io_uring_setup(1, &mut params) }?;
+    // SAFETY: just returned on this thread for `params.flags`. Dropping it
+    // closes the ring (or unregisters a REGISTERED_FD_ONLY ring's index)
+    // before the memory goes.
+    drop(unsafe { RingFd::from_setup(ret, params.flags) });
+    drop(memory);
+    Ok(())
 }
 
 /// Turn a setup errno into a sentence about this setup.

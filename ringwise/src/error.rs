@@ -251,7 +251,7 @@ impl fmt::Display for Error {
             Error::ForeignRingHeader { field, header, params } => write!(
                 f,
                 "the ring's header says {field} = {header} but the parameters say {params}: the parameters \
-                 describe another ring"
+                 belong to another ring"
             ),
             Error::UnbackedMapping { what, backed_bytes, expected_bytes } => write!(
                 f,

@@ -101,10 +101,7 @@ impl Layout {
     /// `page_size`-byte pages.
     pub fn compute(spec: &RingSpec, page_size: usize) -> Result<Layout> {
         if !page_size.is_power_of_two() || page_size < 4096 {
-            return Err(Error::Unsupported {
-                what: format!("a page size of {page_size} bytes"),
-                why: "page sizes are powers of two of at least 4096 bytes".into(),
-            });
+            return Err(Error::BadPageSize { page_size, why: "page sizes are powers of two of at least 4096 bytes" });
         }
         let flags = spec.effective_flags();
         if flags.bits() & !SetupFlags::all().bits() != 0 {
@@ -136,9 +133,9 @@ impl Layout {
         // `total_bytes`.
         let rounded = |used: usize| used.checked_next_multiple_of(page_size);
         if rounded(rings_used).zip(rounded(sqes_used)).and_then(|(r, q)| r.checked_add(q)).is_none() {
-            return Err(Error::Unsupported {
-                what: format!("a page size of {page_size} bytes"),
-                why: "the ring's regions rounded up to it do not fit the address space".into(),
+            return Err(Error::BadPageSize {
+                page_size,
+                why: "the ring's regions rounded up to it do not fit the address space",
             });
         }
         Ok(Layout {

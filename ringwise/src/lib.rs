@@ -73,7 +73,7 @@ pub use error::{Error, Region, Result, Table};
 pub use flags::{Features, SetupFlags, SqeFlags};
 pub use layout::{Layout, RingSpec};
 pub use memory::{Arena, CallerMemory, Carve, Mapping, Pages, RingMemory};
-pub use ring::{MemoryReport, Ring, Submitted};
+pub use ring::{MemoryReport, Ring, Submitted, WaitArgs};
 pub use squeue::{SqFull, SubmissionQueue};
 
 /// The errno type of [`Cqe::result`] and [`Error::errno`] (rustix's), so
