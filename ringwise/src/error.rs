@@ -342,5 +342,12 @@ impl From<Error> for std::io::Error {
     }
 }
 
+/// A bare errno from a system call, as [`Error::Kernel`] with no context.
+impl From<Errno> for Error {
+    fn from(errno: Errno) -> Error {
+        Error::kernel("syscall", errno, String::new())
+    }
+}
+
 /// Crate result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,8 +1,9 @@
-//! Typed flag sets: setup flags (with the kernel's companion rules), feature
-//! bits and per-SQE flags.
+//! Typed flag sets: setup flags, feature bits and per-SQE flags, with the
+//! kernel's names. Only the types: the rules on which setup flags go
+//! together are in [`layout`](crate::layout) (`SetupFlags::check_companions`),
+//! with the kernel's other rules for what `io_uring_setup` accepts.
 
 use crate::abi;
-use crate::error::Error;
 use linux_raw_sys::io_uring as k;
 
 bitflags::bitflags! {
@@ -97,43 +98,6 @@ impl SetupFlags {
         let names: Vec<&str> = self.iter_names().map(|(n, _)| n).collect();
         names.join(",")
     }
-
-    /// Check the kernel's rules for flags that need or exclude each other
-    /// (as Linux 6.18 enforces them in `io_uring_setup`). The error names the
-    /// flag and what it needs or conflicts with.
-    pub fn check_companions(self) -> Result<(), Error> {
-        let needs: &[(SetupFlags, SetupFlags)] = &[
-            (SetupFlags::SQ_AFF, SetupFlags::SQPOLL),
-            (SetupFlags::DEFER_TASKRUN, SetupFlags::SINGLE_ISSUER),
-            (SetupFlags::REGISTERED_FD_ONLY, SetupFlags::NO_MMAP),
-            (SetupFlags::HYBRID_IOPOLL, SetupFlags::IOPOLL),
-        ];
-        for &(flag, needed) in needs {
-            if self.contains(flag) && !self.contains(needed) {
-                return Err(Error::MissingCompanion { flag, needs: needed });
-            }
-        }
-        if self.contains(SetupFlags::TASKRUN_FLAG)
-            && !self.intersects(SetupFlags::COOP_TASKRUN | SetupFlags::DEFER_TASKRUN)
-        {
-            return Err(Error::MissingCompanion {
-                flag: SetupFlags::TASKRUN_FLAG,
-                needs: SetupFlags::COOP_TASKRUN | SetupFlags::DEFER_TASKRUN,
-            });
-        }
-        let excludes: &[(SetupFlags, SetupFlags)] = &[
-            (SetupFlags::SQPOLL, SetupFlags::COOP_TASKRUN),
-            (SetupFlags::SQPOLL, SetupFlags::DEFER_TASKRUN),
-            (SetupFlags::CQE32, SetupFlags::CQE_MIXED),
-            (SetupFlags::SQE128, SetupFlags::SQE_MIXED),
-        ];
-        for &(a, b) in excludes {
-            if self.contains(a | b) {
-                return Err(Error::FlagConflict { flag: a, conflicts_with: b });
-            }
-        }
-        Ok(())
-    }
 }
 
 bitflags::bitflags! {
@@ -199,23 +163,5 @@ mod tests {
         assert_eq!(SetupFlags::parse_list(&list.names()).unwrap(), list);
         let err = SetupFlags::parse_list("SQE256").unwrap_err();
         assert!(err.contains("SQE256") && err.contains("SQE128"), "{err}");
-    }
-
-    #[test]
-    fn companions_are_named() {
-        let err = (SetupFlags::DEFER_TASKRUN).check_companions().unwrap_err();
-        assert!(matches!(
-            err,
-            Error::MissingCompanion { flag: SetupFlags::DEFER_TASKRUN, needs: SetupFlags::SINGLE_ISSUER }
-        ));
-        assert!(err.to_string().contains("SINGLE_ISSUER"), "{err}");
-        let err = (SetupFlags::SQPOLL | SetupFlags::COOP_TASKRUN).check_companions().unwrap_err();
-        assert!(matches!(err, Error::FlagConflict { .. }), "{err}");
-        assert!(SetupFlags::TASKRUN_FLAG.check_companions().is_err());
-        assert!((SetupFlags::TASKRUN_FLAG | SetupFlags::COOP_TASKRUN).check_companions().is_ok());
-        assert!((SetupFlags::SQ_AFF | SetupFlags::SQPOLL).check_companions().is_ok());
-        assert!(SetupFlags::REGISTERED_FD_ONLY.check_companions().is_err());
-        assert!(SetupFlags::HYBRID_IOPOLL.check_companions().is_err());
-        assert!((SetupFlags::CQE32 | SetupFlags::CQE_MIXED).check_companions().is_err());
     }
 }

@@ -6,7 +6,7 @@
 pub use crate::builder::try_setup_flags;
 
 use crate::abi;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::flags::{Features, SetupFlags};
 use crate::Ring;
 use rustix::io::Errno;
@@ -130,10 +130,4 @@ pub fn report() -> Result<KernelReport> {
         probe: Probe::new()?,
         flags: setup_flag_support(),
     })
-}
-
-impl From<Errno> for Error {
-    fn from(errno: Errno) -> Error {
-        Error::kernel("syscall", errno, String::new())
-    }
 }

@@ -490,8 +490,7 @@ mod tests {
     //! with a release store). The kernel-backed tests are in `tests/`.
     use super::*;
     use crate::entry::{Sqe128, Sqe64};
-    use crate::fake_ring::{Header, Slots};
-    use crate::op::Nop;
+    use crate::fake_ring::{Header, Slots, TestNop, NOP};
     use proptest::prelude::*;
 
     /// A queue over owned fake ring memory, with the kernel's side and a
@@ -547,7 +546,7 @@ mod tests {
             for _ in 0..n {
                 let full = self.queued() == self.entries;
                 let ud = self.start + self.pushed;
-                let got = self.q.push(Nop::new().user_data(ud));
+                let got = self.q.push(TestNop(ud));
                 assert_eq!(got.is_err(), full, "push with {} of {} queued", self.queued(), self.entries);
                 if got.is_ok() {
                     self.pushed += 1;
@@ -572,7 +571,7 @@ mod tests {
             for i in 0..take {
                 let sqe = self.kernel_read(head.wrapping_add(i));
                 assert_eq!(sqe.user_data, self.start + self.consumed, "SQE at ring index {}", head.wrapping_add(i));
-                assert_eq!(sqe.opcode, crate::op::opcode::NOP);
+                assert_eq!(sqe.opcode, NOP);
                 self.consumed += 1;
             }
             self.header.head.store(head.wrapping_add(take), Ordering::Release);
@@ -690,7 +689,7 @@ mod tests {
                 assert_eq!(f.q.len(), 8, "head {ahead} past the tail");
                 assert_eq!(f.q.space(), 0, "head {ahead} past the tail");
                 assert!(!f.q.is_empty());
-                assert_eq!(f.q.push_iter(std::iter::repeat_with(Nop::new).take(4)), 0, "no room is no room");
+                assert_eq!(f.q.push_iter(std::iter::repeat_with(TestNop::default).take(4)), 0, "no room is no room");
             }
         }
     }
