@@ -262,8 +262,8 @@ fn explain_enter_error(errno: Errno, target: &EnterTarget) -> Error {
         Errno::OWNERDEAD => "the SQPOLL thread has exited",
         Errno::EXIST if target.setup.contains(SetupFlags::SINGLE_ISSUER) => {
             "SINGLE_ISSUER: this ring was created (or, built disabled, enabled) on another thread, and only that \
-             thread may submit to it; to use it from this thread, build it with Builder::disabled() and call \
-             Ring::enable() on this thread"
+             thread may submit to it (or, with DEFER_TASKRUN, wait on it); to use it from this thread, build it \
+             with Builder::disabled() and call Ring::enable() on this thread"
         }
         Errno::BADFD if target.setup.contains(SetupFlags::R_DISABLED) => {
             "the ring was set up disabled (R_DISABLED): call Ring::enable() before submitting or waiting"
@@ -371,5 +371,37 @@ mod tests {
         assert_ne!(thread_token(), NO_THREAD);
         assert_ne!(thread_token_if_any(), NO_THREAD);
         assert_ne!(elsewhere(thread_token_if_any), NO_THREAD);
+    }
+
+    /// The SINGLE_ISSUER refusal names the cause (the ring belongs to the
+    /// thread that created or enabled it) and the fix, and the fix works.
+    #[test]
+    fn single_issuer_elsewhere_says_where_it_belongs_and_how_to_fix_it() {
+        use crate::fake_ring::TestNop;
+        use crate::{Builder, Cqe16, Sqe64};
+        let ring = Builder::<Sqe64, Cqe16>::new(4).single_issuer().build().expect("a SINGLE_ISSUER ring");
+        let (ring, err) = elsewhere(move || {
+            let mut ring = ring;
+            ring.submission().push(TestNop(1)).expect("room");
+            let err = ring.submit().expect_err("another thread's SINGLE_ISSUER ring");
+            (ring, err)
+        });
+        assert_eq!(err.errno(), Errno::EXIST, "{err}");
+        let text = err.to_string();
+        for part in ["SINGLE_ISSUER", "created (or, built disabled, enabled) on another thread", "Builder::disabled()"] {
+            assert!(text.contains(part), "{part:?} missing from: {text}");
+        }
+        assert!(text.contains("Ring::enable() on this thread"), "{text}");
+        drop(ring);
+
+        // The fix: built disabled here, enabled and used there.
+        let ring = Builder::<Sqe64, Cqe16>::new(4).single_issuer().disabled().build().expect("a disabled ring");
+        elsewhere(move || {
+            let mut ring = ring;
+            ring.enable().expect("enable on the user thread");
+            ring.submission().push(TestNop(2)).expect("room");
+            assert_eq!(ring.submit_and_wait(1).expect("submit on the enabling thread").consumed, 1);
+            assert_eq!(ring.completion().next().map(|c| c.user_data), Some(2));
+        });
     }
 }
