@@ -94,7 +94,9 @@ pub fn setup_flags_accepted(flags: SetupFlags) -> bool {
 /// One setup flag and whether this kernel accepts it.
 #[derive(Debug, Clone)]
 pub struct FlagSupport {
+    /// The flag tried.
     pub flag: SetupFlags,
+    /// Its name without `IORING_SETUP_`.
     pub name: &'static str,
     /// The companions it was tried with.
     pub tried_with: SetupFlags,
@@ -116,9 +118,13 @@ pub fn setup_flag_support() -> Vec<FlagSupport> {
 /// Everything at once, for reports.
 #[derive(Debug, Clone)]
 pub struct KernelReport {
+    /// The kernel release, as `uname -r` prints it.
     pub release: String,
+    /// The feature bits a default ring reports.
     pub features: Features,
+    /// The opcodes the kernel supports.
     pub probe: Probe,
+    /// Every setup flag and whether the kernel accepts it.
     pub flags: Vec<FlagSupport>,
 }
 

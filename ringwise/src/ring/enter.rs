@@ -223,7 +223,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         unsafe { self.enter_raw(to_submit, min_complete, flags, arg, argsz) }.map_err(|errno| self.enter_error(errno))
     }
 
-    /// Enable a ring created with [`Builder::disabled`] (`R_DISABLED`).
+    /// Enable a ring created with [`Builder::disabled`](crate::Builder::disabled) (`R_DISABLED`).
     pub fn enable(&mut self) -> Result<()> {
         // SAFETY: ENABLE_RINGS takes no argument.
         unsafe { self.register_raw(abi::register_op::REGISTER_ENABLE_RINGS, std::ptr::null(), 0) }.map(|_| ())
@@ -388,7 +388,8 @@ mod tests {
         });
         assert_eq!(err.errno(), Errno::EXIST, "{err}");
         let text = err.to_string();
-        for part in ["SINGLE_ISSUER", "created (or, built disabled, enabled) on another thread", "Builder::disabled()"] {
+        for part in ["SINGLE_ISSUER", "created (or, built disabled, enabled) on another thread", "Builder::disabled()"]
+        {
             assert!(text.contains(part), "{part:?} missing from: {text}");
         }
         assert!(text.contains("Ring::enable() on this thread"), "{text}");
