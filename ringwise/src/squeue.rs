@@ -413,6 +413,20 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
     }
 
     /// Queue an op that gives the kernel no memory to keep (e.g. [`Nop`](crate::op::Nop)).
+    /// The SQE is written into the next free slot; the kernel sees it at the
+    /// next submit. Fails with [`SqFull`] (and queues nothing) when every
+    /// slot is taken: submit, or use [`Ring::push_or_submit`](crate::Ring::push_or_submit).
+    ///
+    /// ```
+    /// use ringwise::{op::Nop, Ring};
+    /// let mut ring: Ring = Ring::new(2)?;
+    /// let mut sq = ring.submission();
+    /// sq.push(Nop::new().user_data(1)).unwrap();
+    /// sq.push(Nop::new().user_data(2)).unwrap();
+    /// assert!(sq.push(Nop::new().user_data(3)).is_err(), "two entries, both taken");
+    /// assert_eq!(ring.submit()?.consumed, 2);
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
     #[inline(always)]
     pub fn push<O: SafeOp>(&mut self, op: O) -> Result<(), SqFull> {
         self.state.push(op)
