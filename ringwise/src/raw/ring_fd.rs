@@ -234,15 +234,22 @@ impl RingFd {
     /// name another ring, or none, there).
     #[inline(always)]
     pub fn target(&self) -> (u32, bool) {
-        let thread = self.thread.get();
-        if thread == thread_token_if_any() {
-            (self.index.get(), true)
-        } else {
-            match &self.fd {
-                Some(fd) => (fd.as_raw_fd() as u32, false),
-                None => (u32::MAX, false),
-            }
-        }
+        route(self.thread.get(), self.index.get(), self.fd.as_ref().map(|fd| fd.as_raw_fd() as u32))
+    }
+}
+
+/// The routing rule, written once (for [`RingFd::target`] and the ring's
+/// precomputed enter route): a ring registered at `index` by the thread
+/// with token `thread` is named by that index on that thread; anywhere else
+/// by its `fd`, or, without one, by `u32::MAX`, which the kernel refuses
+/// with `EBADF` rather than entering whatever ring the index names there.
+/// The `bool` says whether the number is a registered index.
+#[inline(always)]
+pub(crate) fn route(thread: u64, index: u32, fd: Option<u32>) -> (u32, bool) {
+    if thread == thread_token_if_any() {
+        (index, true)
+    } else {
+        (fd.unwrap_or(u32::MAX), false)
     }
 }
 
