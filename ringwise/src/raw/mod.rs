@@ -21,4 +21,4 @@ mod ring_fd;
 pub mod sys;
 
 pub use ring_fd::RingFd;
-pub(crate) use ring_fd::{route, thread_token, thread_token_if_any, NO_THREAD};
+pub(crate) use ring_fd::{thread_token, thread_token_if_any, NO_THREAD};

@@ -238,14 +238,14 @@ impl RingFd {
     }
 }
 
-/// The routing rule, written once (for [`RingFd::target`] and the ring's
-/// precomputed enter route): a ring registered at `index` by the thread
+/// The routing rule (of [`RingFd::target`]; the ring's enter route,
+/// `EnterTarget::target_with`, spells out the same rule for codegen): a ring registered at `index` by the thread
 /// with token `thread` is named by that index on that thread; anywhere else
 /// by its `fd`, or, without one, by `u32::MAX`, which the kernel refuses
 /// with `EBADF` rather than entering whatever ring the index names there.
 /// The `bool` says whether the number is a registered index.
 #[inline(always)]
-pub(crate) fn route(thread: u64, index: u32, fd: Option<u32>) -> (u32, bool) {
+fn route(thread: u64, index: u32, fd: Option<u32>) -> (u32, bool) {
     if thread == thread_token_if_any() {
         (index, true)
     } else {
