@@ -227,7 +227,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         unsafe { self.enter_raw(to_submit, min_complete, flags, arg, argsz) }.map_err(|errno| self.enter_error(errno))
     }
 
-    /// Enable a ring created with [`Builder::disabled`](crate::Builder::disabled) (`R_DISABLED`).
+    /// Enable a ring created with [`Builder::disabled`](crate::Builder::disabled)
+    /// (`R_DISABLED`; `IORING_REGISTER_ENABLE_RINGS`, Linux 5.10). A
+    /// `SINGLE_ISSUER` ring enabled here belongs to the calling thread: the
+    /// way to build a ring on one thread and use it on another.
     pub fn enable(&mut self) -> Result<()> {
         // SAFETY: ENABLE_RINGS takes no argument.
         unsafe { self.register_raw(abi::register_op::REGISTER_ENABLE_RINGS, std::ptr::null(), 0) }.map(|_| ())

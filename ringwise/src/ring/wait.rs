@@ -457,3 +457,54 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         Ok((submitted, self.cq.len()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `with_kernel_arg` hands the kernel: (flags, the argument, the
+    /// timespec it points to, the signal mask it points to).
+    #[allow(clippy::type_complexity)]
+    fn kernel_view(args: &WaitArgs) -> (u32, abi::io_uring_getevents_arg, Option<(i64, i64)>, Option<u64>) {
+        args.with_kernel_arg(|flags, arg, argsz| {
+            assert_eq!(argsz, std::mem::size_of::<abi::io_uring_getevents_arg>());
+            // SAFETY: `arg` and what it points to are valid during this call.
+            unsafe {
+                let arg = arg.cast::<abi::io_uring_getevents_arg>().read();
+                let ts = (arg.ts != 0).then(|| {
+                    let ts = (arg.ts as *const linux_raw_sys::general::__kernel_timespec).read();
+                    (ts.tv_sec, ts.tv_nsec)
+                });
+                let mask = (arg.sigmask != 0).then(|| (arg.sigmask as *const u64).read());
+                (flags, arg, ts, mask)
+            }
+        })
+    }
+
+    #[test]
+    fn wait_args_become_the_kernels_argument() {
+        assert!(WaitArgs::new().is_plain());
+        assert!(WaitArgs::default().is_plain());
+
+        let (flags, arg, ts, mask) = kernel_view(&WaitArgs::new().timeout(Duration::new(2, 500)));
+        assert_eq!(flags, abi::IORING_ENTER_EXT_ARG);
+        assert_eq!(ts, Some((2, 500)));
+        assert_eq!((mask, arg.sigmask_sz, arg.min_wait_usec), (None, 0, 0));
+
+        let (flags, _, ts, _) = kernel_view(&WaitArgs::new().deadline(Duration::from_secs(7)));
+        assert_eq!(flags, abi::IORING_ENTER_EXT_ARG | abi::IORING_ENTER_ABS_TIMER);
+        assert_eq!(ts, Some((7, 0)));
+
+        let args = WaitArgs::new().min_wait(Duration::from_micros(250)).sigmask(1 << 9);
+        assert!(!args.is_plain());
+        let (flags, arg, ts, mask) = kernel_view(&args);
+        assert_eq!(flags, abi::IORING_ENTER_EXT_ARG);
+        assert_eq!((ts, arg.min_wait_usec), (None, 250));
+        assert_eq!((mask, arg.sigmask_sz), (Some(1 << 9), 8));
+
+        // Durations past what the kernel's fields hold are clamped, not wrapped.
+        let (_, arg, ts, _) = kernel_view(&WaitArgs::new().timeout(Duration::MAX).min_wait(Duration::MAX));
+        assert_eq!(ts.map(|t| t.0), Some(i64::MAX));
+        assert_eq!(arg.min_wait_usec, u32::MAX);
+    }
+}
