@@ -10,6 +10,7 @@ use crate::error::{Error, Region, Result};
 use crate::flags::{SetupFlags, SIZE_FLAGS};
 use crate::layout::{Layout, RingSpec};
 use crate::memory::{check_region, Mapping, Pages, RingMemory};
+use crate::raw::RingFd;
 use crate::ring::{Backing, Ring};
 use crate::sys;
 use rustix::io::Errno;
@@ -27,7 +28,58 @@ enum SqArray {
     Drop,
 }
 
-/// Builds a [`Ring`]. Entry sizes come from the type parameters.
+impl Ring<Sqe64, Cqe16> {
+    /// A ring of `entries` SQ entries (rounded up to a power of two; twice
+    /// as many CQ entries) in kernel memory, with 64-byte SQEs, 16-byte
+    /// CQEs and the default flags: `Builder::new(entries).build()`.
+    pub fn new(entries: u32) -> Result<Ring> {
+        Builder::new(entries).build()
+    }
+}
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// A [`Builder`] for a ring with these entry types, for flags, caller
+    /// memory or library-allocated (huge) pages.
+    pub fn builder(entries: u32) -> Builder<S, C> {
+        Builder::new(entries)
+    }
+}
+
+/// Builds a [`Ring`]. Entry sizes come from the type parameters
+/// (`Builder<Sqe128, Cqe32>` sets `SQE128 | CQE32`); flags come from the
+/// methods, each checked against the kernel's companion rules before any
+/// syscall. Three homes for the ring's memory:
+///
+/// * [`build`](Self::build): kernel memory, mapped with `mmap` (the
+///   classic ring);
+/// * [`build_allocated`](Self::build_allocated): pages ringwise maps for
+///   the ring (`IORING_SETUP_NO_MMAP`, Linux 6.5), 2 MiB huge pages when
+///   asked and available;
+/// * [`build_in`](Self::build_in) / [`build_in_regions`](Self::build_in_regions):
+///   memory the caller provides (any [`RingMemory`]), checked to be long
+///   enough, page-aligned and writable before the kernel sees it.
+///
+/// ```
+/// use ringwise::{op::Nop, Builder, Cqe32, Mapping, Pages, Sqe128, Sqe64, Cqe16};
+///
+/// // Kernel memory, with flags.
+/// let mut ring = Builder::<Sqe64, Cqe16>::new(32).submit_all().build()?;
+/// ring.submission().push(Nop::new().user_data(1)).unwrap();
+/// ring.submit_and_wait(1)?;
+///
+/// // Pages ringwise maps for the ring (huge pages if it can get them).
+/// let ring = Builder::<Sqe128, Cqe32>::new(64).build_allocated(Pages::Huge)?;
+/// println!("{}", ring.memory_report().kind);
+///
+/// // Caller memory: exactly the bytes the layout says.
+/// let builder = Builder::<Sqe64, Cqe16>::new(16);
+/// let memory = Mapping::anonymous(builder.layout()?.total_bytes())?;
+/// let mut ring = builder.build_in(memory)?;
+/// ring.submission().push(Nop::new().user_data(2)).unwrap();
+/// ring.submit_and_wait(1)?;
+/// assert_eq!(ring.completion().next().map(|c| c.user_data), Some(2));
+/// # Ok::<(), ringwise::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Builder<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
     entries: u32,
@@ -57,17 +109,20 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
         }
     }
 
-    /// CQ entries (`IORING_SETUP_CQSIZE`); the default is twice the SQ.
+    /// CQ entries (`IORING_SETUP_CQSIZE`, Linux 5.5); the default is twice
+    /// the SQ entries.
     pub fn cq_entries(mut self, cq: u32) -> Self {
         self.cq_entries = Some(cq);
         self
     }
-    /// Clamp entry counts to the kernel's maximum instead of failing.
+    /// Clamp entry counts to the kernel's maximum instead of failing
+    /// (`CLAMP`, Linux 5.6).
     pub fn clamp(mut self) -> Self {
         self.flags |= SetupFlags::CLAMP;
         self
     }
-    /// Busy-poll completions (`IOPOLL`), for O_DIRECT on polled devices.
+    /// Busy-poll completions (`IOPOLL`, Linux 5.1), for O_DIRECT on polled
+    /// devices.
     pub fn iopoll(mut self) -> Self {
         self.flags |= SetupFlags::IOPOLL;
         self
@@ -77,7 +132,8 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
         self.flags |= SetupFlags::IOPOLL | SetupFlags::HYBRID_IOPOLL;
         self
     }
-    /// A kernel thread polls the SQ (`SQPOLL`), sleeping after `idle`.
+    /// A kernel thread polls the SQ (`SQPOLL`, Linux 5.1), sleeping after
+    /// `idle` without work.
     pub fn sqpoll(mut self, idle: Duration) -> Self {
         self.flags |= SetupFlags::SQPOLL;
         self.sq_thread_idle_ms = idle.as_millis().min(u32::MAX as u128) as u32;
@@ -89,7 +145,8 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
         self.sq_thread_cpu = cpu;
         self
     }
-    /// Share the io-wq workers (and SQPOLL thread) of another ring (`ATTACH_WQ`).
+    /// Share the io-wq workers (and SQPOLL thread) of another ring
+    /// (`ATTACH_WQ`, Linux 5.6).
     /// With [`sqpoll`](Self::sqpoll) this ring uses the other ring's SQPOLL
     /// thread, so the other ring must have been set up with `SQPOLL` too.
     pub fn attach_wq(mut self, other: BorrowedFd<'_>) -> Self {
@@ -97,38 +154,46 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
         self.wq_fd = other.as_raw_fd() as u32;
         self
     }
-    /// Start disabled (`R_DISABLED`): register restrictions, then
-    /// [`Ring::enable`].
+    /// Start disabled (`R_DISABLED`, Linux 5.10): register restrictions,
+    /// then [`Ring::enable`]. A `SINGLE_ISSUER` ring built disabled belongs
+    /// to the thread that enables it, not the one that built it.
     pub fn disabled(mut self) -> Self {
         self.flags |= SetupFlags::R_DISABLED;
         self
     }
-    /// Keep submitting after an SQE fails to prepare (`SUBMIT_ALL`).
+    /// Keep submitting after an SQE fails to prepare (`SUBMIT_ALL`, Linux
+    /// 5.18).
     pub fn submit_all(mut self) -> Self {
         self.flags |= SetupFlags::SUBMIT_ALL;
         self
     }
-    /// Run task work only when entering the kernel (`COOP_TASKRUN`).
+    /// Run task work only when entering the kernel (`COOP_TASKRUN`, Linux
+    /// 5.19).
     pub fn coop_taskrun(mut self) -> Self {
         self.flags |= SetupFlags::COOP_TASKRUN;
         self
     }
-    /// Flag pending task work in the SQ flags (`TASKRUN_FLAG`).
+    /// Flag pending task work in the SQ flags (`TASKRUN_FLAG`, Linux 5.19;
+    /// needs `COOP_TASKRUN` or `DEFER_TASKRUN`).
     pub fn taskrun_flag(mut self) -> Self {
         self.flags |= SetupFlags::TASKRUN_FLAG;
         self
     }
-    /// Only one thread submits (`SINGLE_ISSUER`).
+    /// Only one thread submits (`SINGLE_ISSUER`, Linux 6.0): the thread
+    /// that creates the ring, or with [`disabled`](Self::disabled) the one
+    /// that enables it. See "Threads" on [`Ring`].
     pub fn single_issuer(mut self) -> Self {
         self.flags |= SetupFlags::SINGLE_ISSUER;
         self
     }
-    /// Defer task work until the issuer waits (`DEFER_TASKRUN`, needs `SINGLE_ISSUER`).
+    /// Defer task work until the issuer waits (`DEFER_TASKRUN`, Linux 6.1;
+    /// needs `SINGLE_ISSUER`).
     pub fn defer_taskrun(mut self) -> Self {
         self.flags |= SetupFlags::DEFER_TASKRUN;
         self
     }
-    /// Keep no ring fd, only a registered ring index (`REGISTERED_FD_ONLY`).
+    /// Keep no ring fd, only a registered ring index (`REGISTERED_FD_ONLY`,
+    /// Linux 6.5).
     /// Needs caller or library memory (`NO_MMAP`). The ring can then only be
     /// used from the thread that created it.
     ///
@@ -148,13 +213,13 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
         self.sq_array = SqArray::Keep;
         self
     }
-    /// Require `NO_SQARRAY` (fail on kernels without it).
+    /// Require `NO_SQARRAY` (Linux 6.6; fail on kernels without it).
     pub fn no_sq_array(mut self) -> Self {
         self.sq_array = SqArray::Drop;
         self
     }
     /// Register the ring fd so that `io_uring_enter` skips the fd lookup
-    /// (default on). The kernel's table is per thread: the fd is registered
+    /// (default on; `IORING_REGISTER_RING_FDS`, Linux 5.18). The kernel's table is per thread: the fd is registered
     /// at the first submit or wait, by that thread, and used from it; other
     /// threads use the plain fd.
     pub fn register_ring_fd(mut self, yes: bool) -> Self {
@@ -171,8 +236,9 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
         self
     }
 
-    /// The flags and counts this builder will hand the kernel, for memory
-    /// placed by `placement`.
+    /// The flags and counts this builder will hand the kernel: for caller or
+    /// library memory with `user_memory` (adds `NO_MMAP`), else for kernel
+    /// memory.
     pub fn spec(&self, user_memory: bool) -> Result<RingSpec> {
         let hand_set = self.flags & SIZE_FLAGS;
         if !hand_set.is_empty() {
@@ -191,11 +257,10 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
             flags |= SetupFlags::NO_MMAP;
         } else if flags.contains(SetupFlags::NO_MMAP) {
             // The kernel would get no address at all and answer EFAULT.
-            return Err(Error::Unsupported {
-                what: "NO_MMAP with kernel-allocated ring memory".into(),
-                why: "NO_MMAP follows from where the memory lives: use build_in, build_in_regions or \
-                      build_allocated instead of setting the flag by hand"
-                    .into(),
+            return Err(Error::NoMmapMisuse {
+                what: "NO_MMAP with kernel-allocated ring memory",
+                fix: "NO_MMAP follows from where the memory lives: use build_in, build_in_regions or \
+                      build_allocated instead of setting the flag by hand",
             });
         } else if flags.contains(SetupFlags::REGISTERED_FD_ONLY) {
             return Err(Error::MissingCompanion { flag: SetupFlags::REGISTERED_FD_ONLY, needs: SetupFlags::NO_MMAP });
@@ -283,7 +348,10 @@ impl<S: SqeSize, C: CqeSize> Builder<S, C> {
         // checked against the exact layout and are owned by `user`, which the
         // ring keeps until after the fd is closed.
         let ret = unsafe { sys::io_uring_setup(self.entries, &mut params) };
-        let fd = ret.map_err(|errno| explain_setup_error(errno, &layout, &params))?;
+        let ret = ret.map_err(|errno| explain_setup_error(errno, &layout, &params))?;
+        // SAFETY: `ret` is what io_uring_setup just returned on this thread
+        // for `params.flags`.
+        let fd = unsafe { RingFd::from_setup(ret, params.flags) };
         let backing = match user {
             Some(u) => Backing::User { rings: u.rings, sqes: u.sqes, owners: u.owners },
             None => Backing::Kernel,
@@ -312,7 +380,7 @@ pub fn kernel_has_no_sqarray() -> bool {
     match KNOWN.load(Ordering::Relaxed) {
         YES => true,
         NO => false,
-        _ => match crate::probe::try_setup_flags(SetupFlags::NO_SQARRAY) {
+        _ => match try_setup_flags(SetupFlags::NO_SQARRAY) {
             Ok(()) => {
                 KNOWN.store(YES, Ordering::Relaxed);
                 true
@@ -324,6 +392,55 @@ pub fn kernel_has_no_sqarray() -> bool {
             Err(_) => false,
         },
     }
+}
+
+/// Whether the kernel accepts a ring with exactly `flags` (plus what each
+/// needs to be tried: a CQ size for `CQSIZE`, memory for `NO_MMAP`, a ring
+/// to attach to for `ATTACH_WQ`), from a one-entry trial ring that is
+/// closed again at once. `Err` carries the kernel's errno (or the one
+/// ringwise's own checks give, for flags the layout refuses).
+///
+/// Re-exported as [`probe::try_setup_flags`](crate::probe::try_setup_flags);
+/// it lives here because the builder asks it whether `NO_SQARRAY` works.
+pub fn try_setup_flags(flags: SetupFlags) -> std::result::Result<(), Errno> {
+    let spec = RingSpec { entries: 1, cq_entries: flags.contains(SetupFlags::CQSIZE).then_some(2), flags };
+    let layout = match RingSpec::layout(&spec) {
+        Ok(l) => l,
+        Err(e) => return Err(e.errno()),
+    };
+    let mut params = abi::zeroed_params();
+    params.flags = flags.bits();
+    params.cq_entries = spec.cq_entries.unwrap_or(0);
+    let _other;
+    if flags.contains(SetupFlags::ATTACH_WQ) {
+        // An SQPOLL ring attaches to the other ring's SQPOLL thread, so that
+        // one must have one (the kernel answers EINVAL otherwise).
+        let mut other = Builder::new(1).register_ring_fd(false);
+        if flags.contains(SetupFlags::SQPOLL) {
+            other = other.sqpoll(Duration::from_millis(10));
+        }
+        let other: Ring = other.build().map_err(|e| e.errno())?;
+        params.wq_fd = other.as_raw_fd() as u32;
+        _other = Some(other);
+    }
+    let memory = if flags.contains(SetupFlags::NO_MMAP) {
+        let m = Mapping::anonymous(layout.total_bytes()).map_err(|e| e.errno())?;
+        params.cq_off.user_addr = m.as_ptr() as u64;
+        // SAFETY: the mapping is total_bytes long; the SQEs follow the rings.
+        params.sq_off.user_addr = unsafe { m.as_ptr().add(layout.sqes_offset_in_buffer()) } as u64;
+        Some(m)
+    } else {
+        None
+    };
+    // SAFETY: params is valid; with NO_MMAP the regions are a fresh mapping
+    // of exactly the layout's size, kept until after the ring is closed.
+    let ret = unsafe { sys::io_uring_setup(1, &mut params) }?;
+    // SAFETY: just returned on this thread for `params.flags`. Dropping it
+    // closes the ring (or unregisters a REGISTERED_FD_ONLY ring's index)
+    // before the memory goes.
+    drop(unsafe { RingFd::from_setup(ret, params.flags) });
+    drop(memory);
+    Ok(())
 }
 
 /// Turn a setup errno into a sentence about this setup.

@@ -52,7 +52,9 @@ const _: () = assert!(std::mem::size_of::<Sqe>() == abi::SQE_BYTES);
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BigSqe {
+    /// The normal 64-byte SQE.
     pub sqe: Sqe,
+    /// The second 64 bytes: the rest of the command area.
     pub extra: [u8; 64],
 }
 
@@ -111,6 +113,7 @@ impl Cqe {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BigCqe {
+    /// The normal 16-byte CQE.
     pub cqe: Cqe,
     /// `big_cqe[2]`: extra result words (e.g. NVMe passthrough).
     pub extra: [u64; 2],

@@ -6,7 +6,7 @@ use rustix::io::Errno;
 /// The symbolic name of an errno (`EINVAL`): every errno Linux defines for
 /// user space, and the kernel-internal ones that can reach a CQE
 /// (`ENOTSUPP`, 524, from some drivers' `URING_CMD`); `"E?"` for any other
-/// number (the `Display` of [`Error::Kernel`] still prints it).
+/// number (the `Display` of [`Error::Kernel`](crate::Error::Kernel) still prints it).
 pub fn errno_name(errno: Errno) -> &'static str {
     // Each number once; aliases (EWOULDBLOCK, EDEADLOCK, ENOTSUP) share
     // their number with the name listed.

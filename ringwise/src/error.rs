@@ -71,96 +71,276 @@ pub enum Error {
     /// `entries` was 0 (the kernel says EINVAL).
     ZeroEntries,
     /// More SQ entries than the kernel allows and `CLAMP` not set (EINVAL).
-    TooManyEntries { requested: u32, max: u32 },
+    TooManyEntries {
+        /// The SQ entries asked for.
+        requested: u32,
+        /// The kernel's maximum (`IORING_MAX_ENTRIES`, 32768).
+        max: u32,
+    },
     /// `CQSIZE` with 0 CQ entries (EINVAL).
     ZeroCqEntries,
     /// More CQ entries than the kernel allows and `CLAMP` not set (EINVAL).
-    TooManyCqEntries { requested: u32, max: u32 },
+    TooManyCqEntries {
+        /// The CQ entries asked for.
+        requested: u32,
+        /// The kernel's maximum (`IORING_MAX_CQ_ENTRIES`, 65536).
+        max: u32,
+    },
     /// Fewer CQ entries than SQ entries after rounding (EINVAL).
-    CqSmallerThanSq { cq: u32, sq: u32 },
+    CqSmallerThanSq {
+        /// CQ entries after rounding.
+        cq: u32,
+        /// SQ entries after rounding.
+        sq: u32,
+    },
     /// A `CQE_MIXED` ring needs at least two CQ slots (EOVERFLOW).
-    MixedCqTooSmall { cq: u32 },
+    MixedCqTooSmall {
+        /// CQ slots after rounding.
+        cq: u32,
+    },
     /// `flag` needs one of `needs` (EINVAL).
-    MissingCompanion { flag: SetupFlags, needs: SetupFlags },
+    MissingCompanion {
+        /// The flag that was set.
+        flag: SetupFlags,
+        /// The flags of which it needs one.
+        needs: SetupFlags,
+    },
     /// Two flags that the kernel refuses together (EINVAL).
-    FlagConflict { flag: SetupFlags, conflicts_with: SetupFlags },
+    FlagConflict {
+        /// One of the two flags.
+        flag: SetupFlags,
+        /// The flag it excludes.
+        conflicts_with: SetupFlags,
+    },
     /// Bits that are not setup flags at all (EINVAL).
-    UnknownFlags { bits: u32 },
+    UnknownFlags {
+        /// The unknown bits.
+        bits: u32,
+    },
     /// A size flag was set by hand that the ring's entry types do not imply,
     /// or an adopted ring's flags disagree with the types.
-    EntryTypeMismatch { types_imply: SetupFlags, found: SetupFlags },
+    EntryTypeMismatch {
+        /// The entry-size flags the ring's types imply.
+        types_imply: SetupFlags,
+        /// The entry-size flags found (set by hand, or the adopted ring's).
+        found: SetupFlags,
+    },
     /// The option needs a different way of building the ring.
     ///
     /// Being replaced by the typed variants below; do not add new uses.
-    Unsupported { what: String, why: String },
+    Unsupported {
+        /// What was asked for.
+        what: String,
+        /// Why it cannot be done.
+        why: String,
+    },
     /// The running kernel lacks a feature bit (`IORING_FEAT_*`) that `what`
     /// needs (EOPNOTSUPP). `since` is the Linux release that added it.
-    FeatureMissing { what: &'static str, feature: &'static str, since: &'static str },
+    FeatureMissing {
+        /// What needs the feature.
+        what: &'static str,
+        /// The feature bit's name, e.g. `"IORING_FEAT_EXT_ARG"`.
+        feature: &'static str,
+        /// The Linux release that added it, e.g. `"5.11"`.
+        since: &'static str,
+    },
     /// `IORING_SETUP_NO_MMAP` asked for, or implied, where it cannot apply:
     /// it follows from where the ring memory lives, so it is never set by
     /// hand, and a ring in someone else's memory cannot be adopted or moved
     /// (EINVAL). `fix` says what to do instead.
-    NoMmapMisuse { what: &'static str, fix: &'static str },
+    NoMmapMisuse {
+        /// What was attempted.
+        what: &'static str,
+        /// What to do instead.
+        fix: &'static str,
+    },
     /// `what` needs the ring's file descriptor (to `mmap` kernel memory from
     /// it), and a `REGISTERED_FD_ONLY` ring has none (EBADF).
-    NoRingFd { what: &'static str },
+    NoRingFd {
+        /// What needs the fd.
+        what: &'static str,
+    },
     /// The kernel's answer disagrees with ringwise's layout: `field` is
     /// `kernel` in the returned parameters where the layout computed `ours`.
     /// The ring is closed rather than used with memory of the wrong size
     /// (EPROTO).
-    LayoutMismatch { field: &'static str, kernel: u64, ours: u64 },
+    LayoutMismatch {
+        /// The parameter that disagrees, e.g. `"sq_entries"`.
+        field: &'static str,
+        /// The kernel's value.
+        kernel: u64,
+        /// The value ringwise's layout computed.
+        ours: u64,
+    },
     /// An adopted ring's header in shared memory disagrees with the
     /// parameters given for it (`field` is `header` in the ring and `params`
     /// in the parameters): they describe another ring (EINVAL).
-    ForeignRingHeader { field: &'static str, header: u64, params: u64 },
+    ForeignRingHeader {
+        /// The header field that disagrees, e.g. `"sq_ring_entries"`.
+        field: &'static str,
+        /// Its value in the ring's header.
+        header: u64,
+        /// The value the parameters imply.
+        params: u64,
+    },
     /// A kernel mapping of the ring's `what` is backed for only
     /// `backed_bytes` of the `expected_bytes` the layout says: the parameters
     /// do not describe this ring, and touching the rest would SIGBUS
     /// (EFAULT).
-    UnbackedMapping { what: &'static str, backed_bytes: usize, expected_bytes: usize },
+    UnbackedMapping {
+        /// The region mapped, e.g. `"rings region"`.
+        what: &'static str,
+        /// Bytes of the mapping the kernel backs.
+        backed_bytes: usize,
+        /// Bytes the layout says the region has.
+        expected_bytes: usize,
+    },
     /// A page size the layout cannot use: not a power of two of at least
     /// 4096 bytes, or so large the regions overflow the address space
     /// (EINVAL).
-    BadPageSize { page_size: usize, why: &'static str },
+    BadPageSize {
+        /// The page size given.
+        page_size: usize,
+        /// Why it cannot be used.
+        why: &'static str,
+    },
     /// An argument the caller gave is outside what the kernel accepts:
     /// `what` names it, `why` says what is accepted (EINVAL).
-    InvalidArgument { what: String, why: String },
+    InvalidArgument {
+        /// The argument (or what was attempted with it).
+        what: String,
+        /// What is accepted instead.
+        why: String,
+    },
     /// Buffer `bid` of provided-buffer group `bgid` is held by the kernel
     /// and cannot be added again until the CQE that reports it (EBUSY).
-    BufferInKernel { bgid: u16, bid: u16 },
+    BufferInKernel {
+        /// The buffer group.
+        bgid: u16,
+        /// The buffer id.
+        bid: u16,
+    },
     /// A memory region is shorter than the kernel will use.
-    MemoryTooSmall { region: Region, needed: usize, given: usize },
+    MemoryTooSmall {
+        /// The region that is short.
+        region: Region,
+        /// Bytes the kernel will use.
+        needed: usize,
+        /// Bytes given.
+        given: usize,
+    },
     /// A memory region does not start on a page boundary.
-    MemoryMisaligned { region: Region, addr: usize, align: usize },
+    MemoryMisaligned {
+        /// The misaligned region.
+        region: Region,
+        /// Its start address.
+        addr: usize,
+        /// The alignment required (the page size).
+        align: usize,
+    },
     /// A memory region is not mapped, not writable or not private memory.
-    MemoryUnusable { region: Region, addr: usize, len: usize, why: String },
+    MemoryUnusable {
+        /// The unusable region.
+        region: Region,
+        /// Its start address.
+        addr: usize,
+        /// Its length in bytes.
+        len: usize,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The two regions overlap.
-    MemoryOverlap { sqes: (usize, usize), rings: (usize, usize) },
+    MemoryOverlap {
+        /// The SQE region, `[start, end)`.
+        sqes: (usize, usize),
+        /// The rings region, `[start, end)`.
+        rings: (usize, usize),
+    },
     /// An arena has fewer bytes left than a carve needs.
-    ArenaExhausted { needed: usize, remaining: usize, capacity: usize },
+    ArenaExhausted {
+        /// Bytes the carve needs.
+        needed: usize,
+        /// Bytes left in the arena.
+        remaining: usize,
+        /// The arena's size.
+        capacity: usize,
+    },
     /// The SQ stayed full after a submit: the kernel consumed none of the
     /// `capacity` queued SQEs (an SQPOLL thread behind, or requests the
     /// kernel could not allocate).
-    SubmissionQueueFull { capacity: u32 },
+    SubmissionQueueFull {
+        /// The SQ's entries.
+        capacity: u32,
+    },
     /// The running kernel's probe lacks this opcode (it would fail the SQE
     /// with `-EINVAL`). `last_op` is the highest opcode the kernel knows.
-    OpcodeUnsupported { opcode: u8, name: &'static str, since: &'static str, last_op: u8 },
+    OpcodeUnsupported {
+        /// The opcode number.
+        opcode: u8,
+        /// Its name without `IORING_OP_`.
+        name: &'static str,
+        /// The Linux release that added it.
+        since: &'static str,
+        /// The highest opcode the running kernel knows.
+        last_op: u8,
+    },
     /// An op names a slot past the end of a registered table.
-    OpIndexOutOfRange { op: &'static str, table: Table, index: u32, len: u32 },
+    OpIndexOutOfRange {
+        /// The op's name.
+        op: &'static str,
+        /// The table indexed.
+        table: Table,
+        /// The index the op names.
+        index: u32,
+        /// The table's length.
+        len: u32,
+    },
     /// An op's arguments form a combination the kernel refuses.
-    OpInvalid { op: &'static str, why: &'static str },
+    OpInvalid {
+        /// The op's name.
+        op: &'static str,
+        /// What the kernel refuses.
+        why: &'static str,
+    },
     /// Two lists that go together (e.g. files and their tags) differ in
     /// length, or an index lies past the end of a list.
-    LengthMismatch { what: &'static str, expected: usize, given: usize },
+    LengthMismatch {
+        /// The lists (or list) concerned.
+        what: &'static str,
+        /// The length required.
+        expected: usize,
+        /// The length given.
+        given: usize,
+    },
     /// A provided-buffer ring's entry count must be a power of two from 1 to
     /// `max` (EINVAL from the kernel).
-    BufRingEntries { entries: u32, max: u32 },
+    BufRingEntries {
+        /// The entries asked for.
+        entries: u32,
+        /// The largest count the kernel accepts.
+        max: u32,
+    },
     /// A resize would leave fewer slots than entries still pending in that
     /// queue (`queue` is `"SQ"` or `"CQ"`; the kernel says EOVERFLOW).
-    ResizeTooSmall { queue: &'static str, pending: u32, entries: u32 },
+    ResizeTooSmall {
+        /// `"SQ"` or `"CQ"`.
+        queue: &'static str,
+        /// Entries pending in that queue.
+        pending: u32,
+        /// The new entry count asked for.
+        entries: u32,
+    },
     /// The kernel refused a call. `context` says what ringwise was doing and
     /// what the errno means there.
-    Kernel { call: &'static str, errno: Errno, context: String },
+    Kernel {
+        /// The call, e.g. `"io_uring_enter"`.
+        call: &'static str,
+        /// The kernel's errno.
+        errno: Errno,
+        /// What ringwise was doing and what the errno means there (may be
+        /// empty).
+        context: String,
+    },
 }
 
 impl Error {
@@ -251,7 +431,7 @@ impl fmt::Display for Error {
             Error::ForeignRingHeader { field, header, params } => write!(
                 f,
                 "the ring's header says {field} = {header} but the parameters say {params}: the parameters \
-                 describe another ring"
+                 belong to another ring"
             ),
             Error::UnbackedMapping { what, backed_bytes, expected_bytes } => write!(
                 f,
@@ -339,6 +519,13 @@ impl From<Error> for std::io::Error {
             Error::Kernel { errno, .. } => std::io::Error::from_raw_os_error(errno.raw_os_error()),
             e => std::io::Error::new(std::io::Error::from(e.errno()).kind(), e),
         }
+    }
+}
+
+/// A bare errno from a system call, as [`Error::Kernel`] with no context.
+impl From<Errno> for Error {
+    fn from(errno: Errno) -> Error {
+        Error::kernel("syscall", errno, String::new())
     }
 }
 

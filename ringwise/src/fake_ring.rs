@@ -1,8 +1,27 @@
-//! Owned stand-ins for the parts of ring memory a queue points into, for the
-//! index-arithmetic unit tests of `squeue` and `cqueue`. The tests play the
-//! kernel's side themselves; the kernel-backed tests are in `tests/`.
+//! Owned stand-ins for the parts of ring memory a queue points into, and a
+//! stand-in op, for the index-arithmetic unit tests of `squeue` and
+//! `cqueue`. The tests play the kernel's side themselves; the kernel-backed
+//! tests are in `tests/`. The core's tests use [`TestNop`] rather than
+//! `op::Nop` so that the core never depends on `op/` (see `lib.rs`).
 
+use crate::entry::{PrepareSqe, SafeOp, Sqe};
 use std::sync::atomic::AtomicU32;
+
+/// `IORING_OP_NOP` with a `user_data`, every other field zero (what
+/// `op::Nop::new().user_data(..)` writes).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TestNop(pub u64);
+
+/// The NOP opcode.
+pub(crate) const NOP: u8 = linux_raw_sys::io_uring::io_uring_op::IORING_OP_NOP as u8;
+
+impl PrepareSqe for TestNop {
+    fn prepare(self, sqe: &mut Sqe) {
+        *sqe = Sqe { opcode: NOP, user_data: self.0, ..Sqe::default() };
+    }
+}
+
+impl SafeOp for TestNop {}
 
 /// The u32 words of one queue's part of a rings region's header, on a cache
 /// line of their own as in the kernel's layout. The SQ uses `head`, `tail`,

@@ -1,8 +1,9 @@
-//! Typed flag sets: setup flags (with the kernel's companion rules), feature
-//! bits and per-SQE flags.
+//! Typed flag sets: setup flags, feature bits and per-SQE flags, with the
+//! kernel's names. Only the types: the rules on which setup flags go
+//! together are in [`layout`](crate::layout) (`SetupFlags::check_companions`),
+//! with the kernel's other rules for what `io_uring_setup` accepts.
 
 use crate::abi;
-use crate::error::Error;
 use linux_raw_sys::io_uring as k;
 
 bitflags::bitflags! {
@@ -97,66 +98,47 @@ impl SetupFlags {
         let names: Vec<&str> = self.iter_names().map(|(n, _)| n).collect();
         names.join(",")
     }
-
-    /// Check the kernel's rules for flags that need or exclude each other
-    /// (as Linux 6.18 enforces them in `io_uring_setup`). The error names the
-    /// flag and what it needs or conflicts with.
-    pub fn check_companions(self) -> Result<(), Error> {
-        let needs: &[(SetupFlags, SetupFlags)] = &[
-            (SetupFlags::SQ_AFF, SetupFlags::SQPOLL),
-            (SetupFlags::DEFER_TASKRUN, SetupFlags::SINGLE_ISSUER),
-            (SetupFlags::REGISTERED_FD_ONLY, SetupFlags::NO_MMAP),
-            (SetupFlags::HYBRID_IOPOLL, SetupFlags::IOPOLL),
-        ];
-        for &(flag, needed) in needs {
-            if self.contains(flag) && !self.contains(needed) {
-                return Err(Error::MissingCompanion { flag, needs: needed });
-            }
-        }
-        if self.contains(SetupFlags::TASKRUN_FLAG)
-            && !self.intersects(SetupFlags::COOP_TASKRUN | SetupFlags::DEFER_TASKRUN)
-        {
-            return Err(Error::MissingCompanion {
-                flag: SetupFlags::TASKRUN_FLAG,
-                needs: SetupFlags::COOP_TASKRUN | SetupFlags::DEFER_TASKRUN,
-            });
-        }
-        let excludes: &[(SetupFlags, SetupFlags)] = &[
-            (SetupFlags::SQPOLL, SetupFlags::COOP_TASKRUN),
-            (SetupFlags::SQPOLL, SetupFlags::DEFER_TASKRUN),
-            (SetupFlags::CQE32, SetupFlags::CQE_MIXED),
-            (SetupFlags::SQE128, SetupFlags::SQE_MIXED),
-        ];
-        for &(a, b) in excludes {
-            if self.contains(a | b) {
-                return Err(Error::FlagConflict { flag: a, conflicts_with: b });
-            }
-        }
-        Ok(())
-    }
 }
 
 bitflags::bitflags! {
     /// `IORING_FEAT_*`: what the running kernel reports in `params.features`.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct Features: u32 {
+        /// One mmap maps both the SQ and CQ rings (Linux 5.4).
         const SINGLE_MMAP = k::IORING_FEAT_SINGLE_MMAP;
+        /// CQEs are never dropped on CQ overflow; they wait in the kernel (5.5).
         const NODROP = k::IORING_FEAT_NODROP;
+        /// SQE data is consumed at submit, so it need not outlive the submit (5.5).
         const SUBMIT_STABLE = k::IORING_FEAT_SUBMIT_STABLE;
+        /// Offset -1 reads and writes at the file position (5.6).
         const RW_CUR_POS = k::IORING_FEAT_RW_CUR_POS;
+        /// Requests run with the submitting task's credentials (5.6).
         const CUR_PERSONALITY = k::IORING_FEAT_CUR_PERSONALITY;
+        /// Pollable files are polled internally instead of using a worker (5.7).
         const FAST_POLL = k::IORING_FEAT_FAST_POLL;
+        /// Poll masks are 32 bits wide (`EPOLLEXCLUSIVE` and more) (5.9).
         const POLL_32BITS = k::IORING_FEAT_POLL_32BITS;
+        /// SQPOLL works with plain, non-registered files (5.11).
         const SQPOLL_NONFIXED = k::IORING_FEAT_SQPOLL_NONFIXED;
+        /// `io_uring_enter` takes `io_uring_getevents_arg` (`IORING_ENTER_EXT_ARG`): waits with a timeout (5.11).
         const EXT_ARG = k::IORING_FEAT_EXT_ARG;
+        /// Async workers are threads of the submitting process (5.12).
         const NATIVE_WORKERS = k::IORING_FEAT_NATIVE_WORKERS;
+        /// Registered files and buffers can carry tags (5.13).
         const RSRC_TAGS = k::IORING_FEAT_RSRC_TAGS;
+        /// `IOSQE_CQE_SKIP_SUCCESS` is supported (5.17).
         const CQE_SKIP = k::IORING_FEAT_CQE_SKIP;
+        /// Linked requests resolve their files when they run (5.17).
         const LINKED_FILE = k::IORING_FEAT_LINKED_FILE;
+        /// `io_uring_register` takes a registered ring index (6.3).
         const REG_REG_RING = k::IORING_FEAT_REG_REG_RING;
+        /// Send and receive bundles from provided buffers (6.10).
         const RECVSEND_BUNDLE = k::IORING_FEAT_RECVSEND_BUNDLE;
+        /// Waits take a minimum wait time (`min_wait_usec`) (6.12).
         const MIN_TIMEOUT = k::IORING_FEAT_MIN_TIMEOUT;
+        /// Reads and writes take attributes (e.g. protection information) (6.15).
         const RW_ATTR = k::IORING_FEAT_RW_ATTR;
+        /// `IORING_ENTER_NO_IOWAIT`: waits need not count as iowait (6.15).
         const NO_IOWAIT = k::IORING_FEAT_NO_IOWAIT;
         // Bits a newer kernel reports stay visible in `bits()`.
         const _ = !0;
@@ -199,23 +181,5 @@ mod tests {
         assert_eq!(SetupFlags::parse_list(&list.names()).unwrap(), list);
         let err = SetupFlags::parse_list("SQE256").unwrap_err();
         assert!(err.contains("SQE256") && err.contains("SQE128"), "{err}");
-    }
-
-    #[test]
-    fn companions_are_named() {
-        let err = (SetupFlags::DEFER_TASKRUN).check_companions().unwrap_err();
-        assert!(matches!(
-            err,
-            Error::MissingCompanion { flag: SetupFlags::DEFER_TASKRUN, needs: SetupFlags::SINGLE_ISSUER }
-        ));
-        assert!(err.to_string().contains("SINGLE_ISSUER"), "{err}");
-        let err = (SetupFlags::SQPOLL | SetupFlags::COOP_TASKRUN).check_companions().unwrap_err();
-        assert!(matches!(err, Error::FlagConflict { .. }), "{err}");
-        assert!(SetupFlags::TASKRUN_FLAG.check_companions().is_err());
-        assert!((SetupFlags::TASKRUN_FLAG | SetupFlags::COOP_TASKRUN).check_companions().is_ok());
-        assert!((SetupFlags::SQ_AFF | SetupFlags::SQPOLL).check_companions().is_ok());
-        assert!(SetupFlags::REGISTERED_FD_ONLY.check_companions().is_err());
-        assert!(SetupFlags::HYBRID_IOPOLL.check_companions().is_err());
-        assert!((SetupFlags::CQE32 | SetupFlags::CQE_MIXED).check_companions().is_err());
     }
 }

@@ -18,6 +18,9 @@
 //!   array (16-byte CQEs; with `CQE32` the whole header-plus-CQEs size doubles),
 //!   rounded up to a cache line, then unless `NO_SQARRAY` one `u32` per SQ
 //!   entry; the total rounded up to a page.
+//! * Flags: unknown bits are refused, and so are flags without their
+//!   companions or with flags they exclude
+//!   ([`SetupFlags::check_companions`]).
 
 use crate::abi::{IO_RINGS_FIELDS_BYTES, SMP_CACHE_BYTES, SQE_BYTES};
 use crate::error::{Error, Result};
@@ -34,6 +37,48 @@ pub const RINGS_HEADER_BYTES: usize = align_up(IO_RINGS_FIELDS_BYTES, SMP_CACHE_
 
 const fn align_up(value: usize, align: usize) -> usize {
     (value + align - 1) & !(align - 1)
+}
+
+/// The companion rules live here, with the kernel's other rules for what
+/// `io_uring_setup` accepts, rather than in `flags` (which holds only the
+/// flag types, so that `error` can name flags without a cycle).
+impl SetupFlags {
+    /// Check the kernel's rules for flags that need or exclude each other
+    /// (as Linux 6.18 enforces them in `io_uring_setup`). The error names the
+    /// flag and what it needs or conflicts with.
+    pub fn check_companions(self) -> Result<()> {
+        let needs: &[(SetupFlags, SetupFlags)] = &[
+            (SetupFlags::SQ_AFF, SetupFlags::SQPOLL),
+            (SetupFlags::DEFER_TASKRUN, SetupFlags::SINGLE_ISSUER),
+            (SetupFlags::REGISTERED_FD_ONLY, SetupFlags::NO_MMAP),
+            (SetupFlags::HYBRID_IOPOLL, SetupFlags::IOPOLL),
+        ];
+        for &(flag, needed) in needs {
+            if self.contains(flag) && !self.contains(needed) {
+                return Err(Error::MissingCompanion { flag, needs: needed });
+            }
+        }
+        if self.contains(SetupFlags::TASKRUN_FLAG)
+            && !self.intersects(SetupFlags::COOP_TASKRUN | SetupFlags::DEFER_TASKRUN)
+        {
+            return Err(Error::MissingCompanion {
+                flag: SetupFlags::TASKRUN_FLAG,
+                needs: SetupFlags::COOP_TASKRUN | SetupFlags::DEFER_TASKRUN,
+            });
+        }
+        let excludes: &[(SetupFlags, SetupFlags)] = &[
+            (SetupFlags::SQPOLL, SetupFlags::COOP_TASKRUN),
+            (SetupFlags::SQPOLL, SetupFlags::DEFER_TASKRUN),
+            (SetupFlags::CQE32, SetupFlags::CQE_MIXED),
+            (SetupFlags::SQE128, SetupFlags::SQE_MIXED),
+        ];
+        for &(a, b) in excludes {
+            if self.contains(a | b) {
+                return Err(Error::FlagConflict { flag: a, conflicts_with: b });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What a ring is asked to be: the input of the layout computation.
@@ -101,10 +146,7 @@ impl Layout {
     /// `page_size`-byte pages.
     pub fn compute(spec: &RingSpec, page_size: usize) -> Result<Layout> {
         if !page_size.is_power_of_two() || page_size < 4096 {
-            return Err(Error::Unsupported {
-                what: format!("a page size of {page_size} bytes"),
-                why: "page sizes are powers of two of at least 4096 bytes".into(),
-            });
+            return Err(Error::BadPageSize { page_size, why: "page sizes are powers of two of at least 4096 bytes" });
         }
         let flags = spec.effective_flags();
         if flags.bits() & !SetupFlags::all().bits() != 0 {
@@ -136,9 +178,9 @@ impl Layout {
         // `total_bytes`.
         let rounded = |used: usize| used.checked_next_multiple_of(page_size);
         if rounded(rings_used).zip(rounded(sqes_used)).and_then(|(r, q)| r.checked_add(q)).is_none() {
-            return Err(Error::Unsupported {
-                what: format!("a page size of {page_size} bytes"),
-                why: "the ring's regions rounded up to it do not fit the address space".into(),
+            return Err(Error::BadPageSize {
+                page_size,
+                why: "the ring's regions rounded up to it do not fit the address space",
             });
         }
         Ok(Layout {
@@ -263,6 +305,24 @@ fn normalise_entries(entries: u32, cq: Option<u32>, flags: SetupFlags) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn companions_are_named() {
+        let err = (SetupFlags::DEFER_TASKRUN).check_companions().unwrap_err();
+        assert!(matches!(
+            err,
+            Error::MissingCompanion { flag: SetupFlags::DEFER_TASKRUN, needs: SetupFlags::SINGLE_ISSUER }
+        ));
+        assert!(err.to_string().contains("SINGLE_ISSUER"), "{err}");
+        let err = (SetupFlags::SQPOLL | SetupFlags::COOP_TASKRUN).check_companions().unwrap_err();
+        assert!(matches!(err, Error::FlagConflict { .. }), "{err}");
+        assert!(SetupFlags::TASKRUN_FLAG.check_companions().is_err());
+        assert!((SetupFlags::TASKRUN_FLAG | SetupFlags::COOP_TASKRUN).check_companions().is_ok());
+        assert!((SetupFlags::SQ_AFF | SetupFlags::SQPOLL).check_companions().is_ok());
+        assert!(SetupFlags::REGISTERED_FD_ONLY.check_companions().is_err());
+        assert!(SetupFlags::HYBRID_IOPOLL.check_companions().is_err());
+        assert!((SetupFlags::CQE32 | SetupFlags::CQE_MIXED).check_companions().is_err());
+    }
 
     fn layout(entries: u32, cq: Option<u32>, flags: SetupFlags) -> Result<Layout> {
         Layout::compute(&RingSpec { entries, cq_entries: cq, flags }, 4096)

@@ -69,9 +69,105 @@ pub use error::{Error, Region, Result, Table};
 pub use flags::{Features, SetupFlags, SqeFlags};
 pub use layout::{Layout, RingSpec};
 pub use memory::{Arena, CallerMemory, Carve, Mapping, Pages, RingMemory};
-pub use ring::{MemoryReport, Ring, Submitted};
+pub use ring::{MemoryReport, Ring, Submitted, WaitArgs};
 pub use squeue::{SqFull, SubmissionQueue};
 
 /// The errno type of [`Cqe::result`] and [`Error::errno`] (rustix's), so
 /// that results can be compared by name: `Err(Errno::NOBUFS)`.
 pub use rustix::io::Errno;
+
+#[cfg(test)]
+mod architecture {
+    //! The core of the crate (the raw layer, layout, memory, entries, the
+    //! queues, the ring, the builder, errors and flags) never depends on the
+    //! op builders or the registrations: `op/` and `register/` build on the
+    //! core, never the other way round (the op traits the queues take live
+    //! in `entry.rs` for that reason). This test reads the core's sources
+    //! and fails on any `crate::op` or `crate::register` path outside doc
+    //! comments, so the rule stays enforced.
+
+    use std::path::{Path, PathBuf};
+
+    /// The core's files and directories, relative to `src/`.
+    const CORE: &[&str] = &[
+        "raw",
+        "layout.rs",
+        "memory.rs",
+        "entry.rs",
+        "squeue.rs",
+        "cqueue.rs",
+        "ring",
+        "builder.rs",
+        "error.rs",
+        "errno.rs",
+        "flags.rs",
+    ];
+
+    /// The modules the core must not name.
+    const FORBIDDEN: &[&str] = &["op", "register"];
+
+    fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(path).expect("read_dir") {
+                rust_files(&entry.expect("dir entry").path(), out);
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path.to_path_buf());
+        }
+    }
+
+    /// The forbidden modules `code` names through `crate::`: as a path
+    /// (`crate::op::Nop`) or in a group (`crate::{op, ...}`).
+    fn forbidden_paths(code: &str) -> Vec<&'static str> {
+        let ident = |c: char| c.is_alphanumeric() || c == '_';
+        let mut found = Vec::new();
+        for (at, _) in code.match_indices("crate::") {
+            let rest = &code[at + "crate::".len()..];
+            let names: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => group.split('}').next().unwrap_or("").split(',').map(str::trim).collect(),
+                None => vec![rest],
+            };
+            for name in names {
+                for &module in FORBIDDEN {
+                    if name.starts_with(module) && !name[module.len()..].starts_with(ident) {
+                        found.push(module);
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn core_does_not_import_op_or_register() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        for part in CORE {
+            rust_files(&src.join(part), &mut files);
+        }
+        assert!(files.len() >= CORE.len(), "core files not found under {}", src.display());
+        let mut offences = Vec::new();
+        for file in &files {
+            let text = std::fs::read_to_string(file).expect("read a core file");
+            for (n, line) in text.lines().enumerate() {
+                let trimmed = line.trim_start();
+                if trimmed.starts_with("///") || trimmed.starts_with("//!") {
+                    continue;
+                }
+                for module in forbidden_paths(line) {
+                    offences.push(format!("{}:{}: crate::{module} in `{}`", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(offences.is_empty(), "the core imports op/ or register/:\n{}", offences.join("\n"));
+    }
+
+    #[test]
+    fn the_check_sees_what_it_must() {
+        assert_eq!(forbidden_paths("use crate::op::Nop;"), ["op"]);
+        assert_eq!(forbidden_paths("let x = crate::register::files::SKIP;"), ["register"]);
+        assert_eq!(forbidden_paths("use crate::{abi, op};"), ["op"]);
+        assert!(forbidden_paths("use crate::abi::register_op;").is_empty());
+        assert!(forbidden_paths("use crate::opcodes; use crate::registers;").is_empty());
+    }
+}

@@ -473,7 +473,12 @@ impl KernelMap {
     /// its end: a layout longer than the kernel's region (parameters that do
     /// not describe the ring, or a layout wrong for this kernel) is an error
     /// here, not a crash at the first CQE past the region.
-    pub(crate) fn map(fd: rustix::fd::BorrowedFd<'_>, len: usize, offset: u64, what: &str) -> Result<KernelMap> {
+    pub(crate) fn map(
+        fd: rustix::fd::BorrowedFd<'_>,
+        len: usize,
+        offset: u64,
+        what: &'static str,
+    ) -> Result<KernelMap> {
         // SAFETY: mapping a ring fd's region at a kernel-chosen address
         // aliases nothing; whether `len` fits the region is checked below.
         let ptr = unsafe {
@@ -508,7 +513,7 @@ impl KernelMap {
     /// reports even backed pages absent, and check the length in `mmap`
     /// themselves: a first page reported absent means the check cannot tell
     /// and is skipped, as it is where `mincore` fails.
-    fn check_backed(&self, what: &str) -> Result<()> {
+    fn check_backed(&self, what: &'static str) -> Result<()> {
         let page = crate::sys::page_size();
         let pages = self.len.div_ceil(page);
         let mut resident = vec![0u8; pages];
@@ -519,16 +524,7 @@ impl KernelMap {
         }
         match resident.iter().position(|b| b & 1 == 0) {
             None => Ok(()),
-            Some(backed) => Err(Error::Unsupported {
-                what: format!("mapping the ring's {what}"),
-                why: format!(
-                    "the kernel's region has {} bytes ({backed} pages) but ringwise's layout says {} ({pages} pages); \
-                     the parameters do not describe this ring (an adopted fd with another ring's parameters or \
-                     entry sizes?) or the layout is wrong for this kernel",
-                    backed * page,
-                    self.len
-                ),
-            }),
+            Some(backed) => Err(Error::UnbackedMapping { what, backed_bytes: backed * page, expected_bytes: self.len }),
         }
     }
 

@@ -3,13 +3,11 @@
 //! `IORING_REGISTER_PROBE` call, or a trial setup), never from a version
 //! table.
 
+pub use crate::builder::try_setup_flags;
+
 use crate::abi;
-use crate::abi::zeroed_params;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::flags::{Features, SetupFlags};
-use crate::layout::RingSpec;
-use crate::memory::Mapping;
-use crate::sys;
 use crate::Ring;
 use rustix::io::Errno;
 
@@ -88,65 +86,6 @@ pub fn companions_for_trial(flag: SetupFlags) -> SetupFlags {
     }
 }
 
-/// Whether the kernel accepts a ring with exactly `flags` (plus what each
-/// needs to be tried: a CQ size for `CQSIZE`, memory for `NO_MMAP`, a ring
-/// to attach to for `ATTACH_WQ`). `Err` carries the kernel's errno.
-pub fn try_setup_flags(flags: SetupFlags) -> std::result::Result<(), Errno> {
-    let spec = RingSpec { entries: 1, cq_entries: flags.contains(SetupFlags::CQSIZE).then_some(2), flags };
-    let layout = match RingSpec::layout(&spec) {
-        Ok(l) => l,
-        Err(e) => return Err(e.errno()),
-    };
-    let mut params = zeroed_params();
-    params.flags = flags.bits();
-    params.cq_entries = spec.cq_entries.unwrap_or(0);
-    let _other;
-    if flags.contains(SetupFlags::ATTACH_WQ) {
-        // An SQPOLL ring attaches to the other ring's SQPOLL thread, so that
-        // one must have one (the kernel answers EINVAL otherwise).
-        let mut other = Ring::builder(1).register_ring_fd(false);
-        if flags.contains(SetupFlags::SQPOLL) {
-            other = other.sqpoll(std::time::Duration::from_millis(10));
-        }
-        let other: Ring = other.build().map_err(|e| e.errno())?;
-        params.wq_fd = std::os::fd::AsRawFd::as_raw_fd(&other) as u32;
-        _other = Some(other);
-    }
-    let memory = if flags.contains(SetupFlags::NO_MMAP) {
-        let m = Mapping::anonymous(layout.total_bytes()).map_err(|e| e.errno())?;
-        params.cq_off.user_addr = m.as_ptr() as u64;
-        // SAFETY: the mapping is total_bytes long; the SQEs follow the rings.
-        params.sq_off.user_addr = unsafe { m.as_ptr().add(layout.sqes_offset_in_buffer()) } as u64;
-        Some(m)
-    } else {
-        None
-    };
-    // SAFETY: params is valid; with NO_MMAP the regions are a fresh mapping
-    // of exactly the layout's size, kept until after the ring is closed.
-    let fd = unsafe { sys::io_uring_setup(1, &mut params) }?;
-    close_trial_ring(fd, flags);
-    drop(memory);
-    Ok(())
-}
-
-fn close_trial_ring(fd: u32, flags: SetupFlags) {
-    if flags.contains(SetupFlags::REGISTERED_FD_ONLY) {
-        let mut update = abi::io_uring_rsrc_update { offset: fd, resv: 0, data: 0 };
-        // SAFETY: unregistering our own index with a valid update.
-        let _ = unsafe {
-            sys::io_uring_register(
-                fd,
-                abi::register_op::UNREGISTER_RING_FDS | abi::register_op::USE_REGISTERED_RING,
-                (&mut update as *mut abi::io_uring_rsrc_update).cast(),
-                1,
-            )
-        };
-    } else {
-        // SAFETY: the fd was just returned by io_uring_setup and is ours.
-        drop(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) });
-    }
-}
-
 /// Whether the kernel accepts `flags` (see [`try_setup_flags`]).
 pub fn setup_flags_accepted(flags: SetupFlags) -> bool {
     try_setup_flags(flags).is_ok()
@@ -155,7 +94,9 @@ pub fn setup_flags_accepted(flags: SetupFlags) -> bool {
 /// One setup flag and whether this kernel accepts it.
 #[derive(Debug, Clone)]
 pub struct FlagSupport {
+    /// The flag tried.
     pub flag: SetupFlags,
+    /// Its name without `IORING_SETUP_`.
     pub name: &'static str,
     /// The companions it was tried with.
     pub tried_with: SetupFlags,
@@ -177,9 +118,13 @@ pub fn setup_flag_support() -> Vec<FlagSupport> {
 /// Everything at once, for reports.
 #[derive(Debug, Clone)]
 pub struct KernelReport {
+    /// The kernel release, as `uname -r` prints it.
     pub release: String,
+    /// The feature bits a default ring reports.
     pub features: Features,
+    /// The opcodes the kernel supports.
     pub probe: Probe,
+    /// Every setup flag and whether the kernel accepts it.
     pub flags: Vec<FlagSupport>,
 }
 
@@ -191,10 +136,4 @@ pub fn report() -> Result<KernelReport> {
         probe: Probe::new()?,
         flags: setup_flag_support(),
     })
-}
-
-impl From<Errno> for Error {
-    fn from(errno: Errno) -> Error {
-        Error::kernel("syscall", errno, String::new())
-    }
 }

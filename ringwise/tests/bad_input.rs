@@ -405,7 +405,7 @@ fn adopt_refuses_non_rings_and_nonsense_params() {
     assert!(matches!(ring_with(p), Err(Error::UnknownFlags { .. })));
     let mut p = real;
     p.flags |= SetupFlags::NO_MMAP.bits();
-    assert!(matches!(ring_with(p), Err(Error::Unsupported { .. })));
+    assert!(matches!(ring_with(p), Err(Error::NoMmapMisuse { .. })));
     // A ring whose SQ holds SQEs queued by other code and not submitted.
     let mut p = zeroed_params();
     // SAFETY: as above.
@@ -428,7 +428,7 @@ fn adopt_refuses_non_rings_and_nonsense_params() {
     // SAFETY: the ring is ours alone (its header mapping is gone); its
     // parameters are the kernel's.
     let err = unsafe { Ring::<Sqe64, Cqe16>::adopt(fd, p) }.unwrap_err();
-    assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
     assert!(err.to_string().contains("3 SQEs"), "{err}");
 
     // And the real parameters work.

@@ -1,0 +1,510 @@
+//! Submitting and waiting: the hot submit path, and every way of waiting
+//! for completions, all through one typed wait argument, [`WaitArgs`].
+//!
+//! The submit path (`submit` → `submit_inner` → `submit_route` →
+//! `enter_published`) is written so that, inlined into the caller's loop,
+//! it publishes the SQ tail, tests one byte (or one thread token) and
+//! issues the `io_uring_enter` syscall inline: keep its `#[inline(always)]`
+//! and its shape (`ringwise-bench/callgrind.sh` counts its instructions).
+//!
+//! Waits with an argument (a timeout, a minimum wait, a signal mask) go
+//! through `io_uring_getevents_arg` (`IORING_ENTER_EXT_ARG`, Linux 5.11).
+//! What is written once here: the conversion of a [`WaitArgs`] into that
+//! structure ([`WaitArgs::with_kernel_arg`]), the feature checks
+//! (`check_wait_args`), and the rule that a wait with an argument which ends
+//! by timing out or by a signal is not an error (`wait_ended_early`).
+
+use super::{Ring, Submitted};
+use crate::abi;
+use crate::cqueue::Drain;
+use crate::entry::{CqeSize, PrepareSqe, SafeOp, SqeSize};
+use crate::error::{Error, Result};
+use crate::flags::{Features, SetupFlags};
+use crate::sys;
+use rustix::io::Errno;
+use std::ffi::c_void;
+use std::time::Duration;
+
+/// How a wait may end besides `want` completions arriving: a timeout or a
+/// deadline, a minimum wait, and the signal mask to wait with. The
+/// argument of [`Ring::wait_with`] and [`Ring::submit_and_wait_with`], which
+/// every wait of the ring goes through.
+///
+/// The default (all `None`) waits for `want` completions with no time limit
+/// and no extended argument, on any kernel. Anything set makes the wait pass
+/// `IORING_ENTER_EXT_ARG` (Linux 5.11, `IORING_FEAT_EXT_ARG`); a wait that
+/// then ends by timing out (`ETIME`) or by a signal (`EINTR`) is not an
+/// error: it returns the CQEs ready, possibly fewer than asked for.
+///
+/// ```
+/// use ringwise::{op::Nop, Ring, WaitArgs};
+/// use std::time::Duration;
+///
+/// let mut ring: Ring = Ring::new(8)?;
+/// // Nothing queued: the wait ends after 10 ms with no CQE, without an error.
+/// let ready = ring.wait_with(1, &WaitArgs::new().timeout(Duration::from_millis(10)))?;
+/// assert_eq!(ready, 0);
+///
+/// ring.submission().push(Nop::new().user_data(1)).unwrap();
+/// let args = WaitArgs::new().timeout(Duration::from_secs(1));
+/// let (submitted, ready) = ring.submit_and_wait_with(1, &args)?;
+/// assert_eq!((submitted.consumed, ready), (1, 1));
+/// # Ok::<(), ringwise::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WaitArgs {
+    /// End the wait after this long (relative), or, with `absolute`, when
+    /// the ring's clock reads this time since its epoch. `None`: no limit.
+    pub timeout: Option<Duration>,
+    /// `timeout` is an absolute time on the ring's clock
+    /// (`IORING_ENTER_ABS_TIMER`, Linux 6.12; the clock is `CLOCK_MONOTONIC`
+    /// unless changed with `IORING_REGISTER_CLOCK`).
+    pub absolute: bool,
+    /// The minimum wait (`min_wait_usec`, `IORING_FEAT_MIN_TIMEOUT`, Linux
+    /// 6.12), in microseconds as the kernel counts it: until it has passed,
+    /// only `want` CQEs end the wait; after it, any one CQE does (the
+    /// `timeout` still bounds the whole wait). For batching without
+    /// stalling when traffic is light.
+    pub min_wait: Option<Duration>,
+    /// The signal mask to wait with, as `ppoll(2)` takes one: the thread's
+    /// mask is replaced by this one for the duration of the wait, so that a
+    /// signal blocked elsewhere can interrupt it. Bit `n - 1` is signal `n`
+    /// (the kernel's 64-bit `sigset_t`).
+    pub sigmask: Option<u64>,
+}
+
+impl WaitArgs {
+    /// No timeout, no minimum wait, the thread's own signal mask.
+    pub const fn new() -> WaitArgs {
+        WaitArgs { timeout: None, absolute: false, min_wait: None, sigmask: None }
+    }
+
+    /// End the wait after `timeout`.
+    pub const fn timeout(mut self, timeout: Duration) -> WaitArgs {
+        self.timeout = Some(timeout);
+        self.absolute = false;
+        self
+    }
+
+    /// End the wait when the ring's clock reads `deadline` (an absolute time
+    /// since that clock's epoch; `IORING_ENTER_ABS_TIMER`, Linux 6.12).
+    pub const fn deadline(mut self, deadline: Duration) -> WaitArgs {
+        self.timeout = Some(deadline);
+        self.absolute = true;
+        self
+    }
+
+    /// Wait at least `min_wait` for `want` CQEs before settling for any one
+    /// (`IORING_FEAT_MIN_TIMEOUT`, Linux 6.12).
+    pub const fn min_wait(mut self, min_wait: Duration) -> WaitArgs {
+        self.min_wait = Some(min_wait);
+        self
+    }
+
+    /// Wait with this signal mask (bit `n - 1` blocks signal `n`).
+    pub const fn sigmask(mut self, mask: u64) -> WaitArgs {
+        self.sigmask = Some(mask);
+        self
+    }
+
+    /// Nothing set: a plain `GETEVENTS` wait, with no extended argument.
+    pub const fn is_plain(&self) -> bool {
+        self.timeout.is_none() && self.min_wait.is_none() && self.sigmask.is_none()
+    }
+
+    /// Call `f` with the enter flags this wait adds (`EXT_ARG`, and
+    /// `ABS_TIMER` for a deadline) and a pointer to the kernel's
+    /// `io_uring_getevents_arg` with its size. The structure, and the
+    /// timespec and signal mask it points to, live on this frame: valid for
+    /// the duration of `f` only, which is when the kernel reads them.
+    fn with_kernel_arg<R>(&self, f: impl FnOnce(u32, *const c_void, usize) -> R) -> R {
+        let ts = self.timeout.map(|t| linux_raw_sys::general::__kernel_timespec {
+            tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: t.subsec_nanos() as i64,
+        });
+        let mask = self.sigmask.unwrap_or(0);
+        let arg = abi::io_uring_getevents_arg {
+            sigmask: if self.sigmask.is_some() { std::ptr::from_ref(&mask) as u64 } else { 0 },
+            sigmask_sz: if self.sigmask.is_some() { std::mem::size_of::<u64>() as u32 } else { 0 },
+            min_wait_usec: self.min_wait.map_or(0, |d| d.as_micros().min(u32::MAX as u128) as u32),
+            ts: ts.as_ref().map_or(0, |ts| std::ptr::from_ref(ts) as u64),
+        };
+        let mut flags = abi::IORING_ENTER_EXT_ARG;
+        if self.absolute && self.timeout.is_some() {
+            flags |= abi::IORING_ENTER_ABS_TIMER;
+        }
+        f(flags, std::ptr::from_ref(&arg).cast(), std::mem::size_of::<abi::io_uring_getevents_arg>())
+    }
+}
+
+/// Whether a wait with an extended argument that failed with `errno` merely
+/// ended early: it timed out (`ETIME`) or a signal interrupted it (`EINTR`).
+/// Such a wait is not an error; the CQEs ready are returned.
+fn wait_ended_early(errno: Errno) -> bool {
+    errno == Errno::TIME || errno == Errno::INTR
+}
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// The CQEs ready now. When the CQ looks empty but the kernel holds
+    /// overflowed CQEs or pending task work, they are flushed in first, so no
+    /// CQE is ever left behind.
+    #[inline]
+    pub fn completions(&mut self) -> Result<Drain<'_, C>> {
+        if self.cq.is_empty() && self.sq.ring_flags() & (abi::IORING_SQ_CQ_OVERFLOW | abi::IORING_SQ_TASKRUN) != 0 {
+            self.get_events()?;
+        }
+        Ok(self.cq.drain())
+    }
+
+    /// Enter the kernel only to flush overflowed CQEs and run task work.
+    pub fn get_events(&mut self) -> Result<()> {
+        self.enter(0, 0, abi::IORING_ENTER_GETEVENTS, std::ptr::null(), 0).map(|_| ())
+    }
+
+    /// Queue `op`, first submitting what is queued when the SQ is full: the
+    /// loop every server writes around [`SubmissionQueue::push`](crate::SubmissionQueue::push). Fails with
+    /// [`Error::SubmissionQueueFull`] only when that submit consumed nothing.
+    pub fn push_or_submit<O: SafeOp>(&mut self, op: O) -> Result<()> {
+        self.make_room()?;
+        self.submission().push(op).map_err(|_| Error::SubmissionQueueFull { capacity: self.sq.capacity() })
+    }
+
+    /// [`push_or_submit`](Self::push_or_submit) for any op.
+    ///
+    /// # Safety
+    /// As for [`SubmissionQueue::push_unchecked`](crate::SubmissionQueue::push_unchecked): every pointer the op
+    /// carries must stay valid until its CQE has been reaped.
+    pub unsafe fn push_or_submit_unchecked<O: PrepareSqe>(&mut self, op: O) -> Result<()> {
+        self.make_room()?;
+        // SAFETY: forwarded contract.
+        unsafe { self.submission().push_unchecked(op) }
+            .map_err(|_| Error::SubmissionQueueFull { capacity: self.sq.capacity() })
+    }
+
+    /// Submit when the SQ has no free slot.
+    fn make_room(&mut self) -> Result<()> {
+        if self.submission().space() == 0 {
+            self.submit()?;
+        }
+        Ok(())
+    }
+
+    /// Publish queued SQEs and tell the kernel. Returns what was consumed.
+    #[inline]
+    pub fn submit(&mut self) -> Result<Submitted> {
+        self.submit_and_wait(0)
+    }
+
+    /// Submit, then wait until at least `want` CQEs are ready.
+    #[inline]
+    pub fn submit_and_wait(&mut self, want: u32) -> Result<Submitted> {
+        self.submit_inner(want, abi::IORING_ENTER_GETEVENTS, std::ptr::null(), 0)
+    }
+
+    #[inline(always)]
+    fn submit_inner(&mut self, want: u32, wait_flags: u32, arg: *const c_void, argsz: usize) -> Result<Submitted> {
+        // Two copies, each with its enter flags a constant (and the
+        // "anything to do?" test reduced to `to_submit == 0` or to nothing):
+        // the caller's loop usually knows which one it takes. Left to
+        // itself, the optimiser sometimes merges them into one copy that
+        // computes the flags at run time.
+        if want > 0 {
+            self.submit_route(want, wait_flags, wait_flags, arg, argsz)
+        } else {
+            self.submit_route(0, 0, wait_flags, arg, argsz)
+        }
+    }
+
+    /// `submit_inner` with the enter flags decided (`wait_flags` or 0).
+    #[inline(always)]
+    fn submit_route(
+        &mut self,
+        want: u32,
+        flags: u32,
+        wait_flags: u32,
+        arg: *const c_void,
+        argsz: usize,
+    ) -> Result<Submitted> {
+        // Publish first, the route after. (Of the equivalent arrangements
+        // measured, this one ran fastest at batch 1; see ringwise-bench's
+        // README on how much code placement alone moves that number.)
+        let to_submit = self.sq.publish();
+        // Most rings take the direct route: one byte for a plain ring, one
+        // thread-token compare more for the thread that registered the fd.
+        if let Some((fd, flags)) = self.enter.direct(flags) {
+            return self.enter_published(to_submit, want, flags, arg, argsz, |_, _| (fd, flags));
+        }
+        if self.enter.polled {
+            // Publishes again (the same tail) and counts for itself.
+            return self.submit_polled(want, wait_flags, arg, argsz);
+        }
+        // The fd is still to be registered, or the ring is entered from
+        // another thread than the one that registered it.
+        self.enter_published(to_submit, want, flags, arg, argsz, |ring, flags| ring.enter.enter_args(&ring.fd, flags))
+    }
+
+    /// Enter for `to_submit` published SQEs with the fd and flags `target`
+    /// picks (called only if there is something to enter for), and account
+    /// for what was consumed.
+    #[inline(always)]
+    fn enter_published(
+        &mut self,
+        to_submit: u32,
+        want: u32,
+        flags: u32,
+        arg: *const c_void,
+        argsz: usize,
+        target: impl FnOnce(&Self, u32) -> (u32, u32),
+    ) -> Result<Submitted> {
+        if to_submit == 0 && flags == 0 {
+            return Ok(Submitted { consumed: 0, remaining: 0, stopped_after: None });
+        }
+        let (fd, flags) = target(self, flags);
+        // The result stays a bare errno until it is known to be an error:
+        // the `Error` is built out of line, off the hot path.
+        // SAFETY: the callers in this module pass null or a valid EXT_ARG;
+        // every SQE published was pushed through the typed API whose safety
+        // contract covers its pointers.
+        let result = unsafe { sys::io_uring_enter(fd, to_submit, want, flags, arg, argsz) };
+        // The head as last read is still cached (read here rather than kept
+        // in a register across the syscall, which clobbers most of them).
+        let before = self.sq.cached_head();
+        let head = self.sq.sync_head();
+        let consumed = head.wrapping_sub(before);
+        let remaining = self.sq.local_tail().wrapping_sub(head);
+        if let Err(errno) = result {
+            // A wait that timed out or was interrupted after submitting: the
+            // submission stands.
+            if consumed == 0 {
+                return Err(self.enter_error(errno));
+            }
+        }
+        let stopped_after = (remaining > 0 && consumed > 0).then(|| self.sq.sqe_at(head.wrapping_sub(1)).user_data);
+        Ok(Submitted { consumed, remaining, stopped_after })
+    }
+
+    /// `submit_inner` for SQPOLL (the kernel thread consumes on its own;
+    /// enter only to wake it or to wait) and IOPOLL (always GETEVENTS).
+    #[inline(always)]
+    fn submit_polled(&mut self, want: u32, wait_flags: u32, arg: *const c_void, argsz: usize) -> Result<Submitted> {
+        let before = self.sq.cached_head();
+        let to_submit = self.sq.publish();
+        let setup = self.enter.setup;
+        if !setup.contains(SetupFlags::SQPOLL) {
+            // IOPOLL: every enter reaps polled completions.
+            let result = self.enter(to_submit, want, wait_flags, arg, argsz);
+            let head = self.sq.sync_head();
+            let consumed = head.wrapping_sub(before);
+            let remaining = self.sq.local_tail().wrapping_sub(head);
+            return match result {
+                Err(e) if consumed == 0 => Err(e),
+                _ => {
+                    let stopped_after =
+                        (remaining > 0 && consumed > 0).then(|| self.sq.sqe_at(head.wrapping_sub(1)).user_data);
+                    Ok(Submitted { consumed, remaining, stopped_after })
+                }
+            };
+        }
+        let mut flags = 0;
+        // The SQPOLL thread consumes on its own; wake it if it sleeps.
+        if self.sq.ring_flags_seqcst() & abi::IORING_SQ_NEED_WAKEUP != 0 {
+            flags |= abi::IORING_ENTER_SQ_WAKEUP;
+        }
+        if want > 0 {
+            flags |= wait_flags;
+        }
+        if flags != 0 {
+            self.enter(to_submit, want, flags, arg, argsz)?;
+        }
+        let head = self.sq.sync_head();
+        Ok(Submitted {
+            consumed: head.wrapping_sub(before),
+            remaining: self.sq.local_tail().wrapping_sub(head),
+            stopped_after: None,
+        })
+    }
+
+    /// Wait until at least `want` CQEs are ready (submitting nothing);
+    /// returns the CQEs ready. A signal ends the wait with `EINTR` as an
+    /// error (unlike the waits with an argument).
+    pub fn wait(&mut self, want: u32) -> Result<u32> {
+        self.wait_with(want, &WaitArgs::new())
+    }
+
+    /// Wait until `want` CQEs are ready or `timeout` passes (submitting
+    /// nothing; `IORING_ENTER_EXT_ARG`, Linux 5.11); returns the CQEs ready,
+    /// possibly fewer than `want`: a timeout is not an error.
+    pub fn wait_timeout(&mut self, want: u32, timeout: Duration) -> Result<u32> {
+        self.wait_with(want, &WaitArgs::new().timeout(timeout))
+    }
+
+    /// Submit, then wait until `want` CQEs are ready or `timeout` passes
+    /// (`IORING_ENTER_EXT_ARG`, Linux 5.11). Returns the submission and the
+    /// CQEs ready; a timeout is not an error.
+    pub fn submit_and_wait_timeout(&mut self, want: u32, timeout: Duration) -> Result<(Submitted, u32)> {
+        self.submit_and_wait_with(want, &WaitArgs::new().timeout(timeout))
+    }
+
+    /// Wait (submitting nothing; queued SQEs stay queued) until `want` CQEs
+    /// are ready or `args` end the wait; returns the CQEs ready. Returns at
+    /// once if `want` are ready already.
+    ///
+    /// Fails with [`Error::FeatureMissing`] if `args` need a feature this
+    /// kernel lacks (`EXT_ARG` for anything set, `MIN_TIMEOUT` for
+    /// `min_wait`), and with the kernel's error otherwise; a wait with
+    /// an argument that times out or is interrupted by a signal is not an
+    /// error.
+    pub fn wait_with(&mut self, want: u32, args: &WaitArgs) -> Result<u32> {
+        if self.cq.len() >= want {
+            return Ok(self.cq.len());
+        }
+        if args.is_plain() {
+            self.enter(0, want, abi::IORING_ENTER_GETEVENTS, std::ptr::null(), 0)?;
+            return Ok(self.cq.len());
+        }
+        self.check_wait_args(args)?;
+        args.with_kernel_arg(|flags, arg, argsz| {
+            // SAFETY: `arg` is a valid io_uring_getevents_arg for the
+            // duration of this call, as EXT_ARG needs.
+            unsafe { self.wait_only(want, abi::IORING_ENTER_GETEVENTS | flags, arg, argsz) }
+        })?;
+        Ok(self.cq.len())
+    }
+
+    /// Submit what is queued, then wait until `want` CQEs are ready or
+    /// `args` end the wait. Returns the submission and the CQEs ready.
+    /// Errors as for [`wait_with`](Self::wait_with); when the wait times out
+    /// or is interrupted after the kernel consumed nothing, the submission
+    /// reports everything as still queued.
+    pub fn submit_and_wait_with(&mut self, want: u32, args: &WaitArgs) -> Result<(Submitted, u32)> {
+        if args.is_plain() {
+            let submitted = self.submit_and_wait(want)?;
+            return Ok((submitted, self.cq.len()));
+        }
+        self.check_wait_args(args)?;
+        args.with_kernel_arg(|flags, arg, argsz| {
+            // SAFETY: `arg` is a valid io_uring_getevents_arg for the
+            // duration of this call, as EXT_ARG needs.
+            unsafe { self.submit_and_wait_ext(want, abi::IORING_ENTER_GETEVENTS | flags, arg, argsz) }
+        })
+    }
+
+    /// The kernel features `args` need, checked before any enter.
+    fn check_wait_args(&self, args: &WaitArgs) -> Result<()> {
+        let features = self.features();
+        if !features.contains(Features::EXT_ARG) {
+            return Err(Error::FeatureMissing {
+                what: "waiting with a timeout, minimum wait or signal mask",
+                feature: "IORING_FEAT_EXT_ARG",
+                since: "5.11",
+            });
+        }
+        if args.min_wait.is_some() && !features.contains(Features::MIN_TIMEOUT) {
+            return Err(Error::FeatureMissing {
+                what: "waiting with a minimum wait",
+                feature: "IORING_FEAT_MIN_TIMEOUT",
+                since: "6.12",
+            });
+        }
+        Ok(())
+    }
+
+    /// Enter to wait only, with an extended argument: a wait that ends
+    /// early ([`wait_ended_early`]) is not an error.
+    ///
+    /// # Safety
+    /// `arg`/`argsz` must be what `flags` make the kernel read.
+    unsafe fn wait_only(&self, want: u32, flags: u32, arg: *const c_void, argsz: usize) -> Result<()> {
+        match self.enter(0, want, flags, arg, argsz) {
+            Err(e) if !wait_ended_early(e.errno()) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Submit (if anything is queued), then wait for `want` CQEs with an
+    /// extended argument (`flags` holds `EXT_ARG` and maybe `EXT_ARG_REG` or
+    /// `ABS_TIMER`). A timeout or a signal ends the wait without an error:
+    /// the CQEs ready are returned with the submission. Shared by
+    /// [`submit_and_wait_with`](Self::submit_and_wait_with) and the
+    /// registered-region waits (`register/mem_region.rs`).
+    ///
+    /// # Safety
+    /// `arg`/`argsz` must be what `flags` make the kernel read: a valid
+    /// `io_uring_getevents_arg`, or an offset into the registered wait region.
+    pub(crate) unsafe fn submit_and_wait_ext(
+        &mut self,
+        want: u32,
+        flags: u32,
+        arg: *const c_void,
+        argsz: usize,
+    ) -> Result<(Submitted, u32)> {
+        let submitted =
+            if self.sq.local_tail() == self.sq.cached_head() && !self.enter.setup.contains(SetupFlags::SQPOLL) {
+                // Nothing to submit: wait only.
+                // SAFETY: forwarded contract.
+                unsafe { self.wait_only(want, flags, arg, argsz) }?;
+                Submitted { consumed: 0, remaining: 0, stopped_after: None }
+            } else {
+                match self.submit_inner(want, flags, arg, argsz) {
+                    Ok(s) => s,
+                    Err(e) if wait_ended_early(e.errno()) => {
+                        Submitted { consumed: 0, remaining: self.sq.len(), stopped_after: None }
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+        Ok((submitted, self.cq.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `with_kernel_arg` hands the kernel: (flags, the argument, the
+    /// timespec it points to, the signal mask it points to).
+    #[allow(clippy::type_complexity)]
+    fn kernel_view(args: &WaitArgs) -> (u32, abi::io_uring_getevents_arg, Option<(i64, i64)>, Option<u64>) {
+        args.with_kernel_arg(|flags, arg, argsz| {
+            assert_eq!(argsz, std::mem::size_of::<abi::io_uring_getevents_arg>());
+            // SAFETY: `arg` and what it points to are valid during this call.
+            unsafe {
+                let arg = arg.cast::<abi::io_uring_getevents_arg>().read();
+                let ts = (arg.ts != 0).then(|| {
+                    let ts = (arg.ts as *const linux_raw_sys::general::__kernel_timespec).read();
+                    (ts.tv_sec, ts.tv_nsec)
+                });
+                let mask = (arg.sigmask != 0).then(|| (arg.sigmask as *const u64).read());
+                (flags, arg, ts, mask)
+            }
+        })
+    }
+
+    #[test]
+    fn wait_args_become_the_kernels_argument() {
+        assert!(WaitArgs::new().is_plain());
+        assert!(WaitArgs::default().is_plain());
+
+        let (flags, arg, ts, mask) = kernel_view(&WaitArgs::new().timeout(Duration::new(2, 500)));
+        assert_eq!(flags, abi::IORING_ENTER_EXT_ARG);
+        assert_eq!(ts, Some((2, 500)));
+        assert_eq!((mask, arg.sigmask_sz, arg.min_wait_usec), (None, 0, 0));
+
+        let (flags, _, ts, _) = kernel_view(&WaitArgs::new().deadline(Duration::from_secs(7)));
+        assert_eq!(flags, abi::IORING_ENTER_EXT_ARG | abi::IORING_ENTER_ABS_TIMER);
+        assert_eq!(ts, Some((7, 0)));
+
+        let args = WaitArgs::new().min_wait(Duration::from_micros(250)).sigmask(1 << 9);
+        assert!(!args.is_plain());
+        let (flags, arg, ts, mask) = kernel_view(&args);
+        assert_eq!(flags, abi::IORING_ENTER_EXT_ARG);
+        assert_eq!((ts, arg.min_wait_usec), (None, 250));
+        assert_eq!((mask, arg.sigmask_sz), (Some(1 << 9), 8));
+
+        // Durations past what the kernel's fields hold are clamped, not wrapped.
+        let (_, arg, ts, _) = kernel_view(&WaitArgs::new().timeout(Duration::MAX).min_wait(Duration::MAX));
+        assert_eq!(ts.map(|t| t.0), Some(i64::MAX));
+        assert_eq!(arg.min_wait_usec, u32::MAX);
+    }
+}
