@@ -102,7 +102,7 @@ pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
     /// Memory the kernel was handed by registrations (fixed buffers, buffer
     /// rings, regions), keyed by `register`; released on unregistration or
     /// after the fd is closed.
-    pub(crate) keep: Vec<(u64, Box<dyn std::any::Any + Send>)>,
+    pub(crate) registrations: crate::register::Registrations,
 }
 
 // SAFETY: all raw pointers point into memory the ring owns (kernel mappings
@@ -423,7 +423,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let (sq, cq) = unsafe { queue_pointers(rings, sqes, &params, &layout) };
         // SAFETY: as above.
         let (sq, cq) = unsafe { (SqState::new(sq), CqState::new(cq)) };
-        Ok(Ring { sq, cq, enter, layout, params, fd, kernel_maps, backing, keep: Vec::new() })
+        Ok(Ring { sq, cq, enter, layout, params, fd, kernel_maps, backing, registrations: Default::default() })
     }
 
     /// The submission queue, as a handle that borrows it from the ring.

@@ -23,7 +23,7 @@
 //! group id is either a list (`PROVIDE_BUFFERS`) or a ring, never both (the
 //! kernel answers EEXIST).
 
-use super::{explain, keep_key, opcode};
+use super::opcode;
 use crate::entry::{Cqe, CqeSize, SqeSize};
 use crate::error::{Error, Region, Result};
 use crate::memory::{check_region, round_up, KernelMap, Mapping, RingMemory};
@@ -133,7 +133,7 @@ impl Drop for Buffers {
     fn drop(&mut self) {
         let (ptr, len) = (self.0.as_ptr(), self.0.len());
         // SAFETY: `[ptr, ptr + len)` is the mapping this value owns; the last
-        // `BufRing` handle and the ring's keep are gone, so no reference into
+        // `BufRing` handle and the ring's `Registrations` are gone, so no reference into
         // it exists any more. MAP_FIXED replaces it in one step, so the range
         // is never unmapped in between. If that fails (no memory for a new
         // VMA), the old mapping is left as it is: a leak, never a reuse. The
@@ -150,8 +150,8 @@ impl Drop for Buffers {
 }
 
 /// Entries and buffers, shared by the [`BufRing`] handle and the ring that
-/// keeps them alive while registered.
-struct Shared {
+/// keeps them alive while registered (`Registrations`).
+pub(super) struct Shared {
     entries: *mut u8,
     buffers: Buffers,
     _entry_memory: EntryMemory,
@@ -231,10 +231,7 @@ impl BufRing {
     pub fn add(&mut self, bid: u16) -> Result<()> {
         self.check_bid(bid)?;
         if self.in_kernel[bid as usize] {
-            return Err(Error::Unsupported {
-                what: format!("adding buffer {bid} to group {}", self.config.bgid),
-                why: "the kernel holds it already; wait for the CQE that reports it".into(),
-            });
+            return Err(Error::BufferInKernel { bgid: self.config.bgid, bid });
         }
         let slot = (self.local_tail as u32 & self.mask) as usize;
         let addr = self.buffer_ptr(bid) as u64;
@@ -386,7 +383,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     pub fn register_buf_ring_in<M: RingMemory>(&mut self, config: BufRingConfig, mut memory: M) -> Result<BufRing> {
         config.check()?;
         if config.kernel_mapped {
-            return Err(Error::Unsupported {
+            return Err(Error::InvalidArgument {
                 what: "a kernel-mapped buffer ring in caller memory".into(),
                 why: "IOU_PBUF_RING_MMAP means the kernel allocates the entries; drop kernel_mapped()".into(),
             });
@@ -420,8 +417,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let reg = io_uring_buf_reg { ring_addr, ring_entries: config.entries, bgid: config.bgid, flags, resv: [0; 3] };
         // SAFETY: `reg` is valid for the call; the entries memory it names is
         // kept alive by the ring (below) until unregistered or closed.
-        unsafe { self.register_raw(opcode::REGISTER_PBUF_RING, (&reg as *const io_uring_buf_reg).cast(), 1) }
-            .map_err(|e| explain(e, |errno| pbuf_context(config.bgid, errno)))?;
+        unsafe { self.register_pbuf(opcode::REGISTER_PBUF_RING, &reg) }?;
         let (entries, entry_memory) = match memory {
             Some(m) => m,
             None => match self.map_kernel_buf_ring(&config) {
@@ -434,7 +430,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         };
         let shared =
             Arc::new(Shared { entries, buffers: Buffers(ManuallyDrop::new(buffers)), _entry_memory: entry_memory });
-        self.keep.push((keep_key::buf_ring(config.bgid), Box::new(Arc::clone(&shared))));
+        self.registrations.hold_buf_ring(config.bgid, Arc::clone(&shared));
         let n = config.entries as usize;
         let mut ring = BufRing {
             shared,
@@ -453,10 +449,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
 
     fn map_kernel_buf_ring(&self, config: &BufRingConfig) -> Result<KernelMap> {
         let Some(fd) = self.fd() else {
-            return Err(Error::Unsupported {
-                what: "a kernel-mapped buffer ring".into(),
-                why: "a REGISTERED_FD_ONLY ring has no fd to mmap the entries from".into(),
-            });
+            return Err(Error::NoRingFd { what: "a kernel-mapped buffer ring" });
         };
         let offset = IORING_OFF_PBUF_RING as u64 | ((config.bgid as u64) << IORING_OFF_PBUF_SHIFT);
         KernelMap::map(fd, config.ring_bytes(), offset, "provided-buffer ring")
@@ -464,10 +457,22 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
 
     fn unregister_pbuf(&self, bgid: u16) -> Result<()> {
         let reg = io_uring_buf_reg { ring_addr: 0, ring_entries: 0, bgid, flags: 0, resv: [0; 3] };
-        // SAFETY: `reg` is valid for the call.
-        unsafe { self.register_raw(opcode::UNREGISTER_PBUF_RING, (&reg as *const io_uring_buf_reg).cast(), 1) }
+        // SAFETY: `reg` is valid for the call and names no memory.
+        unsafe { self.register_pbuf(opcode::UNREGISTER_PBUF_RING, &reg) }
+    }
+
+    /// `REGISTER_PBUF_RING` or `UNREGISTER_PBUF_RING` with `reg`, the errno
+    /// explained for its group.
+    ///
+    /// # Safety
+    /// A ring address in `reg` names entries memory the ring keeps alive
+    /// until the group is unregistered or the ring is closed.
+    unsafe fn register_pbuf(&self, opcode: u32, reg: &io_uring_buf_reg) -> Result<()> {
+        let bgid = reg.bgid;
+        // SAFETY: `reg` is valid for the call; forwarded contract for the
+        // memory it names.
+        unsafe { self.register(opcode, (reg as *const io_uring_buf_reg).cast(), 1, |e| pbuf_context(bgid, e)) }
             .map(|_| ())
-            .map_err(|e| explain(e, |errno| pbuf_context(bgid, errno)))
     }
 
     /// Unregister a buffer ring (`IORING_UNREGISTER_PBUF_RING`, opcode 23).
@@ -475,7 +480,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     pub fn unregister_buf_ring(&mut self, buf_ring: BufRing) -> Result<()> {
         let bgid = buf_ring.config.bgid;
         self.unregister_pbuf(bgid)?;
-        self.keep.retain(|(key, _)| *key != keep_key::buf_ring(bgid));
+        self.registrations.release_buf_ring(bgid);
         drop(buf_ring);
         Ok(())
     }
@@ -485,9 +490,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Linux 6.8).
     pub fn buf_ring_head(&self, bgid: u16) -> Result<u16> {
         let mut status = io_uring_buf_status { buf_group: bgid as u32, head: 0, resv: [0; 8] };
+        let arg = (&mut status as *mut io_uring_buf_status).cast();
         // SAFETY: `status` is valid for the call; the kernel writes `head`.
-        unsafe { self.register_raw(opcode::REGISTER_PBUF_STATUS, (&mut status as *mut io_uring_buf_status).cast(), 1) }
-            .map_err(|e| explain(e, |errno| pbuf_context(bgid, errno)))?;
+        unsafe { self.register(opcode::REGISTER_PBUF_STATUS, arg, 1, |errno| pbuf_context(bgid, errno)) }?;
         Ok(status.head as u16)
     }
 }

@@ -12,10 +12,10 @@
 //! table (or a range of it) this ring's, sharing the same pinned pages; the
 //! memory the source ring owns is then kept alive by both.
 
-use super::rsrc::Table;
-use super::{count, explain, keep_key, opcode};
+use super::opcode;
+use super::rsrc::RsrcTable;
 use crate::entry::{CqeSize, SqeSize};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Table};
 use crate::memory::RingMemory;
 use crate::op::Iovec;
 use crate::Ring;
@@ -23,30 +23,48 @@ use linux_raw_sys::io_uring::{io_uring_clone_buffers, IORING_REGISTER_DST_REPLAC
 use rustix::io::Errno;
 use std::sync::{Arc, Mutex};
 
-/// Owned memory behind fixed buffers, shared by rings that cloned it.
+/// Owned memory behind fixed buffers (one registration or update call's
+/// worth), shared by rings that cloned it. The mutex only makes the boxed
+/// memory `Sync` for the `Arc`; nothing locks it.
 pub(crate) type OwnedBuffers = Arc<Mutex<Vec<Box<dyn RingMemory>>>>;
 
 /// The buffer table, for the calls it shares with files.
-const TABLE: Table = Table {
-    what: "buffers",
-    tags: "tags for the buffers",
+const TABLE: RsrcTable = RsrcTable {
+    kind: Table::Buffers,
     register: opcode::REGISTER_BUFFERS2,
     update: opcode::REGISTER_BUFFERS_UPDATE,
     context: buffers_context,
 };
 
+/// What an errno of a call on the buffer table means: the one place for
+/// this family (`clone` for [`Ring::clone_buffers_from`], which names
+/// another ring's table).
 fn buffers_context(errno: Errno) -> Option<String> {
-    Some(match errno {
-        Errno::BUSY => "buffers are already registered on this ring; unregister them or update slots".into(),
-        Errno::NXIO => "no buffers are registered on this ring".into(),
-        Errno::FAULT => "a buffer is not mapped memory the kernel can pin (file-backed shared mappings can't be), \
-                         or has length 0 with a non-null address"
+    context(errno, None)
+}
+
+fn context(errno: Errno, clone: Option<&CloneBuffers>) -> Option<String> {
+    Some(match (errno, clone) {
+        (Errno::BUSY, Some(_)) => "this ring already has buffers; use CloneBuffers::replace".into(),
+        (Errno::BUSY, None) => "buffers are already registered on this ring; unregister them or update slots".into(),
+        (Errno::NXIO, Some(_)) => "the source ring has no registered buffers".into(),
+        (Errno::NXIO, None) => "no buffers are registered on this ring".into(),
+        (Errno::INVAL, Some(what)) => format!(
+            "the range (source {}+{}, destination {}) does not fit the tables, or flags unknown",
+            what.src_offset, what.count, what.dst_offset
+        ),
+        (Errno::INVAL, None) => "a buffer is empty or larger than 1 GiB, more than 16384 buffers, or the slots \
+                                 named lie outside the registered table"
             .into(),
-        Errno::NOMEM => "pinning the buffers failed: without CAP_IPC_LOCK they count against RLIMIT_MEMLOCK".into(),
-        Errno::INVAL => "a buffer is empty or larger than 1 GiB, more than 16384 buffers, or the slots named lie \
-                         outside the registered table"
+        (Errno::OPNOTSUPP | Errno::BADF, Some(_)) => "the source is not an io_uring".into(),
+        (Errno::FAULT, None) => "a buffer is not mapped memory the kernel can pin (file-backed shared mappings \
+                                 can't be), or has length 0 with a non-null address"
             .into(),
-        Errno::OVERFLOW => "offset plus count overflows".into(),
+        (Errno::NOMEM, _) => {
+            "pinning the buffers failed: without CAP_IPC_LOCK they count against RLIMIT_MEMLOCK".into()
+        }
+        (Errno::OVERFLOW, Some(_)) => "the range overflows".into(),
+        (Errno::OVERFLOW, None) => "offset plus count overflows".into(),
         _ => return None,
     })
 }
@@ -91,12 +109,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// pages and ops write into them. Reads and writes of the memory while an
     /// op uses it follow that op's rules.
     pub unsafe fn register_buffers(&self, iovecs: &[Iovec]) -> Result<()> {
-        let n = count("buffers", iovecs.len())?;
+        let n = TABLE.count(iovecs.len())?;
         // SAFETY: the kernel reads `n` iovecs during the call; the caller
         // guarantees the memory they describe.
-        unsafe { self.register_raw(opcode::REGISTER_BUFFERS, iovecs.as_ptr().cast(), n) }
-            .map(|_| ())
-            .map_err(|e| explain(e, buffers_context))
+        unsafe { self.register(opcode::REGISTER_BUFFERS, iovecs.as_ptr().cast(), n, buffers_context) }.map(|_| ())
     }
 
     /// Register fixed buffers with a tag each (`IORING_REGISTER_BUFFERS2`,
@@ -127,7 +143,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // until the buffers are unregistered or the fd is closed; RingMemory
         // promises it is never reused after being dropped.
         unsafe { self.register_buffers(&iovecs) }?;
-        self.keep.push((keep_key::BUFFERS, Box::new(owned)));
+        self.registrations.hold_buffers(owned);
         Ok(iovecs)
     }
 
@@ -156,7 +172,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let (owned, iovecs) = own(buffers);
         // SAFETY: as in `register_buffers_owned`.
         let n = unsafe { self.update_buffers(offset, &iovecs, tags) }?;
-        self.keep.push((keep_key::BUFFERS, Box::new(owned)));
+        self.registrations.hold_buffers(owned);
         Ok((n, iovecs))
     }
 
@@ -165,11 +181,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// uses them.
     pub fn unregister_buffers(&mut self) -> Result<()> {
         // SAFETY: no argument.
-        unsafe { self.register_raw(opcode::UNREGISTER_BUFFERS, std::ptr::null(), 0) }
-            .map_err(|e| explain(e, buffers_context))?;
+        unsafe { self.register(opcode::UNREGISTER_BUFFERS, std::ptr::null(), 0, buffers_context) }?;
         // The kernel holds its own pin on pages still used by in-flight ops;
         // owned memory is unmapped (never reused), so releasing it is safe.
-        self.keep.retain(|(key, _)| *key != keep_key::BUFFERS);
+        self.registrations.release_buffers();
         Ok(())
     }
 
@@ -185,9 +200,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             (Some(fd), _) => (std::os::fd::AsRawFd::as_raw_fd(&fd) as u32, 0),
             (None, Some(index)) => (index, IORING_REGISTER_SRC_REGISTERED as u32),
             (None, None) => {
-                return Err(Error::Unsupported {
-                    what: "cloning buffers".into(),
-                    why: "the source ring has neither an fd nor a registered index".into(),
+                return Err(Error::InvalidArgument {
+                    what: "the source ring of a buffer clone".into(),
+                    why: "it has neither an fd nor a registered index to name it by".into(),
                 })
             }
         };
@@ -202,31 +217,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             nr: what.count,
             pad: [0; 3],
         };
+        let arg_ptr = (&arg as *const io_uring_clone_buffers).cast();
         // SAFETY: `arg` is valid for the call; the pinned pages are shared
         // by the kernel, and the memory src owns is shared below.
-        unsafe { self.register_raw(opcode::REGISTER_CLONE_BUFFERS, (&arg as *const io_uring_clone_buffers).cast(), 1) }
-            .map_err(|e| {
-                explain(e, |errno| {
-                    Some(match errno {
-                        Errno::BUSY => "this ring already has buffers; use CloneBuffers::replace".into(),
-                        Errno::NXIO => "the source ring has no registered buffers".into(),
-                        Errno::INVAL => format!(
-                            "the range (source {}+{}, destination {}) does not fit the tables, or flags unknown",
-                            what.src_offset, what.count, what.dst_offset
-                        ),
-                        Errno::OVERFLOW => "the range overflows".into(),
-                        Errno::OPNOTSUPP | Errno::BADF => "the source is not an io_uring".into(),
-                        _ => return None,
-                    })
-                })
-            })?;
-        for (key, owned) in &src.keep {
-            if *key == keep_key::BUFFERS {
-                if let Some(owned) = owned.downcast_ref::<OwnedBuffers>() {
-                    self.keep.push((keep_key::BUFFERS, Box::new(Arc::clone(owned))));
-                }
-            }
-        }
+        unsafe { self.register(opcode::REGISTER_CLONE_BUFFERS, arg_ptr, 1, |errno| context(errno, Some(&what))) }?;
+        self.registrations.share_buffers(&src.registrations);
         Ok(())
     }
 }

@@ -8,7 +8,7 @@
 //! signal. [`CompletionQueue::set_eventfd_enabled`](crate::CompletionQueue::set_eventfd_enabled)
 //! pauses notification without unregistering.
 
-use super::{explain, opcode};
+use super::opcode;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::Result;
 use crate::Ring;
@@ -31,16 +31,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let fd: i32 = eventfd.as_raw_fd();
         let op = if async_only { opcode::REGISTER_EVENTFD_ASYNC } else { opcode::REGISTER_EVENTFD };
         // SAFETY: the kernel reads one i32 during the call.
-        unsafe { self.register_raw(op, (&fd as *const i32).cast(), 1) }
-            .map(|_| ())
-            .map_err(|e| explain(e, eventfd_context))
+        unsafe { self.register(op, (&fd as *const i32).cast(), 1, eventfd_context) }.map(|_| ())
     }
 
     /// Stop signalling the eventfd (`IORING_UNREGISTER_EVENTFD`, opcode 5).
     pub fn unregister_eventfd(&self) -> Result<()> {
         // SAFETY: no argument.
-        unsafe { self.register_raw(opcode::UNREGISTER_EVENTFD, std::ptr::null(), 0) }
-            .map(|_| ())
-            .map_err(|e| explain(e, eventfd_context))
+        unsafe { self.register(opcode::UNREGISTER_EVENTFD, std::ptr::null(), 0, eventfd_context) }.map(|_| ())
     }
 }

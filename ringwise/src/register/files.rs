@@ -12,10 +12,10 @@
 //! CQE (`res` 0) once the kernel has let go of that file, i.e. after the slot
 //! was replaced or the table unregistered and no op still uses it.
 
-use super::rsrc::Table;
-use super::{count, explain, opcode};
+use super::opcode;
+use super::rsrc::RsrcTable;
 use crate::entry::{CqeSize, SqeSize};
-use crate::error::Result;
+use crate::error::{Result, Table};
 use crate::Ring;
 use linux_raw_sys::io_uring::{io_uring_file_index_range, io_uring_files_update};
 use rustix::io::Errno;
@@ -27,22 +27,32 @@ pub const EMPTY: RawFd = -1;
 pub const SKIP: RawFd = linux_raw_sys::io_uring::IORING_REGISTER_FILES_SKIP;
 
 /// The file table, for the calls it shares with buffers.
-const TABLE: Table = Table {
-    what: "files",
-    tags: "tags for the files",
+const TABLE: RsrcTable = RsrcTable {
+    kind: Table::Files,
     register: opcode::REGISTER_FILES2,
     update: opcode::REGISTER_FILES_UPDATE2,
     context: files_context,
 };
 
+/// What an errno of a call on the file table means.
 fn files_context(errno: Errno) -> Option<String> {
-    Some(match errno {
-        Errno::BUSY => "a file table is already registered; unregister it or update slots instead".into(),
-        Errno::NXIO => "no file table is registered on this ring".into(),
-        Errno::BADF => "a descriptor in the list is not open (use -1 for an empty slot)".into(),
-        Errno::MFILE => "more files than RLIMIT_NOFILE allows in one table".into(),
-        Errno::INVAL => "the slots named lie outside the registered file table, or the list is empty".into(),
-        Errno::OVERFLOW => "offset plus count overflows".into(),
+    context(errno, None)
+}
+
+/// The one place for this family: `alloc_range` is the range given to
+/// [`Ring::set_file_alloc_range`], for the errno that speaks of it.
+fn context(errno: Errno, alloc_range: Option<(u32, u32)>) -> Option<String> {
+    Some(match (errno, alloc_range) {
+        (Errno::INVAL, Some((offset, len))) => {
+            format!("the range [{offset}, {offset}+{len}) does not fit in the registered file table (or it overflows)")
+        }
+        (_, Some(_)) => return None,
+        (Errno::BUSY, None) => "a file table is already registered; unregister it or update slots instead".into(),
+        (Errno::NXIO, None) => "no file table is registered on this ring".into(),
+        (Errno::BADF, None) => "a descriptor in the list is not open (use -1 for an empty slot)".into(),
+        (Errno::MFILE, None) => "more files than RLIMIT_NOFILE allows in one table".into(),
+        (Errno::INVAL, None) => "the slots named lie outside the registered file table, or the list is empty".into(),
+        (Errno::OVERFLOW, None) => "offset plus count overflows".into(),
         _ => return None,
     })
 }
@@ -51,11 +61,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Register a file table (`IORING_REGISTER_FILES`, opcode 2): slot `i`
     /// holds `fds[i]`, or nothing for [`EMPTY`].
     pub fn register_files(&self, fds: &[RawFd]) -> Result<()> {
-        let n = count("files", fds.len())?;
+        let n = TABLE.count(fds.len())?;
         // SAFETY: the kernel reads `n` i32s from `fds` during the call.
-        unsafe { self.register_raw(opcode::REGISTER_FILES, fds.as_ptr().cast(), n) }
-            .map(|_| ())
-            .map_err(|e| explain(e, files_context))
+        unsafe { self.register(opcode::REGISTER_FILES, fds.as_ptr().cast(), n, files_context) }.map(|_| ())
     }
 
     /// Register a table of `n` empty slots (`IORING_REGISTER_FILES2` with
@@ -77,10 +85,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// slot, [`SKIP`] leaves it.
     pub fn update_files(&self, offset: u32, fds: &[RawFd]) -> Result<u32> {
         let update = io_uring_files_update { offset, resv: 0, fds: fds.as_ptr() as u64 };
-        let n = count("files", fds.len())?;
+        let n = TABLE.count(fds.len())?;
+        let arg = (&update as *const io_uring_files_update).cast();
         // SAFETY: `update` and `fds` are valid for the call.
-        unsafe { self.register_raw(opcode::REGISTER_FILES_UPDATE, (&update as *const io_uring_files_update).cast(), n) }
-            .map_err(|e| explain(e, files_context))
+        unsafe { self.register(opcode::REGISTER_FILES_UPDATE, arg, n, files_context) }
     }
 
     /// Replace slots with new files and tags (`IORING_REGISTER_FILES_UPDATE2`,
@@ -94,9 +102,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// slots post their tag CQEs once no op uses them.
     pub fn unregister_files(&self) -> Result<()> {
         // SAFETY: no argument.
-        unsafe { self.register_raw(opcode::UNREGISTER_FILES, std::ptr::null(), 0) }
-            .map(|_| ())
-            .map_err(|e| explain(e, files_context))
+        unsafe { self.register(opcode::UNREGISTER_FILES, std::ptr::null(), 0, files_context) }.map(|_| ())
     }
 
     /// Restrict the slots that ops opening "into any free slot"
@@ -104,20 +110,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// (`IORING_REGISTER_FILE_ALLOC_RANGE`, opcode 25, Linux 6.0).
     pub fn set_file_alloc_range(&self, offset: u32, len: u32) -> Result<()> {
         let range = io_uring_file_index_range { off: offset, len, resv: 0 };
+        let arg = (&range as *const io_uring_file_index_range).cast();
         // SAFETY: `range` is valid for the call.
-        unsafe {
-            self.register_raw(opcode::REGISTER_FILE_ALLOC_RANGE, (&range as *const io_uring_file_index_range).cast(), 0)
-        }
-        .map(|_| ())
-        .map_err(|e| {
-            explain(e, |errno| {
-                (errno == Errno::INVAL).then(|| {
-                    format!(
-                        "the range [{offset}, {offset}+{len}) does not fit in the registered file table \
-                         (or it overflows)"
-                    )
-                })
-            })
-        })
+        unsafe { self.register(opcode::REGISTER_FILE_ALLOC_RANGE, arg, 0, |errno| context(errno, Some((offset, len)))) }
+            .map(|_| ())
     }
 }

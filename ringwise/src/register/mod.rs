@@ -39,6 +39,7 @@ pub mod cancel;
 pub mod clock;
 pub mod eventfd;
 pub mod files;
+mod held;
 pub mod iowq;
 pub mod mem_region;
 pub mod msg_ring;
@@ -65,21 +66,61 @@ pub use restrictions::Restriction;
 pub use zcrx::{ZcrxConfig, ZcrxIfq};
 
 pub(crate) use crate::abi::register_op as opcode;
-use crate::error::{Error, Result};
-use rustix::io::Errno;
+pub(crate) use held::Registrations;
 
-/// Keys of the memory a ring keeps for its registrations (`Ring::keep`).
-pub(crate) mod keep_key {
-    /// Fixed buffers registered from owned memory (one entry per call).
-    pub const BUFFERS: u64 = 1 << 32;
-    /// A provided-buffer ring, by group id.
-    pub const fn buf_ring(bgid: u16) -> u64 {
-        (2 << 32) | bgid as u64
+use crate::entry::{CqeSize, SqeSize};
+use crate::error::{Error, Result};
+use crate::sys;
+use crate::Ring;
+use linux_raw_sys::io_uring::__kernel_timespec;
+use rustix::io::Errno;
+use std::ffi::c_void;
+use std::time::Duration;
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// The one way the families here call the kernel:
+    /// [`register_raw`](Ring::register_raw) (which picks the ring fd or its
+    /// registered index), with the errno explained by the family's
+    /// `context` (see [`explain`]).
+    ///
+    /// # Safety
+    /// As for [`register_raw`](Ring::register_raw): `arg` is valid for
+    /// `opcode` with `nr_args`, and stays valid for as long as the kernel
+    /// keeps it.
+    pub(crate) unsafe fn register(
+        &self,
+        opcode: u32,
+        arg: *const c_void,
+        nr_args: u32,
+        context: impl FnOnce(Errno) -> Option<String>,
+    ) -> Result<u32> {
+        // SAFETY: forwarded contract.
+        unsafe { self.register_raw(opcode, arg, nr_args) }.map_err(|e| explain(e, context))
     }
-    /// The parameter (wait-argument) region.
-    pub const MEM_REGION: u64 = 3 << 32;
-    /// A zero-copy receive interface queue's area and refill ring.
-    pub const ZCRX: u64 = 5 << 32;
+}
+
+/// The funnel for the two operations that need no ring
+/// (`REGISTER_SEND_MSG_RING`, `REGISTER_QUERY`): `io_uring_register` on fd
+/// -1, the error named `call` and explained by `context`.
+///
+/// # Safety
+/// `arg` is valid for `opcode` with `nr_args` during the call.
+pub(crate) unsafe fn register_ringless(
+    call: &'static str,
+    opcode: u32,
+    arg: *const c_void,
+    nr_args: u32,
+    context: impl FnOnce(Errno) -> Option<String>,
+) -> Result<u32> {
+    // SAFETY: forwarded contract; fd -1 names no ring, which these opcodes
+    // accept.
+    unsafe { sys::io_uring_register(u32::MAX, opcode, arg, nr_args) }
+        .map_err(|errno| Error::kernel(call, errno, context(errno).unwrap_or_default()))
+}
+
+/// A duration as the kernel's timespec (seconds saturate at `i64::MAX`).
+pub(crate) fn timespec(d: Duration) -> __kernel_timespec {
+    __kernel_timespec { tv_sec: d.as_secs().min(i64::MAX as u64) as i64, tv_nsec: d.subsec_nanos() as i64 }
 }
 
 /// Replace the generic context of a kernel error with one that says what the

@@ -7,7 +7,7 @@
 //! [`Ring::napi_add_id`] (Linux 6.13). Settings can be made without a
 //! network card; they only take effect for sockets on NAPI devices.
 
-use super::{explain, opcode};
+use super::opcode;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::Result;
 use crate::Ring;
@@ -71,8 +71,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     fn napi_call(&self, opcode: u32, napi: &mut io_uring_napi) -> Result<NapiSettings> {
         // SAFETY: `napi` is valid for the call; the kernel writes the
         // previous settings into it.
-        unsafe { self.register_raw(opcode, (napi as *mut io_uring_napi).cast(), 1) }
-            .map_err(|e| explain(e, napi_context))?;
+        unsafe { self.register(opcode, (napi as *mut io_uring_napi).cast(), 1, napi_context) }?;
         Ok(NapiSettings {
             busy_poll_timeout_us: napi.busy_poll_to,
             prefer_busy_poll: napi.prefer_busy_poll != 0,

@@ -6,7 +6,7 @@
 //! opcode 12). A forbidden SQE completes with `-EACCES`; a forbidden
 //! register call fails with EACCES.
 
-use super::{count, explain, opcode};
+use super::{count, opcode};
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::Result;
 use crate::flags::SqeFlags;
@@ -50,6 +50,16 @@ impl Restriction {
     }
 }
 
+/// What an errno of `REGISTER_RESTRICTIONS` means.
+fn restrictions_context(errno: Errno) -> Option<String> {
+    Some(match errno {
+        Errno::BADFD => "restrictions need a ring built disabled (Builder::disabled) and not yet enabled".into(),
+        Errno::BUSY => "restrictions were already registered on this ring".into(),
+        Errno::INVAL => "an opcode in the list is unknown to this kernel, or the list is empty or too long".into(),
+        _ => return None,
+    })
+}
+
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Register the allow-list (opcode 11). The ring must have been built
     /// disabled and not yet enabled; only one call is allowed.
@@ -57,19 +67,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let raw: Vec<RawRestriction> = restrictions.iter().map(|r| r.raw()).collect();
         let n = count("restrictions", raw.len())?;
         // SAFETY: the kernel reads `n` 16-byte restrictions during the call.
-        unsafe { self.register_raw(opcode::REGISTER_RESTRICTIONS, raw.as_ptr().cast(), n) }.map(|_| ()).map_err(|e| {
-            explain(e, |errno| {
-                Some(match errno {
-                    Errno::BADFD => "restrictions need a ring built disabled (Builder::disabled) and not yet \
-                                         enabled"
-                        .into(),
-                    Errno::BUSY => "restrictions were already registered on this ring".into(),
-                    Errno::INVAL => "an opcode in the list is unknown to this kernel, or the list is empty or \
-                                         too long"
-                        .into(),
-                    _ => return None,
-                })
-            })
-        })
+        unsafe { self.register(opcode::REGISTER_RESTRICTIONS, raw.as_ptr().cast(), n, restrictions_context) }
+            .map(|_| ())
     }
 }

@@ -14,7 +14,7 @@
 //! owner, and once the slot was reused the owner would submit to, register
 //! on (buffer rings, resizes) and wait on whichever ring took the slot.
 
-use super::{count, explain, opcode};
+use super::{count, opcode};
 use crate::abi::io_uring_rsrc_update;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::{Error, Result};
@@ -50,8 +50,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             .collect();
         let n = count("ring fds", updates.len())?;
         // SAFETY: the kernel reads and writes `n` updates during the call.
-        let done = unsafe { self.register_raw(opcode::REGISTER_RING_FDS, updates.as_mut_ptr().cast(), n) }
-            .map_err(|e| explain(e, ring_fds_context))?;
+        let done =
+            unsafe { self.register(opcode::REGISTER_RING_FDS, updates.as_mut_ptr().cast(), n, ring_fds_context) }?;
         let slots: Vec<u32> = updates.iter().take(done as usize).map(|u| u.offset).collect();
         USER_SLOTS.with(|s| s.borrow_mut().extend_from_slice(&slots));
         Ok(slots)
@@ -64,7 +64,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     pub fn unregister_ring_fds(&self, slots: &[u32]) -> Result<u32> {
         let ours = USER_SLOTS.with(|s| s.borrow().clone());
         if let Some(&bad) = slots.iter().find(|slot| !ours.contains(slot)) {
-            return Err(Error::Unsupported {
+            return Err(Error::InvalidArgument {
                 what: format!("unregistering ring slot {bad}"),
                 why: "only slots returned by register_ring_fds on this thread can be removed; a ring's own slot \
                       (Ring::registered_index) is removed when that ring is dropped"
@@ -75,8 +75,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             slots.iter().map(|&offset| io_uring_rsrc_update { offset, resv: 0, data: 0 }).collect();
         let n = count("ring fds", updates.len())?;
         // SAFETY: the kernel reads `n` updates during the call.
-        let done = unsafe { self.register_raw(opcode::UNREGISTER_RING_FDS, updates.as_ptr().cast(), n) }
-            .map_err(|e| explain(e, ring_fds_context))?;
+        let done = unsafe { self.register(opcode::UNREGISTER_RING_FDS, updates.as_ptr().cast(), n, ring_fds_context) }?;
         // The kernel removes the slots in order and stops at the first it
         // cannot remove.
         let removed = &slots[..(done as usize).min(slots.len())];

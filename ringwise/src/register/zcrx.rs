@@ -10,7 +10,7 @@
 //! the ring; driving the refill ring is left to the caller through the raw
 //! offsets (`ZcrxIfq::offsets`).
 
-use super::{explain, keep_key, opcode};
+use super::opcode;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::{Error, Result};
 use crate::flags::SetupFlags;
@@ -49,18 +49,42 @@ pub struct ZcrxIfq {
     pub offsets: ZcrxOffsets,
     /// Token to put in refill entries' offsets (`rq_area_token`).
     pub area_token: u64,
-    memory: Arc<(Mapping, Mapping)>,
+    memory: Arc<ZcrxMemory>,
 }
 
 impl ZcrxIfq {
     /// Start of the receive area.
     pub fn area_ptr(&self) -> *mut u8 {
-        self.memory.0.as_ptr()
+        self.memory.area.as_ptr()
     }
     /// Start of the refill ring region.
     pub fn refill_ring_ptr(&self) -> *mut u8 {
-        self.memory.1.as_ptr()
+        self.memory.refill.as_ptr()
     }
+}
+
+/// The memory of a queue, shared by the ring (`Registrations`) and the
+/// [`ZcrxIfq`] handle: the kernel keeps both until the ring is torn down.
+#[derive(Debug)]
+pub(super) struct ZcrxMemory {
+    /// The receive area the NIC writes payloads into.
+    area: Mapping,
+    /// The refill ring region (header, then entries).
+    refill: Mapping,
+}
+
+/// What an errno of `REGISTER_ZCRX_IFQ` means for interface `if_idx`.
+fn zcrx_context(errno: Errno, if_idx: u32) -> Option<String> {
+    Some(match errno {
+        Errno::PERM => "zero-copy receive needs CAP_NET_ADMIN".into(),
+        Errno::NODEV => format!("no network interface with index {if_idx}"),
+        Errno::OPNOTSUPP => format!(
+            "interface {if_idx} cannot do zero-copy receive (it needs header/data split and a page-pool-capable \
+             driver; loopback and virtual NICs cannot)"
+        ),
+        Errno::INVAL => "the kernel refused the zero-copy receive setup (ring flags, queue, or sizes)".into(),
+        _ => return None,
+    })
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
@@ -68,7 +92,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     pub fn register_zcrx_ifq(&mut self, config: ZcrxConfig) -> Result<ZcrxIfq> {
         let setup = self.setup_flags();
         if !setup.contains(SetupFlags::DEFER_TASKRUN) || !setup.intersects(SetupFlags::CQE32 | SetupFlags::CQE_MIXED) {
-            return Err(Error::Unsupported {
+            return Err(Error::InvalidArgument {
                 what: "zero-copy receive on this ring".into(),
                 why: "it needs DEFER_TASKRUN and 32-byte CQEs (Ring<_, Cqe32> or CqeMixed)".into(),
             });
@@ -76,12 +100,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let page = crate::sys::page_size();
         // The kernel clamps the refill ring to 32768 entries; a count past
         // 2^31 has no power of two in a u32 (and would panic here).
-        let rq_entries = config.rq_entries.max(1).checked_next_power_of_two().ok_or_else(|| Error::Unsupported {
-            what: format!("a zero-copy receive refill ring of {} entries", config.rq_entries),
-            why: "the entry count is rounded up to a power of two, and this one has none below 2^32; the kernel \
+        let rq_entries =
+            config.rq_entries.max(1).checked_next_power_of_two().ok_or_else(|| Error::InvalidArgument {
+                what: format!("a zero-copy receive refill ring of {} entries", config.rq_entries),
+                why: "the entry count is rounded up to a power of two, and this one has none below 2^32; the kernel \
                   uses at most 32768"
-                .into(),
-        })?;
+                    .into(),
+            })?;
         let area = Mapping::anonymous(round_up(config.area_len.max(1), page))?;
         // The refill ring: a header (head, tail) of at most a page, then the
         // entries.
@@ -109,29 +134,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         reg.rq_entries = rq_entries;
         reg.area_ptr = &mut area_reg as *mut ZcrxAreaReg as u64;
         reg.region_ptr = &mut region_desc as *mut RegionDesc as u64;
+        let arg = (&mut reg as *mut ZcrxIfqReg).cast();
         // SAFETY: the structures are valid for the call; the area and region
         // they name are owned by the ring from here on (kept below).
-        unsafe { self.register_raw(opcode::REGISTER_ZCRX_IFQ, (&mut reg as *mut ZcrxIfqReg).cast(), 1) }.map_err(
-            |e| {
-                explain(e, |errno| {
-                    Some(match errno {
-                        Errno::PERM => "zero-copy receive needs CAP_NET_ADMIN".into(),
-                        Errno::NODEV => format!("no network interface with index {}", config.if_idx),
-                        Errno::OPNOTSUPP => format!(
-                            "interface {} cannot do zero-copy receive (it needs header/data split and a \
-                             page-pool-capable driver; loopback and virtual NICs cannot)",
-                            config.if_idx
-                        ),
-                        Errno::INVAL => "the kernel refused the zero-copy receive setup (ring flags, queue, \
-                                         or sizes)"
-                            .into(),
-                        _ => return None,
-                    })
-                })
-            },
-        )?;
-        let memory = Arc::new((area, region));
-        self.keep.push((keep_key::ZCRX, Box::new(Arc::clone(&memory))));
+        unsafe { self.register(opcode::REGISTER_ZCRX_IFQ, arg, 1, |errno| zcrx_context(errno, config.if_idx)) }?;
+        let memory = Arc::new(ZcrxMemory { area, refill: region });
+        self.registrations.hold_zcrx(Arc::clone(&memory));
         Ok(ZcrxIfq {
             id: reg.zcrx_id,
             rq_entries: reg.rq_entries,
