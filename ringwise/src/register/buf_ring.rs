@@ -85,7 +85,7 @@ impl BufRingConfig {
             return Err(Error::BufRingEntries { entries: self.entries, max: MAX_ENTRIES });
         }
         if self.buf_len == 0 {
-            return Err(Error::Unsupported {
+            return Err(Error::InvalidArgument {
                 what: "a buffer ring with 0-byte buffers".into(),
                 why: "the kernel needs room to put data".into(),
             });

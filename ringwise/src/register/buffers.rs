@@ -13,7 +13,7 @@
 //! memory the source ring owns is then kept alive by both.
 
 use super::opcode;
-use super::rsrc::RsrcTable;
+use super::rsrc::RsrcTable as _;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::{Error, Result, Table};
 use crate::memory::RingMemory;
@@ -28,22 +28,10 @@ use std::sync::{Arc, Mutex};
 /// memory `Sync` for the `Arc`; nothing locks it.
 pub(crate) type OwnedBuffers = Arc<Mutex<Vec<Box<dyn RingMemory>>>>;
 
-/// The buffer table, for the calls it shares with files.
-const TABLE: RsrcTable = RsrcTable {
-    kind: Table::Buffers,
-    register: opcode::REGISTER_BUFFERS2,
-    update: opcode::REGISTER_BUFFERS_UPDATE,
-    context: buffers_context,
-};
-
 /// What an errno of a call on the buffer table means: the one place for
 /// this family (`clone` for [`Ring::clone_buffers_from`], which names
 /// another ring's table).
-fn buffers_context(errno: Errno) -> Option<String> {
-    context(errno, None)
-}
-
-fn context(errno: Errno, clone: Option<&CloneBuffers>) -> Option<String> {
+pub(super) fn buffers_context(errno: Errno, clone: Option<&CloneBuffers>) -> Option<String> {
     Some(match (errno, clone) {
         (Errno::BUSY, Some(_)) => "this ring already has buffers; use CloneBuffers::replace".into(),
         (Errno::BUSY, None) => "buffers are already registered on this ring; unregister them or update slots".into(),
@@ -109,10 +97,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// pages and ops write into them. Reads and writes of the memory while an
     /// op uses it follow that op's rules.
     pub unsafe fn register_buffers(&self, iovecs: &[Iovec]) -> Result<()> {
-        let n = TABLE.count(iovecs.len())?;
+        let n = Table::Buffers.count(iovecs.len())?;
         // SAFETY: the kernel reads `n` iovecs during the call; the caller
         // guarantees the memory they describe.
-        unsafe { self.register(opcode::REGISTER_BUFFERS, iovecs.as_ptr().cast(), n, buffers_context) }.map(|_| ())
+        unsafe { self.register(opcode::REGISTER_BUFFERS, iovecs.as_ptr().cast(), n, |e| buffers_context(e, None)) }
+            .map(|_| ())
     }
 
     /// Register fixed buffers with a tag each (`IORING_REGISTER_BUFFERS2`,
@@ -125,13 +114,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     pub unsafe fn register_buffers_tagged(&self, iovecs: &[Iovec], tags: &[u64]) -> Result<()> {
         // SAFETY: `iovecs` holds `iovecs.len()` iovecs, read during the
         // call; forwarded contract for the memory they describe.
-        unsafe { self.register_tagged(&TABLE, iovecs.as_ptr() as u64, iovecs.len(), tags) }
+        unsafe { self.register_tagged(Table::Buffers, iovecs.as_ptr() as u64, iovecs.len(), tags) }
     }
 
     /// Register a table of `n` empty buffer slots (`IORING_REGISTER_BUFFERS2`
     /// with `IORING_RSRC_REGISTER_SPARSE`), to be filled with updates.
     pub fn register_buffers_sparse(&self, n: u32) -> Result<()> {
-        self.register_sparse(&TABLE, n)
+        self.register_sparse(Table::Buffers, n)
     }
 
     /// Register each of `buffers` as a fixed buffer (slot `i` = `buffers[i]`),
@@ -156,7 +145,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     pub unsafe fn update_buffers(&self, offset: u32, iovecs: &[Iovec], tags: &[u64]) -> Result<u32> {
         // SAFETY: `iovecs` holds `iovecs.len()` iovecs, read during the
         // call; forwarded contract for the memory they describe.
-        unsafe { self.update_tagged(&TABLE, offset, iovecs.as_ptr() as u64, iovecs.len(), tags) }
+        unsafe { self.update_tagged(Table::Buffers, offset, iovecs.as_ptr() as u64, iovecs.len(), tags) }
     }
 
     /// [`update_buffers`](Self::update_buffers) with owned memory, kept by
@@ -181,7 +170,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// uses them.
     pub fn unregister_buffers(&mut self) -> Result<()> {
         // SAFETY: no argument.
-        unsafe { self.register(opcode::UNREGISTER_BUFFERS, std::ptr::null(), 0, buffers_context) }?;
+        unsafe { self.register(opcode::UNREGISTER_BUFFERS, std::ptr::null(), 0, |e| buffers_context(e, None)) }?;
         // The kernel holds its own pin on pages still used by in-flight ops;
         // owned memory is unmapped (never reused), so releasing it is safe.
         self.registrations.release_buffers();
@@ -220,7 +209,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let arg_ptr = (&arg as *const io_uring_clone_buffers).cast();
         // SAFETY: `arg` is valid for the call; the pinned pages are shared
         // by the kernel, and the memory src owns is shared below.
-        unsafe { self.register(opcode::REGISTER_CLONE_BUFFERS, arg_ptr, 1, |errno| context(errno, Some(&what))) }?;
+        unsafe {
+            self.register(opcode::REGISTER_CLONE_BUFFERS, arg_ptr, 1, |errno| buffers_context(errno, Some(&what)))
+        }?;
         self.registrations.share_buffers(&src.registrations);
         Ok(())
     }

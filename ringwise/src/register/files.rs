@@ -13,7 +13,7 @@
 //! was replaced or the table unregistered and no op still uses it.
 
 use super::opcode;
-use super::rsrc::RsrcTable;
+use super::rsrc::RsrcTable as _;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::{Result, Table};
 use crate::Ring;
@@ -26,22 +26,10 @@ pub const EMPTY: RawFd = -1;
 /// In an update: leave this slot as it is (`IORING_REGISTER_FILES_SKIP`).
 pub const SKIP: RawFd = linux_raw_sys::io_uring::IORING_REGISTER_FILES_SKIP;
 
-/// The file table, for the calls it shares with buffers.
-const TABLE: RsrcTable = RsrcTable {
-    kind: Table::Files,
-    register: opcode::REGISTER_FILES2,
-    update: opcode::REGISTER_FILES_UPDATE2,
-    context: files_context,
-};
-
-/// What an errno of a call on the file table means.
-fn files_context(errno: Errno) -> Option<String> {
-    context(errno, None)
-}
-
-/// The one place for this family: `alloc_range` is the range given to
-/// [`Ring::set_file_alloc_range`], for the errno that speaks of it.
-fn context(errno: Errno, alloc_range: Option<(u32, u32)>) -> Option<String> {
+/// What an errno of a call on the file table means: the one place for this
+/// family (`alloc_range` is the range given to [`Ring::set_file_alloc_range`],
+/// for the errno that speaks of it).
+pub(super) fn files_context(errno: Errno, alloc_range: Option<(u32, u32)>) -> Option<String> {
     Some(match (errno, alloc_range) {
         (Errno::INVAL, Some((offset, len))) => {
             format!("the range [{offset}, {offset}+{len}) does not fit in the registered file table (or it overflows)")
@@ -61,23 +49,23 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Register a file table (`IORING_REGISTER_FILES`, opcode 2): slot `i`
     /// holds `fds[i]`, or nothing for [`EMPTY`].
     pub fn register_files(&self, fds: &[RawFd]) -> Result<()> {
-        let n = TABLE.count(fds.len())?;
+        let n = Table::Files.count(fds.len())?;
         // SAFETY: the kernel reads `n` i32s from `fds` during the call.
-        unsafe { self.register(opcode::REGISTER_FILES, fds.as_ptr().cast(), n, files_context) }.map(|_| ())
+        unsafe { self.register(opcode::REGISTER_FILES, fds.as_ptr().cast(), n, |e| files_context(e, None)) }.map(|_| ())
     }
 
     /// Register a table of `n` empty slots (`IORING_REGISTER_FILES2` with
     /// `IORING_RSRC_REGISTER_SPARSE`), to fill with updates or with ops that
     /// open straight into a slot.
     pub fn register_files_sparse(&self, n: u32) -> Result<()> {
-        self.register_sparse(&TABLE, n)
+        self.register_sparse(Table::Files, n)
     }
 
     /// Register a file table with a tag per slot (`IORING_REGISTER_FILES2`,
     /// opcode 13). `tags` must be as long as `fds`; 0 means untagged.
     pub fn register_files_tagged(&self, fds: &[RawFd], tags: &[u64]) -> Result<()> {
         // SAFETY: `fds` holds `fds.len()` descriptors, read during the call.
-        unsafe { self.register_tagged(&TABLE, fds.as_ptr() as u64, fds.len(), tags) }
+        unsafe { self.register_tagged(Table::Files, fds.as_ptr() as u64, fds.len(), tags) }
     }
 
     /// Replace slots `offset..offset + fds.len()` (`IORING_REGISTER_FILES_UPDATE`,
@@ -85,24 +73,24 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// slot, [`SKIP`] leaves it.
     pub fn update_files(&self, offset: u32, fds: &[RawFd]) -> Result<u32> {
         let update = io_uring_files_update { offset, resv: 0, fds: fds.as_ptr() as u64 };
-        let n = TABLE.count(fds.len())?;
+        let n = Table::Files.count(fds.len())?;
         let arg = (&update as *const io_uring_files_update).cast();
         // SAFETY: `update` and `fds` are valid for the call.
-        unsafe { self.register(opcode::REGISTER_FILES_UPDATE, arg, n, files_context) }
+        unsafe { self.register(opcode::REGISTER_FILES_UPDATE, arg, n, |e| files_context(e, None)) }
     }
 
     /// Replace slots with new files and tags (`IORING_REGISTER_FILES_UPDATE2`,
     /// opcode 14). Returns how many slots were updated.
     pub fn update_files_tagged(&self, offset: u32, fds: &[RawFd], tags: &[u64]) -> Result<u32> {
         // SAFETY: `fds` holds `fds.len()` descriptors, read during the call.
-        unsafe { self.update_tagged(&TABLE, offset, fds.as_ptr() as u64, fds.len(), tags) }
+        unsafe { self.update_tagged(Table::Files, offset, fds.as_ptr() as u64, fds.len(), tags) }
     }
 
     /// Drop the file table (`IORING_UNREGISTER_FILES`, opcode 3). Tagged
     /// slots post their tag CQEs once no op uses them.
     pub fn unregister_files(&self) -> Result<()> {
         // SAFETY: no argument.
-        unsafe { self.register(opcode::UNREGISTER_FILES, std::ptr::null(), 0, files_context) }.map(|_| ())
+        unsafe { self.register(opcode::UNREGISTER_FILES, std::ptr::null(), 0, |e| files_context(e, None)) }.map(|_| ())
     }
 
     /// Restrict the slots that ops opening "into any free slot"
@@ -112,7 +100,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let range = io_uring_file_index_range { off: offset, len, resv: 0 };
         let arg = (&range as *const io_uring_file_index_range).cast();
         // SAFETY: `range` is valid for the call.
-        unsafe { self.register(opcode::REGISTER_FILE_ALLOC_RANGE, arg, 0, |errno| context(errno, Some((offset, len)))) }
-            .map(|_| ())
+        unsafe {
+            self.register(opcode::REGISTER_FILE_ALLOC_RANGE, arg, 0, |errno| files_context(errno, Some((offset, len))))
+        }
+        .map(|_| ())
     }
 }
