@@ -163,7 +163,53 @@ unsafe impl Send for Shared {}
 // SAFETY: as above; `&Shared` gives no access to the memory by itself.
 unsafe impl Sync for Shared {}
 
-/// A registered provided-buffer ring with its buffers.
+/// A registered provided-buffer ring with its buffers
+/// ([`Ring::register_buf_ring`], `IORING_REGISTER_PBUF_RING`, Linux 5.19).
+///
+/// The handle and the ring share the entries and the buffers: the ring keeps
+/// them while the group is registered (the kernel reads the entries and
+/// writes the buffers through their addresses), the handle gives the
+/// application its side. Dropping the handle alone does not unregister the
+/// group; [`Ring::unregister_buf_ring`] does. The buffers' address range is
+/// never given back to the process, so a late write of the kernel cannot
+/// land in someone else's memory.
+///
+/// A receive that picks from the group, its data, and the buffer given back:
+///
+/// ```
+/// use ringwise::op::RecvProvided;
+/// use ringwise::register::BufRingConfig;
+/// use ringwise::Ring;
+/// use std::io::Write;
+/// use std::os::fd::AsRawFd;
+/// use std::os::unix::net::UnixStream;
+///
+/// let mut ring = Ring::new(8)?;
+/// // Group 7: four buffers of 64 bytes, all handed to the kernel.
+/// let mut bufs = ring.register_buf_ring(BufRingConfig::new(7, 4, 64))?;
+/// assert_eq!(bufs.held(), 0);
+///
+/// let (mut tx, rx) = UnixStream::pair()?;
+/// tx.write_all(b"hello")?;
+/// ring.submission().push(RecvProvided::new(rx.as_raw_fd(), 7).user_data(1)).unwrap();
+/// ring.submit_and_wait(1)?;
+/// let cqe = ring.completion().next().unwrap();
+/// assert_eq!(cqe.buffer_id(), Some(0), "the kernel picked buffer 0");
+///
+/// // Taking the data is the one unsafe step: a `Cqe` is plain data, and
+/// // only the kernel's own CQE proves that it let go of the buffer.
+/// // SAFETY: this CQE was posted by `ring`, for the receive above, which
+/// // picked from group 7; it is passed once.
+/// let (bid, data) = unsafe { bufs.completion(&cqe) }.unwrap();
+/// assert_eq!(data, b"hello");
+/// assert_eq!(bufs.held(), 1);
+///
+/// // Give it back; the kernel may pick it again.
+/// bufs.recycle(bid)?;
+/// assert!(bufs.in_kernel(bid));
+/// ring.unregister_buf_ring(bufs)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct BufRing {
     shared: Arc<Shared>,
     config: BufRingConfig,

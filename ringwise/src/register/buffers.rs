@@ -126,6 +126,29 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Register each of `buffers` as a fixed buffer (slot `i` = `buffers[i]`),
     /// with the ring owning the memory until [`unregister_buffers`](Self::unregister_buffers)
     /// or until it is closed. Returns the iovecs, for building `*_FIXED` ops.
+    ///
+    /// Ownership: the kernel pins the pages and `*_FIXED` ops write into
+    /// them, so the memory moves into the ring (a [`RingMemory`] never
+    /// returns its pages for reuse) and safe code can no longer reach it
+    /// except through ops.
+    ///
+    /// ```
+    /// use ringwise::register::CloneBuffers;
+    /// use ringwise::{Mapping, Ring};
+    ///
+    /// let mut ring = Ring::new(4)?;
+    /// let iovecs = ring.register_buffers_owned(vec![Mapping::anonymous(4096)?, Mapping::anonymous(8192)?])?;
+    /// assert_eq!(iovecs.iter().map(|v| v.iov_len).collect::<Vec<_>>(), [4096, 8192]);
+    ///
+    /// // Another ring shares the same pinned pages (Linux 6.13).
+    /// let mut other = Ring::new(4)?;
+    /// match other.clone_buffers_from(&ring, CloneBuffers::all()) {
+    ///     Ok(()) => other.unregister_buffers()?,
+    ///     Err(e) => assert_eq!(e.errno_name(), "EINVAL", "a kernel before 6.13: {e}"),
+    /// }
+    /// ring.unregister_buffers()?;
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
     pub fn register_buffers_owned<M: RingMemory>(&mut self, buffers: Vec<M>) -> Result<Vec<Iovec>> {
         let (owned, iovecs) = own(buffers);
         // SAFETY: the memory is owned by `owned`, which the ring keeps below

@@ -25,8 +25,27 @@ fn eventfd_context(errno: Errno) -> Option<String> {
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    /// Signal `eventfd` when CQEs are posted (opcode 4), or with `async_only`
-    /// only for completions from io-wq workers (opcode 7).
+    /// Signal `eventfd` when CQEs are posted (opcode 4, Linux 5.2), or with
+    /// `async_only` only for completions from io-wq workers (opcode 7,
+    /// Linux 5.6). The kernel holds its own reference to the eventfd.
+    ///
+    /// ```
+    /// use ringwise::op::Nop;
+    /// use ringwise::Ring;
+    /// use rustix::event::{eventfd, EventfdFlags};
+    /// use std::os::fd::AsFd;
+    ///
+    /// let mut ring = Ring::new(4)?;
+    /// let efd = eventfd(0, EventfdFlags::empty())?;
+    /// ring.register_eventfd(efd.as_fd(), false)?;
+    /// ring.submission().push(Nop::new()).unwrap();
+    /// ring.submit_and_wait(1)?;
+    /// let mut count = [0u8; 8];
+    /// rustix::io::read(&efd, &mut count)?;
+    /// assert_eq!(u64::from_ne_bytes(count), 1, "one CQE, one signal");
+    /// ring.unregister_eventfd()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn register_eventfd(&self, eventfd: BorrowedFd<'_>, async_only: bool) -> Result<()> {
         let fd: i32 = eventfd.as_raw_fd();
         let op = if async_only { opcode::REGISTER_EVENTFD_ASYNC } else { opcode::REGISTER_EVENTFD };

@@ -46,8 +46,33 @@ pub(super) fn files_context(errno: Errno, alloc_range: Option<(u32, u32)>) -> Op
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    /// Register a file table (`IORING_REGISTER_FILES`, opcode 2): slot `i`
-    /// holds `fds[i]`, or nothing for [`EMPTY`].
+    /// Register a file table (`IORING_REGISTER_FILES`, opcode 2, Linux
+    /// 5.1): slot `i` holds `fds[i]`, or nothing for [`EMPTY`]. The kernel
+    /// takes its own reference to each file; the descriptors may be closed
+    /// afterwards.
+    ///
+    /// ```
+    /// use ringwise::op::{Fsync, Target};
+    /// use ringwise::register::files::EMPTY;
+    /// use ringwise::Ring;
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// let path = std::env::temp_dir().join(format!("ringwise-doc-files-{}", std::process::id()));
+    /// let file = std::fs::File::create(&path)?;
+    /// let mut ring = Ring::new(4)?;
+    /// // Slot 0: the file; slot 1: empty, to fill later with update_files.
+    /// ring.register_files(&[file.as_raw_fd(), EMPTY])?;
+    /// drop(file); // the table keeps the file open
+    /// std::fs::remove_file(&path)?;
+    ///
+    /// // An op names the file by its slot (IOSQE_FIXED_FILE).
+    /// ring.submission().push(Fsync::new(Target::Fixed(0)).user_data(1)).unwrap();
+    /// ring.submit_and_wait(1)?;
+    /// let cqe = ring.completion().next().unwrap();
+    /// assert_eq!((cqe.user_data, cqe.res), (1, 0));
+    /// ring.unregister_files()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn register_files(&self, fds: &[RawFd]) -> Result<()> {
         let n = Table::Files.count(fds.len())?;
         // SAFETY: the kernel reads `n` i32s from `fds` during the call.

@@ -17,7 +17,27 @@ fn personality_context(errno: Errno, id: u16) -> Option<String> {
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Register the current thread's credentials; returns the id for SQEs
-    /// (opcode 9).
+    /// (opcode 9, Linux 5.6). The kernel keeps its own reference to the
+    /// credentials until [`unregister_personality`](Self::unregister_personality)
+    /// or the ring is closed.
+    ///
+    /// ```
+    /// use ringwise::op::Nop;
+    /// use ringwise::Ring;
+    ///
+    /// let mut ring = Ring::new(4)?;
+    /// let id = ring.register_personality()?;
+    /// // This SQE runs with the credentials registered above.
+    /// ring.submission().push(Nop::new().personality(id).user_data(5)).unwrap();
+    /// ring.submit_and_wait(1)?;
+    /// assert_eq!(ring.completion().next().unwrap().res, 0);
+    /// ring.unregister_personality(id)?;
+    /// // Now the id names nothing: the SQE fails with EINVAL.
+    /// ring.submission().push(Nop::new().personality(id)).unwrap();
+    /// ring.submit_and_wait(1)?;
+    /// assert_eq!(ring.completion().next().unwrap().res, -22);
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
     pub fn register_personality(&self) -> Result<u16> {
         // SAFETY: no argument.
         let id = unsafe { self.register(opcode::REGISTER_PERSONALITY, std::ptr::null(), 0, |_| None) }?;

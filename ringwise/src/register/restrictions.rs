@@ -61,8 +61,28 @@ fn restrictions_context(errno: Errno) -> Option<String> {
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    /// Register the allow-list (opcode 11). The ring must have been built
-    /// disabled and not yet enabled; only one call is allowed.
+    /// Register the allow-list (opcode 11, Linux 5.10). The ring must have
+    /// been built disabled and not yet enabled; only one call is allowed.
+    /// The kernel copies the list.
+    ///
+    /// ```
+    /// use ringwise::op::{opcode, Fsync, Nop};
+    /// use ringwise::register::Restriction;
+    /// use ringwise::{Builder, Ring};
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// let mut ring: Ring = Builder::new(4).disabled().build()?;
+    /// ring.register_restrictions(&[Restriction::SqeOp(opcode::NOP)])?;
+    /// ring.enable()?;
+    /// let stdin = std::io::stdin();
+    /// ring.submission().push(Nop::new().user_data(1)).unwrap();
+    /// ring.submit_and_wait(1)?;
+    /// ring.submission().push(Fsync::new(stdin.as_raw_fd()).user_data(2)).unwrap();
+    /// ring.submit_and_wait(1)?;
+    /// let got: Vec<(u64, i32)> = ring.completions()?.map(|c| (c.user_data, c.res)).collect();
+    /// assert_eq!(got, [(1, 0), (2, -13)], "NOP allowed, FSYNC refused with EACCES");
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
     pub fn register_restrictions(&self, restrictions: &[Restriction]) -> Result<()> {
         let raw: Vec<RawRestriction> = restrictions.iter().map(|r| r.raw()).collect();
         let n = count("restrictions", raw.len())?;
