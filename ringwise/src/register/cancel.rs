@@ -104,9 +104,31 @@ impl CancelSpec {
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Cancel the requests `spec` names and wait until they are gone, or
-    /// until `timeout` (opcode 24). Returns what the kernel returns: 0, or
-    /// with [`CancelSpec::all`] the number cancelled. ENOENT: nothing matched;
-    /// ETIME: the timeout passed first.
+    /// until `timeout` (opcode 24, Linux 6.0). Returns what the kernel
+    /// returns: 0, or with [`CancelSpec::all`] the number cancelled. ENOENT:
+    /// nothing matched; ETIME: the timeout passed first.
+    ///
+    /// ```
+    /// use ringwise::op::{PollAdd, PollEvents};
+    /// use ringwise::register::CancelSpec;
+    /// use ringwise::Ring;
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use std::time::Duration;
+    ///
+    /// let mut ring = Ring::new(4)?;
+    /// let (a, _b) = UnixStream::pair()?;
+    /// // A poll that nothing will satisfy.
+    /// ring.submission().push(PollAdd::new(a.as_raw_fd(), PollEvents::IN).user_data(7)).unwrap();
+    /// ring.submit()?;
+    /// assert_eq!(ring.cancel_sync(&CancelSpec::user_data(7), Some(Duration::from_secs(1)))?, 0);
+    /// // It is gone when the call returns; its CQE says ECANCELED.
+    /// let cqe = ring.completion().next().unwrap();
+    /// assert_eq!((cqe.user_data, cqe.res), (7, -125));
+    /// let err = ring.cancel_sync(&CancelSpec::user_data(7), None).unwrap_err();
+    /// assert_eq!(err.errno_name(), "ENOENT");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cancel_sync(&self, spec: &CancelSpec, timeout: Option<Duration>) -> Result<u32> {
         let mut reg = spec.reg(timeout);
         let context = |errno| cancel_context(errno, spec, timeout);

@@ -42,7 +42,26 @@ fn clock_context(errno: Errno, clockid: u32) -> Option<String> {
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    /// Measure wait timeouts on `clock` (opcode 29).
+    /// Measure wait timeouts on `clock` (opcode 29, Linux 6.12).
+    ///
+    /// ```
+    /// use ringwise::register::Clock;
+    /// use ringwise::Ring;
+    /// use rustix::time::{clock_gettime, ClockId};
+    /// use std::time::Duration;
+    ///
+    /// let mut ring = Ring::new(4)?;
+    /// if let Err(e) = ring.register_clock(Clock::Boottime) {
+    ///     assert_eq!(e.errno_name(), "EINVAL", "a kernel before 6.12: {e}");
+    ///     return Ok(());
+    /// }
+    /// // Wait until 10 ms from now on CLOCK_BOOTTIME: nothing arrives, and
+    /// // passing the deadline is not an error.
+    /// let now = clock_gettime(ClockId::Boottime);
+    /// let deadline = Duration::new(now.tv_sec as u64, now.tv_nsec as u32) + Duration::from_millis(10);
+    /// assert_eq!(ring.wait_until(1, deadline)?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn register_clock(&self, clock: Clock) -> Result<()> {
         self.register_clock_id(clock.id())
     }

@@ -15,7 +15,11 @@ use rustix::io::Errno;
 /// unbounded ones (sockets, pipes, anything that may block for long).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct MaxWorkers {
+    /// Most bounded workers (0: leave as it is). The kernel's default is
+    /// about the number of CPUs.
     pub bounded: u32,
+    /// Most unbounded workers (0: leave as it is). The kernel's default is
+    /// `RLIMIT_NPROC`.
     pub unbounded: u32,
 }
 
@@ -34,7 +38,26 @@ fn iowq_context(errno: Errno, cpus: Option<&[usize]>) -> Option<String> {
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    /// Let io-wq workers run only on `cpus` (opcode 17).
+    /// Let io-wq workers run only on `cpus` (opcode 17, Linux 5.14).
+    ///
+    /// ```
+    /// use ringwise::register::MaxWorkers;
+    /// use ringwise::Ring;
+    ///
+    /// use rustix::thread::{sched_getaffinity, CpuSet};
+    ///
+    /// let ring = Ring::new(4)?;
+    /// // Only the first CPU this thread may run on.
+    /// let allowed = sched_getaffinity(None)?;
+    /// let cpu = (0..CpuSet::MAX_CPU).find(|&c| allowed.is_set(c)).expect("a CPU");
+    /// ring.set_iowq_affinity(&[cpu])?;
+    /// ring.clear_iowq_affinity()?;
+    /// // At most 2 bounded and 4 unbounded workers; the old limits come back.
+    /// let before = ring.set_iowq_max_workers(MaxWorkers { bounded: 2, unbounded: 4 })?;
+    /// assert!(before.bounded > 0 && before.unbounded > 0);
+    /// assert_eq!(ring.set_iowq_max_workers(MaxWorkers::default())?, MaxWorkers { bounded: 2, unbounded: 4 });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_iowq_affinity(&self, cpus: &[usize]) -> Result<()> {
         let Some(&max) = cpus.iter().max() else {
             return Err(Error::InvalidArgument {
@@ -61,14 +84,15 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             .map(|_| ())
     }
 
-    /// Let io-wq workers run on any CPU again (opcode 18).
+    /// Let io-wq workers run on any CPU again (opcode 18, Linux 5.14).
     pub fn clear_iowq_affinity(&self) -> Result<()> {
         // SAFETY: no argument.
         unsafe { self.register(opcode::UNREGISTER_IOWQ_AFF, std::ptr::null(), 0, |_| None) }.map(|_| ())
     }
 
     /// Set the worker limits (a 0 leaves that limit as it is) and return
-    /// the previous ones (opcode 19). `MaxWorkers::default()` only reads.
+    /// the previous ones (opcode 19, Linux 5.15). `MaxWorkers::default()`
+    /// only reads.
     pub fn set_iowq_max_workers(&self, limits: MaxWorkers) -> Result<MaxWorkers> {
         let mut counts = [limits.bounded, limits.unbounded];
         let arg = counts.as_mut_ptr().cast();

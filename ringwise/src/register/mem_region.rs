@@ -81,7 +81,41 @@ pub(super) enum RegionMemory {
 }
 
 /// The ring's wait-argument region: slots the application fills and waits
-/// name by index.
+/// name by index ([`Ring::register_wait_region`], Linux 6.13).
+///
+/// The handle and the ring share the memory: the kernel reads a slot
+/// during every wait that names it, for as long as the ring lives (a region
+/// cannot be unregistered), so the ring keeps it; the last of the two to go
+/// releases it.
+///
+/// ```
+/// use ringwise::op::Nop;
+/// use ringwise::register::{RegWait, RegWaitRegion};
+/// use ringwise::{Builder, Mapping, Ring};
+/// use std::time::Duration;
+///
+/// // The region must be registered before the ring is enabled.
+/// let mut ring: Ring = Builder::new(8).disabled().build()?;
+/// let memory = Mapping::anonymous(RegWaitRegion::bytes_for(4))?;
+/// let mut region = match ring.register_wait_region(memory, 4) {
+///     Ok(region) => region,
+///     Err(e) => {
+///         assert_eq!(e.errno_name(), "EINVAL", "a kernel before 6.13: {e}");
+///         return Ok(());
+///     }
+/// };
+/// ring.enable()?;
+/// region.set(0, RegWait { timeout: Some(Duration::from_millis(10)), min_wait: None })?;
+/// region.set(1, RegWait::default())?; // no timeout: wait for the CQE
+///
+/// // Nothing to wait for: slot 0's timeout ends the wait, without error.
+/// let (_, ready) = ring.submit_and_wait_registered(1, &region, 0)?;
+/// assert_eq!(ready, 0);
+/// ring.submission().push(Nop::new().user_data(3)).unwrap();
+/// let (submitted, ready) = ring.submit_and_wait_registered(1, &region, 1)?;
+/// assert_eq!((submitted.consumed, ready), (1, 1));
+/// # Ok::<(), ringwise::Error>(())
+/// ```
 pub struct RegWaitRegion {
     base: *mut u8,
     slots: u32,

@@ -11,7 +11,24 @@ use rustix::io::Errno;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// Post a CQE `{user_data, res, flags}` to the ring `target`; `flags` are
-/// the CQE flags (`IORING_MSG_RING_FLAGS_PASS`), or 0.
+/// the CQE flags (`IORING_MSG_RING_FLAGS_PASS`), or 0. Opcode 31, Linux
+/// 6.13; the kernel reads the message during the call only.
+///
+/// ```
+/// use ringwise::register::send_msg_ring;
+/// use ringwise::Ring;
+///
+/// let mut ring = Ring::new(4)?;
+/// let target = ring.fd().expect("a ring with an fd");
+/// match send_msg_ring(target, 42, 7, 0) {
+///     Ok(()) => {
+///         let cqe = ring.completion().next().unwrap();
+///         assert_eq!((cqe.user_data, cqe.res), (42, 7));
+///     }
+///     Err(e) => assert_eq!(e.errno_name(), "EINVAL", "a kernel before 6.13: {e}"),
+/// }
+/// # Ok::<(), ringwise::Error>(())
+/// ```
 pub fn send_msg_ring(target: BorrowedFd<'_>, user_data: u64, res: i32, flags: u32) -> Result<()> {
     let sqe = Sqe {
         opcode: io_uring_op::IORING_OP_MSG_RING as u8,

@@ -80,7 +80,25 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// Turn busy polling on with `settings`; returns the settings before
-    /// (opcode 27).
+    /// (opcode 27, Linux 6.9). Works without a network card: it only takes
+    /// effect for sockets on NAPI devices.
+    ///
+    /// ```
+    /// use ringwise::register::{NapiSettings, NapiTracking};
+    /// use ringwise::Ring;
+    ///
+    /// let ring = Ring::new(4)?;
+    /// let settings = NapiSettings { busy_poll_timeout_us: 50, prefer_busy_poll: true, ..NapiSettings::default() };
+    /// match ring.register_napi(settings) {
+    ///     Ok(_before) => {
+    ///         let now = ring.unregister_napi()?;
+    ///         assert_eq!((now.busy_poll_timeout_us, now.prefer_busy_poll), (50, true));
+    ///         assert_eq!(settings.tracking, NapiTracking::Dynamic);
+    ///     }
+    ///     Err(e) => assert_eq!(e.errno_name(), "EINVAL", "a kernel before 6.9: {e}"),
+    /// }
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
     pub fn register_napi(&self, settings: NapiSettings) -> Result<NapiSettings> {
         let mut napi = io_uring_napi {
             busy_poll_to: settings.busy_poll_timeout_us,

@@ -45,7 +45,21 @@ pub struct QueryOpcodes {
     pad: u32,
 }
 
-/// Ask the kernel for its opcode counts and flag sets.
+/// Ask the kernel for its opcode counts and flag sets
+/// (`IORING_REGISTER_QUERY` with `IO_URING_QUERY_OPCODES`, Linux 6.18; no
+/// ring needed). Older kernels answer EINVAL.
+///
+/// ```
+/// use ringwise::register::query_opcodes;
+///
+/// match query_opcodes() {
+///     Ok(q) => {
+///         assert!(q.nr_request_opcodes > 0 && q.nr_register_opcodes > 0);
+///         println!("{} SQE opcodes, setup flags {:#x}", q.nr_request_opcodes, q.ring_setup_flags);
+///     }
+///     Err(e) => assert_eq!(e.errno_name(), "EINVAL", "a kernel before 6.18: {e}"),
+/// }
+/// ```
 pub fn query_opcodes() -> Result<QueryOpcodes> {
     let mut data = QueryOpcodes::default();
     let mut hdr = QueryHdr {

@@ -85,8 +85,32 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         RingSpec { entries: spec.sq_entries, cq_entries: spec.cq_entries, flags }.layout()
     }
 
-    /// Resize a ring in kernel memory. Pending SQEs and CQEs are kept; the
-    /// ring is then used through new mappings.
+    /// Resize a ring in kernel memory (`IORING_REGISTER_RESIZE_RINGS`,
+    /// opcode 33, Linux 6.13). Pending SQEs and CQEs are kept; the ring is
+    /// then used through new mappings, and the old ones are unmapped (the
+    /// kernel freed the old regions before returning).
+    ///
+    /// Only rings set up with `DEFER_TASKRUN` can be resized.
+    ///
+    /// ```
+    /// use ringwise::op::Nop;
+    /// use ringwise::register::ResizeSpec;
+    /// use ringwise::{Builder, Ring};
+    ///
+    /// let mut ring: Ring = Builder::new(4).single_issuer().defer_taskrun().build()?;
+    /// ring.submission().push(Nop::new().user_data(1)).unwrap();
+    /// match ring.resize(ResizeSpec::new(64).cq_entries(256)) {
+    ///     Ok(()) => {
+    ///         assert_eq!(ring.submission().capacity(), 64);
+    ///         assert_eq!(ring.completion().capacity(), 256);
+    ///     }
+    ///     Err(e) => assert_eq!(e.errno_name(), "EINVAL", "a kernel before 6.13: {e}"),
+    /// }
+    /// // The queued NOP survived the resize.
+    /// ring.submit_and_wait(1)?;
+    /// assert_eq!(ring.completion().next().unwrap().user_data, 1);
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
     pub fn resize(&mut self, spec: ResizeSpec) -> Result<()> {
         if self.setup_flags().contains(SetupFlags::NO_MMAP) {
             return Err(Error::NoMmapMisuse {

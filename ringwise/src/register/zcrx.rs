@@ -88,7 +88,24 @@ fn zcrx_context(errno: Errno, if_idx: u32) -> Option<String> {
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    /// Register a zero-copy receive queue (opcode 32).
+    /// Register a zero-copy receive queue (opcode 32, Linux 6.15). The
+    /// receive area and the refill ring are allocated here and owned by the
+    /// ring for the rest of its life (the kernel and the NIC keep using them
+    /// until the ring is torn down); the returned handle shares them.
+    ///
+    /// Not run as a test: it needs a NIC with header/data split and flow
+    /// steering, and CAP_NET_ADMIN.
+    ///
+    /// ```no_run
+    /// use ringwise::register::ZcrxConfig;
+    /// use ringwise::{Builder, Cqe32, Ring, Sqe64};
+    ///
+    /// let mut ring: Ring<Sqe64, Cqe32> = Builder::new(64).single_issuer().defer_taskrun().build()?;
+    /// let if_idx = 2; // if_nametoindex("eth0")
+    /// let ifq = ring.register_zcrx_ifq(ZcrxConfig { if_idx, rxq: 1, rq_entries: 4096, area_len: 64 << 20 })?;
+    /// println!("queue {} with {} refill entries", ifq.id, ifq.rq_entries);
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
     pub fn register_zcrx_ifq(&mut self, config: ZcrxConfig) -> Result<ZcrxIfq> {
         let setup = self.setup_flags();
         if !setup.contains(SetupFlags::DEFER_TASKRUN) || !setup.intersects(SetupFlags::CQE32 | SetupFlags::CQE_MIXED) {
