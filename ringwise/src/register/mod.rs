@@ -1,37 +1,50 @@
 //! Registrations: everything `io_uring_register(2)` does, one file per family.
 //!
-//! Each family adds methods to [`Ring`](crate::Ring) (or, for the two
+//! Each family adds methods to [`Ring`] (or, for the two
 //! operations that need no ring, free functions). Where the kernel keeps a
 //! pointer into process memory after the call returns (fixed buffers,
-//! provided-buffer rings, memory regions, resized rings in caller memory),
-//! the memory is owned: the ring keeps it until the registration is undone or
-//! the ring's fd is closed, so safe code cannot free it under the kernel.
-//! Where the kernel takes its own reference (files, eventfds, ring fds), a
-//! plain descriptor is enough.
+//! provided-buffer rings, memory regions, zero-copy receive areas, resized
+//! rings in caller memory), the memory is owned: the ring keeps it until the
+//! registration is undone or the ring is torn down, so safe code cannot free
+//! it under the kernel. The ring holds it in one typed structure (one field
+//! per family), dropped after the ring's fd is closed; `held.rs` documents
+//! why and when each piece is released. Where the kernel takes its own
+//! reference (files, eventfds, ring fds, credentials), a plain descriptor is
+//! enough.
 //!
-//! | opcode | name | here |
-//! |---|---|---|
-//! | 0, 1 | `REGISTER_BUFFERS`, `UNREGISTER_BUFFERS` | [`buffers`] |
-//! | 2, 3, 6 | `REGISTER_FILES`, `UNREGISTER_FILES`, `REGISTER_FILES_UPDATE` | [`files`] |
-//! | 4, 5, 7 | `REGISTER_EVENTFD`, `UNREGISTER_EVENTFD`, `REGISTER_EVENTFD_ASYNC` | [`eventfd`] |
-//! | 8 | `REGISTER_PROBE` | [`crate::probe`] |
-//! | 9, 10 | `REGISTER_PERSONALITY`, `UNREGISTER_PERSONALITY` | [`personality`] |
-//! | 11, 12 | `REGISTER_RESTRICTIONS`, `REGISTER_ENABLE_RINGS` | [`restrictions`] |
-//! | 13, 14 | `REGISTER_FILES2`, `REGISTER_FILES_UPDATE2` (tags) | [`files`] |
-//! | 15, 16 | `REGISTER_BUFFERS2`, `REGISTER_BUFFERS_UPDATE` (tags) | [`buffers`] |
-//! | 17, 18, 19 | `REGISTER_IOWQ_AFF`, `UNREGISTER_IOWQ_AFF`, `REGISTER_IOWQ_MAX_WORKERS` | [`iowq`] |
-//! | 20, 21 | `REGISTER_RING_FDS`, `UNREGISTER_RING_FDS` | [`ring_fds`] |
-//! | 22, 23, 26 | `REGISTER_PBUF_RING`, `UNREGISTER_PBUF_RING`, `REGISTER_PBUF_STATUS` | [`buf_ring`] |
-//! | 24 | `REGISTER_SYNC_CANCEL` | [`cancel`] |
-//! | 25 | `REGISTER_FILE_ALLOC_RANGE` | [`files`] |
-//! | 27, 28 | `REGISTER_NAPI`, `UNREGISTER_NAPI` | [`napi`] |
-//! | 29 | `REGISTER_CLOCK` | [`clock`] |
-//! | 30 | `REGISTER_CLONE_BUFFERS` | [`buffers`] |
-//! | 31 | `REGISTER_SEND_MSG_RING` (no ring) | [`msg_ring`] |
-//! | 32 | `REGISTER_ZCRX_IFQ` | [`zcrx`] |
-//! | 33 | `REGISTER_RESIZE_RINGS` | [`resize`] |
-//! | 34 | `REGISTER_MEM_REGION` (and `IORING_ENTER_EXT_ARG_REG`) | [`mem_region`] |
-//! | 35 | `REGISTER_QUERY` (Linux 6.18, works without a ring) | [`query`] |
+//! Every call goes through one funnel, [`Ring::register_raw`]
+//! (which uses the ring's registered index where it can), and each family
+//! explains what an errno means for it in one function next to its calls:
+//! a refused call is an [`Error::Kernel`] whose context
+//! says that. Mistakes caught before the call are typed errors
+//! ([`InvalidArgument`](crate::Error::InvalidArgument),
+//! [`NoRingFd`](crate::Error::NoRingFd), [`BufferInKernel`](crate::Error::BufferInKernel),
+//! ...). The opcode numbers come from one place,
+//! [`raw::abi::register_op`](crate::raw::abi::register_op).
+//!
+//! | opcode | name | since | here |
+//! |---|---|---|---|
+//! | 0, 1 | `REGISTER_BUFFERS`, `UNREGISTER_BUFFERS` | 5.1 | [`buffers`] |
+//! | 2, 3, 6 | `REGISTER_FILES`, `UNREGISTER_FILES`, `REGISTER_FILES_UPDATE` | 5.1, 5.5 | [`files`] |
+//! | 4, 5, 7 | `REGISTER_EVENTFD`, `UNREGISTER_EVENTFD`, `REGISTER_EVENTFD_ASYNC` | 5.2, 5.6 | [`eventfd`] |
+//! | 8 | `REGISTER_PROBE` | 5.6 | [`crate::probe`] |
+//! | 9, 10 | `REGISTER_PERSONALITY`, `UNREGISTER_PERSONALITY` | 5.6 | [`personality`] |
+//! | 11, 12 | `REGISTER_RESTRICTIONS`, `REGISTER_ENABLE_RINGS` | 5.10 | [`restrictions`] |
+//! | 13, 14 | `REGISTER_FILES2`, `REGISTER_FILES_UPDATE2` (tags) | 5.13 | [`files`] |
+//! | 15, 16 | `REGISTER_BUFFERS2`, `REGISTER_BUFFERS_UPDATE` (tags) | 5.13 | [`buffers`] |
+//! | 17, 18, 19 | `REGISTER_IOWQ_AFF`, `UNREGISTER_IOWQ_AFF`, `REGISTER_IOWQ_MAX_WORKERS` | 5.14, 5.15 | [`iowq`] |
+//! | 20, 21 | `REGISTER_RING_FDS`, `UNREGISTER_RING_FDS` | 5.18 | [`ring_fds`] |
+//! | 22, 23, 26 | `REGISTER_PBUF_RING`, `UNREGISTER_PBUF_RING`, `REGISTER_PBUF_STATUS` | 5.19, 6.8 | [`buf_ring`] |
+//! | 24 | `REGISTER_SYNC_CANCEL` | 6.0 | [`cancel`] |
+//! | 25 | `REGISTER_FILE_ALLOC_RANGE` | 6.0 | [`files`] |
+//! | 27, 28 | `REGISTER_NAPI`, `UNREGISTER_NAPI` | 6.9 | [`napi`] |
+//! | 29 | `REGISTER_CLOCK` | 6.12 | [`clock`] |
+//! | 30 | `REGISTER_CLONE_BUFFERS` | 6.13 | [`buffers`] |
+//! | 31 | `REGISTER_SEND_MSG_RING` (no ring) | 6.13 | [`msg_ring`] |
+//! | 32 | `REGISTER_ZCRX_IFQ` | 6.15 | [`zcrx`] |
+//! | 33 | `REGISTER_RESIZE_RINGS` | 6.13 | [`resize`] |
+//! | 34 | `REGISTER_MEM_REGION` (and `IORING_ENTER_EXT_ARG_REG`) | 6.13 | [`mem_region`] |
+//! | 35 | `REGISTER_QUERY` (no ring) | 6.18 | [`query`] |
 
 pub mod buf_ring;
 pub mod buffers;
