@@ -410,9 +410,14 @@ fn pbuf_context(bgid: u16, errno: Errno) -> Option<String> {
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    /// Register a buffer ring with its entries in library memory (or kernel
-    /// memory with [`BufRingConfig::kernel_mapped`]), and `entries` buffers of
+    /// Register a buffer ring (`IORING_REGISTER_PBUF_RING`, opcode 22, Linux
+    /// 5.19) with its entries in library memory (or kernel memory with
+    /// [`BufRingConfig::kernel_mapped`], Linux 6.4), and `entries` buffers of
     /// `buf_len` bytes, all added in order (buffer 0 is picked first).
+    ///
+    /// The entries and buffers are shared by the returned handle and the
+    /// ring, which keeps them until [`unregister_buf_ring`](Self::unregister_buf_ring)
+    /// or until it is dropped. See [`BufRing`] for an example.
     pub fn register_buf_ring(&mut self, config: BufRingConfig) -> Result<BufRing> {
         config.check()?;
         if config.kernel_mapped {
@@ -425,7 +430,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
 
     /// Register a buffer ring with its entries in caller memory, which must
     /// be page-aligned and hold [`BufRingConfig::ring_bytes`] (the kernel
-    /// pins whole pages).
+    /// pins whole pages). The memory moves into the ring, which keeps it
+    /// like the library's own.
     pub fn register_buf_ring_in<M: RingMemory>(&mut self, config: BufRingConfig, mut memory: M) -> Result<BufRing> {
         config.check()?;
         if config.kernel_mapped {
@@ -521,7 +527,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             .map(|_| ())
     }
 
-    /// Unregister a buffer ring (`IORING_UNREGISTER_PBUF_RING`, opcode 23).
+    /// Unregister a buffer ring (`IORING_UNREGISTER_PBUF_RING`, opcode 23,
+    /// Linux 5.19).
     /// Its memory is released once the handle is gone too.
     pub fn unregister_buf_ring(&mut self, buf_ring: BufRing) -> Result<()> {
         let bgid = buf_ring.config.bgid;

@@ -88,7 +88,9 @@ impl CloneBuffers {
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    /// Register fixed buffers (`IORING_REGISTER_BUFFERS`, opcode 0).
+    /// Register fixed buffers (`IORING_REGISTER_BUFFERS`, opcode 0, Linux
+    /// 5.1). [`register_buffers_owned`](Self::register_buffers_owned) is the
+    /// safe form.
     ///
     /// # Safety
     /// Each iovec must describe memory that stays allocated, and is not reused
@@ -105,7 +107,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// Register fixed buffers with a tag each (`IORING_REGISTER_BUFFERS2`,
-    /// opcode 15). A non-zero tag is posted as a CQE's `user_data` once the
+    /// opcode 15, Linux 5.13). A non-zero tag is posted as a CQE's `user_data` once the
     /// kernel lets go of that buffer (after an update replaced it or the table
     /// was unregistered).
     ///
@@ -118,7 +120,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// Register a table of `n` empty buffer slots (`IORING_REGISTER_BUFFERS2`
-    /// with `IORING_RSRC_REGISTER_SPARSE`), to be filled with updates.
+    /// with `IORING_RSRC_REGISTER_SPARSE`, Linux 5.19), to be filled with updates.
     pub fn register_buffers_sparse(&self, n: u32) -> Result<()> {
         self.register_sparse(Table::Buffers, n)
     }
@@ -160,7 +162,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// Replace buffer slots `offset..` with `iovecs` and their `tags`
-    /// (`IORING_REGISTER_BUFFERS_UPDATE`, opcode 16). A null, zero-length
+    /// (`IORING_REGISTER_BUFFERS_UPDATE`, opcode 16, Linux 5.13). A null, zero-length
     /// iovec empties a slot. Returns how many slots were updated.
     ///
     /// # Safety
@@ -188,8 +190,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         Ok((n, iovecs))
     }
 
-    /// Drop the buffer table (`IORING_UNREGISTER_BUFFERS`, opcode 1) and the
-    /// owned memory behind it. Tagged buffers post their tag CQEs once no op
+    /// Drop the buffer table (`IORING_UNREGISTER_BUFFERS`, opcode 1, Linux
+    /// 5.1) and the owned memory behind it (the kernel keeps its own pin on
+    /// pages an op in flight still uses, and the memory is unmapped, never
+    /// reused). Tagged buffers post their tag CQEs once no op
     /// uses them.
     pub fn unregister_buffers(&mut self) -> Result<()> {
         // SAFETY: no argument.

@@ -53,7 +53,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         unsafe { self.register(op, (&fd as *const i32).cast(), 1, eventfd_context) }.map(|_| ())
     }
 
-    /// Stop signalling the eventfd (`IORING_UNREGISTER_EVENTFD`, opcode 5).
+    /// Stop signalling the eventfd (`IORING_UNREGISTER_EVENTFD`, opcode 5, Linux
+    /// 5.2).
     pub fn unregister_eventfd(&self) -> Result<()> {
         // SAFETY: no argument.
         unsafe { self.register(opcode::UNREGISTER_EVENTFD, std::ptr::null(), 0, eventfd_context) }.map(|_| ())

@@ -80,21 +80,21 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// Register a table of `n` empty slots (`IORING_REGISTER_FILES2` with
-    /// `IORING_RSRC_REGISTER_SPARSE`), to fill with updates or with ops that
+    /// `IORING_RSRC_REGISTER_SPARSE`, Linux 5.19), to fill with updates or with ops that
     /// open straight into a slot.
     pub fn register_files_sparse(&self, n: u32) -> Result<()> {
         self.register_sparse(Table::Files, n)
     }
 
     /// Register a file table with a tag per slot (`IORING_REGISTER_FILES2`,
-    /// opcode 13). `tags` must be as long as `fds`; 0 means untagged.
+    /// opcode 13, Linux 5.13). `tags` must be as long as `fds`; 0 means untagged.
     pub fn register_files_tagged(&self, fds: &[RawFd], tags: &[u64]) -> Result<()> {
         // SAFETY: `fds` holds `fds.len()` descriptors, read during the call.
         unsafe { self.register_tagged(Table::Files, fds.as_ptr() as u64, fds.len(), tags) }
     }
 
     /// Replace slots `offset..offset + fds.len()` (`IORING_REGISTER_FILES_UPDATE`,
-    /// opcode 6). Returns how many slots were updated. [`EMPTY`] clears a
+    /// opcode 6, Linux 5.5). Returns how many slots were updated. [`EMPTY`] clears a
     /// slot, [`SKIP`] leaves it.
     pub fn update_files(&self, offset: u32, fds: &[RawFd]) -> Result<u32> {
         let update = io_uring_files_update { offset, resv: 0, fds: fds.as_ptr() as u64 };
@@ -105,13 +105,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// Replace slots with new files and tags (`IORING_REGISTER_FILES_UPDATE2`,
-    /// opcode 14). Returns how many slots were updated.
+    /// opcode 14, Linux 5.13). Returns how many slots were updated.
     pub fn update_files_tagged(&self, offset: u32, fds: &[RawFd], tags: &[u64]) -> Result<u32> {
         // SAFETY: `fds` holds `fds.len()` descriptors, read during the call.
         unsafe { self.update_tagged(Table::Files, offset, fds.as_ptr() as u64, fds.len(), tags) }
     }
 
-    /// Drop the file table (`IORING_UNREGISTER_FILES`, opcode 3). Tagged
+    /// Drop the file table (`IORING_UNREGISTER_FILES`, opcode 3, Linux 5.1). Tagged
     /// slots post their tag CQEs once no op uses them.
     pub fn unregister_files(&self) -> Result<()> {
         // SAFETY: no argument.

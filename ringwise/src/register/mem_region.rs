@@ -195,8 +195,12 @@ impl RegWaitRegion {
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Register `memory` as this ring's wait-argument region (opcode 34 with
-    /// `IORING_MEM_REGION_REG_WAIT_ARG`). The ring must still be disabled;
-    /// `memory` must be page-aligned and hold `RegWaitRegion::bytes_for(slots)`.
+    /// `IORING_MEM_REGION_REG_WAIT_ARG`, Linux 6.13). The ring must still be
+    /// disabled; `memory` must be page-aligned and hold
+    /// `RegWaitRegion::bytes_for(slots)`. The kernel pins it for the rest of
+    /// the ring's life (a region cannot be unregistered), so it moves into
+    /// the ring, shared with the returned handle. See [`RegWaitRegion`] for
+    /// an example.
     pub fn register_wait_region<M: RingMemory>(&mut self, mut memory: M, slots: u32) -> Result<RegWaitRegion> {
         let size = RegWaitRegion::bytes_for(slots);
         let base = memory.as_mut_ptr();

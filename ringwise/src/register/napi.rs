@@ -135,7 +135,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// Turn busy polling off; returns the timeout and preference before
-    /// (opcode 28). The kernel does not report the tracking mode here (it
+    /// (opcode 28, Linux 6.9). The kernel does not report the tracking mode here (it
     /// reads as `Dynamic`); `/proc/self/fdinfo` of the ring shows it.
     pub fn unregister_napi(&self) -> Result<NapiSettings> {
         // SAFETY: plain old data; zero is valid.

@@ -44,7 +44,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         Ok(id as u16)
     }
 
-    /// Forget personality `id` (opcode 10); SQEs naming it then fail with
+    /// Forget personality `id` (opcode 10, Linux 5.6); SQEs naming it then fail with
     /// EINVAL.
     pub fn unregister_personality(&self, id: u16) -> Result<()> {
         let context = |errno| personality_context(errno, id);

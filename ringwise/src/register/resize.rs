@@ -123,8 +123,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
 
     /// Resize a ring in caller or library memory (`NO_MMAP`) into `memory`,
     /// which holds both new regions (rings region first, then SQEs; see
-    /// [`Layout::total_bytes`]). The old memory is released once the kernel
-    /// has let go of it.
+    /// [`Layout::total_bytes`]). Opcode 33, Linux 6.13. `memory` is checked
+    /// against the exact new layout before the call and moves into the ring,
+    /// which keeps it for as long as the kernel uses it; the old memory is
+    /// released once the kernel has let go of it (it unpins the old regions
+    /// before returning).
     pub fn resize_in<M: RingMemory>(&mut self, spec: ResizeSpec, mut memory: M) -> Result<()> {
         if !self.setup_flags().contains(SetupFlags::NO_MMAP) {
             return Err(Error::NoMmapMisuse {

@@ -41,7 +41,9 @@ fn ring_fds_context(errno: Errno) -> Option<String> {
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Enter ring descriptors in this thread's table at free slots; returns
-    /// the slot of each, in order (opcode 20). A partial success registers
+    /// the slot of each, in order (opcode 20, Linux 5.18). The kernel holds
+    /// its own reference to each ring until the slot is removed or the
+    /// thread exits. A partial success registers
     /// the first ones; the error says how the next one failed.
     pub fn register_ring_fds(&self, rings: &[BorrowedFd<'_>]) -> Result<Vec<u32>> {
         let mut updates: Vec<io_uring_rsrc_update> = rings
@@ -57,7 +59,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         Ok(slots)
     }
 
-    /// Remove slots from this thread's table (opcode 21); returns how many.
+    /// Remove slots from this thread's table (opcode 21, Linux 5.18); returns how many.
     /// Every slot must have come from [`register_ring_fds`](Self::register_ring_fds)
     /// on this thread and not been removed since; others (a ring's own slot,
     /// slots of other code) are refused before the call.

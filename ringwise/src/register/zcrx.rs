@@ -25,7 +25,7 @@ pub use linux_raw_sys::io_uring::{
     IORING_ZCRX_AREA_SHIFT,
 };
 
-/// What to register.
+/// What to register ([`Ring::register_zcrx_ifq`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ZcrxConfig {
     /// Network interface index (`if_nametoindex`).
@@ -38,7 +38,11 @@ pub struct ZcrxConfig {
     pub area_len: usize,
 }
 
-/// A registered zero-copy receive queue.
+/// A registered zero-copy receive queue ([`Ring::register_zcrx_ifq`]).
+///
+/// The handle shares the receive area and the refill ring with the ring:
+/// the pointers it gives stay valid while the handle lives, and the kernel
+/// and the NIC use the memory until the ring is torn down.
 #[derive(Debug)]
 pub struct ZcrxIfq {
     /// Id to name in `RECV_ZC` SQEs (`zcrx_ifq_idx`).
