@@ -88,7 +88,7 @@ fn caller_memory_one_page_short_is_refused_before_the_kernel() {
         "{err}"
     );
     // Kernel-mapped resizing of a caller-memory ring is refused too.
-    assert!(matches!(ring.resize(spec), Err(Error::Unsupported { .. })));
+    assert!(matches!(ring.resize(spec), Err(Error::NoMmapMisuse { .. })));
     // Unchanged and usable.
     assert_eq!(ring.submission().capacity(), 4);
     push_nops(&mut ring, 0..4);

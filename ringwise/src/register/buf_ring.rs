@@ -23,7 +23,7 @@
 //! group id is either a list (`PROVIDE_BUFFERS`) or a ring, never both (the
 //! kernel answers EEXIST).
 
-use super::{explain, keep_key, opcode};
+use super::opcode;
 use crate::entry::{Cqe, CqeSize, SqeSize};
 use crate::error::{Error, Region, Result};
 use crate::memory::{check_region, round_up, KernelMap, Mapping, RingMemory};
@@ -85,7 +85,7 @@ impl BufRingConfig {
             return Err(Error::BufRingEntries { entries: self.entries, max: MAX_ENTRIES });
         }
         if self.buf_len == 0 {
-            return Err(Error::Unsupported {
+            return Err(Error::InvalidArgument {
                 what: "a buffer ring with 0-byte buffers".into(),
                 why: "the kernel needs room to put data".into(),
             });
@@ -133,7 +133,7 @@ impl Drop for Buffers {
     fn drop(&mut self) {
         let (ptr, len) = (self.0.as_ptr(), self.0.len());
         // SAFETY: `[ptr, ptr + len)` is the mapping this value owns; the last
-        // `BufRing` handle and the ring's keep are gone, so no reference into
+        // `BufRing` handle and the ring's `Registrations` are gone, so no reference into
         // it exists any more. MAP_FIXED replaces it in one step, so the range
         // is never unmapped in between. If that fails (no memory for a new
         // VMA), the old mapping is left as it is: a leak, never a reuse. The
@@ -150,8 +150,8 @@ impl Drop for Buffers {
 }
 
 /// Entries and buffers, shared by the [`BufRing`] handle and the ring that
-/// keeps them alive while registered.
-struct Shared {
+/// keeps them alive while registered (`Registrations`).
+pub(super) struct Shared {
     entries: *mut u8,
     buffers: Buffers,
     _entry_memory: EntryMemory,
@@ -163,7 +163,53 @@ unsafe impl Send for Shared {}
 // SAFETY: as above; `&Shared` gives no access to the memory by itself.
 unsafe impl Sync for Shared {}
 
-/// A registered provided-buffer ring with its buffers.
+/// A registered provided-buffer ring with its buffers
+/// ([`Ring::register_buf_ring`], `IORING_REGISTER_PBUF_RING`, Linux 5.19).
+///
+/// The handle and the ring share the entries and the buffers: the ring keeps
+/// them while the group is registered (the kernel reads the entries and
+/// writes the buffers through their addresses), the handle gives the
+/// application its side. Dropping the handle alone does not unregister the
+/// group; [`Ring::unregister_buf_ring`] does. The buffers' address range is
+/// never given back to the process, so a late write of the kernel cannot
+/// land in someone else's memory.
+///
+/// A receive that picks from the group, its data, and the buffer given back:
+///
+/// ```
+/// use ringwise::op::RecvProvided;
+/// use ringwise::register::BufRingConfig;
+/// use ringwise::Ring;
+/// use std::io::Write;
+/// use std::os::fd::AsRawFd;
+/// use std::os::unix::net::UnixStream;
+///
+/// let mut ring = Ring::new(8)?;
+/// // Group 7: four buffers of 64 bytes, all handed to the kernel.
+/// let mut bufs = ring.register_buf_ring(BufRingConfig::new(7, 4, 64))?;
+/// assert_eq!(bufs.held(), 0);
+///
+/// let (mut tx, rx) = UnixStream::pair()?;
+/// tx.write_all(b"hello")?;
+/// ring.submission().push(RecvProvided::new(rx.as_raw_fd(), 7).user_data(1)).unwrap();
+/// ring.submit_and_wait(1)?;
+/// let cqe = ring.completion().next().unwrap();
+/// assert_eq!(cqe.buffer_id(), Some(0), "the kernel picked buffer 0");
+///
+/// // Taking the data is the one unsafe step: a `Cqe` is plain data, and
+/// // only the kernel's own CQE proves that it let go of the buffer.
+/// // SAFETY: this CQE was posted by `ring`, for the receive above, which
+/// // picked from group 7; it is passed once.
+/// let (bid, data) = unsafe { bufs.completion(&cqe) }.unwrap();
+/// assert_eq!(data, b"hello");
+/// assert_eq!(bufs.held(), 1);
+///
+/// // Give it back; the kernel may pick it again.
+/// bufs.recycle(bid)?;
+/// assert!(bufs.in_kernel(bid));
+/// ring.unregister_buf_ring(bufs)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct BufRing {
     shared: Arc<Shared>,
     config: BufRingConfig,
@@ -231,10 +277,7 @@ impl BufRing {
     pub fn add(&mut self, bid: u16) -> Result<()> {
         self.check_bid(bid)?;
         if self.in_kernel[bid as usize] {
-            return Err(Error::Unsupported {
-                what: format!("adding buffer {bid} to group {}", self.config.bgid),
-                why: "the kernel holds it already; wait for the CQE that reports it".into(),
-            });
+            return Err(Error::BufferInKernel { bgid: self.config.bgid, bid });
         }
         let slot = (self.local_tail as u32 & self.mask) as usize;
         let addr = self.buffer_ptr(bid) as u64;
@@ -367,9 +410,14 @@ fn pbuf_context(bgid: u16, errno: Errno) -> Option<String> {
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    /// Register a buffer ring with its entries in library memory (or kernel
-    /// memory with [`BufRingConfig::kernel_mapped`]), and `entries` buffers of
+    /// Register a buffer ring (`IORING_REGISTER_PBUF_RING`, opcode 22, Linux
+    /// 5.19) with its entries in library memory (or kernel memory with
+    /// [`BufRingConfig::kernel_mapped`], Linux 6.4), and `entries` buffers of
     /// `buf_len` bytes, all added in order (buffer 0 is picked first).
+    ///
+    /// The entries and buffers are shared by the returned handle and the
+    /// ring, which keeps them until [`unregister_buf_ring`](Self::unregister_buf_ring)
+    /// or until it is dropped. See [`BufRing`] for an example.
     pub fn register_buf_ring(&mut self, config: BufRingConfig) -> Result<BufRing> {
         config.check()?;
         if config.kernel_mapped {
@@ -382,11 +430,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
 
     /// Register a buffer ring with its entries in caller memory, which must
     /// be page-aligned and hold [`BufRingConfig::ring_bytes`] (the kernel
-    /// pins whole pages).
+    /// pins whole pages). The memory moves into the ring, which keeps it
+    /// like the library's own.
     pub fn register_buf_ring_in<M: RingMemory>(&mut self, config: BufRingConfig, mut memory: M) -> Result<BufRing> {
         config.check()?;
         if config.kernel_mapped {
-            return Err(Error::Unsupported {
+            return Err(Error::InvalidArgument {
                 what: "a kernel-mapped buffer ring in caller memory".into(),
                 why: "IOU_PBUF_RING_MMAP means the kernel allocates the entries; drop kernel_mapped()".into(),
             });
@@ -420,8 +469,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let reg = io_uring_buf_reg { ring_addr, ring_entries: config.entries, bgid: config.bgid, flags, resv: [0; 3] };
         // SAFETY: `reg` is valid for the call; the entries memory it names is
         // kept alive by the ring (below) until unregistered or closed.
-        unsafe { self.register_raw(opcode::REGISTER_PBUF_RING, (&reg as *const io_uring_buf_reg).cast(), 1) }
-            .map_err(|e| explain(e, |errno| pbuf_context(config.bgid, errno)))?;
+        unsafe { self.register_pbuf(opcode::REGISTER_PBUF_RING, &reg) }?;
         let (entries, entry_memory) = match memory {
             Some(m) => m,
             None => match self.map_kernel_buf_ring(&config) {
@@ -434,7 +482,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         };
         let shared =
             Arc::new(Shared { entries, buffers: Buffers(ManuallyDrop::new(buffers)), _entry_memory: entry_memory });
-        self.keep.push((keep_key::buf_ring(config.bgid), Box::new(Arc::clone(&shared))));
+        self.registrations.hold_buf_ring(config.bgid, Arc::clone(&shared) as _);
         let n = config.entries as usize;
         let mut ring = BufRing {
             shared,
@@ -453,10 +501,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
 
     fn map_kernel_buf_ring(&self, config: &BufRingConfig) -> Result<KernelMap> {
         let Some(fd) = self.fd() else {
-            return Err(Error::Unsupported {
-                what: "a kernel-mapped buffer ring".into(),
-                why: "a REGISTERED_FD_ONLY ring has no fd to mmap the entries from".into(),
-            });
+            return Err(Error::NoRingFd { what: "a kernel-mapped buffer ring" });
         };
         let offset = IORING_OFF_PBUF_RING as u64 | ((config.bgid as u64) << IORING_OFF_PBUF_SHIFT);
         KernelMap::map(fd, config.ring_bytes(), offset, "provided-buffer ring")
@@ -464,18 +509,31 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
 
     fn unregister_pbuf(&self, bgid: u16) -> Result<()> {
         let reg = io_uring_buf_reg { ring_addr: 0, ring_entries: 0, bgid, flags: 0, resv: [0; 3] };
-        // SAFETY: `reg` is valid for the call.
-        unsafe { self.register_raw(opcode::UNREGISTER_PBUF_RING, (&reg as *const io_uring_buf_reg).cast(), 1) }
-            .map(|_| ())
-            .map_err(|e| explain(e, |errno| pbuf_context(bgid, errno)))
+        // SAFETY: `reg` is valid for the call and names no memory.
+        unsafe { self.register_pbuf(opcode::UNREGISTER_PBUF_RING, &reg) }
     }
 
-    /// Unregister a buffer ring (`IORING_UNREGISTER_PBUF_RING`, opcode 23).
+    /// `REGISTER_PBUF_RING` or `UNREGISTER_PBUF_RING` with `reg`, the errno
+    /// explained for its group.
+    ///
+    /// # Safety
+    /// A ring address in `reg` names entries memory the ring keeps alive
+    /// until the group is unregistered or the ring is closed.
+    unsafe fn register_pbuf(&self, opcode: u32, reg: &io_uring_buf_reg) -> Result<()> {
+        let bgid = reg.bgid;
+        // SAFETY: `reg` is valid for the call; forwarded contract for the
+        // memory it names.
+        unsafe { self.register(opcode, (reg as *const io_uring_buf_reg).cast(), 1, |e| pbuf_context(bgid, e)) }
+            .map(|_| ())
+    }
+
+    /// Unregister a buffer ring (`IORING_UNREGISTER_PBUF_RING`, opcode 23,
+    /// Linux 5.19).
     /// Its memory is released once the handle is gone too.
     pub fn unregister_buf_ring(&mut self, buf_ring: BufRing) -> Result<()> {
         let bgid = buf_ring.config.bgid;
         self.unregister_pbuf(bgid)?;
-        self.keep.retain(|(key, _)| *key != keep_key::buf_ring(bgid));
+        self.registrations.release_buf_ring(bgid);
         drop(buf_ring);
         Ok(())
     }
@@ -485,9 +543,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Linux 6.8).
     pub fn buf_ring_head(&self, bgid: u16) -> Result<u16> {
         let mut status = io_uring_buf_status { buf_group: bgid as u32, head: 0, resv: [0; 8] };
+        let arg = (&mut status as *mut io_uring_buf_status).cast();
         // SAFETY: `status` is valid for the call; the kernel writes `head`.
-        unsafe { self.register_raw(opcode::REGISTER_PBUF_STATUS, (&mut status as *mut io_uring_buf_status).cast(), 1) }
-            .map_err(|e| explain(e, |errno| pbuf_context(bgid, errno)))?;
+        unsafe { self.register(opcode::REGISTER_PBUF_STATUS, arg, 1, |errno| pbuf_context(bgid, errno)) }?;
         Ok(status.head as u16)
     }
 }

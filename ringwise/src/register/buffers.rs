@@ -12,10 +12,10 @@
 //! table (or a range of it) this ring's, sharing the same pinned pages; the
 //! memory the source ring owns is then kept alive by both.
 
-use super::rsrc::Table;
-use super::{count, explain, keep_key, opcode};
+use super::opcode;
+use super::rsrc::RsrcTable as _;
 use crate::entry::{CqeSize, SqeSize};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Table};
 use crate::memory::RingMemory;
 use crate::op::Iovec;
 use crate::Ring;
@@ -23,30 +23,36 @@ use linux_raw_sys::io_uring::{io_uring_clone_buffers, IORING_REGISTER_DST_REPLAC
 use rustix::io::Errno;
 use std::sync::{Arc, Mutex};
 
-/// Owned memory behind fixed buffers, shared by rings that cloned it.
+/// Owned memory behind fixed buffers (one registration or update call's
+/// worth), shared by rings that cloned it. The mutex only makes the boxed
+/// memory `Sync` for the `Arc`; nothing locks it.
 pub(crate) type OwnedBuffers = Arc<Mutex<Vec<Box<dyn RingMemory>>>>;
 
-/// The buffer table, for the calls it shares with files.
-const TABLE: Table = Table {
-    what: "buffers",
-    tags: "tags for the buffers",
-    register: opcode::REGISTER_BUFFERS2,
-    update: opcode::REGISTER_BUFFERS_UPDATE,
-    context: buffers_context,
-};
-
-fn buffers_context(errno: Errno) -> Option<String> {
-    Some(match errno {
-        Errno::BUSY => "buffers are already registered on this ring; unregister them or update slots".into(),
-        Errno::NXIO => "no buffers are registered on this ring".into(),
-        Errno::FAULT => "a buffer is not mapped memory the kernel can pin (file-backed shared mappings can't be), \
-                         or has length 0 with a non-null address"
+/// What an errno of a call on the buffer table means: the one place for
+/// this family (`clone` for [`Ring::clone_buffers_from`], which names
+/// another ring's table).
+pub(super) fn buffers_context(errno: Errno, clone: Option<&CloneBuffers>) -> Option<String> {
+    Some(match (errno, clone) {
+        (Errno::BUSY, Some(_)) => "this ring already has buffers; use CloneBuffers::replace".into(),
+        (Errno::BUSY, None) => "buffers are already registered on this ring; unregister them or update slots".into(),
+        (Errno::NXIO, Some(_)) => "the source ring has no registered buffers".into(),
+        (Errno::NXIO, None) => "no buffers are registered on this ring".into(),
+        (Errno::INVAL, Some(what)) => format!(
+            "the range (source {}+{}, destination {}) does not fit the tables, or flags unknown",
+            what.src_offset, what.count, what.dst_offset
+        ),
+        (Errno::INVAL, None) => "a buffer is empty or larger than 1 GiB, more than 16384 buffers, or the slots \
+                                 named lie outside the registered table"
             .into(),
-        Errno::NOMEM => "pinning the buffers failed: without CAP_IPC_LOCK they count against RLIMIT_MEMLOCK".into(),
-        Errno::INVAL => "a buffer is empty or larger than 1 GiB, more than 16384 buffers, or the slots named lie \
-                         outside the registered table"
+        (Errno::OPNOTSUPP | Errno::BADF, Some(_)) => "the source is not an io_uring".into(),
+        (Errno::FAULT, None) => "a buffer is not mapped memory the kernel can pin (file-backed shared mappings \
+                                 can't be), or has length 0 with a non-null address"
             .into(),
-        Errno::OVERFLOW => "offset plus count overflows".into(),
+        (Errno::NOMEM, _) => {
+            "pinning the buffers failed: without CAP_IPC_LOCK they count against RLIMIT_MEMLOCK".into()
+        }
+        (Errno::OVERFLOW, Some(_)) => "the range overflows".into(),
+        (Errno::OVERFLOW, None) => "offset plus count overflows".into(),
         _ => return None,
     })
 }
@@ -82,7 +88,9 @@ impl CloneBuffers {
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    /// Register fixed buffers (`IORING_REGISTER_BUFFERS`, opcode 0).
+    /// Register fixed buffers (`IORING_REGISTER_BUFFERS`, opcode 0, Linux
+    /// 5.1). [`register_buffers_owned`](Self::register_buffers_owned) is the
+    /// safe form.
     ///
     /// # Safety
     /// Each iovec must describe memory that stays allocated, and is not reused
@@ -91,16 +99,15 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// pages and ops write into them. Reads and writes of the memory while an
     /// op uses it follow that op's rules.
     pub unsafe fn register_buffers(&self, iovecs: &[Iovec]) -> Result<()> {
-        let n = count("buffers", iovecs.len())?;
+        let n = Table::Buffers.count(iovecs.len())?;
         // SAFETY: the kernel reads `n` iovecs during the call; the caller
         // guarantees the memory they describe.
-        unsafe { self.register_raw(opcode::REGISTER_BUFFERS, iovecs.as_ptr().cast(), n) }
+        unsafe { self.register(opcode::REGISTER_BUFFERS, iovecs.as_ptr().cast(), n, |e| buffers_context(e, None)) }
             .map(|_| ())
-            .map_err(|e| explain(e, buffers_context))
     }
 
     /// Register fixed buffers with a tag each (`IORING_REGISTER_BUFFERS2`,
-    /// opcode 15). A non-zero tag is posted as a CQE's `user_data` once the
+    /// opcode 15, Linux 5.13). A non-zero tag is posted as a CQE's `user_data` once the
     /// kernel lets go of that buffer (after an update replaced it or the table
     /// was unregistered).
     ///
@@ -109,30 +116,53 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     pub unsafe fn register_buffers_tagged(&self, iovecs: &[Iovec], tags: &[u64]) -> Result<()> {
         // SAFETY: `iovecs` holds `iovecs.len()` iovecs, read during the
         // call; forwarded contract for the memory they describe.
-        unsafe { self.register_tagged(&TABLE, iovecs.as_ptr() as u64, iovecs.len(), tags) }
+        unsafe { self.register_tagged(Table::Buffers, iovecs.as_ptr() as u64, iovecs.len(), tags) }
     }
 
     /// Register a table of `n` empty buffer slots (`IORING_REGISTER_BUFFERS2`
-    /// with `IORING_RSRC_REGISTER_SPARSE`), to be filled with updates.
+    /// with `IORING_RSRC_REGISTER_SPARSE`, Linux 5.19), to be filled with updates.
     pub fn register_buffers_sparse(&self, n: u32) -> Result<()> {
-        self.register_sparse(&TABLE, n)
+        self.register_sparse(Table::Buffers, n)
     }
 
     /// Register each of `buffers` as a fixed buffer (slot `i` = `buffers[i]`),
     /// with the ring owning the memory until [`unregister_buffers`](Self::unregister_buffers)
     /// or until it is closed. Returns the iovecs, for building `*_FIXED` ops.
+    ///
+    /// Ownership: the kernel pins the pages and `*_FIXED` ops write into
+    /// them, so the memory moves into the ring (a [`RingMemory`] never
+    /// returns its pages for reuse) and safe code can no longer reach it
+    /// except through ops.
+    ///
+    /// ```
+    /// use ringwise::register::CloneBuffers;
+    /// use ringwise::{Mapping, Ring};
+    ///
+    /// let mut ring = Ring::new(4)?;
+    /// let iovecs = ring.register_buffers_owned(vec![Mapping::anonymous(4096)?, Mapping::anonymous(8192)?])?;
+    /// assert_eq!(iovecs.iter().map(|v| v.iov_len).collect::<Vec<_>>(), [4096, 8192]);
+    ///
+    /// // Another ring shares the same pinned pages (Linux 6.13).
+    /// let mut other = Ring::new(4)?;
+    /// match other.clone_buffers_from(&ring, CloneBuffers::all()) {
+    ///     Ok(()) => other.unregister_buffers()?,
+    ///     Err(e) => assert_eq!(e.errno_name(), "EINVAL", "a kernel before 6.13: {e}"),
+    /// }
+    /// ring.unregister_buffers()?;
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
     pub fn register_buffers_owned<M: RingMemory>(&mut self, buffers: Vec<M>) -> Result<Vec<Iovec>> {
         let (owned, iovecs) = own(buffers);
         // SAFETY: the memory is owned by `owned`, which the ring keeps below
         // until the buffers are unregistered or the fd is closed; RingMemory
         // promises it is never reused after being dropped.
         unsafe { self.register_buffers(&iovecs) }?;
-        self.keep.push((keep_key::BUFFERS, Box::new(owned)));
+        self.registrations.hold_buffers(owned);
         Ok(iovecs)
     }
 
     /// Replace buffer slots `offset..` with `iovecs` and their `tags`
-    /// (`IORING_REGISTER_BUFFERS_UPDATE`, opcode 16). A null, zero-length
+    /// (`IORING_REGISTER_BUFFERS_UPDATE`, opcode 16, Linux 5.13). A null, zero-length
     /// iovec empties a slot. Returns how many slots were updated.
     ///
     /// # Safety
@@ -140,7 +170,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     pub unsafe fn update_buffers(&self, offset: u32, iovecs: &[Iovec], tags: &[u64]) -> Result<u32> {
         // SAFETY: `iovecs` holds `iovecs.len()` iovecs, read during the
         // call; forwarded contract for the memory they describe.
-        unsafe { self.update_tagged(&TABLE, offset, iovecs.as_ptr() as u64, iovecs.len(), tags) }
+        unsafe { self.update_tagged(Table::Buffers, offset, iovecs.as_ptr() as u64, iovecs.len(), tags) }
     }
 
     /// [`update_buffers`](Self::update_buffers) with owned memory, kept by
@@ -156,20 +186,21 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let (owned, iovecs) = own(buffers);
         // SAFETY: as in `register_buffers_owned`.
         let n = unsafe { self.update_buffers(offset, &iovecs, tags) }?;
-        self.keep.push((keep_key::BUFFERS, Box::new(owned)));
+        self.registrations.hold_buffers(owned);
         Ok((n, iovecs))
     }
 
-    /// Drop the buffer table (`IORING_UNREGISTER_BUFFERS`, opcode 1) and the
-    /// owned memory behind it. Tagged buffers post their tag CQEs once no op
+    /// Drop the buffer table (`IORING_UNREGISTER_BUFFERS`, opcode 1, Linux
+    /// 5.1) and the owned memory behind it (the kernel keeps its own pin on
+    /// pages an op in flight still uses, and the memory is unmapped, never
+    /// reused). Tagged buffers post their tag CQEs once no op
     /// uses them.
     pub fn unregister_buffers(&mut self) -> Result<()> {
         // SAFETY: no argument.
-        unsafe { self.register_raw(opcode::UNREGISTER_BUFFERS, std::ptr::null(), 0) }
-            .map_err(|e| explain(e, buffers_context))?;
+        unsafe { self.register(opcode::UNREGISTER_BUFFERS, std::ptr::null(), 0, |e| buffers_context(e, None)) }?;
         // The kernel holds its own pin on pages still used by in-flight ops;
         // owned memory is unmapped (never reused), so releasing it is safe.
-        self.keep.retain(|(key, _)| *key != keep_key::BUFFERS);
+        self.registrations.release_buffers();
         Ok(())
     }
 
@@ -185,9 +216,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             (Some(fd), _) => (std::os::fd::AsRawFd::as_raw_fd(&fd) as u32, 0),
             (None, Some(index)) => (index, IORING_REGISTER_SRC_REGISTERED as u32),
             (None, None) => {
-                return Err(Error::Unsupported {
-                    what: "cloning buffers".into(),
-                    why: "the source ring has neither an fd nor a registered index".into(),
+                return Err(Error::InvalidArgument {
+                    what: "the source ring of a buffer clone".into(),
+                    why: "it has neither an fd nor a registered index to name it by".into(),
                 })
             }
         };
@@ -202,31 +233,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             nr: what.count,
             pad: [0; 3],
         };
+        let arg_ptr = (&arg as *const io_uring_clone_buffers).cast();
         // SAFETY: `arg` is valid for the call; the pinned pages are shared
         // by the kernel, and the memory src owns is shared below.
-        unsafe { self.register_raw(opcode::REGISTER_CLONE_BUFFERS, (&arg as *const io_uring_clone_buffers).cast(), 1) }
-            .map_err(|e| {
-                explain(e, |errno| {
-                    Some(match errno {
-                        Errno::BUSY => "this ring already has buffers; use CloneBuffers::replace".into(),
-                        Errno::NXIO => "the source ring has no registered buffers".into(),
-                        Errno::INVAL => format!(
-                            "the range (source {}+{}, destination {}) does not fit the tables, or flags unknown",
-                            what.src_offset, what.count, what.dst_offset
-                        ),
-                        Errno::OVERFLOW => "the range overflows".into(),
-                        Errno::OPNOTSUPP | Errno::BADF => "the source is not an io_uring".into(),
-                        _ => return None,
-                    })
-                })
-            })?;
-        for (key, owned) in &src.keep {
-            if *key == keep_key::BUFFERS {
-                if let Some(owned) = owned.downcast_ref::<OwnedBuffers>() {
-                    self.keep.push((keep_key::BUFFERS, Box::new(Arc::clone(owned))));
-                }
-            }
-        }
+        unsafe {
+            self.register(opcode::REGISTER_CLONE_BUFFERS, arg_ptr, 1, |errno| buffers_context(errno, Some(&what)))
+        }?;
+        self.registrations.share_buffers(&src.registrations);
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 //! submitting an `ASYNC_CANCEL` SQE and waiting for its CQE. The cancelled
 //! requests still post their own CQEs (usually `-ECANCELED`).
 
-use super::{explain, opcode};
+use super::{opcode, timespec};
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::Result;
 use crate::op::Target;
@@ -87,9 +87,7 @@ impl CancelSpec {
             flags |= IORING_ASYNC_CANCEL_ALL;
         }
         let timeout = match timeout {
-            Some(t) => {
-                __kernel_timespec { tv_sec: t.as_secs().min(i64::MAX as u64) as i64, tv_nsec: t.subsec_nanos() as i64 }
-            }
+            Some(t) => timespec(t),
             None => __kernel_timespec { tv_sec: -1, tv_nsec: -1 },
         };
         io_uring_sync_cancel_reg {
@@ -106,25 +104,49 @@ impl CancelSpec {
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Cancel the requests `spec` names and wait until they are gone, or
-    /// until `timeout` (opcode 24). Returns what the kernel returns: 0, or
-    /// with [`CancelSpec::all`] the number cancelled. ENOENT: nothing matched;
-    /// ETIME: the timeout passed first.
+    /// until `timeout` (opcode 24, Linux 6.0). Returns what the kernel
+    /// returns: 0, or with [`CancelSpec::all`] the number cancelled. ENOENT:
+    /// nothing matched; ETIME: the timeout passed first.
+    ///
+    /// ```
+    /// use ringwise::op::{PollAdd, PollEvents};
+    /// use ringwise::register::CancelSpec;
+    /// use ringwise::Ring;
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use std::time::Duration;
+    ///
+    /// let mut ring = Ring::new(4)?;
+    /// let (a, _b) = UnixStream::pair()?;
+    /// // A poll that nothing will satisfy.
+    /// ring.submission().push(PollAdd::new(a.as_raw_fd(), PollEvents::IN).user_data(7)).unwrap();
+    /// ring.submit()?;
+    /// assert_eq!(ring.cancel_sync(&CancelSpec::user_data(7), Some(Duration::from_secs(1)))?, 0);
+    /// // It is gone when the call returns; its CQE says ECANCELED.
+    /// let cqe = ring.completion().next().unwrap();
+    /// assert_eq!((cqe.user_data, cqe.res), (7, -125));
+    /// let err = ring.cancel_sync(&CancelSpec::user_data(7), None).unwrap_err();
+    /// assert_eq!(err.errno_name(), "ENOENT");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cancel_sync(&self, spec: &CancelSpec, timeout: Option<Duration>) -> Result<u32> {
         let mut reg = spec.reg(timeout);
-        // SAFETY: `reg` is valid for the call.
+        let context = |errno| cancel_context(errno, spec, timeout);
+        // SAFETY: `reg` is valid for the call (the kernel reads it, and
+        // writes nothing back that outlives it).
         unsafe {
-            self.register_raw(opcode::REGISTER_SYNC_CANCEL, (&mut reg as *mut io_uring_sync_cancel_reg).cast(), 1)
+            self.register(opcode::REGISTER_SYNC_CANCEL, (&mut reg as *mut io_uring_sync_cancel_reg).cast(), 1, context)
         }
-        .map_err(|e| {
-            explain(e, |errno| {
-                Some(match errno {
-                    Errno::NOENT => format!("no request matched {spec:?}"),
-                    Errno::TIME => format!("the requests were not gone within {timeout:?}"),
-                    Errno::ALREADY => "the request is already running and cannot be interrupted".into(),
-                    Errno::INVAL => "the combination of criteria is not supported by this kernel".into(),
-                    _ => return None,
-                })
-            })
-        })
     }
+}
+
+/// What an errno of a synchronous cancel means.
+fn cancel_context(errno: Errno, spec: &CancelSpec, timeout: Option<Duration>) -> Option<String> {
+    Some(match errno {
+        Errno::NOENT => format!("no request matched {spec:?}"),
+        Errno::TIME => format!("the requests were not gone within {timeout:?}"),
+        Errno::ALREADY => "the request is already running and cannot be interrupted".into(),
+        Errno::INVAL => "the combination of criteria is not supported by this kernel".into(),
+        _ => return None,
+    })
 }

@@ -4,13 +4,13 @@
 //! With [`Ring::wait_until`] (`IORING_ENTER_ABS_TIMER`, Linux 6.12) the
 //! timeout is an absolute time on that clock.
 
-use super::{explain, opcode};
+use super::{opcode, timespec};
 use crate::abi;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::{Error, Result};
 use crate::flags::Features;
 use crate::Ring;
-use linux_raw_sys::general::{__kernel_timespec, CLOCK_BOOTTIME, CLOCK_MONOTONIC};
+use linux_raw_sys::general::{CLOCK_BOOTTIME, CLOCK_MONOTONIC};
 use linux_raw_sys::io_uring::io_uring_clock_register;
 use rustix::io::Errno;
 use std::time::Duration;
@@ -35,8 +35,33 @@ impl Clock {
     }
 }
 
+/// What an errno of `REGISTER_CLOCK` means for clock id `clockid`.
+fn clock_context(errno: Errno, clockid: u32) -> Option<String> {
+    (errno == Errno::INVAL)
+        .then(|| format!("clock id {clockid} refused: only CLOCK_MONOTONIC (1) and CLOCK_BOOTTIME (7) work"))
+}
+
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    /// Measure wait timeouts on `clock` (opcode 29).
+    /// Measure wait timeouts on `clock` (opcode 29, Linux 6.12).
+    ///
+    /// ```
+    /// use ringwise::register::Clock;
+    /// use ringwise::Ring;
+    /// use rustix::time::{clock_gettime, ClockId};
+    /// use std::time::Duration;
+    ///
+    /// let mut ring = Ring::new(4)?;
+    /// if let Err(e) = ring.register_clock(Clock::Boottime) {
+    ///     assert_eq!(e.errno_name(), "EINVAL", "a kernel before 6.12: {e}");
+    ///     return Ok(());
+    /// }
+    /// // Wait until 10 ms from now on CLOCK_BOOTTIME: nothing arrives, and
+    /// // passing the deadline is not an error.
+    /// let now = clock_gettime(ClockId::Boottime);
+    /// let deadline = Duration::new(now.tv_sec as u64, now.tv_nsec as u32) + Duration::from_millis(10);
+    /// assert_eq!(ring.wait_until(1, deadline)?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn register_clock(&self, clock: Clock) -> Result<()> {
         self.register_clock_id(clock.id())
     }
@@ -45,16 +70,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// kernel accepts `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` only.
     pub fn register_clock_id(&self, clockid: u32) -> Result<()> {
         let reg = io_uring_clock_register { clockid, __resv: [0; 3] };
+        let arg = (&reg as *const io_uring_clock_register).cast();
         // SAFETY: `reg` is valid for the call.
-        unsafe { self.register_raw(opcode::REGISTER_CLOCK, (&reg as *const io_uring_clock_register).cast(), 0) }
-            .map(|_| ())
-            .map_err(|e| {
-                explain(e, |errno| {
-                    (errno == Errno::INVAL).then(|| {
-                        format!("clock id {clockid} refused: only CLOCK_MONOTONIC (1) and CLOCK_BOOTTIME (7) work")
-                    })
-                })
-            })
+        unsafe { self.register(opcode::REGISTER_CLOCK, arg, 0, |errno| clock_context(errno, clockid)) }.map(|_| ())
     }
 
     /// Wait until `want` CQEs are ready or the ring's clock reads `deadline`
@@ -63,18 +81,16 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// error.
     pub fn wait_until(&mut self, want: u32, deadline: Duration) -> Result<u32> {
         if !self.features().contains(Features::EXT_ARG) {
-            return Err(Error::Unsupported {
-                what: "waiting until a deadline".into(),
-                why: "this kernel lacks IORING_FEAT_EXT_ARG (Linux 5.11)".into(),
+            return Err(Error::FeatureMissing {
+                what: "waiting until a deadline",
+                feature: "IORING_FEAT_EXT_ARG",
+                since: "5.11",
             });
         }
         if self.cq.len() >= want {
             return Ok(self.cq.len());
         }
-        let ts = __kernel_timespec {
-            tv_sec: deadline.as_secs().min(i64::MAX as u64) as i64,
-            tv_nsec: deadline.subsec_nanos() as i64,
-        };
+        let ts = timespec(deadline);
         let arg =
             abi::io_uring_getevents_arg { sigmask: 0, sigmask_sz: 0, min_wait_usec: 0, ts: &ts as *const _ as u64 };
         let flags = abi::IORING_ENTER_GETEVENTS | abi::IORING_ENTER_EXT_ARG | abi::IORING_ENTER_ABS_TIMER;

@@ -8,7 +8,7 @@
 //! signal. [`CompletionQueue::set_eventfd_enabled`](crate::CompletionQueue::set_eventfd_enabled)
 //! pauses notification without unregistering.
 
-use super::{explain, opcode};
+use super::opcode;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::Result;
 use crate::Ring;
@@ -25,22 +25,38 @@ fn eventfd_context(errno: Errno) -> Option<String> {
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    /// Signal `eventfd` when CQEs are posted (opcode 4), or with `async_only`
-    /// only for completions from io-wq workers (opcode 7).
+    /// Signal `eventfd` when CQEs are posted (opcode 4, Linux 5.2), or with
+    /// `async_only` only for completions from io-wq workers (opcode 7,
+    /// Linux 5.6). The kernel holds its own reference to the eventfd.
+    ///
+    /// ```
+    /// use ringwise::op::Nop;
+    /// use ringwise::Ring;
+    /// use rustix::event::{eventfd, EventfdFlags};
+    /// use std::os::fd::AsFd;
+    ///
+    /// let mut ring = Ring::new(4)?;
+    /// let efd = eventfd(0, EventfdFlags::empty())?;
+    /// ring.register_eventfd(efd.as_fd(), false)?;
+    /// ring.submission().push(Nop::new()).unwrap();
+    /// ring.submit_and_wait(1)?;
+    /// let mut count = [0u8; 8];
+    /// rustix::io::read(&efd, &mut count)?;
+    /// assert_eq!(u64::from_ne_bytes(count), 1, "one CQE, one signal");
+    /// ring.unregister_eventfd()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn register_eventfd(&self, eventfd: BorrowedFd<'_>, async_only: bool) -> Result<()> {
         let fd: i32 = eventfd.as_raw_fd();
         let op = if async_only { opcode::REGISTER_EVENTFD_ASYNC } else { opcode::REGISTER_EVENTFD };
         // SAFETY: the kernel reads one i32 during the call.
-        unsafe { self.register_raw(op, (&fd as *const i32).cast(), 1) }
-            .map(|_| ())
-            .map_err(|e| explain(e, eventfd_context))
+        unsafe { self.register(op, (&fd as *const i32).cast(), 1, eventfd_context) }.map(|_| ())
     }
 
-    /// Stop signalling the eventfd (`IORING_UNREGISTER_EVENTFD`, opcode 5).
+    /// Stop signalling the eventfd (`IORING_UNREGISTER_EVENTFD`, opcode 5, Linux
+    /// 5.2).
     pub fn unregister_eventfd(&self) -> Result<()> {
         // SAFETY: no argument.
-        unsafe { self.register_raw(opcode::UNREGISTER_EVENTFD, std::ptr::null(), 0) }
-            .map(|_| ())
-            .map_err(|e| explain(e, eventfd_context))
+        unsafe { self.register(opcode::UNREGISTER_EVENTFD, std::ptr::null(), 0, eventfd_context) }.map(|_| ())
     }
 }

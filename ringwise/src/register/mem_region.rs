@@ -42,14 +42,13 @@
 //! never times out). [`RegWaitRegion::slots`] therefore leaves the last slot
 //! out, and [`RegWaitRegion::bytes_for`] reserves room for it.
 
-use super::{explain, keep_key, opcode};
+use super::{explain, opcode, timespec};
 use crate::abi;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::{Error, Region, Result};
 use crate::memory::{check_region, round_up, KernelMap, RingMemory};
 use crate::ring::Submitted;
 use crate::Ring;
-use linux_raw_sys::io_uring::__kernel_timespec;
 use linux_raw_sys::io_uring::{
     io_uring_mem_region_reg, io_uring_reg_wait, io_uring_region_desc, IORING_MEM_REGION_REG_WAIT_ARG,
     IORING_MEM_REGION_TYPE_USER, IORING_REG_WAIT_TS,
@@ -72,8 +71,9 @@ pub struct RegWait {
     pub min_wait: Option<Duration>,
 }
 
-/// Where a region's memory lives; shared by the ring and the handle.
-enum RegionMemory {
+/// Where a region's memory lives; shared by the ring (`Registrations`) and
+/// the [`RegWaitRegion`] handle.
+pub(super) enum RegionMemory {
     /// Caller memory the kernel pinned.
     Caller(#[allow(dead_code)] Mutex<Box<dyn RingMemory>>),
     /// Pages the kernel allocated, mapped from the ring fd.
@@ -81,7 +81,41 @@ enum RegionMemory {
 }
 
 /// The ring's wait-argument region: slots the application fills and waits
-/// name by index.
+/// name by index ([`Ring::register_wait_region`], Linux 6.13).
+///
+/// The handle and the ring share the memory: the kernel reads a slot
+/// during every wait that names it, for as long as the ring lives (a region
+/// cannot be unregistered), so the ring keeps it; the last of the two to go
+/// releases it.
+///
+/// ```
+/// use ringwise::op::Nop;
+/// use ringwise::register::{RegWait, RegWaitRegion};
+/// use ringwise::{Builder, Mapping, Ring};
+/// use std::time::Duration;
+///
+/// // The region must be registered before the ring is enabled.
+/// let mut ring: Ring = Builder::new(8).disabled().build()?;
+/// let memory = Mapping::anonymous(RegWaitRegion::bytes_for(4))?;
+/// let mut region = match ring.register_wait_region(memory, 4) {
+///     Ok(region) => region,
+///     Err(e) => {
+///         assert_eq!(e.errno_name(), "EINVAL", "a kernel before 6.13: {e}");
+///         return Ok(());
+///     }
+/// };
+/// ring.enable()?;
+/// region.set(0, RegWait { timeout: Some(Duration::from_millis(10)), min_wait: None })?;
+/// region.set(1, RegWait::default())?; // no timeout: wait for the CQE
+///
+/// // Nothing to wait for: slot 0's timeout ends the wait, without error.
+/// let (_, ready) = ring.submit_and_wait_registered(1, &region, 0)?;
+/// assert_eq!(ready, 0);
+/// ring.submission().push(Nop::new().user_data(3)).unwrap();
+/// let (submitted, ready) = ring.submit_and_wait_registered(1, &region, 1)?;
+/// assert_eq!((submitted.consumed, ready), (1, 1));
+/// # Ok::<(), ringwise::Error>(())
+/// ```
 pub struct RegWaitRegion {
     base: *mut u8,
     slots: u32,
@@ -142,12 +176,8 @@ impl RegWaitRegion {
     /// Fill slot `index`.
     pub fn set(&mut self, index: u32, wait: RegWait) -> Result<()> {
         self.check_slot(index)?;
-        let ts = wait.timeout.unwrap_or_default();
         let value = io_uring_reg_wait {
-            ts: __kernel_timespec {
-                tv_sec: ts.as_secs().min(i64::MAX as u64) as i64,
-                tv_nsec: ts.subsec_nanos() as i64,
-            },
+            ts: timespec(wait.timeout.unwrap_or_default()),
             min_wait_usec: wait.min_wait.map_or(0, |d| d.as_micros().min(u32::MAX as u128) as u32),
             flags: if wait.timeout.is_some() { IORING_REG_WAIT_TS as u32 } else { 0 },
             sigmask: 0,
@@ -165,8 +195,12 @@ impl RegWaitRegion {
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Register `memory` as this ring's wait-argument region (opcode 34 with
-    /// `IORING_MEM_REGION_REG_WAIT_ARG`). The ring must still be disabled;
-    /// `memory` must be page-aligned and hold `RegWaitRegion::bytes_for(slots)`.
+    /// `IORING_MEM_REGION_REG_WAIT_ARG`, Linux 6.13). The ring must still be
+    /// disabled; `memory` must be page-aligned and hold
+    /// `RegWaitRegion::bytes_for(slots)`. The kernel pins it for the rest of
+    /// the ring's life (a region cannot be unregistered), so it moves into
+    /// the ring, shared with the returned handle. See [`RegWaitRegion`] for
+    /// an example.
     pub fn register_wait_region<M: RingMemory>(&mut self, mut memory: M, slots: u32) -> Result<RegWaitRegion> {
         let size = RegWaitRegion::bytes_for(slots);
         let base = memory.as_mut_ptr();
@@ -178,7 +212,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // until it is closed.
         self.register_param_region(desc, IORING_MEM_REGION_REG_WAIT_ARG as u64)?;
         let owner = Arc::new(RegionMemory::Caller(Mutex::new(Box::new(memory))));
-        self.keep.push((keep_key::MEM_REGION, Box::new(Arc::clone(&owner))));
+        self.registrations.hold_mem_region(Arc::clone(&owner) as _);
         Ok(RegWaitRegion { base, slots: RegWaitRegion::usable(size), mmap_offset: None, _owner: owner })
     }
 
@@ -193,12 +227,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// and the error says so.
     pub fn register_wait_region_kernel(&mut self, slots: u32) -> Result<RegWaitRegion> {
         let size = RegWaitRegion::bytes_for(slots);
-        let no_fd = || Error::Unsupported {
-            what: "a kernel-allocated wait region".into(),
-            why: "a REGISTERED_FD_ONLY ring has no fd to mmap the region from; use caller memory \
-                  (register_wait_region)"
-                .into(),
-        };
+        let no_fd = || Error::NoRingFd { what: "a kernel-allocated wait region" };
         if self.fd().is_none() {
             return Err(no_fd());
         }
@@ -215,7 +244,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         })?;
         let base = map.as_ptr();
         let owner = Arc::new(RegionMemory::Kernel(map));
-        self.keep.push((keep_key::MEM_REGION, Box::new(Arc::clone(&owner))));
+        self.registrations.hold_mem_region(Arc::clone(&owner) as _);
         Ok(RegWaitRegion {
             base,
             slots: RegWaitRegion::usable(size),
@@ -233,27 +262,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             flags,
             __resv: [0; 2],
         };
+        let arg = (&reg as *const io_uring_mem_region_reg).cast();
         // SAFETY: `reg` and `desc` are valid for the call (the kernel writes
         // `desc` back); a caller-memory region is kept alive by the caller of
         // this function for as long as the ring.
-        unsafe { self.register_raw(opcode::REGISTER_MEM_REGION, (&reg as *const io_uring_mem_region_reg).cast(), 1) }
-            .map_err(|e| {
-            explain(e, |errno| {
-                Some(match errno {
-                    Errno::BUSY => "this ring already has a parameter region".into(),
-                    Errno::INVAL => "the kernel refused the region: wait-argument regions need a ring that \
-                                         is still disabled (Builder::disabled, before enable), and page-aligned \
-                                         whole pages"
-                        .into(),
-                    Errno::FAULT if kernel_memory => "the kernel could not copy the region descriptor".into(),
-                    Errno::FAULT => "the region cannot be pinned".into(),
-                    Errno::NOMEM if kernel_memory => "the kernel could not allocate the region's pages (or they \
-                                                      exceed RLIMIT_MEMLOCK)"
-                        .into(),
-                    _ => return None,
-                })
-            })
-        })?;
+        unsafe { self.register(opcode::REGISTER_MEM_REGION, arg, 1, |errno| region_context(errno, kernel_memory)) }?;
         Ok(desc)
     }
 
@@ -271,22 +284,35 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let offset = slot as usize * REG_WAIT_BYTES;
         // SAFETY: with EXT_ARG_REG the "pointer" is an offset into the
         // registered region, which the kernel bounds-checks.
-        unsafe { self.submit_and_wait_ext(want, flags, offset as *const std::ffi::c_void, REG_WAIT_BYTES) }.map_err(
-            |e| match e.errno() {
-                Errno::FAULT => Error::kernel(
-                    "io_uring_enter",
-                    Errno::FAULT,
-                    "the wait slot lies outside the registered wait region",
-                ),
-                Errno::INVAL => Error::kernel(
-                    "io_uring_enter",
-                    Errno::INVAL,
-                    "the kernel refused the registered wait (bad flags in the slot, or no region)",
-                ),
-                _ => e,
-            },
-        )
+        unsafe { self.submit_and_wait_ext(want, flags, offset as *const std::ffi::c_void, REG_WAIT_BYTES) }
+            .map_err(|e| explain(e, wait_context))
     }
+}
+
+/// What an errno of `REGISTER_MEM_REGION` means (`kernel_memory`: the
+/// kernel was to allocate the pages).
+fn region_context(errno: Errno, kernel_memory: bool) -> Option<String> {
+    Some(match errno {
+        Errno::BUSY => "this ring already has a parameter region".into(),
+        Errno::INVAL => "the kernel refused the region: wait-argument regions need a ring that is still disabled \
+                         (Builder::disabled, before enable), and page-aligned whole pages"
+            .into(),
+        Errno::FAULT if kernel_memory => "the kernel could not copy the region descriptor".into(),
+        Errno::FAULT => "the region cannot be pinned".into(),
+        Errno::NOMEM if kernel_memory => {
+            "the kernel could not allocate the region's pages (or they exceed RLIMIT_MEMLOCK)".into()
+        }
+        _ => return None,
+    })
+}
+
+/// What an errno of a wait naming a slot of the region means.
+fn wait_context(errno: Errno) -> Option<String> {
+    Some(match errno {
+        Errno::FAULT => "the wait slot lies outside the registered wait region".into(),
+        Errno::INVAL => "the kernel refused the registered wait (bad flags in the slot, or no region)".into(),
+        _ => return None,
+    })
 }
 
 /// A region descriptor: `user_addr` with `IORING_MEM_REGION_TYPE_USER` for

@@ -7,7 +7,7 @@
 //! [`Ring::napi_add_id`] (Linux 6.13). Settings can be made without a
 //! network card; they only take effect for sockets on NAPI devices.
 
-use super::{explain, opcode};
+use super::opcode;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::Result;
 use crate::Ring;
@@ -71,8 +71,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     fn napi_call(&self, opcode: u32, napi: &mut io_uring_napi) -> Result<NapiSettings> {
         // SAFETY: `napi` is valid for the call; the kernel writes the
         // previous settings into it.
-        unsafe { self.register_raw(opcode, (napi as *mut io_uring_napi).cast(), 1) }
-            .map_err(|e| explain(e, napi_context))?;
+        unsafe { self.register(opcode, (napi as *mut io_uring_napi).cast(), 1, napi_context) }?;
         Ok(NapiSettings {
             busy_poll_timeout_us: napi.busy_poll_to,
             prefer_busy_poll: napi.prefer_busy_poll != 0,
@@ -81,7 +80,25 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// Turn busy polling on with `settings`; returns the settings before
-    /// (opcode 27).
+    /// (opcode 27, Linux 6.9). Works without a network card: it only takes
+    /// effect for sockets on NAPI devices.
+    ///
+    /// ```
+    /// use ringwise::register::{NapiSettings, NapiTracking};
+    /// use ringwise::Ring;
+    ///
+    /// let ring = Ring::new(4)?;
+    /// let settings = NapiSettings { busy_poll_timeout_us: 50, prefer_busy_poll: true, ..NapiSettings::default() };
+    /// match ring.register_napi(settings) {
+    ///     Ok(_before) => {
+    ///         let now = ring.unregister_napi()?;
+    ///         assert_eq!((now.busy_poll_timeout_us, now.prefer_busy_poll), (50, true));
+    ///         assert_eq!(settings.tracking, NapiTracking::Dynamic);
+    ///     }
+    ///     Err(e) => assert_eq!(e.errno_name(), "EINVAL", "a kernel before 6.9: {e}"),
+    /// }
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
     pub fn register_napi(&self, settings: NapiSettings) -> Result<NapiSettings> {
         let mut napi = io_uring_napi {
             busy_poll_to: settings.busy_poll_timeout_us,
@@ -118,7 +135,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// Turn busy polling off; returns the timeout and preference before
-    /// (opcode 28). The kernel does not report the tracking mode here (it
+    /// (opcode 28, Linux 6.9). The kernel does not report the tracking mode here (it
     /// reads as `Dynamic`); `/proc/self/fdinfo` of the ring shows it.
     pub fn unregister_napi(&self) -> Result<NapiSettings> {
         // SAFETY: plain old data; zero is valid.

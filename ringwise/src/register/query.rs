@@ -2,9 +2,8 @@
 //! Linux 6.18; works without a ring): the number of SQE and register
 //! opcodes, and the feature, setup, enter and SQE flag bits it knows.
 
-use super::opcode;
+use super::{opcode, register_ringless};
 use crate::error::{Error, Result};
-use crate::sys;
 use rustix::io::Errno;
 
 /// `struct io_uring_query_hdr`.
@@ -18,6 +17,9 @@ struct QueryHdr {
     result: i32,
     resv: [u32; 3],
 }
+
+/// How errors name the call.
+const CALL: &str = "io_uring_register(QUERY)";
 
 /// `IO_URING_QUERY_OPCODES`.
 const QUERY_OPCODES: u32 = 0;
@@ -43,7 +45,21 @@ pub struct QueryOpcodes {
     pad: u32,
 }
 
-/// Ask the kernel for its opcode counts and flag sets.
+/// Ask the kernel for its opcode counts and flag sets
+/// (`IORING_REGISTER_QUERY` with `IO_URING_QUERY_OPCODES`, Linux 6.18; no
+/// ring needed). Older kernels answer EINVAL.
+///
+/// ```
+/// use ringwise::register::query_opcodes;
+///
+/// match query_opcodes() {
+///     Ok(q) => {
+///         assert!(q.nr_request_opcodes > 0 && q.nr_register_opcodes > 0);
+///         println!("{} SQE opcodes, setup flags {:#x}", q.nr_request_opcodes, q.ring_setup_flags);
+///     }
+///     Err(e) => assert_eq!(e.errno_name(), "EINVAL", "a kernel before 6.18: {e}"),
+/// }
+/// ```
 pub fn query_opcodes() -> Result<QueryOpcodes> {
     let mut data = QueryOpcodes::default();
     let mut hdr = QueryHdr {
@@ -52,22 +68,15 @@ pub fn query_opcodes() -> Result<QueryOpcodes> {
         size: std::mem::size_of::<QueryOpcodes>() as u32,
         ..QueryHdr::default()
     };
-    // SAFETY: `hdr` and `data` are valid for the call; fd -1 needs no ring.
-    unsafe { sys::io_uring_register(u32::MAX, opcode::REGISTER_QUERY, (&mut hdr as *mut QueryHdr).cast(), 0) }
-        .map_err(|errno| {
-            Error::kernel(
-                "io_uring_register(QUERY)",
-                errno,
-                if errno == Errno::INVAL { "this kernel predates IORING_REGISTER_QUERY (Linux 6.18)" } else { "" },
-            )
-        })?;
+    let arg = (&mut hdr as *mut QueryHdr).cast();
+    let context =
+        |errno| (errno == Errno::INVAL).then(|| "this kernel predates IORING_REGISTER_QUERY (Linux 6.18)".to_string());
+    // SAFETY: `hdr` and `data` are valid for the call (the kernel writes
+    // both).
+    unsafe { register_ringless(CALL, opcode::REGISTER_QUERY, arg, 0, context) }?;
     if hdr.result < 0 {
         let errno = Errno::from_raw_os_error(-hdr.result);
-        return Err(Error::kernel(
-            "io_uring_register(QUERY)",
-            errno,
-            "the kernel does not answer IO_URING_QUERY_OPCODES",
-        ));
+        return Err(Error::kernel(CALL, errno, "the kernel does not answer IO_URING_QUERY_OPCODES"));
     }
     Ok(data)
 }

@@ -6,7 +6,7 @@
 //! opcode 12). A forbidden SQE completes with `-EACCES`; a forbidden
 //! register call fails with EACCES.
 
-use super::{count, explain, opcode};
+use super::{count, opcode};
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::Result;
 use crate::flags::SqeFlags;
@@ -50,26 +50,44 @@ impl Restriction {
     }
 }
 
+/// What an errno of `REGISTER_RESTRICTIONS` means.
+fn restrictions_context(errno: Errno) -> Option<String> {
+    Some(match errno {
+        Errno::BADFD => "restrictions need a ring built disabled (Builder::disabled) and not yet enabled".into(),
+        Errno::BUSY => "restrictions were already registered on this ring".into(),
+        Errno::INVAL => "an opcode in the list is unknown to this kernel, or the list is empty or too long".into(),
+        _ => return None,
+    })
+}
+
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    /// Register the allow-list (opcode 11). The ring must have been built
-    /// disabled and not yet enabled; only one call is allowed.
+    /// Register the allow-list (opcode 11, Linux 5.10). The ring must have
+    /// been built disabled and not yet enabled; only one call is allowed.
+    /// The kernel copies the list.
+    ///
+    /// ```
+    /// use ringwise::op::{opcode, Fsync, Nop};
+    /// use ringwise::register::Restriction;
+    /// use ringwise::{Builder, Ring};
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// let mut ring: Ring = Builder::new(4).disabled().build()?;
+    /// ring.register_restrictions(&[Restriction::SqeOp(opcode::NOP)])?;
+    /// ring.enable()?;
+    /// let stdin = std::io::stdin();
+    /// ring.submission().push(Nop::new().user_data(1)).unwrap();
+    /// ring.submit_and_wait(1)?;
+    /// ring.submission().push(Fsync::new(stdin.as_raw_fd()).user_data(2)).unwrap();
+    /// ring.submit_and_wait(1)?;
+    /// let got: Vec<(u64, i32)> = ring.completions()?.map(|c| (c.user_data, c.res)).collect();
+    /// assert_eq!(got, [(1, 0), (2, -13)], "NOP allowed, FSYNC refused with EACCES");
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
     pub fn register_restrictions(&self, restrictions: &[Restriction]) -> Result<()> {
         let raw: Vec<RawRestriction> = restrictions.iter().map(|r| r.raw()).collect();
         let n = count("restrictions", raw.len())?;
         // SAFETY: the kernel reads `n` 16-byte restrictions during the call.
-        unsafe { self.register_raw(opcode::REGISTER_RESTRICTIONS, raw.as_ptr().cast(), n) }.map(|_| ()).map_err(|e| {
-            explain(e, |errno| {
-                Some(match errno {
-                    Errno::BADFD => "restrictions need a ring built disabled (Builder::disabled) and not yet \
-                                         enabled"
-                        .into(),
-                    Errno::BUSY => "restrictions were already registered on this ring".into(),
-                    Errno::INVAL => "an opcode in the list is unknown to this kernel, or the list is empty or \
-                                         too long"
-                        .into(),
-                    _ => return None,
-                })
-            })
-        })
+        unsafe { self.register(opcode::REGISTER_RESTRICTIONS, raw.as_ptr().cast(), n, restrictions_context) }
+            .map(|_| ())
     }
 }

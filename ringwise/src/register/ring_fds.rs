@@ -14,7 +14,7 @@
 //! owner, and once the slot was reused the owner would submit to, register
 //! on (buffer rings, resizes) and wait on whichever ring took the slot.
 
-use super::{count, explain, opcode};
+use super::{count, opcode};
 use crate::abi::io_uring_rsrc_update;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::{Error, Result};
@@ -41,7 +41,9 @@ fn ring_fds_context(errno: Errno) -> Option<String> {
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Enter ring descriptors in this thread's table at free slots; returns
-    /// the slot of each, in order (opcode 20). A partial success registers
+    /// the slot of each, in order (opcode 20, Linux 5.18). The kernel holds
+    /// its own reference to each ring until the slot is removed or the
+    /// thread exits. A partial success registers
     /// the first ones; the error says how the next one failed.
     pub fn register_ring_fds(&self, rings: &[BorrowedFd<'_>]) -> Result<Vec<u32>> {
         let mut updates: Vec<io_uring_rsrc_update> = rings
@@ -50,21 +52,21 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             .collect();
         let n = count("ring fds", updates.len())?;
         // SAFETY: the kernel reads and writes `n` updates during the call.
-        let done = unsafe { self.register_raw(opcode::REGISTER_RING_FDS, updates.as_mut_ptr().cast(), n) }
-            .map_err(|e| explain(e, ring_fds_context))?;
+        let done =
+            unsafe { self.register(opcode::REGISTER_RING_FDS, updates.as_mut_ptr().cast(), n, ring_fds_context) }?;
         let slots: Vec<u32> = updates.iter().take(done as usize).map(|u| u.offset).collect();
         USER_SLOTS.with(|s| s.borrow_mut().extend_from_slice(&slots));
         Ok(slots)
     }
 
-    /// Remove slots from this thread's table (opcode 21); returns how many.
+    /// Remove slots from this thread's table (opcode 21, Linux 5.18); returns how many.
     /// Every slot must have come from [`register_ring_fds`](Self::register_ring_fds)
     /// on this thread and not been removed since; others (a ring's own slot,
     /// slots of other code) are refused before the call.
     pub fn unregister_ring_fds(&self, slots: &[u32]) -> Result<u32> {
         let ours = USER_SLOTS.with(|s| s.borrow().clone());
         if let Some(&bad) = slots.iter().find(|slot| !ours.contains(slot)) {
-            return Err(Error::Unsupported {
+            return Err(Error::InvalidArgument {
                 what: format!("unregistering ring slot {bad}"),
                 why: "only slots returned by register_ring_fds on this thread can be removed; a ring's own slot \
                       (Ring::registered_index) is removed when that ring is dropped"
@@ -75,8 +77,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             slots.iter().map(|&offset| io_uring_rsrc_update { offset, resv: 0, data: 0 }).collect();
         let n = count("ring fds", updates.len())?;
         // SAFETY: the kernel reads `n` updates during the call.
-        let done = unsafe { self.register_raw(opcode::UNREGISTER_RING_FDS, updates.as_ptr().cast(), n) }
-            .map_err(|e| explain(e, ring_fds_context))?;
+        let done = unsafe { self.register(opcode::UNREGISTER_RING_FDS, updates.as_ptr().cast(), n, ring_fds_context) }?;
         // The kernel removes the slots in order and stops at the first it
         // cannot remove.
         let removed = &slots[..(done as usize).min(slots.len())];

@@ -10,7 +10,7 @@
 //! the ring; driving the refill ring is left to the caller through the raw
 //! offsets (`ZcrxIfq::offsets`).
 
-use super::{explain, keep_key, opcode};
+use super::opcode;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::{Error, Result};
 use crate::flags::SetupFlags;
@@ -25,7 +25,7 @@ pub use linux_raw_sys::io_uring::{
     IORING_ZCRX_AREA_SHIFT,
 };
 
-/// What to register.
+/// What to register ([`Ring::register_zcrx_ifq`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ZcrxConfig {
     /// Network interface index (`if_nametoindex`).
@@ -38,7 +38,11 @@ pub struct ZcrxConfig {
     pub area_len: usize,
 }
 
-/// A registered zero-copy receive queue.
+/// A registered zero-copy receive queue ([`Ring::register_zcrx_ifq`]).
+///
+/// The handle shares the receive area and the refill ring with the ring:
+/// the pointers it gives stay valid while the handle lives, and the kernel
+/// and the NIC use the memory until the ring is torn down.
 #[derive(Debug)]
 pub struct ZcrxIfq {
     /// Id to name in `RECV_ZC` SQEs (`zcrx_ifq_idx`).
@@ -49,26 +53,67 @@ pub struct ZcrxIfq {
     pub offsets: ZcrxOffsets,
     /// Token to put in refill entries' offsets (`rq_area_token`).
     pub area_token: u64,
-    memory: Arc<(Mapping, Mapping)>,
+    memory: Arc<ZcrxMemory>,
 }
 
 impl ZcrxIfq {
     /// Start of the receive area.
     pub fn area_ptr(&self) -> *mut u8 {
-        self.memory.0.as_ptr()
+        self.memory.area.as_ptr()
     }
     /// Start of the refill ring region.
     pub fn refill_ring_ptr(&self) -> *mut u8 {
-        self.memory.1.as_ptr()
+        self.memory.refill.as_ptr()
     }
 }
 
+/// The memory of a queue, shared by the ring (`Registrations`) and the
+/// [`ZcrxIfq`] handle: the kernel keeps both until the ring is torn down.
+#[derive(Debug)]
+pub(super) struct ZcrxMemory {
+    /// The receive area the NIC writes payloads into.
+    area: Mapping,
+    /// The refill ring region (header, then entries).
+    refill: Mapping,
+}
+
+/// What an errno of `REGISTER_ZCRX_IFQ` means for interface `if_idx`.
+fn zcrx_context(errno: Errno, if_idx: u32) -> Option<String> {
+    Some(match errno {
+        Errno::PERM => "zero-copy receive needs CAP_NET_ADMIN".into(),
+        Errno::NODEV => format!("no network interface with index {if_idx}"),
+        Errno::OPNOTSUPP => format!(
+            "interface {if_idx} cannot do zero-copy receive (it needs header/data split and a page-pool-capable \
+             driver; loopback and virtual NICs cannot)"
+        ),
+        Errno::INVAL => "the kernel refused the zero-copy receive setup (ring flags, queue, or sizes)".into(),
+        _ => return None,
+    })
+}
+
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    /// Register a zero-copy receive queue (opcode 32).
+    /// Register a zero-copy receive queue (opcode 32, Linux 6.15). The
+    /// receive area and the refill ring are allocated here and owned by the
+    /// ring for the rest of its life (the kernel and the NIC keep using them
+    /// until the ring is torn down); the returned handle shares them.
+    ///
+    /// Not run as a test: it needs a NIC with header/data split and flow
+    /// steering, and CAP_NET_ADMIN.
+    ///
+    /// ```no_run
+    /// use ringwise::register::ZcrxConfig;
+    /// use ringwise::{Builder, Cqe32, Ring, Sqe64};
+    ///
+    /// let mut ring: Ring<Sqe64, Cqe32> = Builder::new(64).single_issuer().defer_taskrun().build()?;
+    /// let if_idx = 2; // if_nametoindex("eth0")
+    /// let ifq = ring.register_zcrx_ifq(ZcrxConfig { if_idx, rxq: 1, rq_entries: 4096, area_len: 64 << 20 })?;
+    /// println!("queue {} with {} refill entries", ifq.id, ifq.rq_entries);
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
     pub fn register_zcrx_ifq(&mut self, config: ZcrxConfig) -> Result<ZcrxIfq> {
         let setup = self.setup_flags();
         if !setup.contains(SetupFlags::DEFER_TASKRUN) || !setup.intersects(SetupFlags::CQE32 | SetupFlags::CQE_MIXED) {
-            return Err(Error::Unsupported {
+            return Err(Error::InvalidArgument {
                 what: "zero-copy receive on this ring".into(),
                 why: "it needs DEFER_TASKRUN and 32-byte CQEs (Ring<_, Cqe32> or CqeMixed)".into(),
             });
@@ -76,12 +121,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let page = crate::sys::page_size();
         // The kernel clamps the refill ring to 32768 entries; a count past
         // 2^31 has no power of two in a u32 (and would panic here).
-        let rq_entries = config.rq_entries.max(1).checked_next_power_of_two().ok_or_else(|| Error::Unsupported {
-            what: format!("a zero-copy receive refill ring of {} entries", config.rq_entries),
-            why: "the entry count is rounded up to a power of two, and this one has none below 2^32; the kernel \
+        let rq_entries =
+            config.rq_entries.max(1).checked_next_power_of_two().ok_or_else(|| Error::InvalidArgument {
+                what: format!("a zero-copy receive refill ring of {} entries", config.rq_entries),
+                why: "the entry count is rounded up to a power of two, and this one has none below 2^32; the kernel \
                   uses at most 32768"
-                .into(),
-        })?;
+                    .into(),
+            })?;
         let area = Mapping::anonymous(round_up(config.area_len.max(1), page))?;
         // The refill ring: a header (head, tail) of at most a page, then the
         // entries.
@@ -109,29 +155,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         reg.rq_entries = rq_entries;
         reg.area_ptr = &mut area_reg as *mut ZcrxAreaReg as u64;
         reg.region_ptr = &mut region_desc as *mut RegionDesc as u64;
+        let arg = (&mut reg as *mut ZcrxIfqReg).cast();
         // SAFETY: the structures are valid for the call; the area and region
         // they name are owned by the ring from here on (kept below).
-        unsafe { self.register_raw(opcode::REGISTER_ZCRX_IFQ, (&mut reg as *mut ZcrxIfqReg).cast(), 1) }.map_err(
-            |e| {
-                explain(e, |errno| {
-                    Some(match errno {
-                        Errno::PERM => "zero-copy receive needs CAP_NET_ADMIN".into(),
-                        Errno::NODEV => format!("no network interface with index {}", config.if_idx),
-                        Errno::OPNOTSUPP => format!(
-                            "interface {} cannot do zero-copy receive (it needs header/data split and a \
-                             page-pool-capable driver; loopback and virtual NICs cannot)",
-                            config.if_idx
-                        ),
-                        Errno::INVAL => "the kernel refused the zero-copy receive setup (ring flags, queue, \
-                                         or sizes)"
-                            .into(),
-                        _ => return None,
-                    })
-                })
-            },
-        )?;
-        let memory = Arc::new((area, region));
-        self.keep.push((keep_key::ZCRX, Box::new(Arc::clone(&memory))));
+        unsafe { self.register(opcode::REGISTER_ZCRX_IFQ, arg, 1, |errno| zcrx_context(errno, config.if_idx)) }?;
+        let memory = Arc::new(ZcrxMemory { area, refill: region });
+        self.registrations.hold_zcrx(Arc::clone(&memory) as _);
         Ok(ZcrxIfq {
             id: reg.zcrx_id,
             rq_entries: reg.rq_entries,

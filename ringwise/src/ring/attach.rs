@@ -54,7 +54,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let (sq, cq) = unsafe { queue_pointers(rings, sqes, &params, &layout) };
         // SAFETY: as above.
         let (sq, cq) = unsafe { (SqState::new(sq), CqState::new(cq)) };
-        Ok(Ring { sq, cq, enter, layout, params, fd, kernel_maps, backing, keep: Vec::new() })
+        Ok(Ring { sq, cq, enter, layout, params, fd, kernel_maps, backing, registrations: Default::default() })
     }
 
     /// Take over a ring set up elsewhere (its fd and the parameters setup

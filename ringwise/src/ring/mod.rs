@@ -16,6 +16,7 @@
 
 mod attach;
 mod enter;
+mod held;
 mod teardown;
 mod wait;
 
@@ -154,9 +155,9 @@ pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
     /// Where the ring memory lives, and its owners.
     pub(crate) backing: Backing,
     /// Memory the kernel was handed by registrations (fixed buffers, buffer
-    /// rings, regions), keyed by `register`; released on unregistration or
-    /// after the fd is closed.
-    pub(crate) keep: Vec<(u64, Box<dyn std::any::Any + Send>)>,
+    /// rings, regions): one typed field per family (`held.rs`), released on
+    /// unregistration or after the fd is closed. Must stay the last field.
+    pub(crate) registrations: held::Registrations,
 }
 
 // SAFETY: all raw pointers point into memory the ring owns (kernel mappings
