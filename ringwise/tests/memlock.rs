@@ -151,3 +151,215 @@ fn ring_setup_charge_is_exact() {
     }
     eprintln!("proven {} ring configurations", proven.len());
 }
+
+/// The ring the registration cases register on: 8 entries, kernel memory.
+fn small_ring() -> Builder<Sqe64, Cqe16> {
+    Builder::new(8).keep_sq_array()
+}
+
+/// Registering on a fresh `ring` works under exactly the ring's charge plus
+/// `extra`, and fails with ENOMEM (the ring itself set up fine) under one
+/// page less. `register` returns the errno of the registration, if any.
+fn prove_registration<F>(name: &str, ring: Builder<Sqe64, Cqe16>, extra: MemlockCharge, register: F)
+where
+    F: Fn(&mut Ring<Sqe64, Cqe16>) -> Option<Errno> + Clone + Send + 'static,
+{
+    let base = memlock::ring(&ring.layout().unwrap(), RingMemoryKind::Kernel);
+    let total = base + extra;
+    let run = |limit: u64| {
+        let (ring, register) = (ring.clone(), register.clone());
+        as_fresh_user(limit, move || {
+            let mut r = ring.build().map_err(|e| e.to_string())?;
+            Ok::<_, String>(register(&mut r))
+        })
+    };
+    assert_eq!(run(total.bytes()), Ok(None), "{name}: registration under exactly {total} must work");
+    assert_eq!(
+        run(total.bytes() - PAGE as u64),
+        Ok(Some(Errno::NOMEM)),
+        "{name}: registration one page under {total} must fail with ENOMEM"
+    );
+    eprintln!("proven: {name}: {extra} (with the ring: {total})");
+}
+
+/// `VmPin` of this process in pages.
+fn vm_pin_pages() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmPin:")).expect("VmPin in /proc/self/status");
+    let kb: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb * 1024 / PAGE
+}
+
+/// Wait until no pinned pages of earlier cases (rings the kernel is still
+/// tearing down) remain, so that a VmPin difference is this case's.
+fn settle_vm_pin() {
+    let start = std::time::Instant::now();
+    while vm_pin_pages() != 0 && start.elapsed() < std::time::Duration::from_secs(2) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Register `spans` (which must lie in memory alive until the ring is
+/// dropped) and check the VmPin difference.
+fn register_spans(ring: &mut Ring<Sqe64, Cqe16>, spans: &[BufferSpan]) -> Option<Errno> {
+    let iovecs: Vec<Iovec> = spans.iter().map(|s| Iovec { iov_base: s.addr as *mut _, iov_len: s.len as _ }).collect();
+    settle_vm_pin();
+    let before = vm_pin_pages();
+    // SAFETY: the callers keep the memory mapped until after the ring is
+    // dropped, and unmapped pages the kernel still pins stay the kernel's.
+    let r = unsafe { ring.register_buffers(&iovecs) };
+    if r.is_ok() {
+        let expected = memlock::registered_buffers(spans, PAGE).pinned_pages;
+        assert_eq!(vm_pin_pages() - before, expected, "VmPin grows by the pinned pages");
+    }
+    errno_of(r)
+}
+
+fn no_thp(m: &Mapping) {
+    // SAFETY: advice on our own mapping; it changes no contents.
+    unsafe { rustix::mm::madvise(m.as_ptr().cast(), m.len(), rustix::mm::Advice::LinuxNoHugepage) }.unwrap();
+}
+
+#[test]
+fn registered_buffers_on_base_pages() {
+    skip_unless_root!();
+    // 4 pages: a buffer from byte 100 over two pages (pins 3), one byte of the
+    // last page (pins 1), and two buffers in one page (each counts it).
+    let spans = |base: usize| {
+        vec![
+            BufferSpan::new(base + 100, 2 * PAGE),
+            BufferSpan::new(base + 3 * PAGE, 1),
+            BufferSpan::new(base + 3 * PAGE + 10, 10),
+        ]
+    };
+    let extra = memlock::registered_buffers(&spans(0), PAGE);
+    assert_eq!(extra.pages, 5);
+    prove_registration("registered buffers, base pages", small_ring(), extra, move |ring| {
+        let m = Mapping::anonymous(4 * PAGE).unwrap();
+        no_thp(&m);
+        let r = register_spans(ring, &spans(m.as_ptr() as usize));
+        std::mem::forget(m); // the kernel may pin it until teardown; keep it mapped
+        r
+    });
+    // Owned whole-mapping buffers: 3 + 1 pages.
+    let extra = memlock::registered_buffers(&[BufferSpan::new(0, 3 * PAGE), BufferSpan::new(0, PAGE)], PAGE);
+    prove_registration("register_buffers_owned, base pages", small_ring(), extra, move |ring| {
+        let (a, b) = (Mapping::anonymous(3 * PAGE).unwrap(), Mapping::anonymous(PAGE).unwrap());
+        no_thp(&a);
+        no_thp(&b);
+        errno_of(ring.register_buffers_owned(vec![a, b]))
+    });
+}
+
+const HUGE: usize = 2 * 1024 * 1024;
+
+/// `n` transparent huge pages, 2 MiB-aligned, faulted in, or why not.
+fn thp(n: usize) -> Result<usize, String> {
+    let m = Mapping::anonymous((n + 1) * HUGE).map_err(|e| e.to_string())?;
+    let start = (m.as_ptr() as usize).next_multiple_of(HUGE);
+    // SAFETY: the advised range lies inside `m`, which is leaked below (the
+    // kernel pins it until a ring's teardown).
+    unsafe { rustix::mm::madvise(start as *mut _, n * HUGE, rustix::mm::Advice::LinuxHugepage) }
+        .map_err(|e| format!("madvise(MADV_HUGEPAGE): {e}"))?;
+    for i in 0..n {
+        // SAFETY: inside the mapping, writable.
+        unsafe { ((start + i * HUGE) as *mut u8).write_volatile(1) };
+    }
+    std::mem::forget(m);
+    let smaps = std::fs::read_to_string("/proc/self/smaps").map_err(|e| e.to_string())?;
+    let mut in_vma = false;
+    for line in smaps.lines() {
+        if let Some((range, _)) = line.split_once(' ') {
+            if let Some((lo, hi)) = range.split_once('-') {
+                if let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16)) {
+                    in_vma = lo <= start && start < hi;
+                    continue;
+                }
+            }
+        }
+        if in_vma && line.starts_with("AnonHugePages:") {
+            let kb: usize = line.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0);
+            return if kb * 1024 >= n * HUGE {
+                Ok(start)
+            } else {
+                Err(format!("the kernel gave {kb} kB of transparent huge pages, not {} (THP disabled or memory fragmented)", n * HUGE / 1024))
+            };
+        }
+    }
+    Err("no smaps entry for the mapping".into())
+}
+
+#[test]
+fn registered_buffers_on_huge_pages_count_once() {
+    skip_unless_root!();
+    if let Err(why) = thp(1) {
+        eprintln!("SKIPPED: no transparent huge page to register: {why}");
+        return;
+    }
+    // Two buffers in one huge page, one call: the huge page once (512).
+    let same = |h: usize| vec![BufferSpan::on_folios(h, PAGE, HUGE), BufferSpan::on_folios(h + 2 * PAGE, PAGE, HUGE)];
+    let extra = memlock::registered_buffers(&same(0), PAGE);
+    assert_eq!(extra.pages, 512);
+    prove_registration("registered buffers, two in one 2 MiB THP", small_ring(), extra, move |ring| {
+        let h = thp(1).expect("THP worked a moment ago");
+        register_spans(ring, &same(h))
+    });
+    // A, B, A over two huge pages: A's huge page is counted twice (1536).
+    let aba = |h: usize| {
+        vec![
+            BufferSpan::on_folios(h, PAGE, HUGE),
+            BufferSpan::on_folios(h + HUGE, PAGE, HUGE),
+            BufferSpan::on_folios(h + PAGE, PAGE, HUGE),
+        ]
+    };
+    let extra = memlock::registered_buffers(&aba(0), PAGE);
+    assert_eq!(extra.pages, 1536);
+    prove_registration("registered buffers, A B A over two 2 MiB THPs", small_ring(), extra, move |ring| {
+        let h = thp(2).expect("THP worked a moment ago");
+        register_spans(ring, &aba(h))
+    });
+}
+
+#[test]
+fn buf_rings_and_regions() {
+    skip_unless_root!();
+    for (entries, kernel) in [(1u32, true), (256, true), (512, true), (32768, true), (4096, false), (1, false)] {
+        let kind = if kernel { RingMemoryKind::Kernel } else { RingMemoryKind::User };
+        let extra = memlock::buf_ring(entries, kind, PAGE);
+        let name = format!("buffer ring of {entries} entries in {kind:?} memory");
+        prove_registration(&name, small_ring(), extra, move |ring| {
+            let mut config = BufRingConfig::new(1, entries, 1);
+            if kernel {
+                config = config.kernel_mapped();
+            }
+            errno_of(ring.register_buf_ring(config))
+        });
+    }
+    for (slots, kernel) in [(10u32, true), (100, true), (100, false), (300, false)] {
+        let bytes = ringwise::register::RegWaitRegion::bytes_for(slots);
+        let kind = if kernel { RingMemoryKind::Kernel } else { RingMemoryKind::User };
+        let extra = memlock::mem_region(bytes, kind, PAGE);
+        let name = format!("wait region of {bytes} bytes in {kind:?} memory");
+        prove_registration(&name, small_ring().disabled(), extra, move |ring| {
+            let r = if kernel {
+                ring.register_wait_region_kernel(slots)
+            } else {
+                ring.register_wait_region(Mapping::anonymous(bytes).unwrap(), slots)
+            };
+            errno_of(r)
+        });
+    }
+}
+
+#[test]
+fn resize_holds_old_and_new() {
+    skip_unless_root!();
+    let builder = Builder::<Sqe64, Cqe16>::new(8).keep_sq_array().single_issuer().defer_taskrun();
+    let old = builder.layout().unwrap();
+    let spec = ResizeSpec::new(8).cq_entries(4096);
+    // As root (CAP_IPC_LOCK: nothing charged), only to ask for the layout.
+    let new = builder.clone().build().unwrap().resize_layout(spec).unwrap();
+    let peak = memlock::resize_peak(&old, &new);
+    let extra = MemlockCharge::locked(peak.pages - memlock::ring(&old, RingMemoryKind::Kernel).pages, PAGE);
+    prove_registration("resize 8/16 -> 8/4096", builder, extra, move |ring| errno_of(ring.resize(spec)));
+}
