@@ -356,6 +356,137 @@ fn folios(buffer: &BufferSpan, page_size: usize) -> Box<dyn Iterator<Item = (Opt
     }
 }
 
+/// Buffer group ids the probe borrows, from the top of the range down
+/// (applications number their groups from 0).
+const PROBE_BGID_TOP: u16 = u16::MAX;
+/// The largest probe charge of one buffer ring: 32768 entries, 128 pages of
+/// 4 KiB (fewer, larger pages elsewhere).
+const PROBE_MAX_ENTRIES: u32 = 32768;
+
+/// How many more pages the calling thread's uid could have charged right
+/// now, counted up to `max_pages`: `min(RLIMIT_MEMLOCK / page - locked_vm,
+/// max_pages)`, or `max_pages` when the thread has `CAP_IPC_LOCK` (nothing
+/// is charged then).
+///
+/// Linux 6.18 shows a user's `locked_vm` nowhere (not in `/proc`, not in
+/// the ring's fdinfo), so this measures it the only way a process can: it
+/// registers provided-buffer rings in kernel memory (`IOU_PBUF_RING_MMAP`)
+/// on `probe`, largest first (128 pages, then halves down to 1 page), until
+/// `max_pages` are charged or the kernel answers `ENOMEM`, then unregisters
+/// them all, which gives the charge back at once (`io_put_bl` →
+/// `io_free_region`, synchronous). Each registration is one
+/// `io_uring_register` call and allocates its pages for that moment, so the
+/// cost is about `max_pages / 128 + 8` calls pairs and `max_pages` pages of
+/// transient kernel memory.
+///
+/// `probe` is any ring of the calling thread's uid (its own charge is
+/// already counted); buffer group ids from 65535 down are borrowed and
+/// skipped when taken. The answer is a snapshot: other threads of the uid
+/// can charge or release at any moment, and the kernel's teardown of closed
+/// rings releases their charge asynchronously.
+pub fn headroom<S: crate::SqeSize, C: crate::CqeSize>(
+    probe: &crate::Ring<S, C>,
+    max_pages: usize,
+) -> crate::Result<usize> {
+    use crate::abi::register_op::{REGISTER_PBUF_RING, UNREGISTER_PBUF_RING};
+    use linux_raw_sys::io_uring::io_uring_buf_reg;
+    use linux_raw_sys::io_uring::io_uring_register_pbuf_ring_flags::IOU_PBUF_RING_MMAP;
+    use rustix::io::Errno;
+
+    let page = crate::sys::page_size();
+    let entries_per_page = (page / 16) as u32;
+    let reg = |bgid: u16, entries: u32| io_uring_buf_reg {
+        ring_addr: 0,
+        ring_entries: entries,
+        bgid,
+        flags: IOU_PBUF_RING_MMAP as u16,
+        resv: [0; 3],
+    };
+    let mut held: Vec<u16> = Vec::new();
+    let mut charged = 0usize;
+    let mut bgid = PROBE_BGID_TOP;
+    let mut entries = PROBE_MAX_ENTRIES.max(entries_per_page);
+    let mut outcome = Ok(());
+    'sizes: while entries >= entries_per_page && charged < max_pages {
+        let pages = (entries / entries_per_page) as usize;
+        while charged + pages <= max_pages {
+            let arg = reg(bgid, entries);
+            // SAFETY: `arg` is a valid `io_uring_buf_reg` for the call; with
+            // IOU_PBUF_RING_MMAP the kernel allocates the entries itself and
+            // touches no memory of ours.
+            let r = unsafe { probe.register_raw(REGISTER_PBUF_RING, (&arg as *const io_uring_buf_reg).cast(), 1) };
+            match r.map_err(|e| e.errno()) {
+                Ok(_) => {
+                    held.push(bgid);
+                    charged += pages;
+                }
+                Err(Errno::NOMEM) => break,
+                Err(Errno::EXIST) => {}
+                Err(errno) => {
+                    outcome = Err(crate::Error::Kernel {
+                        call: "io_uring_register(IORING_REGISTER_PBUF_RING)",
+                        errno,
+                        context: format!("probing RLIMIT_MEMLOCK headroom with a {pages}-page buffer ring"),
+                    });
+                    break 'sizes;
+                }
+            }
+            if bgid == 0 {
+                break 'sizes;
+            }
+            bgid -= 1;
+        }
+        entries /= 2;
+    }
+    for bgid in held {
+        let arg = reg(bgid, 0);
+        let arg = io_uring_buf_reg { flags: 0, ..arg };
+        // SAFETY: as above; unregistering a group this function registered.
+        let _ = unsafe { probe.register_raw(UNREGISTER_PBUF_RING, (&arg as *const io_uring_buf_reg).cast(), 1) };
+    }
+    outcome.map(|()| charged)
+}
+
+/// Wait until the calling thread's uid could take `needed` more (until the
+/// kernel has released enough of what closed rings held), polling
+/// [`headroom`] on `probe` with a backoff from 50 µs to 5 ms. Returns how
+/// long it waited; after `timeout`, an `ENOMEM` error with the numbers.
+///
+/// This is the tool for "close a ring, set up the next under a tight limit":
+/// closing returns before the kernel's teardown (`io_ring_exit_work`) gives
+/// the charge back. It cannot tell a charge still being released from one
+/// held elsewhere (another process of the uid): both look like too little
+/// headroom until the timeout.
+pub fn wait_for_release<S: crate::SqeSize, C: crate::CqeSize>(
+    probe: &crate::Ring<S, C>,
+    needed: MemlockCharge,
+    timeout: std::time::Duration,
+) -> crate::Result<std::time::Duration> {
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_micros(50);
+    loop {
+        let have = headroom(probe, needed.pages)?;
+        if have >= needed.pages {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() >= timeout {
+            let limit = rustix::process::getrlimit(rustix::process::Resource::Memlock).current;
+            return Err(crate::Error::Kernel {
+                call: "wait_for_release",
+                errno: rustix::io::Errno::NOMEM,
+                context: format!(
+                    "{needed} needed, only {have} pages free under RLIMIT_MEMLOCK {} after waiting {timeout:?}: \
+                     the uid's other rings (in any process) hold the rest; raise the limit (`ulimit -l`, \
+                     LimitMEMLOCK= in systemd, memlock in /etc/security/limits.conf) or grant CAP_IPC_LOCK",
+                    limit.map_or("unlimited".to_string(), |l| format!("{} KiB", l / 1024)),
+                ),
+            });
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(5));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

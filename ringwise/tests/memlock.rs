@@ -135,7 +135,10 @@ fn ring_setup_charge_is_exact() {
         }
         for (entries, cq) in [(1u32, 1u32), (8, 4096), (100, 1000), (4096, 65536), (32768, 65536)] {
             let name = format!("entries={entries} cq={cq}");
-            proven.push((name.clone(), prove_ring(&name, Builder::<Sqe64, Cqe16>::new(entries).cq_entries(cq).keep_sq_array(), at)));
+            proven.push((
+                name.clone(),
+                prove_ring(&name, Builder::<Sqe64, Cqe16>::new(entries).cq_entries(cq).keep_sq_array(), at),
+            ));
         }
         for entries in [1u32, 64, 4096, 32768] {
             let name = format!("SQE128 entries={entries}");
@@ -282,7 +285,10 @@ fn thp(n: usize) -> Result<usize, String> {
             return if kb * 1024 >= n * HUGE {
                 Ok(start)
             } else {
-                Err(format!("the kernel gave {kb} kB of transparent huge pages, not {} (THP disabled or memory fragmented)", n * HUGE / 1024))
+                Err(format!(
+                    "the kernel gave {kb} kB of transparent huge pages, not {} (THP disabled or memory fragmented)",
+                    n * HUGE / 1024
+                ))
             };
         }
     }
@@ -362,4 +368,109 @@ fn resize_holds_old_and_new() {
     let peak = memlock::resize_peak(&old, &new);
     let extra = MemlockCharge::locked(peak.pages - memlock::ring(&old, RingMemoryKind::Kernel).pages, PAGE);
     prove_registration("resize 8/16 -> 8/4096", builder, extra, move |ring| errno_of(ring.resize(spec)));
+}
+
+/// What a process can see of the release after dropping a ring (Linux
+/// 6.18): nothing at the moment of `close` (the charge stays), then, when
+/// the kernel's `io_ring_exit_work` has run `io_ring_ctx_free`, the ring's
+/// registered buffers leave `VmPin` and its whole charge leaves the user's
+/// `locked_vm` (measured with `memlock::headroom`), together. The ring's
+/// fdinfo (while open) reports no charge. Prints the timings.
+#[test]
+fn release_is_visible_in_vm_pin_and_headroom() {
+    skip_unless_root!();
+    let ring_b = Builder::<Sqe64, Cqe16>::new(4096).keep_sq_array();
+    let c = memlock::ring(&ring_b.layout().unwrap(), RingMemoryKind::Kernel).pages;
+    let probe_pages = memlock::ring(&small_ring().layout().unwrap(), RingMemoryKind::Kernel).pages;
+    let limit = ((probe_pages + 2 * c + 1) * PAGE) as u64;
+    let out = as_fresh_user(limit, move || {
+        let probe = small_ring().build().unwrap();
+        let h0 = memlock::headroom(&probe, 10_000).unwrap();
+        assert_eq!(h0, 2 * c + 1, "headroom = limit - the probe ring's charge");
+        let mut lines = Vec::new();
+        for i in 0..5 {
+            settle_vm_pin();
+            let mut ring = ring_b.clone().build().unwrap();
+            let m = Mapping::anonymous(PAGE).unwrap();
+            no_thp(&m);
+            let vm0 = vm_pin_pages();
+            ring.register_buffers_owned(vec![m]).unwrap();
+            assert_eq!(memlock::headroom(&probe, 10_000).unwrap(), h0 - c - 1, "ring + 1 buffer page charged");
+            assert_eq!(vm_pin_pages(), vm0 + 1, "the buffer page is in VmPin");
+            if i == 0 {
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&ring.fd().unwrap());
+                let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
+                let keys: Vec<&str> = info.lines().filter_map(|l| l.split(':').next()).collect();
+                lines.push(format!("ring fdinfo fields: {}", keys.join(" ")));
+            }
+            let t = std::time::Instant::now();
+            drop(ring);
+            let h_after_close = memlock::headroom(&probe, 10_000).unwrap();
+            let (mut t_vm, mut t_h) = (None, None);
+            while (t_vm.is_none() || t_h.is_none()) && t.elapsed() < std::time::Duration::from_secs(5) {
+                if t_vm.is_none() && vm_pin_pages() == vm0 {
+                    t_vm = Some(t.elapsed());
+                }
+                if t_h.is_none() && memlock::headroom(&probe, 10_000).unwrap() == h0 {
+                    t_h = Some(t.elapsed());
+                }
+            }
+            assert!(t_vm.is_some() && t_h.is_some(), "the charge is released within 5 s of close");
+            lines.push(format!(
+                "cycle {i}: headroom right after close {h_after_close} pages (of {h0}); VmPin back after {t_vm:?}, \
+                 headroom back after {t_h:?}"
+            ));
+        }
+        lines
+    });
+    for l in out {
+        eprintln!("{l}");
+    }
+}
+
+/// 1,000 set-up/drop cycles as an unprivileged uid under a limit of twice
+/// one ring's charge (plus the probe ring's): back to back, setups fail
+/// with ENOMEM while the kernel still holds dropped rings' charge; waiting
+/// with `memlock::wait_for_release` before each setup makes every one work.
+/// `MEMLOCK_CYCLES` sets the number of cycles.
+#[test]
+fn open_close_cycles_under_twice_the_charge() {
+    skip_unless_root!();
+    let cycles: usize = std::env::var("MEMLOCK_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let ring_b = Builder::<Sqe64, Cqe16>::new(64).keep_sq_array();
+    let charge = memlock::ring(&ring_b.layout().unwrap(), RingMemoryKind::Kernel);
+    let probe_charge = memlock::ring(&small_ring().layout().unwrap(), RingMemoryKind::Kernel);
+    let limit = probe_charge.bytes() + 2 * charge.bytes();
+    let (naive_fail, naive_n, waits) = as_fresh_user(limit, move || {
+        let probe = small_ring().build().unwrap();
+        // Back to back, no waiting: how often does the kernel refuse?
+        let naive_n = 200.min(cycles);
+        let mut naive_fail = 0;
+        for _ in 0..naive_n {
+            match ring_b.clone().build() {
+                Ok(r) => drop(r),
+                Err(e) if e.errno() == Errno::NOMEM => naive_fail += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        // Waiting for the release first: none may fail.
+        let mut waits = Vec::with_capacity(cycles);
+        for i in 0..cycles {
+            let waited = memlock::wait_for_release(&probe, charge, std::time::Duration::from_secs(5))
+                .unwrap_or_else(|e| panic!("cycle {i}: {e}"));
+            waits.push(waited);
+            let ring = ring_b.clone().build().unwrap_or_else(|e| panic!("cycle {i}: setup after waiting: {e}"));
+            drop(ring);
+        }
+        (naive_fail, naive_n, waits)
+    });
+    let total: std::time::Duration = waits.iter().sum();
+    let max = waits.iter().max().copied().unwrap_or_default();
+    let waited = waits.iter().filter(|w| **w > std::time::Duration::from_millis(1)).count();
+    eprintln!(
+        "back to back: {naive_fail} of {naive_n} setups refused with ENOMEM under {} KiB (ring {charge}); \
+         with wait_for_release: {} setups, all succeeded, {waited} waited over 1 ms, total wait {total:?}, longest {max:?}",
+        limit / 1024,
+        waits.len()
+    );
 }
