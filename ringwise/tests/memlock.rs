@@ -17,7 +17,7 @@
 //!
 //! Without root the cases cannot switch uid: they print why and skip.
 
-use ringwise::memlock::{self, BufferSpan, MemlockCharge, PageKind, RingMemoryKind};
+use ringwise::memlock::{self, BufferSpan, MemlockCharge, RingMemoryKind};
 use ringwise::op::Iovec;
 use ringwise::register::{BufRingConfig, ResizeSpec};
 use ringwise::{Builder, Cqe16, Cqe32, CqeSize, Errno, Layout, Mapping, Ring, Sqe128, Sqe64, SqeSize};
@@ -368,6 +368,21 @@ fn resize_holds_old_and_new() {
     let peak = memlock::resize_peak(&old, &new);
     let extra = MemlockCharge::locked(peak.pages - memlock::ring(&old, RingMemoryKind::Kernel).pages, PAGE);
     prove_registration("resize 8/16 -> 8/4096", builder, extra, move |ring| errno_of(ring.resize(spec)));
+}
+
+/// With CAP_IPC_LOCK (root here) nothing is charged to the user, but
+/// registered buffers still go to the process's VmPin.
+#[test]
+fn cap_ipc_lock_still_counts_vm_pin() {
+    skip_unless_root!();
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut ring = small_ring().build().unwrap();
+    let m = Mapping::anonymous(3 * PAGE).unwrap();
+    no_thp(&m);
+    settle_vm_pin();
+    let before = vm_pin_pages();
+    ring.register_buffers_owned(vec![m]).unwrap();
+    assert_eq!(vm_pin_pages() - before, 3);
 }
 
 /// What a process can see of the release after dropping a ring (Linux
