@@ -370,6 +370,33 @@ fn folios(buffer: &BufferSpan, page_size: usize) -> Box<dyn Iterator<Item = (Opt
     }
 }
 
+/// The explanation for an `ENOMEM` from a setup or registration whose
+/// charge is `needed`: the charge, the calling process's current
+/// `RLIMIT_MEMLOCK`, and how to raise it. Meant for the error message of
+/// a setup that failed with `ENOMEM` (reads the limit with `getrlimit`).
+pub fn enomem_advice(needed: MemlockCharge) -> String {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Memlock);
+    let kib = |v: Option<u64>| v.map_or("unlimited".to_string(), |b| format!("{} KiB", b / 1024));
+    let need_kib = needed.bytes().div_ceil(1024);
+    let short = match limit.current {
+        Some(cur) if cur < needed.bytes() => {
+            format!("the limit alone is too small for it ({} KiB short)", (needed.bytes() - cur).div_ceil(1024))
+        }
+        _ => "the limit would hold it, so other rings or registrations of this user (in any process, or \
+              closed a moment ago and still being torn down by the kernel) hold the rest"
+            .to_string(),
+    };
+    format!(
+        "this needs {needed} and RLIMIT_MEMLOCK is {} (hard limit {}): {short}. Without CAP_IPC_LOCK, io_uring \
+         charges ring memory and pinned registrations to the user's locked memory. Raise the limit to at least \
+         {need_kib} KiB plus what the user's other rings hold (`ulimit -l {need_kib}` in the shell that starts the \
+         program, `LimitMEMLOCK={need_kib}K` for a systemd unit, `memlock` in /etc/security/limits.conf, \
+         `--ulimit memlock=...` for docker), or give the program CAP_IPC_LOCK",
+        kib(limit.current),
+        kib(limit.maximum),
+    )
+}
+
 /// Buffer group ids the probe borrows, from the top of the range down
 /// (applications number their groups from 0).
 const PROBE_BGID_TOP: u16 = u16::MAX;

@@ -370,6 +370,30 @@ fn resize_holds_old_and_new() {
     prove_registration("resize 8/16 -> 8/4096", builder, extra, move |ring| errno_of(ring.resize(spec)));
 }
 
+/// A setup refused with ENOMEM leaves nothing charged behind, at once: the
+/// rings region, charged before the SQE region failed, is given back inside
+/// the failing call (`io_rings_free` on the error path). So retrying a
+/// failed setup never makes things worse.
+#[test]
+fn failed_setup_leaves_no_charge() {
+    skip_unless_root!();
+    let ring_b = Builder::<Sqe64, Cqe16>::new(4096).keep_sq_array();
+    let layout = ring_b.layout().unwrap();
+    let c = memlock::ring(&layout, RingMemoryKind::Kernel).pages;
+    let probe_pages = memlock::ring(&small_ring().layout().unwrap(), RingMemoryKind::Kernel).pages;
+    let limit = ((probe_pages + c - 1) * PAGE) as u64;
+    let (err, headroom, advice) = as_fresh_user(limit, move || {
+        let probe = small_ring().build().unwrap();
+        let err = errno_of(ring_b.build());
+        let advice = memlock::enomem_advice(memlock::ring(&layout, RingMemoryKind::Kernel));
+        (err, memlock::headroom(&probe, 10_000).unwrap(), advice)
+    });
+    assert_eq!(err, Some(Errno::NOMEM));
+    assert_eq!(headroom, c - 1, "the rings region charged before the SQE region failed is given back");
+    assert!(advice.contains("404 KiB") && advice.contains("ulimit -l 404"), "{advice}");
+    eprintln!("ENOMEM advice: {advice}");
+}
+
 /// With CAP_IPC_LOCK (root here) nothing is charged to the user, but
 /// registered buffers still go to the process's VmPin.
 #[test]
