@@ -35,7 +35,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// be charged while the kernel tears them down).
 fn fresh_uid() -> u32 {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let base = 600_000 + (std::process::id() % 20_000) * 200;
+    let base = 600_000 + (std::process::id() % 20_000) * 1000;
     base + NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
@@ -193,6 +193,13 @@ fn vm_pin_pages() -> usize {
     kb * 1024 / PAGE
 }
 
+/// `VmLck` of this process in KiB (mlock's `mm->locked_vm`).
+fn vm_lck_kb() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmLck:")).expect("VmLck in /proc/self/status");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
 /// Wait until no pinned pages of earlier cases (rings the kernel is still
 /// tearing down) remain, so that a VmPin difference is this case's.
 fn settle_vm_pin() {
@@ -302,6 +309,24 @@ fn registered_buffers_on_huge_pages_count_once() {
         eprintln!("SKIPPED: no transparent huge page to register: {why}");
         return;
     }
+    // A ring in caller memory on a huge page is charged by its regions'
+    // pages, not by the huge page.
+    let b = Builder::<Sqe64, Cqe16>::new(8).keep_sq_array();
+    let charge = memlock::ring(&b.layout().unwrap(), RingMemoryKind::UserHuge);
+    assert_eq!(charge.pages, 2);
+    for (limit, expect) in [(charge.bytes(), None), (charge.bytes() - PAGE as u64, Some(Errno::NOMEM))] {
+        let b = b.clone();
+        let got = as_fresh_user(limit, move || {
+            let h = thp(1).expect("THP worked a moment ago");
+            // SAFETY: a leaked THP mapping of ours, used by nothing else and
+            // never unmapped.
+            let memory = unsafe { ringwise::CallerMemory::new(h as *mut u8, HUGE) };
+            errno_of(b.build_in(memory))
+        });
+        assert_eq!(got, expect, "ring in a THP under {limit} bytes");
+    }
+    eprintln!("proven: ring of 8 entries in caller memory on a 2 MiB THP: {charge}");
+
     // Two buffers in one huge page, one call: the huge page once (512).
     let same = |h: usize| vec![BufferSpan::on_folios(h, PAGE, HUGE), BufferSpan::on_folios(h + 2 * PAGE, PAGE, HUGE)];
     let extra = memlock::registered_buffers(&same(0), PAGE);
@@ -433,7 +458,9 @@ fn release_is_visible_in_vm_pin_and_headroom() {
             let m = Mapping::anonymous(PAGE).unwrap();
             no_thp(&m);
             let vm0 = vm_pin_pages();
+            let lck0 = vm_lck_kb();
             ring.register_buffers_owned(vec![m]).unwrap();
+            assert_eq!(vm_lck_kb(), lck0, "io_uring never charges VmLck (mm->locked_vm)");
             assert_eq!(memlock::headroom(&probe, 10_000).unwrap(), h0 - c - 1, "ring + 1 buffer page charged");
             assert_eq!(vm_pin_pages(), vm0 + 1, "the buffer page is in VmPin");
             if i == 0 {
