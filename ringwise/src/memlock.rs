@@ -417,7 +417,7 @@ const PROBE_MAX_ENTRIES: u32 = 32768;
 /// them all, which gives the charge back at once (`io_put_bl` →
 /// `io_free_region`, synchronous). Each registration is one
 /// `io_uring_register` call and allocates its pages for that moment, so the
-/// cost is about `max_pages / 128 + 8` calls pairs and `max_pages` pages of
+/// cost is about `max_pages / 128 + 8` register/unregister pairs and `max_pages` pages of
 /// transient kernel memory.
 ///
 /// `probe` is any ring of the calling thread's uid (its own charge is
