@@ -51,6 +51,7 @@ mod error;
 mod fake_ring;
 pub mod flags;
 pub mod layout;
+pub mod memlock;
 pub mod memory;
 pub mod op;
 pub mod probe;
