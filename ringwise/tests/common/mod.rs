@@ -11,6 +11,34 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// Run the calling test's body alone in a child process, where no other
+/// test thread can map memory into an address range the test has just
+/// unmapped (a test that hands the library an unmapped range is otherwise
+/// racing every other test thread's `mmap`).
+///
+/// Returns `true` in the child: run the body there. In the parent it
+/// re-executes this test binary with `--exact name --test-threads=1`,
+/// asserts that the child passed, and returns `false`: return at once.
+/// `name` is the test function's name (integration tests have no module
+/// path).
+pub fn in_own_process(name: &str) -> bool {
+    const VAR: &str = "RINGWISE_TEST_ALONE";
+    if std::env::var(VAR).as_deref() == Ok(name) {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new(exe)
+        .args([name, "--exact", "--test-threads=1", "--nocapture"])
+        .env(VAR, name)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("re-run the test binary");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{name} failed in its own process:\n{text}");
+    assert!(text.contains("1 passed"), "{name} did not run in its own process:\n{text}");
+    false
+}
+
 /// Print why a test does not run its checks on this machine.
 pub fn skip(reason: impl std::fmt::Display) {
     eprintln!("skipped: {reason}");
@@ -139,10 +167,18 @@ pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
 
 /// Raises `vm.nr_hugepages` so that `extra` more 2 MiB pages are free, and
 /// writes the old value back when dropped, also when the test fails.
+///
+/// The pool is one machine-wide setting, so a guard also holds an exclusive
+/// `flock` on a lock file for its whole life: two tests (threads of one
+/// binary, or two test binaries run at once) otherwise each read the value
+/// the other raised, and the last to restore leaves the pool raised.
 #[derive(Debug)]
 pub struct HugePagesGuard {
     old: Option<u64>,
+    _lock: File,
 }
+
+const HUGEPAGES_LOCK: &str = "/tmp/ringwise-tests-nr_hugepages.lock";
 
 const NR_HUGEPAGES: &str = "/proc/sys/vm/nr_hugepages";
 
@@ -158,13 +194,23 @@ impl HugePagesGuard {
         if meminfo("Hugepagesize:") != Some(2048) {
             return Err("the default huge page size is not 2 MiB".into());
         }
+        // Each guard opens the file itself: flock locks belong to the open
+        // file description, so this excludes other threads too.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(HUGEPAGES_LOCK)
+            .map_err(|e| format!("open {HUGEPAGES_LOCK}: {e}"))?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| format!("lock {HUGEPAGES_LOCK}: {e}"))?;
         let free = meminfo("HugePages_Free:").ok_or("no HugePages_Free in /proc/meminfo")?;
         if free >= pages {
-            return Ok(HugePagesGuard { old: None });
+            return Ok(HugePagesGuard { old: None, _lock: lock });
         }
         let text = std::fs::read_to_string(NR_HUGEPAGES).map_err(|e| format!("read {NR_HUGEPAGES}: {e}"))?;
         let old: u64 = text.trim().parse().map_err(|e| format!("parse {NR_HUGEPAGES} {text:?}: {e}"))?;
-        let guard = HugePagesGuard { old: Some(old) };
+        let guard = HugePagesGuard { old: Some(old), _lock: lock };
         let want = old + (pages - free);
         std::fs::write(NR_HUGEPAGES, want.to_string())
             .map_err(|e| format!("write {want} to {NR_HUGEPAGES} (needs root): {e}"))?;
