@@ -209,40 +209,58 @@ fn raw_ring_cq(entries: u32, cq_entries: u32, flags: SetupFlags) -> (OwnedFd, ab
 #[test]
 fn adopt_checks_types_and_fd() {
     let (fd, params) = raw_ring(8, SetupFlags::SQE128);
-    // SAFETY (every adopt below): each fd names a ring set up just above
-    // that nothing else uses; where the parameters are not the kernel's for
-    // that fd, they are wrong in ways adopt checks before using the ring
-    // (which is what this test is about).
+    // SAFETY: `fd` is the ring set up on the line above, owned by nothing
+    // else, and `params` are the parameters the kernel returned for it. (The
+    // adopts below each say why; where the parameters are not the kernel's
+    // for the fd, they are wrong in ways adopt checks before it uses the
+    // ring, which is what this test is about.)
     let mut ring = unsafe { Ring::<Sqe128, Cqe16>::adopt(fd, params) }.unwrap();
     assert!(ring.setup_flags().contains(SetupFlags::SQE128));
     exercise(&mut ring);
 
     let (fd, params) = raw_ring(16, SetupFlags::CQE32 | SetupFlags::NO_SQARRAY | SetupFlags::SINGLE_ISSUER);
+    // SAFETY: `fd` is the ring set up on the line above, owned by nothing else,
+    // and `params` are the parameters the kernel returned for it.
     let mut ring = unsafe { Ring::<Sqe64, Cqe32>::adopt(fd, params) }.unwrap();
     exercise(&mut ring);
 
     let (fd, params) = raw_ring_cq(4, 100, SetupFlags::CQSIZE);
     assert_eq!(params.cq_entries, 128);
+    // SAFETY: `fd` is the ring set up above, owned by nothing else, and `params`
+    // are the parameters the kernel returned for it.
     let mut ring = unsafe { Ring::<Sqe64, Cqe16>::adopt(fd, params) }.unwrap_or_else(|e| panic!("CQSIZE ring: {e}"));
     exercise(&mut ring);
 
     let (fd, params) = raw_ring(8, SetupFlags::SQE128);
+    // SAFETY: `fd` is the ring set up on the line above, owned by nothing else,
+    // with its own parameters; `Sqe64` disagrees with their SQE128 flag, which
+    // adopt refuses before it maps the ring.
     let err = unsafe { Ring::<Sqe64, Cqe16>::adopt(fd, params) }.unwrap_err();
     assert!(
         matches!(err, Error::EntryTypeMismatch { types_imply, found } if types_imply.is_empty() && found == SetupFlags::SQE128),
         "{err:?}"
     );
     let (fd, params) = raw_ring(8, SetupFlags::empty());
+    // SAFETY: `fd` is the ring set up on the line above, owned by nothing else,
+    // with its own parameters; `Cqe32` disagrees with them (no CQE32), which
+    // adopt refuses before it maps the ring.
     let err = unsafe { Ring::<Sqe64, Cqe32>::adopt(fd, params) }.unwrap_err();
     assert!(matches!(err, Error::EntryTypeMismatch { .. }), "{err:?}");
 
     // An fd with another ring's parameters: the ring header disagrees.
     let (_, params8) = raw_ring(8, SetupFlags::empty());
     let (fd64, _) = raw_ring(64, SetupFlags::empty());
+    // SAFETY: `fd64` is a ring set up above and owned by nothing else. The
+    // contract asks for its own parameters; `params8` are another ring's, a
+    // mismatch adopt detects (entry counts and masks against the ring's header)
+    // before it uses the ring, which is what this shows.
     let err = unsafe { Ring::<Sqe64, Cqe16>::adopt(fd64, params8) }.unwrap_err();
     assert!(err.to_string().contains("belong to another ring"), "{err}");
     let (_, params64) = raw_ring(64, SetupFlags::empty());
     let (fd8, _) = raw_ring(8, SetupFlags::empty());
+    // SAFETY: `fd8` is a ring set up above and owned by nothing else. `params64`
+    // are another, bigger ring's: adopt checks the mapping lengths page by page
+    // and the header before it uses the ring, and refuses.
     let err = unsafe { Ring::<Sqe64, Cqe16>::adopt(fd8, params64) }.unwrap_err();
     assert!(
         matches!(err, Error::Kernel { .. } | Error::UnbackedMapping { .. } | Error::ForeignRingHeader { .. }),
@@ -251,6 +269,8 @@ fn adopt_checks_types_and_fd() {
 
     let (_, params) = raw_ring(8, SetupFlags::empty());
     let (r, _w) = pipe();
+    // SAFETY: `r` is a pipe, not a ring: adopt checks that the fd is an io_uring
+    // before it maps anything, and refuses.
     let err = unsafe { Ring::<Sqe64, Cqe16>::adopt(r, params) }.unwrap_err();
     assert_eq!(err.errno(), rustix::io::Errno::BADF, "{err}");
     assert!(err.to_string().contains("not an io_uring"), "{err}");

@@ -33,12 +33,14 @@ fn openat_write_statx_close() {
     let data = b"written through io_uring";
     push!(ring, Write::new(&fd, data.as_ptr(), data.len() as u32).offset(0).user_data(2));
     assert_eq!(run(&mut ring, 1)[0].res, data.len() as i32);
+    // SAFETY: `statx` is plain integers; all-zero bytes are a valid value.
     let mut stx: StatxBuf = unsafe { std::mem::zeroed() };
     push!(ring, Statx::new(AT_FDCWD, &path, linux_raw_sys::general::STATX_BASIC_STATS, &mut stx).user_data(3));
     assert_eq!(run(&mut ring, 1)[0].res, 0);
     assert_eq!(stx.stx_size, data.len() as u64);
     assert_eq!(stx.stx_mode as u32 & 0o777, 0o640);
     // statx on the fd itself with AT_EMPTY_PATH.
+    // SAFETY: `statx` is plain integers; all-zero bytes are a valid value.
     let mut stx2: StatxBuf = unsafe { std::mem::zeroed() };
     push!(
         ring,

@@ -184,6 +184,8 @@ fn udp_sendto_and_recvmsg_report_the_source() {
     let mut name = [0u8; 16];
     let mut data = [0u8; 32];
     let mut iovs = [iov(&data)];
+    // SAFETY: `msghdr` is integers and raw pointers; all-zero bytes are a valid
+    // value (null pointers, zero lengths).
     let mut hdr: MsgHdr = unsafe { std::mem::zeroed() };
     hdr.msg_name = name.as_mut_ptr().cast();
     hdr.msg_namelen = 16;
@@ -198,6 +200,8 @@ fn udp_sendto_and_recvmsg_report_the_source() {
     // sendmsg with an explicit destination.
     let mut sdata = *b"via sendmsg";
     let mut siov = [iov(&sdata)];
+    // SAFETY: `msghdr` is integers and raw pointers; all-zero bytes are a valid
+    // value (null pointers, zero lengths).
     let mut shdr: MsgHdr = unsafe { std::mem::zeroed() };
     shdr.msg_name = &dest as *const _ as *mut _;
     shdr.msg_namelen = SIN_LEN as i32;
@@ -217,6 +221,8 @@ fn multishot_recvmsg_output_is_parsed() {
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut ring = Ring::new(8).unwrap();
     let mut bufs = ring.register_buf_ring(BufRingConfig::new(5, 8, 256)).unwrap();
+    // SAFETY: `msghdr` is integers and raw pointers; all-zero bytes are a valid
+    // value (null pointers, zero lengths).
     let mut hdr: MsgHdr = unsafe { std::mem::zeroed() };
     hdr.msg_namelen = SIN_LEN as i32;
     push!(ring, RecvMsgMulti::new(&rx, &hdr, 5).user_data(1));
@@ -339,6 +345,8 @@ fn zero_copy_sends_post_a_notification() {
 
     let mut data = *b"zero copy sendmsg";
     let mut iovs = [iov(&data)];
+    // SAFETY: `msghdr` is integers and raw pointers; all-zero bytes are a valid
+    // value (null pointers, zero lengths).
     let mut hdr: MsgHdr = unsafe { std::mem::zeroed() };
     hdr.msg_iov = iovs.as_mut_ptr().cast();
     hdr.msg_iovlen = 1;

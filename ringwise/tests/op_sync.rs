@@ -136,6 +136,8 @@ fn waitid_reaps_a_child_and_reports_its_status() {
     }
     let child = std::process::Command::new("/bin/sh").args(["-c", "exit 7"]).spawn().unwrap();
     let pid = child.id() as i32;
+    // SAFETY: `siginfo_t` is integers (a union of them); all-zero bytes are a
+    // valid value.
     let mut info: SigInfo = unsafe { std::mem::zeroed() };
     let mut ring = Ring::new(2).unwrap();
     push!(ring, WaitId::new(IdType::Pid(pid), WaitOptions::EXITED, &mut info).user_data(1));
