@@ -280,8 +280,8 @@ fn read_and_write_at_offsets_and_at_the_file_position() {
 
     // Read back at an offset.
     let mut back = vec![0u8; 3000];
-    // SAFETY: the buffers outlive the ops: `run_results` reaps their CQEs before
-    // the buffers go out of scope.
+    // SAFETY: `back` outlives the read: `run_results` reaps its CQE on the
+    // next line, before `back` is looked at.
     unsafe {
         ring.submission()
             .push_unchecked(Read::new(&file, back.as_mut_ptr(), 3000).offset(20_500).user_data(3))
@@ -291,8 +291,7 @@ fn read_and_write_at_offsets_and_at_the_file_position() {
     assert_eq!(&back[..], &b[500..3500]);
 
     // Reading past the end gives 0.
-    // SAFETY: the buffers outlive the ops: `run_results` reaps their CQEs before
-    // the buffers go out of scope.
+    // SAFETY: as above, `back` outlives the read, reaped on the next line.
     unsafe {
         ring.submission()
             .push_unchecked(Read::new(&file, back.as_mut_ptr(), 100).offset(1 << 30).user_data(4))
@@ -305,8 +304,7 @@ fn read_and_write_at_offsets_and_at_the_file_position() {
     let chunks: Vec<Vec<u8>> = (0..4).map(|i| pattern(1000, 10 + i)).collect();
     for (i, c) in chunks.iter().enumerate() {
         // One at a time: the position is only well defined between ops.
-        // SAFETY: the buffers outlive the ops: `run_results` reaps their CQEs
-        // before the buffers go out of scope.
+        // SAFETY: `chunks` outlives the write, reaped on the next line.
         unsafe { ring.submission().push_unchecked(Write::new(&cur, c.as_ptr(), 1000).user_data(i as u64)).unwrap() };
         assert_eq!(run_results(&mut ring, 1), vec![(i as u64, 1000)]);
     }
@@ -316,8 +314,8 @@ fn read_and_write_at_offsets_and_at_the_file_position() {
     f.seek(std::io::SeekFrom::Start(0)).unwrap();
     for (i, c) in chunks.iter().enumerate() {
         let mut buf = vec![0u8; 1000];
-        // SAFETY: the buffers outlive the ops: `run_results` reaps their CQEs
-        // before the buffers go out of scope.
+        // SAFETY: `buf` outlives the read, reaped on the next line, before
+        // `buf` is looked at.
         unsafe {
             ring.submission().push_unchecked(Read::new(&cur, buf.as_mut_ptr(), 1000).user_data(i as u64)).unwrap()
         };
@@ -333,7 +331,8 @@ fn readv_and_writev_scatter_gather() {
     let file = TempFile::new("vec");
     let parts = [pattern(100, 1), pattern(4096, 2), pattern(7, 3)];
     let iov: Vec<Iovec> = parts.iter().map(|p| iovec(p)).collect();
-    // SAFETY: the iovecs and what they point to outlive the op (reaped in `run_results`).
+    // SAFETY: the iovecs and what they point to outlive the op, reaped by
+    // `run_results` on the next line.
     unsafe { ring.submission().push_unchecked(Writev::new(&file, iov.as_ptr(), 3).offset(10).user_data(1)).unwrap() };
     assert_eq!(run_results(&mut ring, 1), vec![(1, 4203)]);
     let disk = file.contents();
@@ -365,8 +364,8 @@ fn pipes_read_and_write() {
     }
     ring.submit().unwrap();
     assert!(ring.completion().is_empty());
-    // SAFETY: the buffers outlive the ops: `run_results` reaps their CQEs before
-    // the buffers go out of scope.
+    // SAFETY: `msg` outlives the write, and `buf` the read queued above:
+    // `run_results` reaps both CQEs below, before `buf` is looked at.
     unsafe {
         ring.submission().push_unchecked(Write::new(&w, msg.as_ptr(), 3000).user_data(2)).unwrap();
     }
@@ -378,22 +377,22 @@ fn pipes_read_and_write() {
     // Vectored on a pipe.
     let parts = [b"abc".to_vec(), b"defgh".to_vec()];
     let iov: Vec<Iovec> = parts.iter().map(|p| iovec(p)).collect();
-    // SAFETY: the buffers outlive the ops: `run_results` reaps their CQEs before
-    // the buffers go out of scope.
+    // SAFETY: `iov` and `parts`, which it points to, outlive the write,
+    // reaped on the next line.
     unsafe { ring.submission().push_unchecked(Writev::new(&w, iov.as_ptr(), 2).user_data(3)).unwrap() };
     assert_eq!(run_results(&mut ring, 1), vec![(3, 8)]);
     let mut a = [0u8; 4];
     let mut b = [0u8; 4];
     let iov = [iovec_mut(&mut a), iovec_mut(&mut b)];
-    // SAFETY: the buffers outlive the ops: `run_results` reaps their CQEs before
-    // the buffers go out of scope.
+    // SAFETY: `iov` and `a`, `b`, which it points to, outlive the read,
+    // reaped on the next line, before `a` and `b` are looked at.
     unsafe { ring.submission().push_unchecked(Readv::new(&r, iov.as_ptr(), 2).user_data(4)).unwrap() };
     assert_eq!(run_results(&mut ring, 1), vec![(4, 8)]);
     assert_eq!((&a, &b), (b"abcd", b"efgh"));
 
     // Reading the write end fails with EBADF.
-    // SAFETY: the buffers outlive the ops: `run_results` reaps their CQEs before
-    // the buffers go out of scope.
+    // SAFETY: `buf` outlives the read (which fails with EBADF), reaped on the
+    // next line.
     unsafe { ring.submission().push_unchecked(Read::new(&w, buf.as_mut_ptr(), 4).user_data(5)).unwrap() };
     assert_eq!(run_results(&mut ring, 1), vec![(5, -EBADF)]);
 }
