@@ -21,6 +21,7 @@ mod teardown;
 mod wait;
 
 pub(crate) use attach::{params_layout_mismatch, queue_pointers};
+pub(crate) use teardown::ReleaseWait;
 pub use wait::WaitArgs;
 
 use crate::abi;
@@ -156,8 +157,12 @@ pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
     pub(crate) backing: Backing,
     /// Memory the kernel was handed by registrations (fixed buffers, buffer
     /// rings, regions): one typed field per family (`held.rs`), released on
-    /// unregistration or after the fd is closed. Must stay the last field.
+    /// unregistration or after the fd is closed. Must come after `fd`.
     pub(crate) registrations: held::Registrations,
+    /// Set by [`Builder::wait_for_memlock_release`](crate::Builder::wait_for_memlock_release):
+    /// dropped last, it waits until the kernel gave the ring's
+    /// RLIMIT_MEMLOCK charge back (`teardown.rs`). Must stay the last field.
+    pub(crate) release_wait: Option<teardown::ReleaseWait>,
 }
 
 // SAFETY: all raw pointers point into memory the ring owns (kernel mappings
