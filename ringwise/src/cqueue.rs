@@ -248,7 +248,8 @@ impl<C: CqeSize> CqState<C> {
 /// Reading it never enters the kernel: it yields the CQEs the kernel has
 /// posted so far, and each one taken frees its slot (at once with
 /// [`next`](Self::next), when the iterator is dropped with
-/// [`drain`](Self::drain)). To also flush
+/// [`drain`](Self::drain)). [`peek`](Self::peek) and [`iter`](Self::iter)
+/// look without taking. To also flush
 /// CQEs the kernel holds back (overflow, deferred task work), use
 /// [`Ring::completions`](crate::Ring::completions).
 ///
@@ -262,6 +263,7 @@ impl<C: CqeSize> CqState<C> {
 /// let mut cq = ring.completion();
 /// assert_eq!(cq.len(), 3);
 /// assert_eq!(cq.peek().map(|c| c.user_data), Some(1), "peek leaves it queued");
+/// assert_eq!(cq.iter().map(|c| c.user_data).collect::<Vec<_>>(), [1, 2, 3], "so does iter");
 /// assert_eq!(cq.next().map(|c| c.user_data), Some(1));
 /// let rest: Vec<u64> = cq.drain().map(|c| c.user_data).collect();
 /// assert_eq!(rest, [2, 3]);

@@ -116,6 +116,13 @@ pub struct MemoryReport {
 /// (`IORING_REGISTER_SYNC_CANCEL`, waiting up to a second), so that none
 /// runs on against buffers the caller frees next.
 ///
+/// The kernel gives the ring's `RLIMIT_MEMLOCK` charge back only when its
+/// asynchronous teardown ends, some milliseconds after the close: under a
+/// tight limit, build with
+/// [`Builder::wait_for_memlock_release`](crate::Builder::wait_for_memlock_release)
+/// (or close with [`close_and_wait_release`](Self::close_and_wait_release))
+/// to wait for that.
+///
 /// **A [`REGISTERED_FD_ONLY`](crate::Builder::registered_fd_only) ring
 /// dropped on another thread than the one that created it cannot even do
 /// that**: it has no fd, and its index names it only in the creating
