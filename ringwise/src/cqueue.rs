@@ -1,6 +1,18 @@
 //! The completion queue: read the kernel's tail with acquire, read CQEs,
 //! publish the head with release once per batch.
 //!
+//! The index of the next CQE to hand out (the *cursor*) lives in the
+//! queue's state, not in the [`Drain`] that reads: each CQE a drain yields
+//! moves the cursor at once, and the head the kernel sees is published
+//! from it when the drain drops. So a drain that is never dropped
+//! (`mem::forget`) cannot make a CQE come out twice; only the kernel's view
+//! lags, until the next access publishes it.
+//!
+//! Whatever the ring memory says, the cursor never moves past the tail read
+//! with acquire: an entry claiming more slots than are published is cut at
+//! the tail, so a corrupt CQE cannot make the queue run off into billions
+//! of phantom entries.
+//!
 //! Over 700 lines because about a third of the file is its unit tests: the
 //! index arithmetic against a fake kernel (`fake_ring`), property-tested
 //! through wrap-around past 2^32, kept next to the code they check.
@@ -26,6 +38,7 @@ pub(crate) struct CqPointers {
 /// its `Ring`, so it cannot be swapped into another ring (its pointers would
 /// then outlive their memory).
 pub(crate) struct CqState<C: CqeSize> {
+    /// The head the kernel reads (published with release).
     head: *const AtomicU32,
     tail: *const AtomicU32,
     overflow: *const AtomicU32,
@@ -33,6 +46,10 @@ pub(crate) struct CqState<C: CqeSize> {
     cqes: *const u8,
     mask: u32,
     entries: u32,
+    /// The cursor: index of the next CQE to hand out. At or ahead of the
+    /// published head (ahead only while a [`Drain`] is open, or after one
+    /// was forgotten), never past the tail.
+    local_head: u32,
     _size: PhantomData<C>,
 }
 
@@ -44,6 +61,8 @@ impl<C: CqeSize> CqState<C> {
     /// The pointers must point into live ring memory laid out for `entries`
     /// CQE slots of `C::SLOT_BYTES`, valid for the queue's life.
     pub(crate) unsafe fn new(p: CqPointers) -> CqState<C> {
+        // SAFETY: the caller guarantees `head` points into live ring memory.
+        let local_head = unsafe { (*p.head).load(Ordering::Acquire) };
         CqState {
             head: p.head,
             tail: p.tail,
@@ -52,30 +71,30 @@ impl<C: CqeSize> CqState<C> {
             cqes: p.cqes,
             mask: p.entries - 1,
             entries: p.entries,
+            local_head,
             _size: PhantomData,
         }
     }
 
-    /// Point the queue at a resized ring: the kernel copied the pending
-    /// CQEs to the same ring indices, head and tail included.
+    /// Point the queue at a resized ring: the kernel copied the CQEs from
+    /// its head to its tail to the same ring indices (`index & new_mask`),
+    /// head and tail included, so the cursor stays valid as it is (it lies
+    /// between the two; ahead of the kernel's head only after a forgotten
+    /// drain, whose CQEs the kernel then copied too).
     ///
     /// # Safety
     /// As for [`new`](Self::new), for the new memory.
     pub(crate) unsafe fn repoint(&mut self, p: CqPointers) {
-        // SAFETY: forwarded contract; the queue keeps no state besides the
-        // pointers (head and tail live in ring memory).
+        let cursor = self.local_head;
+        // SAFETY: forwarded contract.
         *self = unsafe { CqState::new(p) };
+        self.local_head = cursor;
+        self.publish();
     }
 
     /// Number of CQ slots.
     pub(crate) fn capacity(&self) -> u32 {
         self.entries
-    }
-
-    #[inline(always)]
-    fn load_head(&self) -> u32 {
-        // SAFETY: pointer into live ring memory; only we write the head.
-        unsafe { (*self.head).load(Ordering::Relaxed) }
     }
 
     #[inline(always)]
@@ -92,17 +111,33 @@ impl<C: CqeSize> CqState<C> {
         unsafe { (*self.head).store(head, Ordering::Release) }
     }
 
+    /// Tell the kernel which slots are free: publish the cursor as the
+    /// head. A no-op store unless a [`Drain`] was forgotten.
+    #[inline(always)]
+    fn publish(&self) {
+        self.store_head(self.local_head);
+    }
+
     /// CQ slots filled and not yet reaped (a 32-byte CQE of a mixed ring
-    /// counts two).
+    /// counts two). Also publishes the head (see [`publish`](Self::publish)),
+    /// so that a wait that follows, which the kernel measures from the head
+    /// it sees, counts from the right place.
     #[inline]
     pub(crate) fn len(&self) -> u32 {
-        self.load_tail().wrapping_sub(self.load_head())
+        self.publish();
+        self.pending()
+    }
+
+    /// `len` without the publish.
+    #[inline(always)]
+    fn pending(&self) -> u32 {
+        self.load_tail().wrapping_sub(self.local_head)
     }
 
     /// Whether no CQE is waiting.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.pending() == 0
     }
 
     /// CQEs the kernel had to drop because the CQ was full (only kernels
@@ -111,6 +146,14 @@ impl<C: CqeSize> CqState<C> {
     pub(crate) fn overflow(&self) -> u32 {
         // SAFETY: pointer into live ring memory.
         unsafe { (*self.overflow).load(Ordering::Relaxed) }
+    }
+
+    /// Whether the registered eventfd is signalled
+    /// (`IORING_CQ_EVENTFD_DISABLED` clear in the CQ ring's flags).
+    pub(crate) fn eventfd_enabled(&self) -> bool {
+        let bit = linux_raw_sys::io_uring::IORING_CQ_EVENTFD_DISABLED;
+        // SAFETY: pointer into live ring memory.
+        unsafe { (*self.flags).load(Ordering::Relaxed) & bit == 0 }
     }
 
     /// Disable or enable eventfd notifications (`IORING_CQ_EVENTFD_DISABLED`).
@@ -137,29 +180,44 @@ impl<C: CqeSize> CqState<C> {
         entry
     }
 
+    /// The entry at `head` (`head != tail`, both as read) and the index
+    /// after it, never past `tail` whatever the memory holds.
+    ///
+    /// # Safety
+    /// `tail` must have been read with acquire ([`load_tail`](Self::load_tail))
+    /// after `head` was published by the kernel, and `head` must lie in
+    /// `[cursor, tail)`: the slots in between hold published CQEs.
+    #[inline(always)]
+    unsafe fn step(&self, head: u32, tail: u32) -> (C::Entry, u32) {
+        let avail = tail.wrapping_sub(head);
+        // SAFETY: head is before the tail, so its slot holds a published
+        // CQE; `read` reads a second slot only for a 32-byte CQE of a mixed
+        // ring, at `(slot + 1) & mask`, inside the array.
+        let (entry, slots) = unsafe { C::read(self.cqes, head & self.mask, self.mask) };
+        // A CQE never claims more slots than are published, unless the
+        // memory is corrupt: then stop at the tail rather than past it. (For
+        // 16- and 32-byte rings `slots` is the constant 1 and this folds.)
+        (entry, head.wrapping_add(slots.min(avail)))
+    }
+
     /// Look at the next CQE without consuming it.
     pub(crate) fn peek(&self) -> Option<C::Entry> {
-        let mut head = self.load_head();
+        self.iter().next()
+    }
+
+    /// The CQEs ready now, without consuming them.
+    pub(crate) fn iter(&self) -> Iter<'_, C> {
         let tail = self.load_tail();
-        while head != tail {
-            // SAFETY: head != tail, so the slot holds a published CQE.
-            let (entry, slots) = unsafe { C::read(self.cqes, head & self.mask, self.mask) };
-            if !C::is_filler(&entry) {
-                return Some(entry);
-            }
-            head = head.wrapping_add(slots);
-        }
-        None
+        Iter { head: self.local_head, tail, queue: self }
     }
 
     /// Iterate over the CQEs ready now. The tail is read once; the head is
-    /// published once, when the iterator is dropped. CQEs not iterated stay
-    /// queued.
+    /// published once, when the iterator is dropped (and, should it be
+    /// forgotten, at the next access). CQEs not iterated stay queued.
     #[inline]
     pub(crate) fn drain(&mut self) -> Drain<'_, C> {
-        let head = self.load_head();
         let tail = self.load_tail();
-        Drain { head, tail, queue: self }
+        Drain { tail, queue: self }
     }
 
     /// Copy up to `out.len()` CQEs into `out`; returns how many.
@@ -190,7 +248,8 @@ impl<C: CqeSize> CqState<C> {
 /// Reading it never enters the kernel: it yields the CQEs the kernel has
 /// posted so far, and each one taken frees its slot (at once with
 /// [`next`](Self::next), when the iterator is dropped with
-/// [`drain`](Self::drain)). To also flush
+/// [`drain`](Self::drain)). [`peek`](Self::peek) and [`iter`](Self::iter)
+/// look without taking. To also flush
 /// CQEs the kernel holds back (overflow, deferred task work), use
 /// [`Ring::completions`](crate::Ring::completions).
 ///
@@ -204,6 +263,7 @@ impl<C: CqeSize> CqState<C> {
 /// let mut cq = ring.completion();
 /// assert_eq!(cq.len(), 3);
 /// assert_eq!(cq.peek().map(|c| c.user_data), Some(1), "peek leaves it queued");
+/// assert_eq!(cq.iter().map(|c| c.user_data).collect::<Vec<_>>(), [1, 2, 3], "so does iter");
 /// assert_eq!(cq.next().map(|c| c.user_data), Some(1));
 /// let rest: Vec<u64> = cq.drain().map(|c| c.user_data).collect();
 /// assert_eq!(rest, [2, 3]);
@@ -227,7 +287,8 @@ impl<'a, C: CqeSize> CompletionQueue<'a, C> {
     }
 
     /// CQ slots filled and not yet reaped (a 32-byte CQE of a mixed ring
-    /// counts two).
+    /// counts two, a filler one). At most [`capacity`](Self::capacity)
+    /// with a kernel that keeps its side of the ring.
     #[inline]
     pub fn len(&self) -> u32 {
         self.state.len()
@@ -246,12 +307,25 @@ impl<'a, C: CqeSize> CompletionQueue<'a, C> {
         self.state.overflow()
     }
 
-    /// Disable or enable eventfd notifications (`IORING_CQ_EVENTFD_DISABLED`).
+    /// Whether the eventfd registered with
+    /// [`Ring::register_eventfd`](crate::Ring::register_eventfd) is
+    /// signalled for new CQEs: `IORING_CQ_EVENTFD_DISABLED` (Linux 5.8) is
+    /// clear in the CQ ring's flags. True for a new ring; read from the
+    /// ring memory, where the kernel reads it.
+    pub fn eventfd_enabled(&self) -> bool {
+        self.state.eventfd_enabled()
+    }
+
+    /// Stop (`false`) or resume (`true`) signalling the registered eventfd
+    /// for new CQEs, without unregistering it: sets or clears
+    /// `IORING_CQ_EVENTFD_DISABLED` (Linux 5.8) in the CQ ring's flags,
+    /// which the kernel checks before each signal. For a loop that reaps
+    /// by polling for a while and wants no wake-ups meanwhile. Kernels
+    /// before 5.8 ignore the bit and keep signalling.
     pub fn set_eventfd_enabled(&mut self, enabled: bool) {
         self.state.set_eventfd_enabled(enabled)
     }
 
-    /// Take the next CQE, or `None` when the queue is empty.
     /// Take the next CQE, freeing its slot at once (the head is published
     /// per call; [`drain`](Self::drain) publishes once per batch). `None`
     /// when nothing is ready now.
@@ -263,15 +337,26 @@ impl<'a, C: CqeSize> CompletionQueue<'a, C> {
         self.state.next()
     }
 
-    /// Look at the next CQE without consuming it.
+    /// Look at the next CQE without consuming it: the same CQE comes out
+    /// of the next `peek`, [`next`](Self::next) or [`drain`](Self::drain).
     #[inline]
     pub fn peek(&self) -> Option<C::Entry> {
         self.state.peek()
     }
 
-    /// Iterate over the CQEs ready now. The tail is read once; the head is
-    /// published once, when the iterator is dropped. CQEs not iterated stay
-    /// queued.
+    /// Look at every CQE ready now without consuming any (the CQ head does
+    /// not move; see [`Iter`]). The tail is read once, so CQEs the kernel
+    /// posts meanwhile show at the next look. To consume, use
+    /// [`drain`](Self::drain) or [`next`](Self::next), or copy what to keep.
+    #[inline]
+    pub fn iter(&self) -> Iter<'_, C> {
+        self.state.iter()
+    }
+
+    /// Iterate over the CQEs ready now, consuming each as it is yielded.
+    /// The tail is read once; the head the kernel sees is published once,
+    /// when the iterator is dropped (see [`Drain`] for a forgotten one).
+    /// CQEs not iterated stay queued.
     #[inline(always)]
     pub fn drain(&mut self) -> Drain<'_, C> {
         self.state.drain()
@@ -289,16 +374,21 @@ impl<C: CqeSize> fmt::Debug for CompletionQueue<'_, C> {
     }
 }
 
-/// CQEs ready at the time [`CompletionQueue::drain`] was called.
+/// CQEs ready at the time [`CompletionQueue::drain`] was called, each
+/// consumed as it is yielded.
+///
+/// The CQ head the kernel sees is published once, when the drain is
+/// dropped. A drain that is never dropped (`mem::forget`) still never
+/// hands out a CQE twice: what it yielded is consumed in the queue's own
+/// state, and the next access to the queue publishes the head.
 pub struct Drain<'a, C: CqeSize> {
-    head: u32,
     tail: u32,
     queue: &'a mut CqState<C>,
 }
 
 impl<C: CqeSize> fmt::Debug for Drain<'_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Drain").field("head", &self.head).field("tail", &self.tail).finish()
+        f.debug_struct("Drain").field("head", &self.queue.local_head).field("tail", &self.tail).finish()
     }
 }
 
@@ -307,11 +397,62 @@ impl<C: CqeSize> Iterator for Drain<'_, C> {
 
     #[inline(always)]
     fn next(&mut self) -> Option<C::Entry> {
+        loop {
+            let head = self.queue.local_head;
+            if head == self.tail {
+                return None;
+            }
+            // SAFETY: `tail` was read with acquire when the drain was made,
+            // and the cursor lies in [cursor at creation, tail).
+            let (entry, next) = unsafe { self.queue.step(head, self.tail) };
+            self.queue.local_head = next;
+            if !C::is_filler(&entry) {
+                return Some(entry);
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.tail.wrapping_sub(self.queue.local_head) as usize))
+    }
+}
+
+impl<C: CqeSize> Drop for Drain<'_, C> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.queue.publish();
+    }
+}
+
+/// The CQEs ready at the time [`CompletionQueue::iter`] was called, looked
+/// at without consuming them: the CQ head does not move, and the same CQEs
+/// come out of the next `iter`, [`peek`](CompletionQueue::peek) or
+/// [`drain`](CompletionQueue::drain). Fillers of a `CqeMixed` ring are
+/// skipped, as when reaping.
+///
+/// A look is a copy of each entry: the kernel does not reuse the slots of
+/// CQEs that are not consumed, so what was seen stays valid until reaped.
+pub struct Iter<'a, C: CqeSize> {
+    head: u32,
+    tail: u32,
+    queue: &'a CqState<C>,
+}
+
+impl<C: CqeSize> fmt::Debug for Iter<'_, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Iter").field("head", &self.head).field("tail", &self.tail).finish()
+    }
+}
+
+impl<C: CqeSize> Iterator for Iter<'_, C> {
+    type Item = C::Entry;
+
+    fn next(&mut self) -> Option<C::Entry> {
         while self.head != self.tail {
-            // SAFETY: head != tail, so the slot holds a CQE the kernel
-            // published before the tail we read with acquire.
-            let (entry, slots) = unsafe { C::read(self.queue.cqes, self.head & self.queue.mask, self.queue.mask) };
-            self.head = self.head.wrapping_add(slots);
+            // SAFETY: `tail` was read with acquire when the iterator was
+            // made; `head` started at the cursor and only moves toward it.
+            let (entry, next) = unsafe { self.queue.step(self.head, self.tail) };
+            self.head = next;
             if !C::is_filler(&entry) {
                 return Some(entry);
             }
@@ -321,13 +462,6 @@ impl<C: CqeSize> Iterator for Drain<'_, C> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         (0, Some(self.tail.wrapping_sub(self.head) as usize))
-    }
-}
-
-impl<C: CqeSize> Drop for Drain<'_, C> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        self.queue.store_head(self.head);
     }
 }
 
@@ -350,8 +484,9 @@ mod tests {
     //! the "kernel" here is a few lines that post CQEs the way the kernel
     //! does (write the entry at `tail & mask`, then move the tail with a
     //! release store; in a `CQE_MIXED` ring a 32-byte CQE takes two slots and
-    //! never wraps: a 16-byte SKIP filler takes the last slot first). The
-    //! kernel-backed tests are in `tests/`.
+    //! the kernel never wraps one: a 16-byte SKIP filler takes the last slot
+    //! first; only a resize splits one, see `mixed_big_cqe_split_by_a_resize`).
+    //! The kernel-backed tests are in `tests/`.
     use super::*;
     use crate::abi;
     use crate::entry::{BigCqe, Cqe, Cqe16, Cqe32, CqeMixed};
@@ -586,6 +721,8 @@ mod tests {
         Next,
         Peek,
         CopyInto(u32),
+        /// Take up to k through one drain, then `mem::forget` it.
+        Forget(u32),
     }
 
     fn ops(entries: u32) -> impl Strategy<Value = Vec<Op>> {
@@ -595,6 +732,7 @@ mod tests {
             1 => Just(Op::Next),
             1 => Just(Op::Peek),
             1 => (0..=entries + 1).prop_map(Op::CopyInto),
+            1 => (0..=entries + 1).prop_map(Op::Forget),
         ];
         proptest::collection::vec(op, 1..200)
     }
@@ -623,6 +761,19 @@ mod tests {
                         (Some(e), Some(want)) => assert_eq!(C::base(&e).user_data, want.user_data),
                         (e, want) => panic!("peek gave {e:?}, expected {want:?}"),
                     }
+                }
+                Op::Forget(k) => {
+                    let mut drain = f.q.drain();
+                    let got: Vec<_> = drain.by_ref().take(k as usize).collect();
+                    std::mem::forget(drain);
+                    for e in got {
+                        f.expect(Some(e));
+                    }
+                    // Whatever was taken is never seen again (`expect`
+                    // checks every later CQE against the model).
+                    let seen: Vec<_> = f.q.iter().map(|e| C::base(&e).user_data).collect();
+                    let want: Vec<_> = f.ready.iter().map(|p| p.user_data).collect();
+                    assert_eq!(seen, want, "a look after a forgotten drain");
                 }
                 Op::CopyInto(n) => {
                     let Some(fill) = f.q.peek() else {
@@ -693,6 +844,45 @@ mod tests {
         f.expect(Some(e));
         assert_eq!(f.head(), 2);
         assert!(f.q.next().is_none());
+    }
+
+    /// After a shrinking resize the kernel's copy (`index & new_mask`) can
+    /// leave a 32-byte CQE in the last slot with its second half in slot 0.
+    /// It comes out whole, once, and the head stops at the tail, even when
+    /// the extra words look like a CQE flagged 32-byte (bit 47 of the second
+    /// word is `IORING_CQE_F_32` of a CQE read there).
+    #[test]
+    fn mixed_big_cqe_split_by_a_resize() {
+        let mut f = Fixture::<CqeMixed>::new(8, 7);
+        let extra = [0x1234, 1 << 47 | 5];
+        f.kernel.write(7 * 16, Cqe { user_data: 70, res: 3, flags: abi::IORING_CQE_F_32 });
+        f.kernel.write(0, extra);
+        f.header.tail.store(9, Ordering::Release);
+        assert_eq!(f.q.len(), 2);
+        let peeked = f.q.iter().collect::<Vec<_>>();
+        assert_eq!(peeked.len(), 1);
+        assert_eq!((peeked[0].user_data, peeked[0].extra), (70, extra));
+        let got: Vec<BigCqe> = f.q.drain().take(10).collect();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!((got[0].user_data, got[0].res, got[0].extra), (70, 3, extra));
+        assert_eq!(f.head(), 9);
+        assert_eq!(f.q.len(), 0);
+    }
+
+    /// Corrupt memory (a CQE flagged 32-byte in the last published slot)
+    /// cannot move the head past the tail: the entry is cut there.
+    #[test]
+    fn a_cqe_claiming_unpublished_slots_stops_at_the_tail() {
+        for start in [3u32, 7, u32::MAX] {
+            let mut f = Fixture::<CqeMixed>::new(8, start);
+            f.kernel.write((start & 7) as usize * 16, Cqe { user_data: 1, res: 0, flags: abi::IORING_CQE_F_32 });
+            f.header.tail.store(start.wrapping_add(1), Ordering::Release);
+            let got: Vec<BigCqe> = f.q.drain().take(10).collect();
+            assert_eq!(got.len(), 1);
+            assert_eq!(f.head(), start.wrapping_add(1), "head at the tail, not past it");
+            assert_eq!(f.q.len(), 0);
+            assert!(f.q.next().is_none() && f.q.peek().is_none());
+        }
     }
 
     /// A drain that stops early leaves the rest queued, and the next one

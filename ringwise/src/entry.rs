@@ -153,7 +153,10 @@ pub trait CqeSize: sealed::Sealed + Send + Sync + 'static {
     /// Name for messages.
     const NAME: &'static str;
     /// Read the entry at `slot` (an index already masked) from the CQE array.
-    /// Returns the entry and how many slots it took.
+    /// Returns the entry and how many slots it took (a 32-byte CQE of a
+    /// mixed ring takes two, its second half at `(slot + 1) & mask`, which
+    /// wraps to slot 0 after a resize; the caller cuts the count at the
+    /// tail).
     ///
     /// # Safety
     /// `cqes` must point to the ring's CQE array of `mask + 1` slots and
@@ -247,16 +250,29 @@ impl CqeSize for CqeMixed {
     const SLOT_BYTES: usize = 16;
     type Entry = BigCqe;
     const NAME: &'static str = "mixed 16/32-byte CQEs (CQE_MIXED)";
+    /// A 32-byte CQE's second half is the next slot, `(slot + 1) & mask`:
+    /// slot 0 when the first half is the ring's last slot.
+    ///
+    /// The kernel never posts a 32-byte CQE there (it fills the last slot
+    /// with a SKIP CQE and starts at slot 0), but a resize moves it there:
+    /// `IORING_REGISTER_RESIZE_RINGS` copies each pending slot from index
+    /// `i & old_mask` to `i & new_mask` (Linux 6.18), so a 32-byte CQE at
+    /// index 7 of a 16-slot ring is split between slots 7 and 0 of an 8-slot
+    /// one. Reading the second half at the wrapped index handles that, and
+    /// costs nothing in the common case; refusing such resizes instead would
+    /// refuse a shrink for where the pending CQEs happen to sit.
     #[inline(always)]
     unsafe fn read(cqes: *const u8, slot: u32, mask: u32) -> (BigCqe, u32) {
-        // SAFETY: the caller guarantees `slot` is a published CQE; a big CQE
-        // never wraps (the kernel posts a SKIP filler instead), so its second
-        // half is the next slot, which exists when slot < mask.
+        // SAFETY: the caller guarantees `slot` is a published CQE of the
+        // `mask + 1`-slot array; the second half of a 32-byte CQE is at
+        // `(slot + 1) & mask`, also inside the array (published too by a
+        // sound kernel: the caller cuts the slot count at the tail).
         unsafe {
             let base = cqes.cast::<Cqe>();
             let cqe = base.add(slot as usize).read();
-            if cqe.flags & abi::IORING_CQE_F_32 != 0 && slot < mask {
-                let extra = base.add(slot as usize + 1).cast::<[u64; 2]>().read();
+            if cqe.flags & abi::IORING_CQE_F_32 != 0 {
+                let second = (slot.wrapping_add(1) & mask) as usize;
+                let extra = base.add(second).cast::<[u64; 2]>().read();
                 (BigCqe { cqe, extra }, 2)
             } else {
                 (BigCqe { cqe, extra: [0; 2] }, 1)

@@ -112,6 +112,10 @@
 //! back buffer rings on a probe ring. [`wait_for_release`] polls it: 1,000
 //! setup/close cycles under twice one ring's charge all succeed when each
 //! setup first waits for it (about 10 ms a cycle here).
+//! [`Builder::wait_for_memlock_release`](crate::Builder::wait_for_memlock_release)
+//! makes every drop of a ring wait that way, and
+//! [`Builder::memlock`](crate::Builder::memlock) gives the charge of the
+//! ring a builder would set up.
 //!
 //! Kernel versions: only 6.18 was read and measured here. Older kernels
 //! differ (ring memory was not always charged to `RLIMIT_MEMLOCK`; regions,
@@ -382,8 +386,7 @@ pub fn enomem_advice(needed: MemlockCharge) -> String {
         Some(cur) if cur < needed.bytes() => {
             format!("the limit alone is too small for it ({} KiB short)", (needed.bytes() - cur).div_ceil(1024))
         }
-        _ => "the limit would hold it, so other rings or registrations of this user (in any process, or \
-              closed a moment ago and still being torn down by the kernel) hold the rest"
+        _ => "the limit would hold it, so other rings or registrations of this user (in any process) hold the rest"
             .to_string(),
     };
     format!(
@@ -391,7 +394,10 @@ pub fn enomem_advice(needed: MemlockCharge) -> String {
          charges ring memory and pinned registrations to the user's locked memory. Raise the limit to at least \
          {need_kib} KiB plus what the user's other rings hold (`ulimit -l {need_kib}` in the shell that starts the \
          program, `LimitMEMLOCK={need_kib}K` for a systemd unit, `memlock` in /etc/security/limits.conf, \
-         `--ulimit memlock=...` for docker), or give the program CAP_IPC_LOCK",
+         `--ulimit memlock=...` for docker), or give the program CAP_IPC_LOCK (with it nothing is charged, and an \
+         ENOMEM means the kernel itself is short of memory). Rings closed a moment ago may still be charged: the \
+         kernel gives a ring's charge back only once it has torn the ring down, asynchronously, some milliseconds \
+         after the close (Builder::wait_for_memlock_release makes dropping a ring wait for that)",
         kib(limit.current),
         kib(limit.maximum),
     )
@@ -504,6 +510,10 @@ pub fn wait_for_release<S: crate::SqeSize, C: crate::CqeSize>(
     timeout: std::time::Duration,
 ) -> crate::Result<std::time::Duration> {
     let start = std::time::Instant::now();
+    if needed.pages == 0 || rustix::process::getrlimit(rustix::process::Resource::Memlock).current.is_none() {
+        // Nothing to wait for: no charge, or no limit to exceed.
+        return Ok(std::time::Duration::ZERO);
+    }
     let mut pause = std::time::Duration::from_micros(50);
     loop {
         let have = headroom(probe, needed.pages)?;
@@ -526,6 +536,52 @@ pub fn wait_for_release<S: crate::SqeSize, C: crate::CqeSize>(
         std::thread::sleep(pause);
         pause = (pause * 2).min(std::time::Duration::from_millis(5));
     }
+}
+
+std::thread_local! {
+    /// The calling thread's probe ring for [`wait_for_release_on_this_thread`]:
+    /// set up at its first wait, by that thread (so charged to the thread's
+    /// user, the one whose headroom it measures), kept until the thread ends.
+    static PROBE: std::cell::RefCell<Option<crate::Ring>> = const { std::cell::RefCell::new(None) };
+}
+
+/// [`wait_for_release`] with a probe ring of the calling thread's own: a
+/// one-entry ring (2 pages of `RLIMIT_MEMLOCK`, one fd) set up at the
+/// thread's first wait and kept until the thread exits. Behind
+/// [`Builder::wait_for_memlock_release`](crate::Builder::wait_for_memlock_release)
+/// and [`Ring::close_and_wait_release`](crate::Ring::close_and_wait_release).
+///
+/// Setting up the probe can itself fail with `ENOMEM` while closed rings
+/// are still charged; it is retried, within `timeout`. Returns at once
+/// when there is no limit (`RLIMIT_MEMLOCK` unlimited) or nothing to wait
+/// for, and when called while the thread's locals are being destroyed.
+pub fn wait_for_release_on_this_thread(
+    needed: MemlockCharge,
+    timeout: std::time::Duration,
+) -> crate::Result<std::time::Duration> {
+    use std::time::{Duration, Instant};
+    if needed.pages == 0 || rustix::process::getrlimit(rustix::process::Resource::Memlock).current.is_none() {
+        return Ok(Duration::ZERO);
+    }
+    let start = Instant::now();
+    let outcome = PROBE.try_with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let mut pause = Duration::from_micros(50);
+        while slot.is_none() {
+            match crate::Builder::new(1).keep_sq_array().register_ring_fd(false).build() {
+                Ok(ring) => *slot = Some(ring),
+                Err(e) if e.errno() == rustix::io::Errno::NOMEM && start.elapsed() < timeout => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let probe = slot.as_ref().expect("set up above");
+        wait_for_release(probe, needed, timeout.saturating_sub(start.elapsed())).map(|_| start.elapsed())
+    });
+    // The thread's locals are going away: no probe, no wait.
+    outcome.unwrap_or(Ok(Duration::ZERO))
 }
 
 #[cfg(test)]

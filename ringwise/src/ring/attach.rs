@@ -54,7 +54,18 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let (sq, cq) = unsafe { queue_pointers(rings, sqes, &params, &layout) };
         // SAFETY: as above.
         let (sq, cq) = unsafe { (SqState::new(sq), CqState::new(cq)) };
-        Ok(Ring { sq, cq, enter, layout, params, fd, kernel_maps, backing, registrations: Default::default() })
+        Ok(Ring {
+            sq,
+            cq,
+            enter,
+            layout,
+            params,
+            fd,
+            kernel_maps,
+            backing,
+            registrations: Default::default(),
+            release_wait: None,
+        })
     }
 
     /// Take over a ring set up elsewhere (its fd and the parameters setup

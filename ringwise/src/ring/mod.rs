@@ -21,6 +21,7 @@ mod teardown;
 mod wait;
 
 pub(crate) use attach::{params_layout_mismatch, queue_pointers};
+pub(crate) use teardown::ReleaseWait;
 pub use wait::WaitArgs;
 
 use crate::abi;
@@ -115,6 +116,13 @@ pub struct MemoryReport {
 /// (`IORING_REGISTER_SYNC_CANCEL`, waiting up to a second), so that none
 /// runs on against buffers the caller frees next.
 ///
+/// The kernel gives the ring's `RLIMIT_MEMLOCK` charge back only when its
+/// asynchronous teardown ends, some milliseconds after the close: under a
+/// tight limit, build with
+/// [`Builder::wait_for_memlock_release`](crate::Builder::wait_for_memlock_release)
+/// (or close with [`close_and_wait_release`](Self::close_and_wait_release))
+/// to wait for that.
+///
 /// **A [`REGISTERED_FD_ONLY`](crate::Builder::registered_fd_only) ring
 /// dropped on another thread than the one that created it cannot even do
 /// that**: it has no fd, and its index names it only in the creating
@@ -156,8 +164,12 @@ pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
     pub(crate) backing: Backing,
     /// Memory the kernel was handed by registrations (fixed buffers, buffer
     /// rings, regions): one typed field per family (`held.rs`), released on
-    /// unregistration or after the fd is closed. Must stay the last field.
+    /// unregistration or after the fd is closed. Must come after `fd`.
     pub(crate) registrations: held::Registrations,
+    /// Set by [`Builder::wait_for_memlock_release`](crate::Builder::wait_for_memlock_release):
+    /// dropped last, it waits until the kernel gave the ring's
+    /// RLIMIT_MEMLOCK charge back (`teardown.rs`). Must stay the last field.
+    pub(crate) release_wait: Option<teardown::ReleaseWait>,
 }
 
 // SAFETY: all raw pointers point into memory the ring owns (kernel mappings
