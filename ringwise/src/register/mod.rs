@@ -64,7 +64,7 @@ pub mod ring_fds;
 mod rsrc;
 pub mod zcrx;
 
-pub use buf_ring::{BufRing, BufRingConfig};
+pub use buf_ring::{BufRing, BufRingConfig, Bundle, BundlePart};
 pub use buffers::CloneBuffers;
 pub use cancel::CancelSpec;
 pub use clock::Clock;
