@@ -38,6 +38,7 @@
 use super::opcode;
 use crate::entry::{Cqe, CqeSize, SqeSize};
 use crate::error::{Error, Region, Result};
+use crate::memlock::{self, RingMemoryKind};
 use crate::memory::{check_region, round_up, KernelMap, Mapping, RingMemory};
 use crate::Ring;
 use linux_raw_sys::io_uring::io_uring_register_pbuf_ring_flags::{
@@ -711,7 +712,6 @@ fn pbuf_context(bgid: u16, errno: Errno) -> Option<String> {
                          flags, memory not page-aligned, or a ring address given with IOU_PBUF_RING_MMAP"
             .into(),
         Errno::FAULT => "the entries memory cannot be pinned".into(),
-        Errno::NOMEM => "out of memory, or RLIMIT_MEMLOCK reached when pinning the entries".into(),
         _ => return None,
     })
 }
@@ -776,7 +776,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let reg = io_uring_buf_reg { ring_addr, ring_entries: config.entries, bgid: config.bgid, flags, resv: [0; 3] };
         // SAFETY: `reg` is valid for the call; the entries memory it names is
         // kept alive by the ring (below) until unregistered or closed.
-        unsafe { self.register_pbuf(opcode::REGISTER_PBUF_RING, &reg) }?;
+        unsafe { self.register_pbuf(opcode::REGISTER_PBUF_RING, &reg) }.map_err(|e| {
+            let kind = if config.kernel_mapped { RingMemoryKind::Kernel } else { RingMemoryKind::User };
+            let charge = memlock::buf_ring(config.entries, kind, crate::sys::page_size());
+            let what = format!("the {} entries of buffer group {}", config.entries, config.bgid);
+            super::memlock_enomem(e, &what, charge)
+        })?;
         let (entries, entry_memory) = match memory {
             Some(m) => m,
             None => match self.map_kernel_buf_ring(&config) {

@@ -16,6 +16,7 @@ use super::opcode;
 use super::rsrc::RsrcTable as _;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::{Error, Result, Table};
+use crate::memlock::{self, BufferSpan};
 use crate::memory::RingMemory;
 use crate::op::Iovec;
 use crate::Ring;
@@ -51,9 +52,7 @@ pub(super) fn buffers_context(errno: Errno, clone: Option<&CloneBuffers>) -> Opt
                                  kernel also answers EFAULT for a buffer over 1 GiB, which ringwise refuses \
                                  before the call"
             .into(),
-        (Errno::NOMEM, _) => {
-            "pinning the buffers failed: without CAP_IPC_LOCK they count against RLIMIT_MEMLOCK".into()
-        }
+        (Errno::NOMEM, Some(_)) => "out of memory cloning the table".into(),
         (Errno::OVERFLOW, Some(_)) => "the range overflows".into(),
         (Errno::OVERFLOW, None) => "a buffer's address plus its length rounded up to a page overflows the \
                                     address space, or an update's offset plus count overflows 32 bits"
@@ -151,6 +150,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // guarantees the memory they describe.
         unsafe { self.register(opcode::REGISTER_BUFFERS, iovecs.as_ptr().cast(), n, |e| buffers_context(e, None)) }
             .map(|_| ())
+            .map_err(|e| pin_enomem(e, iovecs))
     }
 
     /// Register fixed buffers with a tag each (`IORING_REGISTER_BUFFERS2`,
@@ -165,6 +165,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // SAFETY: `iovecs` holds `iovecs.len()` iovecs, read during the
         // call; forwarded contract for the memory they describe.
         unsafe { self.register_tagged(Table::Buffers, iovecs.as_ptr() as u64, iovecs.len(), tags) }
+            .map_err(|e| pin_enomem(e, iovecs))
     }
 
     /// Register a table of `n` empty buffer slots (`IORING_REGISTER_BUFFERS2`
@@ -220,6 +221,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // SAFETY: `iovecs` holds `iovecs.len()` iovecs, read during the
         // call; forwarded contract for the memory they describe.
         unsafe { self.update_tagged(Table::Buffers, offset, iovecs.as_ptr() as u64, iovecs.len(), tags) }
+            .map_err(|e| pin_enomem(e, iovecs))
     }
 
     /// [`update_buffers`](Self::update_buffers) with owned memory, kept by
@@ -291,6 +293,18 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         self.registrations.share_buffers(&src.registrations);
         Ok(())
     }
+}
+
+/// An `ENOMEM` from pinning `iovecs`, explained with their charge (as if on
+/// base pages: a buffer in a huge page is charged the whole folio, once, so
+/// the charge given may be an under- or overestimate there; an update may
+/// also reuse folios the table already charged).
+fn pin_enomem(err: Error, iovecs: &[Iovec]) -> Error {
+    let page = crate::sys::page_size();
+    let spans: Vec<BufferSpan> =
+        iovecs.iter().map(|v| BufferSpan::new(v.iov_base as usize, v.iov_len as usize)).collect();
+    let charge = memlock::registered_buffers(&spans, page);
+    super::memlock_enomem(err, &format!("pinning {} fixed buffers", iovecs.len()), charge)
 }
 
 /// Take ownership of `buffers` and describe them as iovecs.

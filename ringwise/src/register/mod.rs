@@ -146,6 +146,24 @@ pub(crate) fn explain(err: Error, context: impl FnOnce(Errno) -> Option<String>)
     }
 }
 
+/// An `ENOMEM` from a registration that pins or allocates `charge` of
+/// locked memory, explained with the charge, the current `RLIMIT_MEMLOCK`
+/// and how to raise it ([`crate::memlock::enomem_advice`]); other errors
+/// pass unchanged. `what` names the registration.
+pub(crate) fn memlock_enomem(err: Error, what: &str, charge: crate::memlock::MemlockCharge) -> Error {
+    match err {
+        Error::Kernel { call, errno: Errno::NOMEM, .. } => Error::Kernel {
+            call,
+            errno: Errno::NOMEM,
+            context: format!(
+                "{what}: out of memory, or over the locked-memory limit: {}",
+                crate::memlock::enomem_advice(charge)
+            ),
+        },
+        other => other,
+    }
+}
+
 /// Two slices that must be as long as each other (e.g. fds and their tags).
 pub(crate) fn same_len(what: &'static str, expected: usize, given: usize) -> Result<()> {
     if expected != given {
