@@ -250,3 +250,33 @@ fn incremental_bundle_continues_a_buffer() {
 fn libc_einval() -> i32 {
     rustix::io::Errno::INVAL.raw_os_error()
 }
+
+/// The same end of stream without a bundle: whether or not the kernel names
+/// a buffer in a 0-byte CQE (6.18 names none: it puts the buffer back),
+/// the library's count stays the kernel's.
+#[test]
+fn single_recv_at_end_of_stream() {
+    for incremental in [false, true] {
+        let mut ring = Ring::new(8).unwrap();
+        let config = BufRingConfig::new(9, 4, 8);
+        let config = if incremental { config.incremental() } else { config };
+        let mut br = match ring.register_buf_ring(config) {
+            Ok(br) => br,
+            Err(e) if incremental && e.errno_name() == "EINVAL" => {
+                println!("skipped: incremental buffer rings (Linux 6.12) refused: {e}");
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let (tx, rx) = UnixStream::pair().unwrap();
+        tx.shutdown(Shutdown::Write).unwrap();
+        ring.submission().push(RecvProvided::new(rx.as_raw_fd(), 9).user_data(3)).unwrap();
+        let cqe = wait_one(&mut ring, 3);
+        assert_eq!(cqe.res, 0);
+        // SAFETY: the kernel's CQE of the receive above (group 9), taken once.
+        if let Some((_, data)) = unsafe { br.completion(&cqe) } {
+            assert!(data.is_empty());
+        }
+        assert_in_step(&ring, &br);
+    }
+}

@@ -621,8 +621,9 @@ impl BufRing {
         if left == 0 {
             // Incremental: nothing consumed, the buffer stays at the head
             // (6.18 omits BUF_MORE here; later kernels set it). A bundle of 0
-            // bytes counts 0 buffers. A single buffer of 0 bytes is consumed
-            // (the head moves by one).
+            // bytes counts 0 buffers. A single buffer named by a 0-byte CQE
+            // was committed (the head moved by one); 6.18 names none for a
+            // receive at end of stream (it puts the buffer back).
             if inc || bundle {
                 return Some(parts);
             }
