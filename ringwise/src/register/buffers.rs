@@ -16,6 +16,7 @@ use super::opcode;
 use super::rsrc::RsrcTable as _;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::{Error, Result, Table};
+use crate::memlock::{self, BufferSpan};
 use crate::memory::RingMemory;
 use crate::op::Iovec;
 use crate::Ring;
@@ -41,20 +42,61 @@ pub(super) fn buffers_context(errno: Errno, clone: Option<&CloneBuffers>) -> Opt
             "the range (source {}+{}, destination {}) does not fit the tables, or flags unknown",
             what.src_offset, what.count, what.dst_offset
         ),
-        (Errno::INVAL, None) => "a buffer is empty or larger than 1 GiB, more than 16384 buffers, or the slots \
-                                 named lie outside the registered table"
+        (Errno::INVAL, None) => "no buffers or more than 16384 (IORING_MAX_REG_BUFFERS), or the slots an update \
+                                 names lie outside the registered table"
             .into(),
         (Errno::OPNOTSUPP | Errno::BADF, Some(_)) => "the source is not an io_uring".into(),
         (Errno::FAULT, None) => "a buffer is not mapped memory the kernel can pin (file-backed shared mappings \
-                                 can't be), or has length 0 with a non-null address"
+                                 can't be; PROT_NONE or unmapped pages neither), or its address and length \
+                                 disagree (a null address with a length, a length 0 with an address); the \
+                                 kernel also answers EFAULT for a buffer over 1 GiB, which ringwise refuses \
+                                 before the call"
             .into(),
-        (Errno::NOMEM, _) => {
-            "pinning the buffers failed: without CAP_IPC_LOCK they count against RLIMIT_MEMLOCK".into()
-        }
+        (Errno::NOMEM, Some(_)) => "out of memory cloning the table".into(),
         (Errno::OVERFLOW, Some(_)) => "the range overflows".into(),
-        (Errno::OVERFLOW, None) => "offset plus count overflows".into(),
+        (Errno::OVERFLOW, None) => "a buffer's address plus its length rounded up to a page overflows the \
+                                    address space, or an update's offset plus count overflows 32 bits"
+            .into(),
         _ => return None,
     })
+}
+
+/// The kernel's limit on one registered buffer (`SZ_1G` in
+/// `io_validate_user_buf_range`, `io_uring/rsrc.c`; Linux 5.1 on).
+pub const MAX_BUFFER_BYTES: usize = 1 << 30;
+/// The most buffers one table holds (`IORING_MAX_REG_BUFFERS`, Linux 5.1 on).
+pub const MAX_BUFFERS: usize = 1 << 14;
+
+/// Refuse, before the call, iovecs the kernel would refuse with an errno
+/// that does not say why: a buffer over 1 GiB (the kernel answers EFAULT, as
+/// for unmapped memory), an address range that wraps (EOVERFLOW), and (for a
+/// registration, `table`) more than 16384 buffers (EINVAL). Lengths 0 and
+/// null addresses are left to the kernel (a null address with length 0 is an
+/// empty slot; the EFAULT of the others is explained by `buffers_context`).
+pub(super) fn check_iovecs(iovecs: &[Iovec], table: bool) -> Result<()> {
+    if table && iovecs.len() > MAX_BUFFERS {
+        return Err(Error::InvalidArgument {
+            what: format!("registering {} fixed buffers", iovecs.len()),
+            why: format!("a ring's buffer table holds at most {MAX_BUFFERS} (IORING_MAX_REG_BUFFERS)"),
+        });
+    }
+    let page = crate::sys::page_size();
+    for (i, v) in iovecs.iter().enumerate() {
+        let (addr, len) = (v.iov_base as usize, v.iov_len as usize);
+        let what = || format!("fixed buffer {i} ({len} bytes at {addr:#x})");
+        let why = if len > MAX_BUFFER_BYTES {
+            format!(
+                "the kernel refuses a registered buffer of more than 1 GiB ({MAX_BUFFER_BYTES} bytes; SZ_1G in \
+                 io_uring/rsrc.c, answered with EFAULT); split it into buffers of at most 1 GiB"
+            )
+        } else if addr.checked_add(len.div_ceil(page) * page).is_none() {
+            "its address plus its length rounded up to a page overflows the address space".into()
+        } else {
+            continue;
+        };
+        return Err(Error::InvalidArgument { what: what(), why });
+    }
+    Ok(())
 }
 
 /// What [`Ring::clone_buffers_from`] copies (`struct io_uring_clone_buffers`).
@@ -90,7 +132,10 @@ impl CloneBuffers {
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Register fixed buffers (`IORING_REGISTER_BUFFERS`, opcode 0, Linux
     /// 5.1). [`register_buffers_owned`](Self::register_buffers_owned) is the
-    /// safe form.
+    /// safe form. At most [`MAX_BUFFERS`] buffers of at most
+    /// [`MAX_BUFFER_BYTES`] (1 GiB) each: larger ones are refused before the
+    /// call with the reason (the kernel would answer EFAULT, as for unmapped
+    /// memory).
     ///
     /// # Safety
     /// Each iovec must describe memory that stays allocated, and is not reused
@@ -99,11 +144,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// pages and ops write into them. Reads and writes of the memory while an
     /// op uses it follow that op's rules.
     pub unsafe fn register_buffers(&self, iovecs: &[Iovec]) -> Result<()> {
+        check_iovecs(iovecs, true)?;
         let n = Table::Buffers.count(iovecs.len())?;
         // SAFETY: the kernel reads `n` iovecs during the call; the caller
         // guarantees the memory they describe.
         unsafe { self.register(opcode::REGISTER_BUFFERS, iovecs.as_ptr().cast(), n, |e| buffers_context(e, None)) }
             .map(|_| ())
+            .map_err(|e| pin_enomem(e, iovecs))
     }
 
     /// Register fixed buffers with a tag each (`IORING_REGISTER_BUFFERS2`,
@@ -114,9 +161,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// # Safety
     /// As for [`register_buffers`](Self::register_buffers).
     pub unsafe fn register_buffers_tagged(&self, iovecs: &[Iovec], tags: &[u64]) -> Result<()> {
+        check_iovecs(iovecs, true)?;
         // SAFETY: `iovecs` holds `iovecs.len()` iovecs, read during the
         // call; forwarded contract for the memory they describe.
         unsafe { self.register_tagged(Table::Buffers, iovecs.as_ptr() as u64, iovecs.len(), tags) }
+            .map_err(|e| pin_enomem(e, iovecs))
     }
 
     /// Register a table of `n` empty buffer slots (`IORING_REGISTER_BUFFERS2`
@@ -168,9 +217,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// # Safety
     /// As for [`register_buffers`](Self::register_buffers).
     pub unsafe fn update_buffers(&self, offset: u32, iovecs: &[Iovec], tags: &[u64]) -> Result<u32> {
+        check_iovecs(iovecs, false)?;
         // SAFETY: `iovecs` holds `iovecs.len()` iovecs, read during the
         // call; forwarded contract for the memory they describe.
         unsafe { self.update_tagged(Table::Buffers, offset, iovecs.as_ptr() as u64, iovecs.len(), tags) }
+            .map_err(|e| pin_enomem(e, iovecs))
     }
 
     /// [`update_buffers`](Self::update_buffers) with owned memory, kept by
@@ -242,6 +293,18 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         self.registrations.share_buffers(&src.registrations);
         Ok(())
     }
+}
+
+/// An `ENOMEM` from pinning `iovecs`, explained with their charge (as if on
+/// base pages: a buffer in a huge page is charged the whole folio, once, so
+/// the charge given may be an under- or overestimate there; an update may
+/// also reuse folios the table already charged).
+fn pin_enomem(err: Error, iovecs: &[Iovec]) -> Error {
+    let page = crate::sys::page_size();
+    let spans: Vec<BufferSpan> =
+        iovecs.iter().map(|v| BufferSpan::new(v.iov_base as usize, v.iov_len as usize)).collect();
+    let charge = memlock::registered_buffers(&spans, page);
+    super::memlock_enomem(err, &format!("pinning {} fixed buffers", iovecs.len()), charge)
 }
 
 /// Take ownership of `buffers` and describe them as iovecs.

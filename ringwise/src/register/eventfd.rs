@@ -10,7 +10,7 @@
 
 use super::opcode;
 use crate::entry::{CqeSize, SqeSize};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::Ring;
 use rustix::io::Errno;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -19,7 +19,11 @@ fn eventfd_context(errno: Errno) -> Option<String> {
     Some(match errno {
         Errno::BUSY => "an eventfd is already registered on this ring; unregister it first".into(),
         Errno::NXIO => "no eventfd is registered on this ring".into(),
-        Errno::BADF => "the descriptor is not an open eventfd".into(),
+        Errno::BADF => "the descriptor is not open".into(),
+        // eventfd_ctx_fdget answers EINVAL for a file that is not an eventfd.
+        Errno::INVAL => "the descriptor is not an eventfd (the kernel signals only eventfds; make one with \
+                         eventfd(2))"
+            .into(),
         _ => return None,
     })
 }
@@ -48,6 +52,15 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// ```
     pub fn register_eventfd(&self, eventfd: BorrowedFd<'_>, async_only: bool) -> Result<()> {
         let fd: i32 = eventfd.as_raw_fd();
+        if let Some(what) = not_an_eventfd(fd) {
+            return Err(Error::InvalidArgument {
+                what: format!("registering fd {fd} as the ring's eventfd"),
+                why: format!(
+                    "fd {fd} is not an eventfd (it is {what}); the kernel signals only eventfds (it would \
+                     answer EINVAL): make one with eventfd(2)"
+                ),
+            });
+        }
         let op = if async_only { opcode::REGISTER_EVENTFD_ASYNC } else { opcode::REGISTER_EVENTFD };
         // SAFETY: the kernel reads one i32 during the call.
         unsafe { self.register(op, (&fd as *const i32).cast(), 1, eventfd_context) }.map(|_| ())
@@ -59,4 +72,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // SAFETY: no argument.
         unsafe { self.register(opcode::UNREGISTER_EVENTFD, std::ptr::null(), 0, eventfd_context) }.map(|_| ())
     }
+}
+
+/// What `fd` is, when `/proc/self/fd` shows it is not an eventfd; `None`
+/// when it is one or `/proc` cannot tell (the kernel's answer decides then).
+fn not_an_eventfd(fd: i32) -> Option<String> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
+    let link = link.to_string_lossy();
+    (link != "anon_inode:[eventfd]").then(|| format!("`{link}`"))
 }

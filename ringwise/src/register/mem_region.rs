@@ -46,6 +46,7 @@ use super::{explain, opcode, timespec};
 use crate::abi;
 use crate::entry::{CqeSize, SqeSize};
 use crate::error::{Error, Region, Result};
+use crate::memlock::{self, RingMemoryKind};
 use crate::memory::{check_region, round_up, KernelMap, RingMemory};
 use crate::ring::Submitted;
 use crate::Ring;
@@ -266,7 +267,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // SAFETY: `reg` and `desc` are valid for the call (the kernel writes
         // `desc` back); a caller-memory region is kept alive by the caller of
         // this function for as long as the ring.
-        unsafe { self.register(opcode::REGISTER_MEM_REGION, arg, 1, |errno| region_context(errno, kernel_memory)) }?;
+        unsafe { self.register(opcode::REGISTER_MEM_REGION, arg, 1, |errno| region_context(errno, kernel_memory)) }
+            .map_err(|e| {
+                let kind = if kernel_memory { RingMemoryKind::Kernel } else { RingMemoryKind::User };
+                let page = crate::sys::page_size();
+                let charge = memlock::mem_region(desc.size as usize, kind, page);
+                super::memlock_enomem(e, &format!("a {}-byte memory region", desc.size), charge)
+            })?;
         Ok(desc)
     }
 
@@ -299,9 +306,6 @@ fn region_context(errno: Errno, kernel_memory: bool) -> Option<String> {
             .into(),
         Errno::FAULT if kernel_memory => "the kernel could not copy the region descriptor".into(),
         Errno::FAULT => "the region cannot be pinned".into(),
-        Errno::NOMEM if kernel_memory => {
-            "the kernel could not allocate the region's pages (or they exceed RLIMIT_MEMLOCK)".into()
-        }
         _ => return None,
     })
 }

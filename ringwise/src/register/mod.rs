@@ -64,7 +64,7 @@ pub mod ring_fds;
 mod rsrc;
 pub mod zcrx;
 
-pub use buf_ring::{BufRing, BufRingConfig};
+pub use buf_ring::{BufRing, BufRingConfig, Bundle, BundlePart};
 pub use buffers::CloneBuffers;
 pub use cancel::CancelSpec;
 pub use clock::Clock;
@@ -142,6 +142,24 @@ pub(crate) fn explain(err: Error, context: impl FnOnce(Errno) -> Option<String>)
             let context = context(errno).unwrap_or(generic);
             Error::Kernel { call, errno, context }
         }
+        other => other,
+    }
+}
+
+/// An `ENOMEM` from a registration that pins or allocates `charge` of
+/// locked memory, explained with the charge, the current `RLIMIT_MEMLOCK`
+/// and how to raise it ([`crate::memlock::enomem_advice`]); other errors
+/// pass unchanged. `what` names the registration.
+pub(crate) fn memlock_enomem(err: Error, what: &str, charge: crate::memlock::MemlockCharge) -> Error {
+    match err {
+        Error::Kernel { call, errno: Errno::NOMEM, .. } => Error::Kernel {
+            call,
+            errno: Errno::NOMEM,
+            context: format!(
+                "{what}: out of memory, or over the locked-memory limit: {}",
+                crate::memlock::enomem_advice(charge)
+            ),
+        },
         other => other,
     }
 }

@@ -8,7 +8,27 @@
 //! [`Builder::register_ring_fd`](crate::Builder::register_ring_fd)); these
 //! calls register any ring fds, e.g. of rings this thread messages often.
 //!
-//! Only slots entered through [`Ring::register_ring_fds`] on this thread can
+//! # How these calls and the ring's own registration share the table
+//!
+//! - A ring (unless built with `Builder::register_ring_fd(false)`) enters
+//!   its own fd at the **first submit or wait**, on the thread that makes
+//!   it, at the lowest free slot ([`Ring::registered_index`] tells which).
+//!   It is not entered at setup, nor by these calls.
+//! - [`Ring::register_ring_fds`] takes free slots too; a caller who wants a
+//!   known slot names it with [`Ring::register_ring_fd_at`], and the kernel
+//!   answers `EBUSY` when the slot is taken (by a ring's own registration or
+//!   an earlier call) and `EINVAL` for a slot past the 16th: both come back
+//!   as [`Error::Kernel`] with that errno and a sentence saying which.
+//! - When callers fill the table, a ring's own registration at its first
+//!   enter finds no slot and the ring quietly uses its plain fd (one fd
+//!   lookup per enter more, nothing else changes). Register a ring's own
+//!   slot first (submit once) to keep it.
+//! - The same ring fd may sit in several slots: the kernel does not look for
+//!   duplicates (registering a ring this thread registered already is no
+//!   error), each slot holds its own reference.
+//!
+//! Only slots entered through [`Ring::register_ring_fds`] or
+//! [`Ring::register_ring_fd_at`] on this thread can
 //! be removed with [`Ring::unregister_ring_fds`]. A ring's own slot is not
 //! one of them: removing it would free a `REGISTERED_FD_ONLY` ring under its
 //! owner, and once the slot was reused the owner would submit to, register
@@ -28,6 +48,9 @@ thread_local! {
     /// not yet removed (the kernel's table is per thread, and so is this).
     static USER_SLOTS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
 }
+
+/// Slots in each thread's ring table (`IO_RINGFD_REG_MAX`).
+pub const RING_FD_SLOTS: u32 = 16;
 
 fn ring_fds_context(errno: Errno) -> Option<String> {
     Some(match errno {
@@ -57,6 +80,34 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let slots: Vec<u32> = updates.iter().take(done as usize).map(|u| u.offset).collect();
         USER_SLOTS.with(|s| s.borrow_mut().extend_from_slice(&slots));
         Ok(slots)
+    }
+
+    /// Enter ring descriptor `ring` at slot `slot` of this thread's table
+    /// (opcode 20 with an explicit offset, Linux 5.18); returns the slot.
+    /// The kernel answers `EBUSY` when the slot is taken (see the module
+    /// docs for the ring's own slot) and `EINVAL` when `slot` is not below
+    /// [`RING_FD_SLOTS`]; both are returned as they are, explained. Remove it
+    /// with [`unregister_ring_fds`](Self::unregister_ring_fds).
+    pub fn register_ring_fd_at(&self, ring: BorrowedFd<'_>, slot: u32) -> Result<u32> {
+        let mut update = io_uring_rsrc_update { offset: slot, resv: 0, data: ring.as_raw_fd() as u64 };
+        // SAFETY: the kernel reads and writes one update during the call.
+        unsafe {
+            self.register(opcode::REGISTER_RING_FDS, (&mut update as *mut io_uring_rsrc_update).cast(), 1, |e| {
+                Some(match e {
+                    Errno::BUSY => format!(
+                        "slot {slot} of this thread's ring table is taken (by a ring's own registration at its \
+                         first submit, or an earlier registration); pick another or let the kernel choose \
+                         (register_ring_fds)"
+                    ),
+                    Errno::INVAL => {
+                        format!("slot {slot} does not exist: each thread's table has {RING_FD_SLOTS} (0 to 15)")
+                    }
+                    other => return ring_fds_context(other),
+                })
+            })
+        }?;
+        USER_SLOTS.with(|s| s.borrow_mut().push(update.offset));
+        Ok(update.offset)
     }
 
     /// Remove slots from this thread's table (opcode 21, Linux 5.18); returns how many.
