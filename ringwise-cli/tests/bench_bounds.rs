@@ -58,7 +58,10 @@ fn read_buffers_of_140_tb_are_refused_naming_the_bound() {
     // The reported scenario: 4294967295 x 32768 = 140 TB of buffers.
     refused(&["bench", "read", "--file", f, "--size", "4294967295", "--depth", "32768"], &["--size", "2147479552"]);
     // Each read within the kernel's limit, but the buffers together too big.
-    refused(&["bench", "read", "--file", f, "--size", "1073741824", "--depth", "32768"], &["--size x --depth", "at most"]);
+    refused(
+        &["bench", "read", "--file", f, "--size", "1073741824", "--depth", "32768"],
+        &["--size x --depth", "at most"],
+    );
     refused(&["bench", "read", "--file", f, "--depth", "40000"], &["--depth", "32768"]);
     std::fs::remove_file(file).unwrap();
 }

@@ -28,7 +28,12 @@ fn json_error(args: &[&str], errno: &str, needle: &str) {
     assert!(!out.status.success(), "{args:?} should fail");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{args:?}: one JSON line on stdout, got: {stdout} / {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        lines.len(),
+        1,
+        "{args:?}: one JSON line on stdout, got: {stdout} / {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {stdout}"));
     let obj = v.as_object().unwrap();
     assert_eq!(v["errno"], errno, "{args:?}: {v}");

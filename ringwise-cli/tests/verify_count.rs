@@ -11,7 +11,8 @@ fn count_above_the_configurations_is_refused_with_the_number() {
     assert!(!out.status.success(), "{}{err}", String::from_utf8_lossy(&out.stdout));
     assert!(err.contains("1000") && err.contains(&n.to_string()), "{err}");
     let count = n.to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_ringwise")).args(["verify", "--quiet", "--count", &count]).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_ringwise")).args(["verify", "--quiet", "--count", &count]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains(&format!("verified {n} configurations")), "{text}");
