@@ -4,10 +4,10 @@
 //! `println!` panics when stdout is a pipe whose reader has gone
 //! (`ringwise probe | head -1`): Rust ignores SIGPIPE, so the write fails
 //! with EPIPE and the macro turns that into a panic. Every line `ringwise`
-//! prints goes through [`outln!`] instead: on EPIPE the reader has all it
+//! prints goes through `outln!` instead: on EPIPE the reader has all it
 //! wanted, so the process ends quietly with status 0; any other write error
 //! is reported on stderr with status 1. Messages to stderr go through
-//! [`errln!`], which ignores write errors (there is nowhere left to report
+//! `errln!`, which ignores write errors (there is nowhere left to report
 //! them).
 
 use crate::error::{with_errno, CliError};
