@@ -10,7 +10,8 @@
 //! A progress bar goes to stderr (hidden when stderr is not a terminal); the
 //! summary goes to stdout, as text or, with `--json`, as one JSON object.
 
-use crate::error::{at_least, CliError};
+use crate::error::{at_least, at_most, CliError};
+use crate::output::finish;
 use indicatif::{ProgressBar, ProgressStyle};
 use ringwise::op::{Nop, Read};
 use ringwise::{Builder, Pages, Ring};
@@ -33,7 +34,8 @@ pub struct NopArgs {
     /// NOPs per submit_and_wait.
     #[arg(long, default_value_t = 32)]
     pub batch: u32,
-    /// NOPs in total (rounded down to whole batches, at least one).
+    /// NOPs in total, at least one batch (rounded down to whole batches;
+    /// the output says how many ran).
     #[arg(long, default_value_t = 2_000_000)]
     pub ops: u64,
     /// `default`: no setup flags; `fast`: SINGLE_ISSUER + DEFER_TASKRUN and a
@@ -45,9 +47,10 @@ pub struct NopArgs {
     /// reserved, and says why).
     #[arg(long, value_enum, default_value_t = MemoryKind::Kernel)]
     pub memory: MemoryKind,
-    /// SQ entries (at least the batch).
-    #[arg(long, default_value_t = 256)]
-    pub entries: u32,
+    /// SQ entries, 1 to 32768 and at least the batch (default: 256, or the
+    /// batch if larger).
+    #[arg(long)]
+    pub entries: Option<u32>,
     /// Print one JSON object instead of the text summary.
     #[arg(long)]
     pub json: bool,
@@ -58,13 +61,15 @@ pub struct ReadArgs {
     /// The file to read (through the page cache).
     #[arg(long)]
     pub file: PathBuf,
-    /// Bytes per read.
+    /// Bytes per read: 1 to 2147479552 (the most one read op transfers on
+    /// 4 KiB pages), with `--size` x `--depth` at most half this machine's RAM.
     #[arg(long, default_value_t = 4096)]
     pub size: u32,
-    /// Reads in flight per submit_and_wait.
+    /// Reads in flight per submit_and_wait, 1 to 32768.
     #[arg(long, default_value_t = 32)]
     pub depth: u32,
-    /// Reads in total (rounded down to whole rounds of `depth`, at least one).
+    /// Reads in total, at least `depth` (rounded down to whole rounds of
+    /// `depth`; the output says how many ran).
     #[arg(long, default_value_t = 500_000)]
     pub ops: u64,
     /// Print one JSON object instead of the text summary.
@@ -105,17 +110,50 @@ impl MemoryKind {
 }
 
 pub fn run(cmd: Command) -> ExitCode {
-    let result = match cmd {
-        Command::Nop(args) => nop(&args),
-        Command::Read(args) => read(&args),
+    let (json, result) = match cmd {
+        Command::Nop(args) => (args.json, nop(&args)),
+        Command::Read(args) => (args.json, read(&args)),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ringwise bench: {e}");
-            ExitCode::FAILURE
-        }
+    finish("bench", json, result)
+}
+
+/// The most SQ entries a ring has (the kernel refuses more without CLAMP).
+const MAX_SQ: u32 = ringwise::layout::MAX_SQ_ENTRIES;
+
+/// The most ops one run does: at a million ops a second, 11 days.
+const MAX_OPS: u64 = 1_000_000_000_000;
+
+/// The most bytes one read op transfers: the kernel clamps every read to
+/// `MAX_RW_COUNT` (`INT_MAX & PAGE_MASK`, 2147479552 on 4 KiB pages, in
+/// `rw_verify_area`), and a CQE's result is an `i32` anyway. A larger
+/// `--size` used to read that much and then report a short read.
+fn max_rw_count() -> u64 {
+    let page = ringwise::raw::sys::page_size() as u64;
+    i32::MAX as u64 & !(page - 1)
+}
+
+/// The most bytes of read buffers (`--size` x `--depth`): half this
+/// machine's RAM (the buffers are allocated and touched up front).
+fn max_buffer_bytes() -> u64 {
+    let info = rustix::system::sysinfo();
+    let ram = (info.totalram as u64).saturating_mul(info.mem_unit.max(1) as u64);
+    (ram / 2).max(1 << 20)
+}
+
+/// Refuse `--ops` of 0, above [`MAX_OPS`], or below one round of `per`.
+fn check_ops(ops: u64, per_option: &'static str, per: u32) -> Result<(), CliError> {
+    at_least("--ops", ops, 1)?;
+    at_most("--ops", ops, MAX_OPS, || "a bound on the run's length (about 11 days at 1 M ops/s)".into())?;
+    if ops < per as u64 {
+        return Err(CliError::LessThanOneRound { option: "--ops", value: ops, per_option, per });
     }
+    Ok(())
+}
+
+fn sq_bound(option: &'static str, value: u32) -> Result<(), CliError> {
+    at_most(option, value.into(), MAX_SQ.into(), || {
+        format!("a ring's SQ holds at most {MAX_SQ} entries (the kernel refuses more)")
+    })
 }
 
 /// What one run measured.
@@ -166,7 +204,17 @@ fn chunk(rounds: u64) -> u64 {
 
 fn nop(args: &NopArgs) -> Result<(), CliError> {
     at_least("--batch", args.batch.into(), 1)?;
-    let entries = args.entries.max(args.batch);
+    sq_bound("--batch", args.batch)?;
+    let entries = match args.entries {
+        Some(entries) => {
+            at_least("--entries", entries.into(), 1)?;
+            sq_bound("--entries", entries)?;
+            fits_sq("--batch", args.batch, entries)?;
+            entries
+        }
+        None => args.batch.max(256),
+    };
+    check_ops(args.ops, "--batch", args.batch)?;
     let mut b: Builder = Builder::new(entries);
     b = match args.mode {
         Mode::Default => b,
@@ -179,7 +227,7 @@ fn nop(args: &NopArgs) -> Result<(), CliError> {
     };
     let mut ring = ring.map_err(|source| CliError::RingSetup { entries, source })?;
     fits_sq("--batch", args.batch, ring.submission().capacity())?;
-    let rounds = (args.ops / args.batch as u64).max(1);
+    let rounds = args.ops / args.batch as u64;
     let bar = progress(rounds * args.batch as u64, "nop");
     let step = chunk(rounds);
     let start = Instant::now();
@@ -201,9 +249,9 @@ fn nop(args: &NopArgs) -> Result<(), CliError> {
         o.insert("memory".into(), json!(args.memory.name()));
         o.insert("memory_detail".into(), json!(memory));
         o.insert("entries".into(), json!(ring.submission().capacity()));
-        println!("{}", serde_json::Value::Object(o));
+        outln!("{}", serde_json::Value::Object(o));
     } else {
-        println!(
+        outln!(
             "nop: {} NOPs in batches of {} ({} flags, {}-entry ring, memory: {})",
             m.ops,
             args.batch,
@@ -211,7 +259,7 @@ fn nop(args: &NopArgs) -> Result<(), CliError> {
             ring.submission().capacity(),
             memory
         );
-        println!("  {}", m.human());
+        outln!("  {}", m.human());
     }
     Ok(())
 }
@@ -267,7 +315,20 @@ fn op_failed(op: &'static str, cqe: &ringwise::Cqe) -> CliError {
 
 fn read(args: &ReadArgs) -> Result<(), CliError> {
     at_least("--size", args.size.into(), 1)?;
+    let max_rw = max_rw_count();
+    at_most("--size", args.size.into(), max_rw, || {
+        format!(
+            "one read op transfers at most {max_rw} bytes (the kernel's MAX_RW_COUNT, INT_MAX rounded down to a \
+             page; a CQE's result is a 32-bit int), so a larger read would come back short"
+        )
+    })?;
     at_least("--depth", args.depth.into(), 1)?;
+    sq_bound("--depth", args.depth)?;
+    let max_buffers = max_buffer_bytes();
+    at_most("--size x --depth", args.size as u64 * args.depth as u64, max_buffers, || {
+        format!("the read buffers are allocated up front, and {max_buffers} bytes is half this machine's RAM; lower --size or --depth")
+    })?;
+    check_ops(args.ops, "--depth", args.depth)?;
     let file_error = |action, source| CliError::File { path: args.file.clone(), action, source };
     let file = std::fs::File::open(&args.file).map_err(|e| file_error("open", e))?;
     let len = file.metadata().map_err(|e| file_error("stat", e))?.len();
@@ -286,7 +347,7 @@ fn read(args: &ReadArgs) -> Result<(), CliError> {
     backing.resize(bytes + 4096, 0u8);
     let skip = backing.as_ptr().align_offset(4096).min(4096);
     let bufs = &mut backing[skip..skip + bytes];
-    let rounds = (args.ops / args.depth as u64).max(1);
+    let rounds = args.ops / args.depth as u64;
     let bar = progress(rounds * args.depth as u64, "read");
     let step = chunk(rounds);
     let fd = file.as_raw_fd();
@@ -328,10 +389,10 @@ fn read(args: &ReadArgs) -> Result<(), CliError> {
         o.insert("size".into(), json!(size));
         o.insert("depth".into(), json!(depth));
         o.insert("mb_per_s".into(), json!(mb_per_s));
-        println!("{}", serde_json::Value::Object(o));
+        outln!("{}", serde_json::Value::Object(o));
     } else {
-        println!("read: {} reads of {size} bytes, {depth} in flight, from {}", m.ops, args.file.display());
-        println!("  {}, {:.0} MB/s", m.human(), mb_per_s);
+        outln!("read: {} reads of {size} bytes, {depth} in flight, from {}", m.ops, args.file.display());
+        outln!("  {}, {:.0} MB/s", m.human(), mb_per_s);
     }
     Ok(())
 }

@@ -18,6 +18,17 @@ pub enum CliError {
     UnknownSetupFlag { name: String },
     /// An option is below the smallest value it accepts.
     TooSmall { option: &'static str, value: u64, min: u64 },
+    /// An option (or a product of options, `option` names it) is above the
+    /// largest value the command can honour; `why` says where the bound
+    /// comes from.
+    TooLarge { option: &'static str, value: u64, max: u64, why: String },
+    /// A count of ops is less than one round of `per` ops (`--ops` below
+    /// `--batch` or `--depth`): the command would silently run more.
+    LessThanOneRound { option: &'static str, value: u64, per_option: &'static str, per: u32 },
+    /// Two options that contradict each other.
+    Conflict { first: &'static str, second: &'static str },
+    /// The command line itself could not be parsed (clap's message).
+    Usage { message: String },
     /// An option asks for more SQEs at once than the ring's SQ holds.
     ExceedsSq { option: &'static str, value: u32, sq: u32 },
     /// A file could not be opened or examined (`action` says which).
@@ -47,7 +58,13 @@ impl CliError {
     /// command refuses), for JSON output.
     pub fn errno_name(&self) -> &'static str {
         match self {
-            CliError::UnknownSetupFlag { .. } | CliError::TooSmall { .. } | CliError::ExceedsSq { .. } => "EINVAL",
+            CliError::UnknownSetupFlag { .. }
+            | CliError::TooSmall { .. }
+            | CliError::TooLarge { .. }
+            | CliError::LessThanOneRound { .. }
+            | CliError::Conflict { .. }
+            | CliError::Usage { .. }
+            | CliError::ExceedsSq { .. } => "EINVAL",
             CliError::File { source, .. } => {
                 source.raw_os_error().map_or("EIO", |raw| errno_name(Errno::from_raw_os_error(raw)))
             }
@@ -77,6 +94,18 @@ impl fmt::Display for CliError {
                 )
             }
             CliError::TooSmall { option, value, min } => write!(f, "{option} must be at least {min}, not {value}"),
+            CliError::TooLarge { option, value, max, why } => {
+                write!(f, "{option} must be at most {max}, not {value}: {why}")
+            }
+            CliError::LessThanOneRound { option, value, per_option, per } => write!(
+                f,
+                "{option} {value} is less than one round of {per_option} {per}; give {option} {per} or more, or a \
+                 smaller {per_option}"
+            ),
+            CliError::Conflict { first, second } => {
+                write!(f, "{first} and {second} contradict each other; give one of them")
+            }
+            CliError::Usage { message } => write!(f, "{message}"),
             CliError::ExceedsSq { option, value, sq } => {
                 write!(f, "{option} {value} is larger than the SQ ({sq} entries); give {option} {sq} or less")
             }
@@ -119,6 +148,28 @@ impl std::error::Error for CliError {
             CliError::Layout(e) | CliError::RingSetup { source: e, .. } | CliError::Ring { source: e, .. } => Some(e),
             _ => None,
         }
+    }
+}
+
+/// Refuse `value` for `option` when it is above `max`, saying `why`.
+pub fn at_most(option: &'static str, value: u64, max: u64, why: impl FnOnce() -> String) -> Result<(), CliError> {
+    if value > max {
+        Err(CliError::TooLarge { option, value, max, why: why() })
+    } else {
+        Ok(())
+    }
+}
+
+/// The message of `e` followed by its errno name in parentheses, unless the
+/// message already names it (library messages often do: "... (the kernel
+/// says EOVERFLOW)"), so that the errno appears exactly once.
+pub fn with_errno(e: &CliError) -> String {
+    let msg = e.to_string();
+    let errno = e.errno_name();
+    if msg.contains(errno) {
+        msg
+    } else {
+        format!("{msg} ({errno})")
     }
 }
 

@@ -22,7 +22,14 @@ pub fn run(args: Args) -> ExitCode {
     let opcodes = Probe::new();
     let flags = probe::setup_flag_support();
     if args.json {
-        println!("{}", to_json(&release, &features, &opcodes, &flags));
+        let mut v = to_json(&release, &features, &opcodes, &flags);
+        // A probe that failed is still one JSON object, with the first
+        // failure's error and errno at the top as every error has them.
+        if let Some(e) = features.as_ref().err().or(opcodes.as_ref().err()) {
+            v["error"] = json!(e.to_string());
+            v["errno"] = json!(e.errno_name());
+        }
+        outln!("{v}");
     } else {
         print_text(&release, &features, &opcodes, &flags);
     }
@@ -50,48 +57,54 @@ fn print_text(
     opcodes: &ringwise::Result<Probe>,
     flags: &[FlagSupport],
 ) {
-    println!("kernel: {release}");
+    outln!("kernel: {release}");
     match features {
         Ok(f) => {
             let (names, unknown) = feature_names(*f);
-            println!("features ({:#x}, {} named): {}", f.bits(), names.len(), names.join(" "));
+            outln!("features ({:#x}, {} named): {}", f.bits(), names.len(), names.join(" "));
             if unknown != 0 {
-                println!("  bits without a name in ringwise: {unknown:#x}");
+                outln!("  bits without a name in ringwise: {unknown:#x}");
             }
         }
-        Err(e) => println!("features: unavailable: {e}"),
+        Err(e) => outln!("features: unavailable: {e}"),
     }
     match opcodes {
         Ok(p) => {
             let supported: Vec<String> = p.opcodes().map(op_label).collect();
-            println!("opcodes ({} supported, last_op {}):", supported.len(), p.last_op());
-            println!("  {:>3}  {:<17} {:<5} {:<4}  {:<40} liburing", "#", "opcode", "since", "here", "ringwise::op");
+            outln!("opcodes ({} supported, last_op {}):", supported.len(), p.last_op());
+            // Each column as wide as its longest cell in the catalog.
+            let width = |cell: &dyn Fn(&OpInfo) -> usize, header: &str| {
+                CATALOG.iter().map(cell).chain([header.len()]).max().unwrap_or(0)
+            };
+            let name_w = width(&|i| i.name.len(), "opcode");
+            let since_w = width(&|i| i.since.len(), "since");
+            let builders_w = width(&|i| i.builders.join(", ").len(), "ringwise::op");
+            let line = |op: &str, name: &str, since: &str, here: &str, builders: &str, liburing: &str| {
+                let line = format!(
+                    "  {op:>3}  {name:<name_w$} {since:<since_w$} {here:<4}  {builders:<builders_w$} {liburing}"
+                );
+                outln!("{}", line.trim_end());
+            };
+            line("#", "opcode", "since", "here", "ringwise::op", "liburing");
             for info in CATALOG {
                 let here = if p.supports(info.opcode) { "yes" } else { "no" };
-                println!(
-                    "  {:>3}  {:<17} {:<5} {:<4}  {:<40} {}",
-                    info.opcode,
-                    info.name,
-                    info.since,
-                    here,
-                    info.builders.join(", "),
-                    info.liburing.join(", ")
-                );
+                let op = info.opcode.to_string();
+                line(&op, info.name, info.since, here, &info.builders.join(", "), &info.liburing.join(", "));
             }
             let beyond: Vec<String> = p.opcodes().filter(|&op| OpInfo::get(op).is_none()).map(op_label).collect();
             if !beyond.is_empty() {
-                println!("  supported by this kernel but unknown to ringwise: {}", beyond.join(" "));
+                outln!("  supported by this kernel but unknown to ringwise: {}", beyond.join(" "));
             }
         }
-        Err(e) => println!("opcodes: unavailable: {e}"),
+        Err(e) => outln!("opcodes: unavailable: {e}"),
     }
-    println!("setup flags:");
+    outln!("setup flags:");
     for s in flags {
         let with =
             if s.tried_with.is_empty() { String::new() } else { format!(" (tried with {})", s.tried_with.names()) };
         match s.result {
-            Ok(()) => println!("  {:<20} accepted{with}", s.name),
-            Err(errno) => println!("  {:<20} refused: {}{with}", s.name, errno_name(errno)),
+            Ok(()) => outln!("  {:<20} accepted{with}", s.name),
+            Err(errno) => outln!("  {:<20} refused: {}{with}", s.name, errno_name(errno)),
         }
     }
 }

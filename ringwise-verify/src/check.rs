@@ -7,9 +7,10 @@
 
 use crate::guard::{short_lengths, GuardedRegion};
 use crate::kernel::{
-    kernel_offsets, kernel_refuses_short, no_mmap_supported, refused_alike, KernelVerdict, SQPOLL_IDLE,
+    enomem_skip, kernel_offsets, kernel_refuses_short, no_mmap_supported, refused_alike, KernelVerdict, RESOURCE_LIMIT,
+    SQPOLL_IDLE,
 };
-use crate::report::{Check, CheckKind, Outcome};
+use crate::report::{Check, CheckKind, CheckResult, Outcome};
 use ringwise::flags::SIZE_FLAGS;
 use ringwise::op::Nop;
 use ringwise::{
@@ -73,6 +74,13 @@ fn run_checks(spec: &RingSpec, out: &mut Outcome) {
     out.checks.extend(typed);
     for region in [Region::Rings, Region::Sqes] {
         out.checks.push(kernel_refuses_short(&user_spec, &layout, region));
+    }
+    // A check that met a resource limit (ENOMEM) makes the configuration
+    // skipped with that reason: the limit, not the layout, decided it.
+    if let Some(c) =
+        out.checks.iter().find(|c| c.result == CheckResult::Skipped && c.detail.starts_with(RESOURCE_LIMIT))
+    {
+        out.skip_reason.get_or_insert_with(|| c.detail.clone());
     }
 }
 
@@ -157,6 +165,7 @@ fn exact<S: SqeSize, C: CqeSize>(builder: Builder<S, C>, layout: &Layout) -> Che
     let needs_enable = layout.flags().contains(SetupFlags::R_DISABLED);
     let mut ring = match builder.build_in_regions(rings, sqes) {
         Ok(ring) => ring,
+        Err(e) if e.errno() == ringwise::Errno::NOMEM => return Check::skip(kind, enomem_skip(layout)),
         Err(e) => {
             return Check::fail(
                 kind,

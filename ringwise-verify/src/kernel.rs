@@ -13,6 +13,26 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+/// How every check that meets `ENOMEM` starts its detail: a resource
+/// limit, which makes the configuration skipped, never a mismatch.
+pub(crate) const RESOURCE_LIMIT: &str = "resource limit: ";
+
+/// Why a setup of `layout`'s ring failed with `ENOMEM`: almost always
+/// `RLIMIT_MEMLOCK` (a user without `CAP_IPC_LOCK` is charged the ring's
+/// pages), with the charge and the limit. Starts with [`RESOURCE_LIMIT`].
+pub(crate) fn enomem_skip(layout: &Layout) -> String {
+    let charge = ringwise::memlock::ring(layout, ringwise::memlock::RingMemoryKind::Kernel);
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Memlock).current;
+    let limit = limit.map_or("unlimited".to_string(), |l| format!("{l} bytes"));
+    format!(
+        "{RESOURCE_LIMIT}the kernel refused the ring with ENOMEM: it charges {} bytes of RLIMIT_MEMLOCK ({}) and the \
+         limit is {limit}, shared with this user's other rings, including rings closed a moment ago that the kernel \
+         is still tearing down; not a layout mismatch (run as root, or raise `ulimit -l`)",
+        charge.bytes(),
+        charge
+    )
+}
+
 /// How long an SQPOLL thread of a verification ring idles before sleeping:
 /// short, so that it does not spin on a shared machine after each check.
 pub(crate) const SQPOLL_IDLE: Duration = Duration::from_millis(10);
@@ -45,7 +65,7 @@ fn unsupported_flags() -> SetupFlags {
 }
 
 /// Parameters for a raw `io_uring_setup` of `spec` with `flags`.
-fn raw_params(spec: &RingSpec, flags: SetupFlags) -> abi::io_uring_params {
+pub(crate) fn raw_params(spec: &RingSpec, flags: SetupFlags) -> abi::io_uring_params {
     let mut p = zeroed_params();
     p.flags = flags.bits();
     p.cq_entries = spec.cq_entries.unwrap_or(0);
@@ -60,7 +80,7 @@ fn raw_params(spec: &RingSpec, flags: SetupFlags) -> abi::io_uring_params {
 ///
 /// The only place this crate releases a raw ring; once `ringwise::raw`
 /// offers an owning ring fd (`RingFd`), this becomes dropping one.
-fn release_raw_ring(ret: u32, flags: SetupFlags) {
+pub(crate) fn release_raw_ring(ret: u32, flags: SetupFlags) {
     if flags.contains(SetupFlags::REGISTERED_FD_ONLY) {
         let mut update = abi::io_uring_rsrc_update { offset: ret, resv: 0, data: 0 };
         // SAFETY: unregisters our own index with a valid update; dropping
@@ -81,7 +101,12 @@ fn release_raw_ring(ret: u32, flags: SetupFlags) {
 
 /// Set up a ring in the given regions with the raw syscall (no ringwise
 /// checks), close it at once if that succeeds, and return the errno if not.
-fn raw_setup_in(spec: &RingSpec, flags: SetupFlags, rings: &GuardedRegion, sqes: &GuardedRegion) -> Result<(), Errno> {
+pub(crate) fn raw_setup_in(
+    spec: &RingSpec,
+    flags: SetupFlags,
+    rings: &GuardedRegion,
+    sqes: &GuardedRegion,
+) -> Result<(), Errno> {
     let mut p = raw_params(spec, flags | SetupFlags::NO_MMAP);
     p.cq_off.user_addr = rings.addr() as u64;
     p.sq_off.user_addr = sqes.addr() as u64;
@@ -118,6 +143,15 @@ pub(crate) fn refused_alike(spec: &RingSpec, err: &Error, out: &mut Outcome) {
                 flags.intersection(unsupported_flags()).names(),
                 errno_name(theirs)
             ));
+        }
+        Err(Errno::NOMEM) if ours != Errno::NOMEM => {
+            let reason = format!(
+                "{RESOURCE_LIMIT}the kernel answered ENOMEM (RLIMIT_MEMLOCK or memory), so whether it refuses \
+                 with {} could not be seen",
+                errno_name(ours)
+            );
+            out.checks.push(Check::skip(kind, reason.clone()));
+            out.skip_reason = Some(reason);
         }
         Err(Errno::FAULT) => out.checks.push(Check::fail(
             kind,
@@ -160,6 +194,7 @@ pub(crate) fn kernel_offsets(spec: &RingSpec, layout: &Layout) -> KernelVerdict 
     // SAFETY: `p` is valid and asks for kernel memory (no NO_MMAP).
     let ret = match unsafe { sys::io_uring_setup(spec.entries, &mut p) } {
         Ok(ret) => ret,
+        Err(Errno::NOMEM) => return KernelVerdict::Skip(enomem_skip(layout)),
         Err(errno) => return kernel_refusal(flags, errno),
     };
     release_raw_ring(ret, flags);
@@ -207,9 +242,6 @@ fn kernel_refusal(flags: SetupFlags, errno: Errno) -> KernelVerdict {
             errno_name(errno),
             if flags.contains(SetupFlags::SQPOLL) { " (SQPOLL may need privileges)" } else { "" }
         )),
-        Errno::NOMEM => KernelVerdict::Skip(
-            "the kernel has no memory for this ring (ENOMEM; RLIMIT_MEMLOCK may be too low)".to_string(),
-        ),
         _ => KernelVerdict::Check(Check::fail(
             CheckKind::KernelOffsets,
             format!(
@@ -235,6 +267,7 @@ pub(crate) fn kernel_refuses_short(spec: &RingSpec, layout: &Layout, region: Reg
     let given = if region == Region::Sqes { sqes_len } else { rings_len };
     match raw_setup_in(spec, layout.flags(), &rings, &sqes) {
         Err(Errno::FAULT) => Check::pass(kind, format!("the kernel faults on a {given}-byte {region} (EFAULT)")),
+        Err(Errno::NOMEM) => Check::skip(kind, enomem_skip(layout)),
         Err(errno) => {
             Check::fail(kind, format!("a {given}-byte {region} was refused with {}, not EFAULT", errno_name(errno)))
         }

@@ -40,7 +40,9 @@
 //! * `guard`: [`GuardedRegion`], memory followed by a `PROT_NONE` page;
 //! * `check`: [`verify_config`] and the checks that go through ringwise;
 //! * `kernel`: the checks that go straight to the kernel (raw syscalls);
-//! * `report`: the results, per check, per configuration and in sum.
+//! * `report`: the results, per check, per configuration and in sum;
+//! * `memlock`: the proof that `ringwise::memlock::ring` is the exact
+//!   `RLIMIT_MEMLOCK` charge of a ring ([`verify_memlock`]).
 //!
 //! ```no_run
 //! use ringwise_verify::{default_configs, verify_config, Summary};
@@ -55,9 +57,11 @@ mod check;
 mod configs;
 mod guard;
 mod kernel;
+mod memlock;
 mod report;
 
 pub use check::verify_config;
 pub use configs::{default_configs, spec_label};
 pub use guard::GuardedRegion;
+pub use memlock::{memlock_configs, memlock_skip_reason, verify_memlock, MemlockProof};
 pub use report::{Check, CheckKind, CheckResult, Outcome, Status, Summary};
