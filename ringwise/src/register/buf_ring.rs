@@ -191,7 +191,9 @@ unsafe impl Sync for Shared {}
 ///
 /// let (mut tx, rx) = UnixStream::pair()?;
 /// tx.write_all(b"hello")?;
-/// ring.submission().push(RecvProvided::new(rx.as_raw_fd(), 7).user_data(1)).unwrap();
+/// // SAFETY: `rx` stays open until the end of the example, after the CQE.
+/// let rx_fd = unsafe { ringwise::op::Target::fd(rx.as_raw_fd()) };
+/// ring.submission().push(RecvProvided::new(rx_fd, 7).user_data(1)).unwrap();
 /// ring.submit_and_wait(1)?;
 /// let cqe = ring.completion().next().unwrap();
 /// assert_eq!(cqe.buffer_id(), Some(0), "the kernel picked buffer 0");
