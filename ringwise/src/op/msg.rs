@@ -21,10 +21,13 @@
 //! # Ok::<(), ringwise::Error>(())
 //! ```
 //!
-//! The target ring is a [`Target`]: a ring registered in this ring's file
-//! table ([`Target::fixed`]), or, under `unsafe`, a descriptor the caller
-//! keeps open until the message's CQE (a guessed or stale number would post
-//! into whatever ring now has it).
+//! The target ring is a [`Target`], so its descriptor goes through `unsafe`
+//! [`Target::fd`] / [`Target::from_fd`]: the caller keeps the receiver open
+//! until the message's CQE (a guessed or stale number would post into
+//! whatever ring now has it). A fixed target names a slot of this ring's
+//! file table, but the kernel refuses to register an io_uring fd there
+//! (`-EBADF`, measured on 6.18), so in practice a message goes to a ring fd
+//! kept open by its owner.
 //!
 //! # CQE flags a safe message may set
 //!
@@ -71,9 +74,9 @@ impl MsgRingData {
     /// id bits 16 to 31), and a receiver trusts them (the module docs).
     pub const SAFE_CQE_FLAGS: u32 = 0x7fc0;
 
-    /// Post a CQE with `res` and `user_data` to ring `ring`: a ring
-    /// registered in this ring's file table ([`Target::fixed`]), or its fd
-    /// under the contract of [`Target::fd`].
+    /// Post a CQE with `res` and `user_data` to ring `ring`: its fd under
+    /// the contract of [`Target::fd`] (the module docs say why a fixed slot
+    /// cannot hold a ring).
     #[inline]
     pub fn new(ring: impl Into<Target>, res: i32, user_data: u64) -> MsgRingData {
         MsgRingData { common: Common::default(), ring: ring.into(), res, data: user_data, cqe_flags: None }

@@ -336,8 +336,9 @@ impl BufRing {
     /// passed at most once. The CQE is the only
     /// evidence that the kernel has let go of the buffer, and a `Cqe` is
     /// plain data: one built by hand, copied, taken from another ring, or
-    /// posted by `MSG_RING` with `IORING_MSG_RING_FLAGS_PASS` (a safe op,
-    /// which can put `IORING_CQE_F_BUFFER` and any buffer id in the flags)
+    /// posted by another ring's `MSG_RING` with `IORING_MSG_RING_FLAGS_PASS`
+    /// (`MsgRingData::cqe_flags_unchecked` can put `IORING_CQE_F_BUFFER` and
+    /// any buffer id in the flags)
     /// would mark a buffer the kernel still holds as the application's, and
     /// [`buffer_mut`](Self::buffer_mut) or a recycle would then alias memory
     /// the kernel writes.
