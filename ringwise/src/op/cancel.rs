@@ -23,7 +23,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use super::{base, Common, PrepareSqe, SafeOp, Kind, Target};
+use super::{base, Common, Kind, PrepareSqe, SafeOp, Target};
 use crate::entry::Sqe;
 use linux_raw_sys::io_uring as k;
 

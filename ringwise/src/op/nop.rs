@@ -1,7 +1,7 @@
 //! `IORING_OP_NOP` (Linux 5.1): an op that does nothing, for tests,
 //! benchmarks and waking a ring.
 
-use super::{base, Common, PrepareSqe, SafeOp, Kind, Target};
+use super::{base, Common, Kind, PrepareSqe, SafeOp, Target};
 use crate::abi;
 use crate::entry::Sqe;
 

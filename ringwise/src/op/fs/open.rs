@@ -4,7 +4,7 @@
 use super::{cstr, Mode, OFlags, OpenHow};
 use crate::entry::Sqe;
 use crate::flags::SqeFlags;
-use crate::op::{base, Common, DirectSlot, PrepareSqe, Kind, SafeOp, Target};
+use crate::op::{base, Common, DirectSlot, Kind, PrepareSqe, SafeOp, Target};
 use std::ffi::CStr;
 use std::os::fd::RawFd;
 
