@@ -142,7 +142,7 @@ pub use crate::entry::{PrepareBigSqe, PrepareSqe, SafeBigOp, SafeOp};
 /// nothing over that span: if its owner closes it before then and the number
 /// is reused, a `Ftruncate` truncates, a `Shutdown` shuts down and a
 /// `MsgRingData` posts into whatever file now has that number. A borrow
-/// ([`BorrowedFd`], `&File`) proves ownership only until the op is built,
+/// ([`BorrowedFd`](std::os::fd::BorrowedFd), `&File`) proves ownership only until the op is built,
 /// not until the kernel resolves it. So:
 ///
 /// * [`Target::fixed`] is safe: the slot belongs to the ring's registered
