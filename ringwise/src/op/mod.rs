@@ -223,13 +223,16 @@ impl Target {
     ///
     /// # Safety
     ///
-    /// `fd` must be open, and name the file the caller means, from now until
-    /// the CQE of every op built with this target has been reaped (the last
-    /// CQE of a multishot op): the kernel resolves the number when it issues
-    /// the op, which can be after `submit` returns (linked, drained and
-    /// `IOSQE_ASYNC` ops), and ops that keep the file hold it until then.
-    /// Closing it earlier and letting the number be reused makes the op act
-    /// on another owner's file (the [type docs](Target#io-safety)).
+    /// For every op built with this target that is pushed to a ring, `fd`
+    /// must be open, and name a file the caller owns and means, from the
+    /// push until that op's CQE (the last CQE of a multishot op) has been
+    /// reaped: the kernel resolves the number when it issues the op, which
+    /// can be after `submit` returns (linked, drained and `IOSQE_ASYNC`
+    /// ops), and ops that keep the file hold it until then. Closing it
+    /// earlier and letting the number be reused makes the op act on another
+    /// owner's file (the [type docs](Target#io-safety)). A negative number
+    /// names no file (the kernel answers `-EBADF`) and is always allowed, as
+    /// is a target whose ops are only prepared or checked, never pushed.
     #[inline(always)]
     pub const unsafe fn fd(fd: std::os::fd::RawFd) -> Target {
         Target(Kind::Fd(fd))
