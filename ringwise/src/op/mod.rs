@@ -12,7 +12,11 @@
 //! [`SubmissionQueue::push_unchecked`](crate::SubmissionQueue::push_unchecked),
 //! and so does [`Close`] of a plain descriptor (it ends whatever owns the fd);
 //! ops without such memory implement [`SafeOp`] and go through the safe
-//! [`SubmissionQueue::push`](crate::SubmissionQueue::push). The contract of
+//! [`SubmissionQueue::push`](crate::SubmissionQueue::push). Files are a
+//! [`Target`]: safe code can name only a slot of the ring's registered file
+//! table; a plain descriptor goes through the `unsafe` [`Target::fd`] or
+//! [`Target::from_fd`], whose contract (the descriptor stays open until the
+//! op's CQE) is what keeps a safe op from acting on another owner's file. The contract of
 //! `push_unchecked` is the one every pointer argument documents: the memory
 //! stays valid, and unmoved, until the op's CQE is reaped (for the zero-copy
 //! sends, until the notification CQE); memory the kernel only reads at
