@@ -1,9 +1,9 @@
 //! File-system ops against a temporary directory: every result is checked
 //! on disk (or through another syscall), not just by `res >= 0`.
 
-mod op_util;
+mod common;
 
-use op_util::*;
+use common::*;
 use ringwise::op::{
     self, Advice, AtFlags, Close, CloseFixed, DirectSlot, FGetXattr, FSetXattr, Fadvise, Fallocate, FilesUpdate,
     FixedFdInstall, Ftruncate, GetXattr, LinkAt, Madvise, MkdirAt, Mode, OFlags, OpenAt, OpenAt2, OpenHow, Pipe, Read,
@@ -12,17 +12,11 @@ use ringwise::op::{
 };
 use ringwise::{Ring, SqeFlags};
 use rustix::io::Errno;
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Write as _;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-
-fn errno(e: Errno) -> i32 {
-    -e.raw_os_error()
-}
-
-fn owned(fd: i32) -> OwnedFd {
-    assert!(fd >= 0, "expected an fd, got {fd}");
-    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
-    unsafe { OwnedFd::from_raw_fd(fd) }
-}
+use std::path::Path;
 
 #[test]
 fn openat_write_statx_close() {
@@ -39,12 +33,14 @@ fn openat_write_statx_close() {
     let data = b"written through io_uring";
     push!(ring, Write::new(&fd, data.as_ptr(), data.len() as u32).offset(0).user_data(2));
     assert_eq!(run(&mut ring, 1)[0].res, data.len() as i32);
+    // SAFETY: `statx` is plain integers; all-zero bytes are a valid value.
     let mut stx: StatxBuf = unsafe { std::mem::zeroed() };
     push!(ring, Statx::new(AT_FDCWD, &path, linux_raw_sys::general::STATX_BASIC_STATS, &mut stx).user_data(3));
     assert_eq!(run(&mut ring, 1)[0].res, 0);
     assert_eq!(stx.stx_size, data.len() as u64);
     assert_eq!(stx.stx_mode as u32 & 0o777, 0o640);
     // statx on the fd itself with AT_EMPTY_PATH.
+    // SAFETY: `statx` is plain integers; all-zero bytes are a valid value.
     let mut stx2: StatxBuf = unsafe { std::mem::zeroed() };
     push!(
         ring,
@@ -351,4 +347,58 @@ fn splice_file_to_pipe_to_file_and_tee() {
     let mut tail = [0u8; 6];
     assert_eq!(rustix::io::read(&r, &mut tail).unwrap(), 6);
     assert_eq!(&tail, b"bytes!");
+}
+
+/// `path` relative to the current directory (climbing to `/` first), so an
+/// open that resolves it from anywhere but the cwd fails.
+fn relative_to_cwd(path: &Path) -> CString {
+    let cwd = std::env::current_dir().unwrap();
+    let up = "../".repeat(cwd.components().count().saturating_sub(1));
+    let rel = format!("{up}{}", path.strip_prefix("/").unwrap().display());
+    assert!(!rel.starts_with('/'));
+    CString::new(rel).unwrap()
+}
+
+#[test]
+fn open_and_open_direct_resolve_from_the_current_directory() {
+    let dir = TempDir::new("open-cwd");
+    let mut ring = Ring::new(8).unwrap();
+
+    // io_uring_prep_open: OPENAT with AT_FDCWD and a relative path.
+    let path = dir.path().join("plain");
+    let rel = relative_to_cwd(&path);
+    let flags = OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC;
+    push!(ring, OpenAt::new(AT_FDCWD, &rel, flags).mode(op::Mode::from_bits_retain(0o600)).user_data(1));
+    let fd = run(&mut ring, 1)[0].res;
+    assert!(fd >= 0, "open: {fd}");
+    // SAFETY: the kernel just returned this descriptor to us.
+    let file = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut f = File::from(file);
+    f.write_all(b"via AT_FDCWD").unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"via AT_FDCWD");
+
+    // The same relative path from another directory fd names nothing (one
+    // deep enough that the `..`s do not all stop at `/`).
+    let deep = dir.path().join("a/b/c/d/e/f/g/h");
+    std::fs::create_dir_all(&deep).unwrap();
+    let elsewhere = File::open(&deep).unwrap();
+    push!(ring, OpenAt::new(elsewhere.as_raw_fd(), &rel, OFlags::RDONLY).user_data(2));
+    assert_eq!(run(&mut ring, 1)[0].res, errno(Errno::NOENT));
+
+    // io_uring_prep_open_direct: into slot 1 of the registered table.
+    register_files(&ring, &[-1, -1]);
+    let path = dir.path().join("direct");
+    let rel = relative_to_cwd(&path);
+    push!(
+        ring,
+        OpenAt::new(AT_FDCWD, &rel, OFlags::CREATE | OFlags::WRONLY)
+            .mode(op::Mode::from_bits_retain(0o600))
+            .direct(DirectSlot::Index(1))
+            .user_data(3)
+    );
+    assert_eq!(run(&mut ring, 1)[0].res, 0, "open_direct into slot 1");
+    let data = *b"written through fixed slot 1";
+    push!(ring, Write::new(Target::Fixed(1), data.as_ptr(), data.len() as u32).offset(0).user_data(4));
+    assert_eq!(run(&mut ring, 1)[0].res, data.len() as i32);
+    assert_eq!(std::fs::read(&path).unwrap(), data);
 }

@@ -1,29 +1,21 @@
-//! Socket ops over loopback TCP/UDP and Unix socketpairs.
+//! Socket ops over loopback TCP/UDP and Unix socketpairs: connect, accept
+//! (multishot, direct), send and receive (messages, provided buffers,
+//! bundles), zero-copy sends (also from a registered buffer).
 
-mod op_util;
+mod common;
 
-use op_util::*;
+use common::*;
 use ringwise::op::{
-    self, zc_notification_copied, Accept, AcceptFlags, AcceptFrom, AsyncCancel, Bind, Connect, DirectSlot, GetSockOpt,
-    Listen, MsgHdr, Recv, RecvMsg, RecvMsgMulti, RecvMsgOut, RecvProvided, RecvZc, Send, SendMsg, SendMsgZc,
-    SendProvided, SendZc, SetSockOpt, Shutdown, Socket, SocketQueue, Target,
+    self, zc_notification_copied, Accept, AcceptFlags, AcceptFrom, AsyncCancel, Bind, Connect, DirectSlot, Listen,
+    MsgHdr, Recv, RecvMsg, RecvMsgMulti, RecvMsgOut, RecvProvided, RecvZc, Send, SendMsg, SendMsgZc, SendProvided,
+    SendZc, Shutdown, Socket, Target,
 };
+use ringwise::register::BufRingConfig;
 use ringwise::{Features, Ring, SqeFlags};
 use rustix::io::Errno;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddrV4, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-
-fn errno(e: Errno) -> i32 {
-    -e.raw_os_error()
-}
-
-fn owned(fd: i32) -> OwnedFd {
-    assert!(fd >= 0, "expected an fd, got {fd}");
-    // SAFETY: the kernel just returned this fd to us.
-    unsafe { OwnedFd::from_raw_fd(fd) }
-}
 
 fn v4(addr: std::net::SocketAddr) -> SocketAddrV4 {
     match addr {
@@ -192,6 +184,8 @@ fn udp_sendto_and_recvmsg_report_the_source() {
     let mut name = [0u8; 16];
     let mut data = [0u8; 32];
     let mut iovs = [iov(&data)];
+    // SAFETY: `msghdr` is integers and raw pointers; all-zero bytes are a valid
+    // value (null pointers, zero lengths).
     let mut hdr: MsgHdr = unsafe { std::mem::zeroed() };
     hdr.msg_name = name.as_mut_ptr().cast();
     hdr.msg_namelen = 16;
@@ -206,6 +200,8 @@ fn udp_sendto_and_recvmsg_report_the_source() {
     // sendmsg with an explicit destination.
     let mut sdata = *b"via sendmsg";
     let mut siov = [iov(&sdata)];
+    // SAFETY: `msghdr` is integers and raw pointers; all-zero bytes are a valid
+    // value (null pointers, zero lengths).
     let mut shdr: MsgHdr = unsafe { std::mem::zeroed() };
     shdr.msg_name = &dest as *const _ as *mut _;
     shdr.msg_namelen = SIN_LEN as i32;
@@ -224,7 +220,9 @@ fn multishot_recvmsg_output_is_parsed() {
     let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut ring = Ring::new(8).unwrap();
-    let bufs = BufRing::new(&ring, 5, 8, 256);
+    let mut bufs = ring.register_buf_ring(BufRingConfig::new(5, 8, 256)).unwrap();
+    // SAFETY: `msghdr` is integers and raw pointers; all-zero bytes are a valid
+    // value (null pointers, zero lengths).
     let mut hdr: MsgHdr = unsafe { std::mem::zeroed() };
     hdr.msg_namelen = SIN_LEN as i32;
     push!(ring, RecvMsgMulti::new(&rx, &hdr, 5).user_data(1));
@@ -234,7 +232,11 @@ fn multishot_recvmsg_output_is_parsed() {
         let c = collect(&mut ring, 1)[0];
         assert!(c.more(), "{c:?}");
         let id = c.buffer_id().unwrap();
-        let out = RecvMsgOut::parse(&bufs.buf(id)[..c.res as usize], SIN_LEN, 0).expect("parse");
+        // SAFETY: `c` is this ring's CQE for the multishot receive, which
+        // picks from group 5, and it is passed once.
+        let (bid, data) = unsafe { bufs.completion(&c) }.expect("a buffer of group 5");
+        assert_eq!((bid, data.len()), (id, c.res as usize));
+        let out = RecvMsgOut::parse(data, SIN_LEN, 0).expect("parse");
         assert_eq!(out.payload(), payload);
         assert_eq!(out.payload_len() as usize, payload.len());
         assert_eq!(out.name_len(), SIN_LEN);
@@ -250,14 +252,18 @@ fn multishot_recvmsg_output_is_parsed() {
 fn provided_buffers_multishot_recv_and_bundles() {
     let (a, mut b) = UnixStream::pair().unwrap();
     let mut ring = Ring::new(8).unwrap();
-    let bufs = BufRing::new(&ring, 1, 8, 16);
+    let mut bufs = ring.register_buf_ring(BufRingConfig::new(1, 8, 16)).unwrap();
     ring.submission().push(RecvProvided::new(&a, 1).multishot().user_data(1)).unwrap();
     ring.submit().unwrap();
     for msg in [&b"alpha"[..], b"beta", b"gamma!"] {
         b.write_all(msg).unwrap();
         let c = collect(&mut ring, 1)[0];
         assert!(c.more(), "{c:?}");
-        assert_eq!(&bufs.buf(c.buffer_id().unwrap())[..c.res as usize], msg);
+        let id = c.buffer_id().unwrap();
+        // SAFETY: `c` is this ring's CQE for the multishot receive, which
+        // picks from group 1, and it is passed once.
+        let (bid, data) = unsafe { bufs.completion(&c) }.expect("a buffer of group 1");
+        assert_eq!((bid, data), (id, msg));
     }
     ring.submission().push(AsyncCancel::user_data_of(1).user_data(2)).unwrap();
     let _ = run(&mut ring, 2);
@@ -267,7 +273,8 @@ fn provided_buffers_multishot_recv_and_bundles() {
     }
     // A bundle receive fills several 16-byte buffers in one CQE.
     let (c, mut d) = UnixStream::pair().unwrap();
-    let bufs2 = BufRing::new(&ring, 2, 8, 16);
+    // Bundles need raw access to the buffers (see `RawBufRing`).
+    let bufs2 = RawBufRing::new(&ring, 2, 8, 16);
     let payload: Vec<u8> = (0..40u8).collect();
     d.write_all(&payload).unwrap();
     ring.submission().push(RecvProvided::new(&c, 2).bundle().user_data(3)).unwrap();
@@ -295,7 +302,7 @@ fn provided_buffers_multishot_recv_and_bundles() {
 
     // A bundle send sends every queued buffer of a group.
     let (e, mut f) = UnixStream::pair().unwrap();
-    let mut out = BufRing::new(&ring, 3, 4, 8);
+    let mut out = RawBufRing::new(&ring, 3, 4, 8);
     for (i, chunk) in out.data.chunks_mut(8).enumerate() {
         chunk.fill(b'a' + i as u8);
     }
@@ -338,6 +345,8 @@ fn zero_copy_sends_post_a_notification() {
 
     let mut data = *b"zero copy sendmsg";
     let mut iovs = [iov(&data)];
+    // SAFETY: `msghdr` is integers and raw pointers; all-zero bytes are a valid
+    // value (null pointers, zero lengths).
     let mut hdr: MsgHdr = unsafe { std::mem::zeroed() };
     hdr.msg_iov = iovs.as_mut_ptr().cast();
     hdr.msg_iovlen = 1;
@@ -349,98 +358,6 @@ fn zero_copy_sends_post_a_notification() {
     let mut got = [0u8; 17];
     server.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"zero copy sendmsg");
-}
-
-#[test]
-fn socket_commands_queue_sizes_and_sockopts() {
-    // Unix sockets have no protocol ioctl (EOPNOTSUPP); TCP has both queues.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    client.set_nonblocking(true).unwrap();
-    let chunk = vec![3u8; 65536];
-    let mut sent = 0usize;
-    // Fill the server's receive queue and the client's send queue.
-    for _ in 0..4096 {
-        match (&client).write(&chunk) {
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            Err(e) => panic!("{e}"),
-        }
-    }
-    // Loopback delivery is asynchronous: wait (bounded) until the receive
-    // queue stops growing, so that the two measurements below agree.
-    let mut last = usize::MAX;
-    for _ in 0..200 {
-        let now = rustix::io::ioctl_fionread(&server).unwrap() as usize;
-        if now == last {
-            break;
-        }
-        last = now;
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let mut ring = Ring::new(8).unwrap();
-    ring.submission().push(SocketQueue::inq(&server).user_data(1)).unwrap();
-    ring.submission().push(SocketQueue::outq(&client).user_data(2)).unwrap();
-    let cqes = run(&mut ring, 2);
-    if by_ud(&cqes, 1).res == errno(Errno::OPNOTSUPP) {
-        return skip("socket uring_cmd needs Linux 6.7");
-    }
-    let (inq, outq) = (by_ud(&cqes, 1).res, by_ud(&cqes, 2).res);
-    assert_eq!(inq as usize, rustix::io::ioctl_fionread(&server).unwrap() as usize, "SIOCINQ = FIONREAD");
-    assert!(inq > 0 && outq > 0, "inq {inq} outq {outq}");
-    // Every byte sent is unread at the server or unacknowledged at the client
-    // (bytes received but not yet acked count in both).
-    assert!(inq as usize <= sent && inq as usize + outq as usize >= sent, "inq {inq} outq {outq} sent {sent}");
-    // Drain: both queues empty.
-    server.set_nonblocking(false).unwrap();
-    let mut sink = vec![0u8; sent];
-    (&server).read_exact(&mut sink).unwrap();
-    // The client's queue empties once the server's ACKs arrive: poll for it
-    // through the ring (bounded), then both queues must read 0.
-    let mut queues = (-1, -1);
-    for _ in 0..200 {
-        ring.submission().push(SocketQueue::inq(&server).user_data(3)).unwrap();
-        ring.submission().push(SocketQueue::outq(&client).user_data(4)).unwrap();
-        let cqes = run(&mut ring, 2);
-        queues = (by_ud(&cqes, 3).res, by_ud(&cqes, 4).res);
-        if queues == (0, 0) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    assert_eq!(queues, (0, 0));
-
-    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
-    let want: i32 = 65536;
-    push!(
-        ring,
-        SetSockOpt::new(
-            &tcp,
-            linux_raw_sys::net::SOL_SOCKET,
-            linux_raw_sys::net::SO_RCVBUF,
-            (&want as *const i32).cast(),
-            4
-        )
-        .user_data(5)
-    );
-    assert_eq!(run(&mut ring, 1)[0].res, 0);
-    let mut value: i32 = 0;
-    push!(
-        ring,
-        GetSockOpt::new(
-            &tcp,
-            linux_raw_sys::net::SOL_SOCKET,
-            linux_raw_sys::net::SO_RCVBUF,
-            (&mut value as *mut i32).cast(),
-            4
-        )
-        .user_data(6)
-    );
-    assert_eq!(run(&mut ring, 1)[0].res, 4, "getsockopt returns the option length");
-    let via_syscall = rustix::net::sockopt::socket_recv_buffer_size(&tcp).unwrap();
-    assert_eq!(value as usize, via_syscall);
-    assert_eq!(value, 2 * want, "the kernel doubles SO_RCVBUF");
 }
 
 #[test]
@@ -456,4 +373,86 @@ fn recv_zc_without_a_registered_ifq_is_refused() {
     let c = run(&mut ring, 1)[0];
     assert_eq!(c.res, errno(Errno::INVAL), "{c:?}");
     skip("RECV_ZC data path: needs a zcrx-capable NIC queue (not loopback)");
+}
+
+/// A connected loopback TCP pair: (client, server).
+fn tcp_pair() -> (TcpStream, TcpStream, TcpListener) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    (client, server, listener)
+}
+
+/// A `msghdr` over `iovs` (no name, no control data).
+fn msghdr(iovs: &mut [op::Iovec]) -> MsgHdr {
+    // SAFETY: msghdr is plain data; all-zero is "no name, no control".
+    let mut hdr: MsgHdr = unsafe { std::mem::zeroed() };
+    hdr.msg_iov = iovs.as_mut_ptr().cast();
+    hdr.msg_iovlen = iovs.len() as _;
+    hdr
+}
+
+/// Submit one zero-copy send and return its result CQE, after reaping the
+/// notification that follows it when the result says `MORE` (the kernel
+/// posts one even for some failed sends).
+fn zc_result(ring: &mut Ring) -> ringwise::Cqe {
+    let cqe = run(ring, 1)[0];
+    if cqe.more() {
+        let notif = collect(ring, 1)[0];
+        assert!(notif.is_notification() && notif.user_data == cqe.user_data, "{notif:?}");
+    }
+    cqe
+}
+
+#[test]
+fn sendmsg_zc_fixed_sends_from_the_registered_buffer() {
+    let (client, mut server, _listener) = tcp_pair();
+    let mut ring = Ring::new(8).unwrap();
+    let fixed: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();
+    register_buffers(&ring, &[iov(&fixed)]);
+
+    // Two iovecs at different places inside registered buffer 0.
+    let mut iovs = [iov(&fixed[100..400]), iov(&fixed[5000..5100])];
+    let hdr = msghdr(&mut iovs);
+    push!(ring, SendMsgZc::new(&client, &hdr).fixed_buffer(0).user_data(1));
+    let cqes = run(&mut ring, 1);
+    if cqes[0].res == errno(Errno::INVAL) {
+        skip("this kernel refuses SENDMSG_ZC with IORING_RECVSEND_FIXED_BUF (Linux 6.15 added it)");
+        return;
+    }
+    assert_eq!(cqes[0].res, 400, "{:?}", cqes[0]);
+    assert!(cqes[0].more(), "a zero-copy send announces its notification: {:?}", cqes[0]);
+    let notif = collect(&mut ring, 1);
+    assert!(notif[0].is_notification() && notif[0].user_data == 1, "{notif:?}");
+    let mut got = vec![0u8; 400];
+    server.read_exact(&mut got).unwrap();
+    let want: Vec<u8> = fixed[100..400].iter().chain(&fixed[5000..5100]).copied().collect();
+    assert_eq!(got, want, "the bytes sent are the registered buffer's");
+
+    // The fixed flag is really on the wire: memory outside the registered
+    // buffer is refused, although a plain SENDMSG_ZC would send it.
+    let outside = vec![0x5au8; 64];
+    let mut iovs = [iov(&outside)];
+    let hdr = msghdr(&mut iovs);
+    push!(ring, SendMsgZc::new(&client, &hdr).fixed_buffer(0).user_data(2));
+    let cqe = zc_result(&mut ring);
+    assert_eq!(cqe.res, errno(Errno::FAULT), "an iovec outside the registered buffer: {cqe:?}");
+    // So is a buffer index past the table.
+    push!(ring, SendMsgZc::new(&client, &hdr).fixed_buffer(1).user_data(3));
+    let cqe = zc_result(&mut ring);
+    assert_eq!(cqe.res, errno(Errno::FAULT), "buffer index 1 of a one-entry table: {cqe:?}");
+    // ... and `check` says so before the push.
+    let err = op::check(
+        &SendMsgZc::new(&client, &hdr).fixed_buffer(1),
+        &op::Limits { fixed_buffers: Some(1), ..Default::default() },
+    )
+    .unwrap_err();
+    assert!(matches!(err, ringwise::Error::OpIndexOutOfRange { index: 1, len: 1, .. }), "{err}");
+    // The same memory without the flag goes out.
+    push!(ring, SendMsgZc::new(&client, &hdr).user_data(4));
+    let cqes = run(&mut ring, 2);
+    assert_eq!(cqes[0].res, 64, "{cqes:?}");
+    let mut got = [0u8; 64];
+    server.read_exact(&mut got).unwrap();
+    assert_eq!(got, [0x5a; 64]);
 }

@@ -1,9 +1,9 @@
 //! Readiness, timeouts, links and cancellation, with real pipes and
 //! eventfds and measured times.
 
-mod op_util;
+mod common;
 
-use op_util::*;
+use common::*;
 use ringwise::op::{
     self, AsyncCancel, EpollCtl, EpollEvent, EpollWait, LinkTimeout, LinkTimeoutUpdate, Nop, PollAdd, PollEvents,
     PollRemove, PollUpdate, Read, Target, Timeout, TimeoutFlags, TimeoutRemove, TimeoutUpdate, Timespec,
@@ -12,10 +12,6 @@ use ringwise::{Ring, SqeFlags};
 use rustix::io::Errno;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
-
-fn errno(e: Errno) -> i32 {
-    -e.raw_os_error()
-}
 
 fn ts(ms: u64) -> Timespec {
     Duration::from_millis(ms).into()

@@ -1,16 +1,19 @@
-//! Reads and writes against real files and pipes: plain, vectored, fixed
-//! buffers, provided buffers, multishot reads; NOP variants; the checks.
+//! Reads and writes against real files and pipes, with data checks: plain,
+//! at offsets and at the file position, vectored, fixed buffers, provided
+//! buffers, multishot reads, fsync; NOP variants; the op checks.
 
-mod op_util;
+mod common;
 
-use op_util::*;
+use common::*;
 use ringwise::op::{
-    self, check, Fsync, FsyncFlags, Limits, Nop, ProvideBuffers, Read, ReadMulti, ReadProvided, Readv, RemoveBuffers,
-    RwFlags, Write, Writev,
+    self, check, Fsync, FsyncFlags, Iovec, Limits, Nop, ProvideBuffers, Read, ReadMulti, ReadProvided, Readv,
+    RemoveBuffers, RwFlags, Write, Writev,
 };
+use ringwise::register::BufRingConfig;
 use ringwise::{Builder, Cqe32, Error, Ring, Sqe64, SqeFlags};
 use std::io::{Read as _, Seek, Write as _};
 use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 fn temp_file(dir: &TempDir, name: &str, content: &[u8]) -> std::fs::File {
     let mut f = std::fs::OpenOptions::new()
@@ -189,7 +192,7 @@ fn multishot_read_from_a_pipe_yields_one_cqe_per_write() {
         return skip("READ_MULTISHOT needs Linux 6.7");
     }
     let mut ring = Ring::new(8).unwrap();
-    let bufs = BufRing::new(&ring, 3, 8, 64);
+    let mut bufs = ring.register_buf_ring(BufRingConfig::new(3, 8, 64)).unwrap();
     let (r, w) = rustix::pipe::pipe().unwrap();
     ring.submission().push(ReadMulti::new(r.as_raw_fd(), 3).user_data(9)).unwrap();
     ring.submit().unwrap();
@@ -200,7 +203,12 @@ fn multishot_read_from_a_pipe_yields_one_cqe_per_write() {
         assert_eq!(c.user_data, 9);
         assert!(c.more(), "multishot read stays armed: {c:?}");
         let id = c.buffer_id().unwrap();
-        got.push(bufs.buf(id)[..c.res as usize].to_vec());
+        // SAFETY: `c` is this ring's CQE for the multishot read, which picks
+        // from group 3, and it is passed once.
+        let (bid, data) = unsafe { bufs.completion(&c) }.expect("a buffer of group 3");
+        assert_eq!(bid, id);
+        assert_eq!(data.len(), c.res as usize);
+        got.push(data.to_vec());
     }
     assert_eq!(got, vec![b"first".to_vec(), b"second".to_vec(), b"third!".to_vec()]);
     drop(w);
@@ -226,4 +234,185 @@ fn nop_variants_inject_file_lookup_and_big_cqe_extras() {
     let c = big.completions().unwrap().next().unwrap();
     assert_eq!((c.user_data, c.res), (7, 0));
     assert_eq!(c.extra, [0xdead_beef, 42], "the 32-byte CQE carries the extra words");
+}
+
+const EBADF: i32 = 9;
+
+fn iovec(buf: &[u8]) -> Iovec {
+    Iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() as _ }
+}
+
+fn iovec_mut(buf: &mut [u8]) -> Iovec {
+    Iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() as _ }
+}
+
+/// Submit what is queued and collect `n` CQEs as (user_data, res).
+fn run_results(ring: &mut Ring, n: usize) -> Vec<(u64, i32)> {
+    ring.submit_and_wait(n as u32).unwrap();
+    let got = reap_all(ring, n, Duration::from_secs(10));
+    assert_eq!(got.len(), n, "{got:?}");
+    got
+}
+
+#[test]
+fn read_and_write_at_offsets_and_at_the_file_position() {
+    let mut ring = Ring::new(8).unwrap();
+    let file = TempFile::new("rw");
+    let a = pattern(10_000, 1);
+    let b = pattern(5_000, 2);
+    // Two writes at fixed offsets, the second leaving a hole before it.
+    // SAFETY: the buffers outlive the ops: `run_results` reaps their CQEs
+    // before the buffers go out of scope.
+    unsafe {
+        ring.submission().push_unchecked(Write::new(&file, a.as_ptr(), a.len() as u32).offset(0).user_data(1)).unwrap();
+        ring.submission()
+            .push_unchecked(Write::new(&file, b.as_ptr(), b.len() as u32).offset(20_000).user_data(2))
+            .unwrap();
+    }
+    let mut got = run_results(&mut ring, 2);
+    got.sort_unstable();
+    assert_eq!(got, vec![(1, 10_000), (2, 5_000)]);
+    let on_disk = file.contents();
+    assert_eq!(on_disk.len(), 25_000);
+    assert_eq!(&on_disk[..10_000], &a[..]);
+    assert!(on_disk[10_000..20_000].iter().all(|&x| x == 0));
+    assert_eq!(&on_disk[20_000..], &b[..]);
+
+    // Read back at an offset.
+    let mut back = vec![0u8; 3000];
+    // SAFETY: `back` outlives the read: `run_results` reaps its CQE on the
+    // next line, before `back` is looked at.
+    unsafe {
+        ring.submission()
+            .push_unchecked(Read::new(&file, back.as_mut_ptr(), 3000).offset(20_500).user_data(3))
+            .unwrap();
+    }
+    assert_eq!(run_results(&mut ring, 1), vec![(3, 3000)]);
+    assert_eq!(&back[..], &b[500..3500]);
+
+    // Reading past the end gives 0.
+    // SAFETY: as above, `back` outlives the read, reaped on the next line.
+    unsafe {
+        ring.submission()
+            .push_unchecked(Read::new(&file, back.as_mut_ptr(), 100).offset(1 << 30).user_data(4))
+            .unwrap();
+    }
+    assert_eq!(run_results(&mut ring, 1), vec![(4, 0)]);
+
+    // The default offset is the file position, which advances.
+    let cur = TempFile::new("cur");
+    let chunks: Vec<Vec<u8>> = (0..4).map(|i| pattern(1000, 10 + i)).collect();
+    for (i, c) in chunks.iter().enumerate() {
+        // One at a time: the position is only well defined between ops.
+        // SAFETY: `chunks` outlives the write, reaped on the next line.
+        unsafe { ring.submission().push_unchecked(Write::new(&cur, c.as_ptr(), 1000).user_data(i as u64)).unwrap() };
+        assert_eq!(run_results(&mut ring, 1), vec![(i as u64, 1000)]);
+    }
+    assert_eq!(cur.contents(), chunks.concat());
+    use std::io::Seek;
+    let mut f = cur.file.try_clone().unwrap();
+    f.seek(std::io::SeekFrom::Start(0)).unwrap();
+    for (i, c) in chunks.iter().enumerate() {
+        let mut buf = vec![0u8; 1000];
+        // SAFETY: `buf` outlives the read, reaped on the next line, before
+        // `buf` is looked at.
+        unsafe {
+            ring.submission().push_unchecked(Read::new(&cur, buf.as_mut_ptr(), 1000).user_data(i as u64)).unwrap()
+        };
+        assert_eq!(run_results(&mut ring, 1), vec![(i as u64, 1000)]);
+        assert_eq!(&buf, c, "chunk {i} read at the file position");
+    }
+    assert_eq!(f.stream_position().unwrap(), 4000, "the reads advanced the shared position");
+}
+
+#[test]
+fn readv_and_writev_scatter_gather() {
+    let mut ring = Ring::new(8).unwrap();
+    let file = TempFile::new("vec");
+    let parts = [pattern(100, 1), pattern(4096, 2), pattern(7, 3)];
+    let iov: Vec<Iovec> = parts.iter().map(|p| iovec(p)).collect();
+    // SAFETY: the iovecs and what they point to outlive the op, reaped by
+    // `run_results` on the next line.
+    unsafe { ring.submission().push_unchecked(Writev::new(&file, iov.as_ptr(), 3).offset(10).user_data(1)).unwrap() };
+    assert_eq!(run_results(&mut ring, 1), vec![(1, 4203)]);
+    let disk = file.contents();
+    assert_eq!(&disk[10..], &parts.concat()[..]);
+
+    let mut x = vec![0u8; 3000];
+    let mut y = vec![0u8; 1203];
+    let mut z = vec![0u8; 100];
+    let iov = [iovec_mut(&mut x), iovec_mut(&mut y), iovec_mut(&mut z)];
+    // SAFETY: as above; x, y, z are not touched until the CQE is reaped.
+    unsafe { ring.submission().push_unchecked(Readv::new(&file, iov.as_ptr(), 3).offset(10).user_data(2)).unwrap() };
+    assert_eq!(run_results(&mut ring, 1), vec![(2, 4203)], "the third iovec gets nothing: EOF");
+    let all = parts.concat();
+    assert_eq!(&x[..], &all[..3000]);
+    assert_eq!(&y[..], &all[3000..]);
+    assert!(z.iter().all(|&b| b == 0));
+}
+
+#[test]
+fn pipes_read_and_write() {
+    let mut ring = Ring::new(8).unwrap();
+    let (r, w) = pipe();
+    let msg = pattern(3000, 9);
+    let mut buf = vec![0u8; 4096];
+    // A read waiting on an empty pipe, then the write that feeds it.
+    // SAFETY: both buffers outlive the ops, reaped below.
+    unsafe {
+        ring.submission().push_unchecked(Read::new(&r, buf.as_mut_ptr(), 4096).user_data(1)).unwrap();
+    }
+    ring.submit().unwrap();
+    assert!(ring.completion().is_empty());
+    // SAFETY: `msg` outlives the write, and `buf` the read queued above:
+    // `run_results` reaps both CQEs below, before `buf` is looked at.
+    unsafe {
+        ring.submission().push_unchecked(Write::new(&w, msg.as_ptr(), 3000).user_data(2)).unwrap();
+    }
+    let mut got = run_results(&mut ring, 2);
+    got.sort_unstable();
+    assert_eq!(got, vec![(1, 3000), (2, 3000)]);
+    assert_eq!(&buf[..3000], &msg[..]);
+
+    // Vectored on a pipe.
+    let parts = [b"abc".to_vec(), b"defgh".to_vec()];
+    let iov: Vec<Iovec> = parts.iter().map(|p| iovec(p)).collect();
+    // SAFETY: `iov` and `parts`, which it points to, outlive the write,
+    // reaped on the next line.
+    unsafe { ring.submission().push_unchecked(Writev::new(&w, iov.as_ptr(), 2).user_data(3)).unwrap() };
+    assert_eq!(run_results(&mut ring, 1), vec![(3, 8)]);
+    let mut a = [0u8; 4];
+    let mut b = [0u8; 4];
+    let iov = [iovec_mut(&mut a), iovec_mut(&mut b)];
+    // SAFETY: `iov` and `a`, `b`, which it points to, outlive the read,
+    // reaped on the next line, before `a` and `b` are looked at.
+    unsafe { ring.submission().push_unchecked(Readv::new(&r, iov.as_ptr(), 2).user_data(4)).unwrap() };
+    assert_eq!(run_results(&mut ring, 1), vec![(4, 8)]);
+    assert_eq!((&a, &b), (b"abcd", b"efgh"));
+
+    // Reading the write end fails with EBADF.
+    // SAFETY: `buf` outlives the read (which fails with EBADF), reaped on the
+    // next line.
+    unsafe { ring.submission().push_unchecked(Read::new(&w, buf.as_mut_ptr(), 4).user_data(5)).unwrap() };
+    assert_eq!(run_results(&mut ring, 1), vec![(5, -EBADF)]);
+}
+
+#[test]
+fn fsync_datasync_and_range() {
+    let mut ring = Ring::new(8).unwrap();
+    let file = TempFile::new("sync");
+    let data = pattern(8192, 4);
+    // SAFETY: `data` outlives the op.
+    unsafe { ring.submission().push_unchecked(Write::new(&file, data.as_ptr(), 8192).offset(0).user_data(1)).unwrap() };
+    assert_eq!(run_results(&mut ring, 1), vec![(1, 8192)]);
+    ring.submission().push(Fsync::new(&file).user_data(2)).unwrap();
+    ring.submission().push(Fsync::new(&file).fsync_flags(FsyncFlags::DATASYNC).user_data(3)).unwrap();
+    ring.submission().push(Fsync::new(&file).range(0, 4096).user_data(4)).unwrap();
+    let mut got = run_results(&mut ring, 3);
+    got.sort_unstable();
+    assert_eq!(got, vec![(2, 0), (3, 0), (4, 0)]);
+    // fsync of a bad fd.
+    ring.submission().push(Fsync::new(-1).user_data(5)).unwrap();
+    assert_eq!(run_results(&mut ring, 1), vec![(5, -EBADF)]);
+    assert_eq!(file.contents(), data);
 }

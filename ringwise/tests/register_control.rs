@@ -1,19 +1,26 @@
 //! Personalities, restrictions, io-wq settings, registered ring fds and
 //! synchronous cancellation, each checked for its effect on the running
-//! kernel.
+//! kernel; a CPU number too big for the affinity mask is an error, and a
+//! ring's own registered slot cannot be unregistered by hand.
 
+mod common;
+
+use common::*;
 use ringwise::op::{Nop, Read};
 use ringwise::raw::{abi, sys};
 use ringwise::register::iowq::MaxWorkers;
 use ringwise::register::{CancelSpec, Restriction};
-use ringwise::{Builder, Ring, Sqe, SqeFlags};
+use ringwise::{Builder, Cqe16, Error, Pages, Ring, Sqe, Sqe64, SqeFlags};
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 const OP_NOP: u8 = 0;
+
 const OP_OPENAT: u8 = 18;
+
 const OP_READ: u8 = 22;
+
 const AT_FDCWD: i32 = -100;
 
 /// Queue a READ of `buf` from `fd` (a pipe: it waits for data).
@@ -237,4 +244,51 @@ fn sync_cancel_removes_requests_and_waits_for_them() {
     assert_eq!(ring.cancel_sync(&CancelSpec::user_data(50).and_opcode(OP_READ), None).unwrap(), 0);
     ring.wait_timeout(1, Duration::from_secs(1)).unwrap();
     assert_eq!(ring.completion().next().unwrap().res, -125);
+}
+
+/// A CPU number near `usize::MAX` asked for a 2^61-byte mask (abort).
+#[test]
+fn iowq_affinity_with_a_huge_cpu_number_is_an_error() {
+    let ring = Ring::new(4).unwrap();
+    let err = ring.set_iowq_affinity(&[0, usize::MAX]).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
+    assert!(err.to_string().contains("CPU numbers must be below"), "{err}");
+    // The ring is untouched and the call still works with real CPUs.
+    ring.set_iowq_affinity(&[0]).unwrap();
+    ring.clear_iowq_affinity().unwrap();
+    let _ = ring.set_iowq_max_workers(MaxWorkers::default()).unwrap();
+}
+
+/// `unregister_ring_fds` with the ring's own slot used to succeed: the ring
+/// then entered whatever ring took the slot next (here: `other`, which
+/// would have received this ring's submissions and registrations).
+#[test]
+fn a_rings_own_slot_cannot_be_unregistered_by_hand() {
+    let mut ring = Ring::new(4).unwrap();
+    common::nop_round_trip(&mut ring, 2, 1);
+    let Some(own) = ring.registered_index() else {
+        return skip("the ring fd was not registered (kernel before 5.18 or a full table)");
+    };
+    let err = ring.unregister_ring_fds(&[own]).unwrap_err();
+    assert!(err.to_string().contains("only slots returned by register_ring_fds"), "{err}");
+    // A slot registered by hand can be removed; the ring keeps working on
+    // its own slot.
+    let other: Ring = Builder::new(4).register_ring_fd(false).build().unwrap();
+    let slots = ring.register_ring_fds(&[other.fd().unwrap()]).unwrap();
+    assert_ne!(slots[0], own);
+    assert_eq!(ring.unregister_ring_fds(&slots).unwrap(), 1);
+    let err = ring.unregister_ring_fds(&slots).unwrap_err();
+    assert!(err.to_string().contains("only slots"), "a removed slot is not ours any more: {err}");
+    common::nop_round_trip(&mut ring, 4, 10);
+
+    // A REGISTERED_FD_ONLY ring lives only in its slot: pulling it would
+    // have freed the ring under its owner.
+    let only = Builder::<Sqe64, Cqe16>::new(4).registered_fd_only().build_allocated(Pages::Normal);
+    let mut only = match only {
+        Ok(r) => r,
+        Err(e) => return skip(format!("no REGISTERED_FD_ONLY ring here: {e}")),
+    };
+    let slot = only.registered_index().expect("a REGISTERED_FD_ONLY ring has a slot");
+    assert!(only.unregister_ring_fds(&[slot]).is_err());
+    common::nop_round_trip(&mut only, 3, 20);
 }

@@ -1,8 +1,12 @@
 //! Zero-copy receive needs a NIC with header/data split: registration is
 //! attempted on every interface's queue 0 and, where none can do it (as on
 //! this machine), the test prints why and checks that the refusal is typed
-//! and leaves the ring usable.
+//! and leaves the ring usable. A refill ring size that is not a power of two
+//! is an error.
 
+mod common;
+
+use common::*;
 use ringwise::op::Nop;
 use ringwise::register::zcrx::{ZcrxIfqReg, ZcrxRqe};
 use ringwise::register::ZcrxConfig;
@@ -52,4 +56,18 @@ fn zcrx_registers_or_says_why_not() {
     let mut plain = Ring::new(4).unwrap();
     let err = plain.register_zcrx_ifq(ZcrxConfig { if_idx: 1, rxq: 0, rq_entries: 64, area_len: 4096 }).unwrap_err();
     assert!(err.to_string().contains("DEFER_TASKRUN"), "{err}");
+}
+
+/// A refill-ring size past 2^31 panicked in `next_power_of_two` (debug).
+#[test]
+fn zcrx_refill_count_without_a_power_of_two_is_an_error() {
+    let ring: Result<Ring<Sqe64, Cqe32>, _> = Builder::new(4).single_issuer().defer_taskrun().build();
+    let mut ring = match ring {
+        Ok(r) => r,
+        Err(e) => return skip(format!("no DEFER_TASKRUN + CQE32 ring here: {e}")),
+    };
+    let config = ZcrxConfig { if_idx: 1, rxq: 0, rq_entries: u32::MAX, area_len: 4096 };
+    let err = ring.register_zcrx_ifq(config).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
+    assert!(err.to_string().contains("power of two"), "{err}");
 }

@@ -293,7 +293,7 @@ fn register_context(opcode: u32, errno: Errno) -> String {
 mod tests {
     //! The submit route's precomputed state stays in step with the
     //! registration (pure logic; the kernel-backed tests of registered rings
-    //! are in `tests/hot_path.rs`, `core_path.rs` and `setup_flags.rs`).
+    //! are in `tests/threads_and_fork.rs` and `setup_flags.rs`).
     use super::*;
 
     const GET: u32 = abi::IORING_ENTER_GETEVENTS;

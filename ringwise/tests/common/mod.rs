@@ -1,12 +1,24 @@
 //! Helpers shared by the integration tests: NOP round trips with user_data
-//! checks, temporary files, pipes, and a guard that raises the huge page pool
-//! for a test and restores it afterwards.
+//! checks, temporary files, pipes, a guard that raises the huge page pool
+//! for a test and restores it afterwards, test-owned mappings; the op
+//! helpers (`ops`) and a raw provided-buffer ring for the bundle tests
+//! (`raw_buf_ring`). Each test file uses part of it.
 #![allow(dead_code)]
+
+mod ops;
+mod raw_buf_ring;
+
+// Each test crate uses part of these; the rest would be "unused".
+#[allow(unused_imports)]
+pub use ops::*;
+#[allow(unused_imports)]
+pub use raw_buf_ring::RawBufRing;
 
 use ringwise::op::Nop;
 use ringwise::{CqeSize, Ring, SqeSize};
+use rustix::io::Errno;
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -14,11 +26,13 @@ use std::time::{Duration, Instant};
 /// Run the calling test's body alone in a child process, where no other
 /// test thread can map memory into an address range the test has just
 /// unmapped (a test that hands the library an unmapped range is otherwise
-/// racing every other test thread's `mmap`).
+/// racing every other test thread's `mmap`), and where the test may change
+/// process-wide state (one-time caches) or fork.
 ///
 /// Returns `true` in the child: run the body there. In the parent it
 /// re-executes this test binary with `--exact name --test-threads=1`,
-/// asserts that the child passed, and returns `false`: return at once.
+/// asserts that the child passed, echoes its `skipped:` lines, and returns
+/// `false`: return at once.
 /// `name` is the test function's name (integration tests have no module
 /// path).
 pub fn in_own_process(name: &str) -> bool {
@@ -36,12 +50,33 @@ pub fn in_own_process(name: &str) -> bool {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{name} failed in its own process:\n{text}");
     assert!(text.contains("1 passed"), "{name} did not run in its own process:\n{text}");
+    for line in text.lines().filter(|l| l.starts_with("skipped:")) {
+        eprintln!("{line}");
+    }
     false
 }
 
 /// Print why a test does not run its checks on this machine.
 pub fn skip(reason: impl std::fmt::Display) {
     eprintln!("skipped: {reason}");
+}
+
+/// The page size of this machine.
+pub fn page() -> usize {
+    ringwise::raw::sys::page_size()
+}
+
+/// A CQE result for `e` (the negated errno).
+pub fn errno(e: Errno) -> i32 {
+    -e.raw_os_error()
+}
+
+/// Take ownership of an fd a CQE returned, asserting that it is one.
+pub fn owned(fd: i32) -> OwnedFd {
+    assert!(fd >= 0, "expected an fd, got {fd}");
+    // SAFETY: the kernel just returned this fd to the test; nothing else
+    // owns it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 /// Push `n` NOPs (user_data `base..base + n`), submit them in one call,

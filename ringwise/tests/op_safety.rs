@@ -1,40 +1,25 @@
-//! Adversarial soundness tests: what safe code can make the kernel do with
-//! memory and descriptors, checked against the running kernel.
-//!
-//! * Provided-buffer memory is never handed back to the process while the
-//!   kernel may still write it (asynchronous teardown, unregistration).
-//! * A CQE that claims a provided buffer can be forged by a safe op, which
-//!   is why `BufRing::completion` is `unsafe`.
-//! * `SafeOp` is implemented exactly by the ops that carry no pointer and
-//!   close no process descriptor.
-//! * Every builder writes every SQE field: a reused slot full of garbage
-//!   gives the kernel nothing stale (64-byte and 128-byte slots).
-//! * Slot numbers at the top of the `u32` range don't wrap into "plain fd 0"
-//!   or "allocate".
-//! * Caller-provided numbers that used to panic or abort return errors.
-//! * A ring's own registered slot cannot be pulled from under it.
+//! What safe op code can make the kernel do: `SafeOp` is implemented
+//! exactly by the ops that carry no pointer and close no process
+//! descriptor; every builder writes every SQE field, so a reused slot full
+//! of garbage gives the kernel nothing stale (64-byte and 128-byte slots);
+//! slot numbers at the top of the `u32` range don't wrap into "plain fd 0"
+//! or "allocate".
 
 mod common;
 
-use common::skip;
 use ringwise::op::{
     self, AsyncCancel, Close, CloseFixed, DirectSlot, Fadvise, Fallocate, FixedFdInstall, Fsync, FsyncFlags, Ftruncate,
-    MsgRingData, Nop, PollAdd, PollEvents, PollRemove, PollUpdate, PrepareBigSqe, PrepareSqe, Read, ReadProvided,
-    RemoveBuffers, SafeBigOp, SafeOp, Shutdown, Socket, SocketQueue, SyncFileRange, SyncFileRangeFlags, Target,
-    Timeout, TimeoutRemove, Timespec, UringCmd, UringCmd80, Write,
+    Nop, PollAdd, PollEvents, PollRemove, PollUpdate, PrepareBigSqe, PrepareSqe, Read, ReadProvided, RemoveBuffers,
+    SafeBigOp, SafeOp, Shutdown, Socket, SocketQueue, SyncFileRange, SyncFileRangeFlags, Target, Timeout,
+    TimeoutRemove, Timespec, UringCmd, UringCmd80, Write,
 };
-use ringwise::raw::abi;
-use ringwise::register::iowq::MaxWorkers;
-use ringwise::register::{BufRingConfig, ZcrxConfig};
-use ringwise::{BigSqe, Builder, Cqe, Cqe16, Cqe32, Error, Pages, Ring, Sqe, Sqe128, Sqe64, SqeFlags, SubmissionQueue};
+use ringwise::{BigSqe, Builder, Cqe, Cqe16, Ring, Sqe, Sqe128, Sqe64, SqeFlags, SubmissionQueue};
 use rustix::io::Errno;
-use rustix::mm::{MapFlags, ProtFlags};
 use std::ffi::CStr;
 use std::io::Write as _;
 use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
 
 fn neg(e: Errno) -> i32 {
     -e.raw_os_error()
@@ -46,164 +31,28 @@ fn one_cqe<S: ringwise::SqeSize>(ring: &mut Ring<S, Cqe16>) -> Cqe {
     ring.completion().next().expect("a CQE after waiting for one")
 }
 
-// ---------------------------------------------------------------------------
-// Provided-buffer memory and asynchronous teardown
-// ---------------------------------------------------------------------------
-
-/// Whether `[addr, addr + len)` can be mapped again (the range was given
-/// back to the process). If it can, the fresh zeroed mapping is watched for
-/// `watch` and the bytes the kernel wrote into it are returned.
-fn remap_and_watch(addr: usize, len: usize, watch: Duration) -> Result<usize, Errno> {
-    // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping: it
-    // either creates a fresh one at exactly `addr` or fails with EEXIST.
-    let p = unsafe {
-        rustix::mm::mmap_anonymous(
-            addr as *mut _,
-            len,
-            ProtFlags::READ | ProtFlags::WRITE,
-            MapFlags::PRIVATE | MapFlags::FIXED_NOREPLACE,
-        )
-    }?;
-    assert_eq!(p as usize, addr, "FIXED_NOREPLACE maps at the address asked for");
-    std::thread::sleep(watch);
-    // SAFETY: the mapping was just made, `len` bytes, readable.
-    let dirty = unsafe { std::slice::from_raw_parts(p as *const u8, len) }.iter().filter(|b| **b != 0).count();
-    // SAFETY: unmapping the mapping made above.
-    unsafe { rustix::mm::munmap(p, len) }.unwrap();
-    Ok(dirty)
-}
-
-/// The address of buffer 0 of a buffer ring: entry 0's `addr` field.
-fn first_buffer_addr(entries_addr: usize) -> usize {
-    // SAFETY: `entries_addr` is the start of the live entries memory of a
-    // registered buffer ring; entry 0 starts with its buffer's u64 address.
-    unsafe { (entries_addr as *const u64).read_volatile() as usize }
-}
-
-/// An op that picked a provided buffer keeps writing into it after the ring
-/// is dropped (an io-wq worker finishing a buffered read of a cold file).
-/// Before the fix the buffers were unmapped on drop, so the next mapping at
-/// that address received the data (measured: 60 MiB of a 64 MiB read landed
-/// in a mapping made after the drop). Now the range stays reserved and
-/// inaccessible: nothing can be mapped there, and the late write faults.
-#[test]
-fn dropped_buf_ring_buffers_are_never_handed_back_while_a_read_runs() {
-    const LEN: usize = 16 << 20;
-    let dir = std::env::temp_dir();
-    let path = dir.join(format!("ringwise-soundness-cold-{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&path).unwrap();
-        let chunk = vec![0xabu8; 1 << 20];
-        for _ in 0..LEN >> 20 {
-            f.write_all(&chunk).unwrap();
-        }
-        f.sync_all().unwrap();
-    }
-    let file = std::fs::File::open(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
-    // Drop the file from the page cache so that the read waits for the disk
-    // (on tmpfs this does nothing and the read may finish early; the check
-    // below holds either way).
-    let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed);
-
-    let mut ring = Ring::new(4).unwrap();
-    let br = ring.register_buf_ring(BufRingConfig::new(3, 1, LEN as u32)).unwrap();
-    let addr = first_buffer_addr(br.entries_addr());
-    // ASYNC sends the read to an io-wq worker, which keeps running after
-    // the ring's fd is closed.
-    let read = ReadProvided::new(file.as_raw_fd(), 3, LEN as u32).offset(0).flags(SqeFlags::ASYNC).user_data(1);
-    ring.submission().push(read).unwrap();
-    ring.submit().unwrap();
-    std::thread::sleep(Duration::from_millis(5));
-    drop(ring);
-    drop(br);
-    match remap_and_watch(addr, LEN, Duration::from_millis(500)) {
-        Err(e) => assert_eq!(e, Errno::EXIST, "the buffer range must stay reserved"),
-        Ok(dirty) => panic!(
-            "the buffer range was given back while a read into it was in flight ({dirty} bytes landed in a \
-             mapping made after the drop)"
-        ),
-    }
-    assert_quiet_maps(addr, LEN);
-}
-
-/// After the group is unregistered (ring alive) and the handle dropped, the
-/// range is likewise reserved: an op that picked a buffer before the
-/// unregistration may still be writing.
-#[test]
-fn unregistered_buf_ring_buffers_stay_reserved() {
-    let mut ring = Ring::new(4).unwrap();
-    let br = ring.register_buf_ring(BufRingConfig::new(5, 4, 4096)).unwrap();
-    let addr = first_buffer_addr(br.entries_addr());
-    ring.unregister_buf_ring(br).unwrap();
-    assert_eq!(remap_and_watch(addr, 4 * 4096, Duration::ZERO), Err(Errno::EXIST));
-    assert_quiet_maps(addr, 4 * 4096);
-    // The ring and the group id still work.
-    let mut br = ring.register_buf_ring(BufRingConfig::new(5, 2, 64)).unwrap();
-    let mut pair = UnixStream::pair().unwrap();
-    pair.0.write_all(b"again").unwrap();
-    ring.submission().push(op::RecvProvided::new(pair.1.as_raw_fd(), 5).user_data(9)).unwrap();
-    let cqe = one_cqe(&mut ring);
-    // SAFETY: the kernel's completion of the recv above, from this group,
-    // passed once.
-    let (bid, data) = unsafe { br.completion(&cqe) }.expect("a buffer of group 5");
-    assert_eq!((bid, data), (0, &b"again"[..]));
-}
-
-/// The reserved range holds no memory: `/proc/self/maps` shows it as an
-/// inaccessible private mapping.
-fn assert_quiet_maps(addr: usize, len: usize) {
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-    let covering = maps.lines().find(|line| {
-        let range = line.split_whitespace().next().unwrap_or("");
-        let (lo, hi) = range.split_once('-').unwrap_or(("0", "0"));
-        let (lo, hi) = (usize::from_str_radix(lo, 16).unwrap(), usize::from_str_radix(hi, 16).unwrap());
-        lo <= addr && addr + len <= hi
-    });
-    let line = covering.unwrap_or_else(|| panic!("no mapping covers {addr:#x}+{len:#x}"));
-    assert!(line.split_whitespace().nth(1) == Some("---p"), "reserved as PROT_NONE: {line}");
-}
-
-/// Any safe `MSG_RING` can post a CQE that claims a provided buffer the
-/// kernel still holds: the kernel passes the flags through unchanged. This
-/// is why `BufRing::completion`, which trusts that claim, is `unsafe`.
-#[test]
-fn msg_ring_forges_a_buffer_completion() {
-    let mut ring = Ring::new(4).unwrap();
-    let br = ring.register_buf_ring(BufRingConfig::new(6, 2, 64)).unwrap();
-    let fd = ring.as_raw_fd();
-    let forged = abi::IORING_CQE_F_BUFFER | (1 << abi::IORING_CQE_BUFFER_SHIFT);
-    ring.submission().push(MsgRingData::new(fd, 64, 0xf00d).cqe_flags(forged).user_data(1)).unwrap();
-    ring.submit_and_wait(2).unwrap();
-    let cqes: Vec<Cqe> = ring.completion().drain().collect();
-    let fake = cqes.iter().find(|c| c.user_data == 0xf00d).expect("the message CQE");
-    assert_eq!(fake.buffer_id(), Some(1), "the kernel passed the buffer flag and id through: {fake:?}");
-    assert!(br.in_kernel(1), "yet buffer 1 was never picked");
-    assert_eq!(ring.buf_ring_head(6).unwrap(), 0, "the kernel took no entry");
-}
-
-// ---------------------------------------------------------------------------
-// Which ops are SafeOp
-// ---------------------------------------------------------------------------
-
 /// Autoref specialisation: `is_safe!(T)` is true exactly when `T: SafeOp`.
 struct Probe<T>(PhantomData<T>);
+
 trait ViaSafe {
     fn is_safe(&self) -> bool {
         true
     }
 }
+
 impl<T: SafeOp> ViaSafe for Probe<T> {}
 trait ViaBigSafe {
     fn is_safe(&self) -> bool {
         true
     }
 }
+
 trait ViaAny {
     fn is_safe(&self) -> bool {
         false
     }
 }
+
 impl<T> ViaAny for &Probe<T> {}
 
 macro_rules! is_safe {
@@ -213,6 +62,7 @@ macro_rules! is_safe {
 }
 
 struct BigProbe<T>(PhantomData<T>);
+
 impl<T: SafeBigOp> ViaBigSafe for BigProbe<T> {}
 impl<T> ViaAny for &BigProbe<T> {}
 
@@ -314,10 +164,6 @@ fn safe_op_is_exactly_the_pointer_free_ops() {
     let wrong: Vec<&str> = table.iter().filter(|(_, is, must)| is != must).map(|(name, ..)| *name).collect();
     assert!(wrong.is_empty(), "SafeOp markers wrong for {wrong:?}");
 }
-
-// ---------------------------------------------------------------------------
-// Every SQE field written
-// ---------------------------------------------------------------------------
 
 fn sqe_bytes(sqe: &Sqe) -> [u8; 64] {
     // SAFETY: `Sqe` is 64 bytes of plain integers without padding.
@@ -599,10 +445,6 @@ fn sqe128_slot_tail_is_cleared_for_64_byte_ops() {
     assert_eq!(one_cqe(&mut ring).res, 0);
 }
 
-// ---------------------------------------------------------------------------
-// Slot numbers at the end of the u32 range
-// ---------------------------------------------------------------------------
-
 /// `CloseFixed(u32::MAX)` used to encode slot + 1 with a wrapping add: 0,
 /// i.e. "no slot", so the kernel closed plain fd 0 instead. Now it names a
 /// slot no table has and the kernel refuses it; fd 0 stays open.
@@ -651,73 +493,4 @@ fn direct_slots_at_the_top_of_the_range_are_refused() {
         }
         assert!(res < 0, "Index({slot:#x}) must be refused, got {res}");
     }
-}
-
-// ---------------------------------------------------------------------------
-// Caller numbers that panicked or aborted
-// ---------------------------------------------------------------------------
-
-/// A CPU number near `usize::MAX` asked for a 2^61-byte mask (abort).
-#[test]
-fn iowq_affinity_with_a_huge_cpu_number_is_an_error() {
-    let ring = Ring::new(4).unwrap();
-    let err = ring.set_iowq_affinity(&[0, usize::MAX]).unwrap_err();
-    assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
-    assert!(err.to_string().contains("CPU numbers must be below"), "{err}");
-    // The ring is untouched and the call still works with real CPUs.
-    ring.set_iowq_affinity(&[0]).unwrap();
-    ring.clear_iowq_affinity().unwrap();
-    let _ = ring.set_iowq_max_workers(MaxWorkers::default()).unwrap();
-}
-
-/// A refill-ring size past 2^31 panicked in `next_power_of_two` (debug).
-#[test]
-fn zcrx_refill_count_without_a_power_of_two_is_an_error() {
-    let ring: Result<Ring<Sqe64, Cqe32>, _> = Builder::new(4).single_issuer().defer_taskrun().build();
-    let mut ring = match ring {
-        Ok(r) => r,
-        Err(e) => return skip(format!("no DEFER_TASKRUN + CQE32 ring here: {e}")),
-    };
-    let config = ZcrxConfig { if_idx: 1, rxq: 0, rq_entries: u32::MAX, area_len: 4096 };
-    let err = ring.register_zcrx_ifq(config).unwrap_err();
-    assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
-    assert!(err.to_string().contains("power of two"), "{err}");
-}
-
-// ---------------------------------------------------------------------------
-// A ring's own registered slot
-// ---------------------------------------------------------------------------
-
-/// `unregister_ring_fds` with the ring's own slot used to succeed: the ring
-/// then entered whatever ring took the slot next (here: `other`, which
-/// would have received this ring's submissions and registrations).
-#[test]
-fn a_rings_own_slot_cannot_be_unregistered_by_hand() {
-    let mut ring = Ring::new(4).unwrap();
-    common::nop_round_trip(&mut ring, 2, 1);
-    let Some(own) = ring.registered_index() else {
-        return skip("the ring fd was not registered (kernel before 5.18 or a full table)");
-    };
-    let err = ring.unregister_ring_fds(&[own]).unwrap_err();
-    assert!(err.to_string().contains("only slots returned by register_ring_fds"), "{err}");
-    // A slot registered by hand can be removed; the ring keeps working on
-    // its own slot.
-    let other: Ring = Builder::new(4).register_ring_fd(false).build().unwrap();
-    let slots = ring.register_ring_fds(&[other.fd().unwrap()]).unwrap();
-    assert_ne!(slots[0], own);
-    assert_eq!(ring.unregister_ring_fds(&slots).unwrap(), 1);
-    let err = ring.unregister_ring_fds(&slots).unwrap_err();
-    assert!(err.to_string().contains("only slots"), "a removed slot is not ours any more: {err}");
-    common::nop_round_trip(&mut ring, 4, 10);
-
-    // A REGISTERED_FD_ONLY ring lives only in its slot: pulling it would
-    // have freed the ring under its owner.
-    let only = Builder::<Sqe64, Cqe16>::new(4).registered_fd_only().build_allocated(Pages::Normal);
-    let mut only = match only {
-        Ok(r) => r,
-        Err(e) => return skip(format!("no REGISTERED_FD_ONLY ring here: {e}")),
-    };
-    let slot = only.registered_index().expect("a REGISTERED_FD_ONLY ring has a slot");
-    assert!(only.unregister_ring_fds(&[slot]).is_err());
-    common::nop_round_trip(&mut only, 3, 20);
 }

@@ -1,29 +1,23 @@
-//! The builders that close the gap to liburing 2.15's `io_uring_prep_*`
-//! helpers, each checked for its effect on the running kernel:
-//! `sendmsg_zc_fixed` (`SendMsgZc::fixed_buffer`), `cmd_getsockname`
-//! (`GetSockName`), `cmd_discard` (`BlockDiscard`), and `open` /
-//! `open_direct` (`OpenAt` with `AT_FDCWD`).
+//! `URING_CMD` ops: socket commands (queue sizes, socket options,
+//! getsockname/getpeername), the block discard command on a loop device,
+//! 80-byte commands in 128-byte SQEs, the encoding of each builder, and the
+//! refusal of opcodes newer than this kernel.
 
-mod op_util;
+mod common;
 
-use op_util::*;
+use common::*;
 use ringwise::op::{
-    self, BlockDiscard, DirectSlot, GetSockName, MsgHdr, OFlags, OpenAt, SendMsgZc, Target, Write, AT_FDCWD,
+    self, BlockDiscard, GetSockName, GetSockOpt, MsgHdr, Nop, Nop128, SendMsgZc, SetSockOpt, SocketQueue, Target,
+    UringCmd128, UringCmd80,
 };
-use ringwise::Ring;
+use ringwise::{Builder, Cqe16, Ring, Sqe128};
 use rustix::io::Errno;
-use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn errno(e: Errno) -> i32 {
-    -e.raw_os_error()
-}
 
 /// A connected loopback TCP pair: (client, server).
 fn tcp_pair() -> (TcpStream, TcpStream, TcpListener) {
@@ -31,80 +25,6 @@ fn tcp_pair() -> (TcpStream, TcpStream, TcpListener) {
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, _) = listener.accept().unwrap();
     (client, server, listener)
-}
-
-/// A `msghdr` over `iovs` (no name, no control data).
-fn msghdr(iovs: &mut [op::Iovec]) -> MsgHdr {
-    // SAFETY: msghdr is plain data; all-zero is "no name, no control".
-    let mut hdr: MsgHdr = unsafe { std::mem::zeroed() };
-    hdr.msg_iov = iovs.as_mut_ptr().cast();
-    hdr.msg_iovlen = iovs.len() as _;
-    hdr
-}
-
-/// Submit one zero-copy send and return its result CQE, after reaping the
-/// notification that follows it when the result says `MORE` (the kernel
-/// posts one even for some failed sends).
-fn zc_result(ring: &mut Ring) -> ringwise::Cqe {
-    let cqe = run(ring, 1)[0];
-    if cqe.more() {
-        let notif = collect(ring, 1)[0];
-        assert!(notif.is_notification() && notif.user_data == cqe.user_data, "{notif:?}");
-    }
-    cqe
-}
-
-#[test]
-fn sendmsg_zc_fixed_sends_from_the_registered_buffer() {
-    let (client, mut server, _listener) = tcp_pair();
-    let mut ring = Ring::new(8).unwrap();
-    let fixed: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();
-    register_buffers(&ring, &[iov(&fixed)]);
-
-    // Two iovecs at different places inside registered buffer 0.
-    let mut iovs = [iov(&fixed[100..400]), iov(&fixed[5000..5100])];
-    let hdr = msghdr(&mut iovs);
-    push!(ring, SendMsgZc::new(&client, &hdr).fixed_buffer(0).user_data(1));
-    let cqes = run(&mut ring, 1);
-    if cqes[0].res == errno(Errno::INVAL) {
-        skip("this kernel refuses SENDMSG_ZC with IORING_RECVSEND_FIXED_BUF (Linux 6.15 added it)");
-        return;
-    }
-    assert_eq!(cqes[0].res, 400, "{:?}", cqes[0]);
-    assert!(cqes[0].more(), "a zero-copy send announces its notification: {:?}", cqes[0]);
-    let notif = collect(&mut ring, 1);
-    assert!(notif[0].is_notification() && notif[0].user_data == 1, "{notif:?}");
-    let mut got = vec![0u8; 400];
-    server.read_exact(&mut got).unwrap();
-    let want: Vec<u8> = fixed[100..400].iter().chain(&fixed[5000..5100]).copied().collect();
-    assert_eq!(got, want, "the bytes sent are the registered buffer's");
-
-    // The fixed flag is really on the wire: memory outside the registered
-    // buffer is refused, although a plain SENDMSG_ZC would send it.
-    let outside = vec![0x5au8; 64];
-    let mut iovs = [iov(&outside)];
-    let hdr = msghdr(&mut iovs);
-    push!(ring, SendMsgZc::new(&client, &hdr).fixed_buffer(0).user_data(2));
-    let cqe = zc_result(&mut ring);
-    assert_eq!(cqe.res, errno(Errno::FAULT), "an iovec outside the registered buffer: {cqe:?}");
-    // So is a buffer index past the table.
-    push!(ring, SendMsgZc::new(&client, &hdr).fixed_buffer(1).user_data(3));
-    let cqe = zc_result(&mut ring);
-    assert_eq!(cqe.res, errno(Errno::FAULT), "buffer index 1 of a one-entry table: {cqe:?}");
-    // ... and `check` says so before the push.
-    let err = op::check(
-        &SendMsgZc::new(&client, &hdr).fixed_buffer(1),
-        &op::Limits { fixed_buffers: Some(1), ..Default::default() },
-    )
-    .unwrap_err();
-    assert!(matches!(err, ringwise::Error::OpIndexOutOfRange { index: 1, len: 1, .. }), "{err}");
-    // The same memory without the flag goes out.
-    push!(ring, SendMsgZc::new(&client, &hdr).user_data(4));
-    let cqes = run(&mut ring, 2);
-    assert_eq!(cqes[0].res, 64, "{cqes:?}");
-    let mut got = [0u8; 64];
-    server.read_exact(&mut got).unwrap();
-    assert_eq!(got, [0x5a; 64]);
 }
 
 /// Decode an IPv4/IPv6 `sockaddr` the kernel wrote.
@@ -257,60 +177,6 @@ fn block_discard_zeroes_the_range_of_a_loop_device() {
     dev.flush().unwrap();
 }
 
-/// `path` relative to the current directory (climbing to `/` first), so an
-/// open that resolves it from anywhere but the cwd fails.
-fn relative_to_cwd(path: &Path) -> CString {
-    let cwd = std::env::current_dir().unwrap();
-    let up = "../".repeat(cwd.components().count().saturating_sub(1));
-    let rel = format!("{up}{}", path.strip_prefix("/").unwrap().display());
-    assert!(!rel.starts_with('/'));
-    CString::new(rel).unwrap()
-}
-
-#[test]
-fn open_and_open_direct_resolve_from_the_current_directory() {
-    let dir = TempDir::new("open-cwd");
-    let mut ring = Ring::new(8).unwrap();
-
-    // io_uring_prep_open: OPENAT with AT_FDCWD and a relative path.
-    let path = dir.path().join("plain");
-    let rel = relative_to_cwd(&path);
-    let flags = OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC;
-    push!(ring, OpenAt::new(AT_FDCWD, &rel, flags).mode(op::Mode::from_bits_retain(0o600)).user_data(1));
-    let fd = run(&mut ring, 1)[0].res;
-    assert!(fd >= 0, "open: {fd}");
-    // SAFETY: the kernel just returned this descriptor to us.
-    let file = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut f = File::from(file);
-    f.write_all(b"via AT_FDCWD").unwrap();
-    assert_eq!(std::fs::read(&path).unwrap(), b"via AT_FDCWD");
-
-    // The same relative path from another directory fd names nothing (one
-    // deep enough that the `..`s do not all stop at `/`).
-    let deep = dir.path().join("a/b/c/d/e/f/g/h");
-    std::fs::create_dir_all(&deep).unwrap();
-    let elsewhere = File::open(&deep).unwrap();
-    push!(ring, OpenAt::new(elsewhere.as_raw_fd(), &rel, OFlags::RDONLY).user_data(2));
-    assert_eq!(run(&mut ring, 1)[0].res, errno(Errno::NOENT));
-
-    // io_uring_prep_open_direct: into slot 1 of the registered table.
-    register_files(&ring, &[-1, -1]);
-    let path = dir.path().join("direct");
-    let rel = relative_to_cwd(&path);
-    push!(
-        ring,
-        OpenAt::new(AT_FDCWD, &rel, OFlags::CREATE | OFlags::WRONLY)
-            .mode(op::Mode::from_bits_retain(0o600))
-            .direct(DirectSlot::Index(1))
-            .user_data(3)
-    );
-    assert_eq!(run(&mut ring, 1)[0].res, 0, "open_direct into slot 1");
-    let data = *b"written through fixed slot 1";
-    push!(ring, Write::new(Target::Fixed(1), data.as_ptr(), data.len() as u32).offset(0).user_data(4));
-    assert_eq!(run(&mut ring, 1)[0].res, data.len() as i32);
-    assert_eq!(std::fs::read(&path).unwrap(), data);
-}
-
 #[test]
 fn new_builders_fill_the_sqe_fields_the_kernel_reads() {
     // The kernel rejects stray fields (ioprio, len, op_flags, file_index for
@@ -336,4 +202,138 @@ fn new_builders_fill_the_sqe_fields_the_kernel_reads() {
     assert_eq!(sqe.ioprio as u32, linux_raw_sys::io_uring::IORING_RECVSEND_FIXED_BUF);
     SendMsgZc::new(4, &hdr).prepare(&mut sqe);
     assert_eq!((sqe.ioprio, sqe.buf_index), (0, 0));
+}
+
+#[test]
+fn big_sqes_carry_the_80_byte_command_and_newer_opcodes_refuse_cleanly() {
+    let mut ring: Ring<Sqe128, Cqe16> = Builder::new(4).build().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut b = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (a, _) = listener.accept().unwrap();
+    std::io::Write::write_all(&mut b, b"12345").unwrap();
+    while rustix::io::ioctl_fionread(&a).unwrap() < 5 {
+        std::thread::yield_now();
+    }
+    // SIOCINQ through the generic 80-byte command builder: the command area
+    // is unused by socket commands, but the whole 128-byte slot is written.
+    let mut cmd = [0u8; op::CMD80_BYTES];
+    cmd[79] = 0xff;
+    let siocinq = linux_raw_sys::io_uring::io_uring_socket_op::SOCKET_URING_OP_SIOCINQ as u32;
+    // SAFETY: the command area holds no pointers.
+    unsafe { ring.submission().push_big_unchecked(UringCmd80::new(&a, siocinq, cmd).user_data(1)) }.unwrap();
+    ring.submission().push(Nop::new().user_data(2)).unwrap();
+    let cqes = run(&mut ring, 2);
+    assert_eq!(by_ud(&cqes, 1).res, 5, "SIOCINQ via a 128-byte SQE");
+    assert_eq!(by_ud(&cqes, 2).res, 0);
+
+    let probe = ringwise::probe::Probe::of(&ring).unwrap();
+    if probe.supports(op::opcode::NOP128) {
+        ring.submission().push_big(Nop128::new().user_data(3)).unwrap();
+        assert_eq!(run(&mut ring, 1)[0].res, 0);
+        return skip("this kernel has NOP128; its refusal cannot be shown");
+    }
+    // Each fails to prepare, which ends that submit (no SUBMIT_ALL), so one
+    // at a time.
+    ring.submission().push_big(Nop128::new().user_data(3)).unwrap();
+    let c = run(&mut ring, 1)[0];
+    assert_eq!((c.user_data, c.res), (3, errno(Errno::INVAL)), "NOP128 is unknown to this kernel");
+    // SAFETY: no pointers in the command.
+    unsafe { ring.submission().push_big_unchecked(UringCmd128::new(&a, siocinq, [0; 80]).user_data(4)) }.unwrap();
+    let c = run(&mut ring, 1)[0];
+    assert_eq!((c.user_data, c.res), (4, errno(Errno::INVAL)), "URING_CMD128 is unknown to this kernel");
+    let limits = op::Limits { probe: Some(&probe), ..Default::default() };
+    let err = op::check(&UringCmd128::new(&a, siocinq, [0; 80]), &limits).unwrap_err();
+    assert!(err.to_string().contains("URING_CMD128") && err.to_string().contains("6.19"), "{err}");
+}
+
+#[test]
+fn socket_commands_queue_sizes_and_sockopts() {
+    // Unix sockets have no protocol ioctl (EOPNOTSUPP); TCP has both queues.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    client.set_nonblocking(true).unwrap();
+    let chunk = vec![3u8; 65536];
+    let mut sent = 0usize;
+    // Fill the server's receive queue and the client's send queue.
+    for _ in 0..4096 {
+        match (&client).write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // Loopback delivery is asynchronous: wait (bounded) until the receive
+    // queue stops growing, so that the two measurements below agree.
+    let mut last = usize::MAX;
+    for _ in 0..200 {
+        let now = rustix::io::ioctl_fionread(&server).unwrap() as usize;
+        if now == last {
+            break;
+        }
+        last = now;
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut ring = Ring::new(8).unwrap();
+    ring.submission().push(SocketQueue::inq(&server).user_data(1)).unwrap();
+    ring.submission().push(SocketQueue::outq(&client).user_data(2)).unwrap();
+    let cqes = run(&mut ring, 2);
+    if by_ud(&cqes, 1).res == errno(Errno::OPNOTSUPP) {
+        return skip("socket uring_cmd needs Linux 6.7");
+    }
+    let (inq, outq) = (by_ud(&cqes, 1).res, by_ud(&cqes, 2).res);
+    assert_eq!(inq as usize, rustix::io::ioctl_fionread(&server).unwrap() as usize, "SIOCINQ = FIONREAD");
+    assert!(inq > 0 && outq > 0, "inq {inq} outq {outq}");
+    // Every byte sent is unread at the server or unacknowledged at the client
+    // (bytes received but not yet acked count in both).
+    assert!(inq as usize <= sent && inq as usize + outq as usize >= sent, "inq {inq} outq {outq} sent {sent}");
+    // Drain: both queues empty.
+    server.set_nonblocking(false).unwrap();
+    let mut sink = vec![0u8; sent];
+    (&server).read_exact(&mut sink).unwrap();
+    // The client's queue empties once the server's ACKs arrive: poll for it
+    // through the ring (bounded), then both queues must read 0.
+    let mut queues = (-1, -1);
+    for _ in 0..200 {
+        ring.submission().push(SocketQueue::inq(&server).user_data(3)).unwrap();
+        ring.submission().push(SocketQueue::outq(&client).user_data(4)).unwrap();
+        let cqes = run(&mut ring, 2);
+        queues = (by_ud(&cqes, 3).res, by_ud(&cqes, 4).res);
+        if queues == (0, 0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(queues, (0, 0));
+
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let want: i32 = 65536;
+    push!(
+        ring,
+        SetSockOpt::new(
+            &tcp,
+            linux_raw_sys::net::SOL_SOCKET,
+            linux_raw_sys::net::SO_RCVBUF,
+            (&want as *const i32).cast(),
+            4
+        )
+        .user_data(5)
+    );
+    assert_eq!(run(&mut ring, 1)[0].res, 0);
+    let mut value: i32 = 0;
+    push!(
+        ring,
+        GetSockOpt::new(
+            &tcp,
+            linux_raw_sys::net::SOL_SOCKET,
+            linux_raw_sys::net::SO_RCVBUF,
+            (&mut value as *mut i32).cast(),
+            4
+        )
+        .user_data(6)
+    );
+    assert_eq!(run(&mut ring, 1)[0].res, 4, "getsockopt returns the option length");
+    let via_syscall = rustix::net::sockopt::socket_recv_buffer_size(&tcp).unwrap();
+    assert_eq!(value as usize, via_syscall);
+    assert_eq!(value, 2 * want, "the kernel doubles SO_RCVBUF");
 }

@@ -1,23 +1,16 @@
-//! Helpers for the `op_*` tests: run SQEs and collect their CQEs, temporary
-//! directories, and the minimal registrations (files, buffers, buffer rings)
-//! the ops need, done with `register_raw`.
-#![allow(dead_code)]
+//! Helpers for the op tests: run SQEs and collect their CQEs, push
+//! pointer-carrying ops, temporary directories, and the minimal
+//! registrations (files, buffers) the ops need, done with `register_raw`.
 
 use ringwise::op::Iovec;
-use ringwise::{Cqe, CqeSize, Mapping, Ring, SqeSize};
+use ringwise::{Cqe, CqeSize, Ring, SqeSize};
 use std::ffi::CString;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU16, Ordering as AtomicOrdering};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use linux_raw_sys::io_uring::io_uring_register_op as reg;
-
-/// Print why a test does not run its checks on this machine.
-pub fn skip(reason: impl std::fmt::Display) {
-    eprintln!("skipped: {reason}");
-}
 
 /// Submit what is queued and collect exactly `n` CQEs (16-byte parts),
 /// waiting at most 10 s in total.
@@ -114,78 +107,6 @@ pub fn register_buffers<S: SqeSize, C: CqeSize>(ring: &Ring<S, C>, bufs: &[Iovec
     // until the ring is dropped.
     unsafe { ring.register_raw(reg::IORING_REGISTER_BUFFERS as u32, bufs.as_ptr().cast(), bufs.len() as u32) }
         .expect("register buffers");
-}
-
-/// A provided-buffer ring (`IORING_REGISTER_PBUF_RING`) of `count` buffers
-/// of `size` bytes, all handed to the kernel at creation.
-pub struct BufRing {
-    ring_mem: Mapping,
-    pub data: Vec<u8>,
-    pub size: usize,
-    pub count: u16,
-    pub group: u16,
-    tail: u16,
-}
-
-#[repr(C)]
-struct BufReg {
-    ring_addr: u64,
-    ring_entries: u32,
-    bgid: u16,
-    flags: u16,
-    resv: [u64; 3],
-}
-
-impl BufRing {
-    pub fn new<S: SqeSize, C: CqeSize>(ring: &Ring<S, C>, group: u16, count: u16, size: usize) -> BufRing {
-        assert!(count.is_power_of_two());
-        let ring_mem = Mapping::anonymous((count as usize * 16).max(4096)).expect("mmap buffer ring");
-        let reg = BufReg {
-            ring_addr: ring_mem.as_ptr() as u64,
-            ring_entries: count as u32,
-            bgid: group,
-            flags: 0,
-            resv: [0; 3],
-        };
-        // SAFETY: `reg` describes a page-aligned mapping of `count` entries
-        // that lives as long as the BufRing, which the tests keep until the
-        // ring is dropped or the group is unregistered.
-        unsafe { ring.register_raw(reg::IORING_REGISTER_PBUF_RING as u32, (&reg as *const BufReg).cast(), 1) }
-            .expect("register buffer ring");
-        let mut b = BufRing { ring_mem, data: vec![0u8; size * count as usize], size, count, group, tail: 0 };
-        for id in 0..count {
-            b.add(id);
-        }
-        b.publish();
-        b
-    }
-
-    /// Put buffer `id` back at the tail (not yet visible to the kernel).
-    pub fn add(&mut self, id: u16) {
-        let slot = (self.tail & (self.count - 1)) as usize;
-        let addr = self.data.as_mut_ptr() as u64 + id as u64 * self.size as u64;
-        // SAFETY: slot < count entries of 16 bytes each in our mapping.
-        unsafe {
-            let e = self.ring_mem.as_ptr().add(slot * 16);
-            e.cast::<u64>().write(addr);
-            e.add(8).cast::<u32>().write(self.size as u32);
-            e.add(12).cast::<u16>().write(id);
-        }
-        self.tail = self.tail.wrapping_add(1);
-    }
-
-    /// Make added buffers visible (release store of the tail, which lives
-    /// in the `resv` field of entry 0, at byte 14).
-    pub fn publish(&self) {
-        // SAFETY: byte 14 of the mapping is the u16 tail, 2-aligned.
-        let tail = unsafe { &*self.ring_mem.as_ptr().add(14).cast::<AtomicU16>() };
-        tail.store(self.tail, AtomicOrdering::Release);
-    }
-
-    /// The bytes of buffer `id`.
-    pub fn buf(&self, id: u16) -> &[u8] {
-        &self.data[id as usize * self.size..(id as usize + 1) * self.size]
-    }
 }
 
 /// Whether the kernel's probe has `opcode`.

@@ -1,21 +1,18 @@
-//! Ring-to-ring messages, futexes, child processes, 128-byte SQEs, and the
-//! opcode catalog checked against this kernel's probe.
+//! Ops that synchronise rings, threads and processes: ring-to-ring
+//! messages (data and registered files), futex wait/wake/waitv, and waitid
+//! on a child process.
 
-mod op_util;
+mod common;
 
-use op_util::*;
+use common::*;
 use ringwise::op::{
-    self, DirectSlot, FutexWait, FutexWaitv, FutexWaitvEntry, FutexWake, IdType, MsgRingData, MsgRingFd, Nop, Nop128,
-    Read, SigInfo, Target, UringCmd128, UringCmd80, WaitId, WaitOptions, CATALOG,
+    self, DirectSlot, FutexWait, FutexWaitv, FutexWaitvEntry, FutexWake, IdType, MsgRingData, MsgRingFd, Read, SigInfo,
+    Target, WaitId, WaitOptions,
 };
-use ringwise::{Builder, Cqe16, Ring, Sqe128};
+use ringwise::Ring;
 use rustix::io::Errno;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::AtomicU32;
-
-fn errno(e: Errno) -> i32 {
-    -e.raw_os_error()
-}
 
 #[test]
 fn msg_ring_posts_data_with_flags_and_can_skip_the_source_cqe() {
@@ -139,6 +136,8 @@ fn waitid_reaps_a_child_and_reports_its_status() {
     }
     let child = std::process::Command::new("/bin/sh").args(["-c", "exit 7"]).spawn().unwrap();
     let pid = child.id() as i32;
+    // SAFETY: `siginfo_t` is integers (a union of them); all-zero bytes are a
+    // valid value.
     let mut info: SigInfo = unsafe { std::mem::zeroed() };
     let mut ring = Ring::new(2).unwrap();
     push!(ring, WaitId::new(IdType::Pid(pid), WaitOptions::EXITED, &mut info).user_data(1));
@@ -154,90 +153,4 @@ fn waitid_reaps_a_child_and_reports_its_status() {
     push!(ring, WaitId::new(IdType::Pid(pid), WaitOptions::EXITED | WaitOptions::NOHANG, &mut info).user_data(2));
     assert_eq!(run(&mut ring, 1)[0].res, errno(Errno::CHILD));
     std::mem::forget(child);
-}
-
-#[test]
-fn big_sqes_carry_the_80_byte_command_and_newer_opcodes_refuse_cleanly() {
-    let mut ring: Ring<Sqe128, Cqe16> = Builder::new(4).build().unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut b = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (a, _) = listener.accept().unwrap();
-    std::io::Write::write_all(&mut b, b"12345").unwrap();
-    while rustix::io::ioctl_fionread(&a).unwrap() < 5 {
-        std::thread::yield_now();
-    }
-    // SIOCINQ through the generic 80-byte command builder: the command area
-    // is unused by socket commands, but the whole 128-byte slot is written.
-    let mut cmd = [0u8; op::CMD80_BYTES];
-    cmd[79] = 0xff;
-    let siocinq = linux_raw_sys::io_uring::io_uring_socket_op::SOCKET_URING_OP_SIOCINQ as u32;
-    // SAFETY: the command area holds no pointers.
-    unsafe { ring.submission().push_big_unchecked(UringCmd80::new(&a, siocinq, cmd).user_data(1)) }.unwrap();
-    ring.submission().push(Nop::new().user_data(2)).unwrap();
-    let cqes = run(&mut ring, 2);
-    assert_eq!(by_ud(&cqes, 1).res, 5, "SIOCINQ via a 128-byte SQE");
-    assert_eq!(by_ud(&cqes, 2).res, 0);
-
-    let probe = ringwise::probe::Probe::of(&ring).unwrap();
-    if probe.supports(op::opcode::NOP128) {
-        ring.submission().push_big(Nop128::new().user_data(3)).unwrap();
-        assert_eq!(run(&mut ring, 1)[0].res, 0);
-        return skip("this kernel has NOP128; its refusal cannot be shown");
-    }
-    // Each fails to prepare, which ends that submit (no SUBMIT_ALL), so one
-    // at a time.
-    ring.submission().push_big(Nop128::new().user_data(3)).unwrap();
-    let c = run(&mut ring, 1)[0];
-    assert_eq!((c.user_data, c.res), (3, errno(Errno::INVAL)), "NOP128 is unknown to this kernel");
-    // SAFETY: no pointers in the command.
-    unsafe { ring.submission().push_big_unchecked(UringCmd128::new(&a, siocinq, [0; 80]).user_data(4)) }.unwrap();
-    let c = run(&mut ring, 1)[0];
-    assert_eq!((c.user_data, c.res), (4, errno(Errno::INVAL)), "URING_CMD128 is unknown to this kernel");
-    let limits = op::Limits { probe: Some(&probe), ..Default::default() };
-    let err = op::check(&UringCmd128::new(&a, siocinq, [0; 80]), &limits).unwrap_err();
-    assert!(err.to_string().contains("URING_CMD128") && err.to_string().contains("6.19"), "{err}");
-}
-
-fn release_at_least(since: &str, release: (u32, u32)) -> bool {
-    let mut it = since.split('.').map(|p| p.parse::<u32>().unwrap());
-    let want = (it.next().unwrap(), it.next().unwrap());
-    release >= want
-}
-
-#[test]
-fn catalog_matches_the_kernel_probe() {
-    let probe = ringwise::probe::Probe::new().unwrap();
-    let rel = ringwise::probe::kernel_release();
-    let mut parts =
-        rel.split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty()).map(|p| p.parse::<u32>().unwrap());
-    let release = (parts.next().unwrap(), parts.next().unwrap());
-    assert_eq!(CATALOG.len(), 65);
-    let mut table = String::from(
-        "| # | opcode | ringwise builder | liburing helpers | since | this kernel |\n|---|---|---|---|---|---|\n",
-    );
-    for info in CATALOG {
-        let supported = probe.supports(info.opcode);
-        assert_eq!(
-            supported,
-            release_at_least(info.since, release),
-            "{} (since {}) vs probe on {rel}",
-            info.name,
-            info.since
-        );
-        let helpers = if info.liburing.is_empty() { "(none)".to_string() } else { info.liburing.join(", ") };
-        let builders: Vec<String> = info.builders.iter().map(|b| format!("`op::{b}`")).collect();
-        table += &format!(
-            "| {} | `{}` | {} | {} | {} | {} |\n",
-            info.opcode,
-            info.name,
-            builders.join(", "),
-            helpers,
-            info.since,
-            if supported { "yes" } else { "no" }
-        );
-    }
-    assert_eq!(probe.last_op() as usize + 1, CATALOG.iter().filter(|i| probe.supports(i.opcode)).count());
-    if let Ok(path) = std::env::var("RINGWISE_OPCODE_TABLE") {
-        std::fs::write(path, format!("Probed on Linux {rel}.\n\n{table}")).unwrap();
-    }
 }
