@@ -53,14 +53,14 @@ fn getsockname_and_getpeername_as_socket_commands() {
     let mut local_len = local.len() as u32;
     let mut peer = [0u8; 128];
     let mut peer_len = peer.len() as u32;
-    // SAFETY: `client` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
         GetSockName::new(unsafe { Target::from_fd(client.as_fd()) }, local.as_mut_ptr(), &mut local_len).user_data(1)
     );
-    // SAFETY: `client` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
         GetSockName::new(unsafe { Target::from_fd(client.as_fd()) }, peer.as_mut_ptr(), &mut peer_len)
             .peer()
             .user_data(2)
@@ -85,9 +85,9 @@ fn getsockname_and_getpeername_as_socket_commands() {
     // A short buffer gets a truncated address and the full length.
     let mut short = [0u8; 4];
     let mut short_len = 4u32;
-    // SAFETY: `client` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
         GetSockName::new(unsafe { Target::from_fd(client.as_fd()) }, short.as_mut_ptr(), &mut short_len).user_data(3)
     );
     assert_eq!(run(&mut ring, 1)[0].res, 0);
@@ -96,9 +96,9 @@ fn getsockname_and_getpeername_as_socket_commands() {
 
     // getpeername on an unconnected socket: -ENOTCONN.
     let lone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    // SAFETY: `lone` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `lone` stays open until this test has reaped the op's CQE.
         GetSockName::new(unsafe { Target::from_fd(lone.as_fd()) }, peer.as_mut_ptr(), &mut peer_len)
             .peer()
             .user_data(4)

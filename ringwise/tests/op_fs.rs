@@ -32,9 +32,9 @@ fn openat_write_statx_close() {
     );
     let fd = owned(run(&mut ring, 1)[0].res);
     let data = b"written through io_uring";
-    // SAFETY: `fd` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `fd` stays open until this test has reaped the op's CQE.
         Write::new(unsafe { Target::from_fd(fd.as_fd()) }, data.as_ptr(), data.len() as u32).offset(0).user_data(2)
     );
     assert_eq!(run(&mut ring, 1)[0].res, data.len() as i32);
@@ -171,8 +171,8 @@ fn fallocate_ftruncate_fadvise_sync_range() {
         .push(Fallocate::new(unsafe { Target::from_fd(file.as_fd()) }, 0, 65536).user_data(1).flags(SqeFlags::IO_LINK))
         .unwrap();
     ring.submission()
-        // SAFETY: `file` stays open until this test has reaped the op's CQE.
         .push(
+            // SAFETY: `file` stays open until this test has reaped the op's CQE.
             Fadvise::new(unsafe { Target::from_fd(file.as_fd()) }, 0, 65536, Advice::Sequential)
                 .user_data(2)
                 .flags(SqeFlags::IO_LINK),
@@ -180,8 +180,8 @@ fn fallocate_ftruncate_fadvise_sync_range() {
         .unwrap();
     ring.submission()
         .push(
-            // SAFETY: `file` stays open until this test has reaped the op's CQE.
             SyncFileRange::new(
+                // SAFETY: `file` stays open until this test has reaped the op's CQE.
                 unsafe { Target::from_fd(file.as_fd()) },
                 0,
                 4096,
@@ -195,8 +195,8 @@ fn fallocate_ftruncate_fadvise_sync_range() {
     assert_eq!(file.metadata().unwrap().len(), 65536, "fallocate extended the file");
     // KEEP_SIZE allocates without growing.
     ring.submission()
-        // SAFETY: `file` stays open until this test has reaped the op's CQE.
         .push(
+            // SAFETY: `file` stays open until this test has reaped the op's CQE.
             Fallocate::new(unsafe { Target::from_fd(file.as_fd()) }, 65536, 4096)
                 .mode(linux_raw_sys::general::FALLOC_FL_KEEP_SIZE)
                 .user_data(4),
@@ -247,9 +247,9 @@ fn xattrs_by_fd_and_by_path() {
     }
     assert_eq!(res, 0);
     let mut got = [0u8; 32];
-    // SAFETY: `file` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
         FGetXattr::new(unsafe { Target::from_fd(file.as_fd()) }, c"user.ringwise", got.as_mut_ptr(), 32).user_data(2)
     );
     assert_eq!(run(&mut ring, 1)[0].res, v1.len() as i32);
@@ -266,9 +266,9 @@ fn xattrs_by_fd_and_by_path() {
     push!(ring, GetXattr::new(&path, c"user.ringwise", got2.as_mut_ptr(), 32).user_data(4));
     assert_eq!(run(&mut ring, 1)[0].res, v2.len() as i32);
     assert_eq!(&got2[..v2.len()], v2);
-    // SAFETY: `file` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
         FSetXattr::new(unsafe { Target::from_fd(file.as_fd()) }, c"user.ringwise", v1.as_ptr(), 1)
             .xattr_flags(XattrFlags::CREATE)
             .user_data(5)

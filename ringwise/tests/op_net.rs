@@ -39,9 +39,9 @@ fn tcp_socket_bind_listen_connect_accept_send_recv_shutdown() {
     let client = owned(by_ud(&cqes, 2).res);
     let any = sockaddr_in("127.0.0.1:0".parse().unwrap());
     if supports(op::opcode::BIND) {
-        // SAFETY: `server` stays open until this test has reaped the op's CQE.
         push!(
             ring,
+            // SAFETY: `server` stays open until this test has reaped the op's CQE.
             Bind::new(unsafe { Target::from_fd(server.as_fd()) }, &any as *const _ as *const u8, SIN_LEN)
                 .user_data(3)
                 .flags(SqeFlags::IO_LINK)
@@ -57,9 +57,9 @@ fn tcp_socket_bind_listen_connect_accept_send_recv_shutdown() {
     let addr = v4(listener.local_addr().unwrap());
     assert_ne!(addr.port(), 0, "bind gave the socket a port");
     let dest = sockaddr_in(addr);
-    // SAFETY: `client` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
         Connect::new(unsafe { Target::from_fd(client.as_fd()) }, &dest as *const _ as *const u8, SIN_LEN).user_data(5)
     );
     let mut peer = linux_raw_sys::net::sockaddr_in {
@@ -84,9 +84,9 @@ fn tcp_socket_bind_listen_connect_accept_send_recv_shutdown() {
     assert_eq!(peer_len, SIN_LEN);
 
     let msg = b"over loopback tcp";
-    // SAFETY: `client` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
         Send::new(unsafe { Target::from_fd(client.as_fd()) }, msg.as_ptr(), msg.len() as u32)
             .user_data(7)
             .flags(SqeFlags::IO_LINK)
@@ -98,9 +98,9 @@ fn tcp_socket_bind_listen_connect_accept_send_recv_shutdown() {
     let cqes = run(&mut ring, 2);
     assert_eq!((by_ud(&cqes, 7).res, by_ud(&cqes, 8).res), (msg.len() as i32, 0));
     let mut buf = [0u8; 64];
-    // SAFETY: `conn` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `conn` stays open until this test has reaped the op's CQE.
         Recv::new(unsafe { Target::from_fd(conn.as_fd()) }, buf.as_mut_ptr(), 64)
             .msg_flags(op::MsgFlags::WAITALL)
             .user_data(9)
@@ -222,9 +222,9 @@ fn udp_sendto_and_recvmsg_report_the_source() {
     let mut ring = Ring::new(4).unwrap();
     let dest = sockaddr_in(v4(rx.local_addr().unwrap()));
     let msg = b"datagram";
-    // SAFETY: `tx` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `tx` stays open until this test has reaped the op's CQE.
         Send::new(unsafe { Target::from_fd(tx.as_fd()) }, msg.as_ptr(), 8)
             .to(&dest as *const _ as *const u8, SIN_LEN as u16)
             .user_data(1)
@@ -382,9 +382,9 @@ fn zero_copy_sends_post_a_notification() {
     let (mut server, _) = listener.accept().unwrap();
     let mut ring = Ring::new(8).unwrap();
     let msg = vec![7u8; 3000];
-    // SAFETY: `client` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
         SendZc::new(unsafe { Target::from_fd(client.as_fd()) }, msg.as_ptr(), 3000).report_usage().user_data(1)
     );
     let cqes = run(&mut ring, 2);
@@ -400,9 +400,9 @@ fn zero_copy_sends_post_a_notification() {
     // From a registered buffer.
     let fixed = vec![9u8; 4096];
     register_buffers(&ring, &[iov(&fixed)]);
-    // SAFETY: `client` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
         SendZc::new(unsafe { Target::from_fd(client.as_fd()) }, fixed[100..].as_ptr(), 500)
             .fixed_buffer(0)
             .user_data(2)

@@ -102,10 +102,10 @@ fn epoll_ctl_and_epoll_wait() {
     let efd = rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC).unwrap();
     let mut ring = Ring::new(4).unwrap();
     let ev = EpollEvent { events: linux_raw_sys::general::EPOLLIN, data: 77 };
-    // SAFETY: `ep` stays open until this test has reaped the op's CQE.
     push!(
         ring,
         EpollCtl::new(
+            // SAFETY: `ep` stays open until this test has reaped the op's CQE.
             unsafe { Target::from_fd(ep.as_fd()) },
             efd.as_raw_fd(),
             linux_raw_sys::general::EPOLL_CTL_ADD,
@@ -129,8 +129,8 @@ fn epoll_ctl_and_epoll_wait() {
     assert!(events & linux_raw_sys::general::EPOLLIN != 0);
     push!(
         ring,
-        // SAFETY: `ep` stays open until this test has reaped the op's CQE.
         EpollCtl::new(
+            // SAFETY: `ep` stays open until this test has reaped the op's CQE.
             unsafe { Target::from_fd(ep.as_fd()) },
             efd.as_raw_fd(),
             linux_raw_sys::general::EPOLL_CTL_DEL,
@@ -235,9 +235,9 @@ fn link_timeout_cancels_a_stuck_op_and_is_cancelled_by_a_fast_one() {
     let mut ring = Ring::new(8).unwrap();
     let mut buf = [0u8; 4];
     let t = ts(20);
-    // SAFETY: `r` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `r` stays open until this test has reaped the op's CQE.
         Read::new(unsafe { Target::from_fd(r.as_fd()) }, buf.as_mut_ptr(), 4).user_data(1).flags(SqeFlags::IO_LINK)
     );
     push!(ring, LinkTimeout::new(&t).user_data(2));
@@ -254,9 +254,9 @@ fn link_timeout_cancels_a_stuck_op_and_is_cancelled_by_a_fast_one() {
     // Re-arm a long link timeout to fire almost at once.
     let long = ts(10_000);
     let short = ts(1);
-    // SAFETY: `r` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `r` stays open until this test has reaped the op's CQE.
         Read::new(unsafe { Target::from_fd(r.as_fd()) }, buf.as_mut_ptr(), 4).user_data(5).flags(SqeFlags::IO_LINK)
     );
     push!(ring, LinkTimeout::new(&long).user_data(6));

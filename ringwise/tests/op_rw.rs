@@ -35,18 +35,18 @@ fn write_then_read_round_trip_at_offsets() {
     let file = temp_file(&dir, "f", &[]);
     let mut ring = Ring::new(8).unwrap();
     let data = b"hello, io_uring world";
-    // SAFETY: `file` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
         Write::new(unsafe { Target::from_fd(file.as_fd()) }, data.as_ptr(), data.len() as u32)
             .offset(100)
             .user_data(1)
             .flags(SqeFlags::IO_LINK)
     );
     let mut back = [0u8; 21];
-    // SAFETY: `file` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
         Read::new(unsafe { Target::from_fd(file.as_fd()) }, back.as_mut_ptr(), back.len() as u32)
             .offset(100)
             .user_data(2)
@@ -67,9 +67,9 @@ fn read_at_file_position_advances_it() {
     let mut ring = Ring::new(4).unwrap();
     let mut a = [0u8; 3];
     let mut b = [0u8; 3];
-    // SAFETY: `file` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
         Read::new(unsafe { Target::from_fd(file.as_fd()) }, a.as_mut_ptr(), 3).user_data(1).flags(SqeFlags::IO_LINK)
     );
     // SAFETY: `file` stays open until this test has reaped the op's CQE.
@@ -86,9 +86,9 @@ fn vectored_write_and_read() {
     let mut ring = Ring::new(4).unwrap();
     let parts: [&[u8]; 3] = [b"one ", b"two ", b"three"];
     let iovs: Vec<_> = parts.iter().map(|p| iov(p)).collect();
-    // SAFETY: `file` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
         Writev::new(unsafe { Target::from_fd(file.as_fd()) }, iovs.as_ptr(), 3)
             .offset(0)
             .rw_flags(RwFlags::DSYNC)
@@ -115,18 +115,18 @@ fn fixed_buffers_read_write_and_vectored() {
     bufs[0][..5].copy_from_slice(b"fixed");
     let table: Vec<_> = bufs.iter().map(|b| iov(b)).collect();
     register_buffers(&ring, &table);
-    // SAFETY: `file` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
         Write::new(unsafe { Target::from_fd(file.as_fd()) }, bufs[0].as_ptr(), 5)
             .offset(0)
             .fixed_buffer(0)
             .user_data(1)
     );
     assert_eq!(run(&mut ring, 1)[0].res, 5);
-    // SAFETY: `file` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
         Read::new(unsafe { Target::from_fd(file.as_fd()) }, bufs[1].as_mut_ptr(), 5)
             .offset(0)
             .fixed_buffer(1)
@@ -142,17 +142,17 @@ fn fixed_buffers_read_write_and_vectored() {
     bufs[0][100..104].copy_from_slice(b"ABCD");
     bufs[0][200..204].copy_from_slice(b"EFGH");
     let wv = [iov(&bufs[0][100..104]), iov(&bufs[0][200..204])];
-    // SAFETY: `file` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
         Writev::new(unsafe { Target::from_fd(file.as_fd()) }, wv.as_ptr(), 2).offset(10).fixed_buffer(0).user_data(3)
     );
     let c = run(&mut ring, 1)[0];
     assert_eq!((c.user_data, c.res), (3, 8));
     let rv = [iov(&bufs[1][300..302]), iov(&bufs[1][400..406])];
-    // SAFETY: `file` stays open until this test has reaped the op's CQE.
     push!(
         ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
         Readv::new(unsafe { Target::from_fd(file.as_fd()) }, rv.as_ptr(), 2).offset(10).fixed_buffer(1).user_data(4)
     );
     assert_eq!(run(&mut ring, 1)[0].res, 8);
@@ -184,8 +184,8 @@ fn check_refuses_fixed_buffer_past_the_table_and_unknown_opcodes() {
     )
     .unwrap_err();
     assert!(matches!(err, Error::OpInvalid { .. }), "{err}");
-    // SAFETY: descriptor 3 is only encoded here: the op is prepared or checked, never pushed.
     assert!(check(
+        // SAFETY: descriptor 3 is only encoded here: the op is prepared or checked, never pushed.
         &op::Accept::new(unsafe { Target::fd(3) }).multishot().direct(op::DirectSlot::Alloc),
         &Limits::default()
     )
