@@ -163,7 +163,10 @@ impl RingwiseReader {
 
 impl ReadClient for RingwiseReader {
     fn read_rounds(&mut self, rounds: u64) -> u64 {
-        let fd = self.file.file.as_raw_fd();
+        // SAFETY: `self.file` is open for as long as `self` (and is dropped
+        // after `self.client`, its ring), and `submit_reap` reaps every read
+        // of a round before it returns.
+        let fd = unsafe { ringwise::op::Target::fd(self.file.file.as_raw_fd()) };
         let (size, depth, len) = (self.file.size, self.file.depth, self.file.len);
         let base = self.bufs.as_mut_ptr();
         let mut off = 0u64;

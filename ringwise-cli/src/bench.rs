@@ -350,7 +350,10 @@ fn read(args: &ReadArgs) -> Result<(), CliError> {
     let rounds = args.ops / args.depth as u64;
     let bar = progress(rounds * args.depth as u64, "read");
     let step = chunk(rounds);
-    let fd = file.as_raw_fd();
+    // SAFETY: `file` is declared before `ring`, so it stays open until the
+    // ring is gone: every read's CQE is reaped below, and on an early return
+    // the ring is dropped first.
+    let fd = unsafe { ringwise::op::Target::fd(file.as_raw_fd()) };
     let capacity = ring.submission().capacity();
     let (size, depth) = (args.size, args.depth);
     let mut piece = 0u64;

@@ -21,13 +21,13 @@
 //! Run: `cargo run --release -p ringwise --example echo [-- CLIENTS MESSAGES BUFFERS]`
 //! (defaults 4 100 16; BUFFERS is a power of two, try 2 to see ENOBUFS).
 
-use ringwise::op::{Accept, AcceptFlags, Close, MsgFlags, RecvProvided, Send};
+use ringwise::op::{Accept, AcceptFlags, Close, MsgFlags, RecvProvided, Send, Target};
 use ringwise::register::{BufRing, BufRingConfig};
 use ringwise::{Builder, Cqe, Cqe16, Errno, Ring, Sqe64};
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, RawFd};
 use std::time::{Duration, Instant};
 
 const ACCEPT: u64 = 1;
@@ -77,14 +77,21 @@ struct Stats {
 
 impl Server {
     fn arm_accept(&mut self) -> Result {
-        let op = Accept::new(&self.listener).accept_flags(AcceptFlags::CLOEXEC).multishot().user_data(ud(ACCEPT, 0));
+        // SAFETY: the listener is a field of the server declared after the
+        // ring, so it is closed only after the ring (and the multishot
+        // accept with it) is gone.
+        let listener = unsafe { Target::from_fd(self.listener.as_fd()) };
+        let op = Accept::new(listener).accept_flags(AcceptFlags::CLOEXEC).multishot().user_data(ud(ACCEPT, 0));
         Ok(self.ring.push_or_submit(op)?)
     }
 
     fn arm_recv(&mut self, id: u32) -> Result {
         let conn = self.conns[id as usize].as_mut().expect("live connection");
         conn.recv_armed = true;
-        let op = RecvProvided::new(conn.fd, GROUP).multishot().user_data(ud(RECV, id));
+        // SAFETY: `conn.fd` came from our accept and is closed only by
+        // `maybe_close`, once no receive or send on it is in flight.
+        let fd = unsafe { Target::fd(conn.fd) };
+        let op = RecvProvided::new(fd, GROUP).multishot().user_data(ud(RECV, id));
         Ok(self.ring.push_or_submit(op)?)
     }
 
@@ -99,7 +106,9 @@ impl Server {
         // The buffer memory lives as long as `self.bufs` (the ring keeps the
         // group registered); `bid` stays with the application until recycled.
         let data = self.bufs.buffer(bid).expect("the application holds this buffer");
-        let op = Send::new(conn.fd, data[conn.sent as usize..].as_ptr(), len - conn.sent)
+        // SAFETY: as in `arm_recv`: the fd stays open until this send's CQE.
+        let fd = unsafe { Target::fd(conn.fd) };
+        let op = Send::new(fd, data[conn.sent as usize..].as_ptr(), len - conn.sent)
             .msg_flags(MsgFlags::NOSIGNAL)
             .user_data(ud(SEND, id));
         // SAFETY: the pointer is into buffer `bid` of `self.bufs`, whose memory
@@ -112,7 +121,9 @@ impl Server {
     fn maybe_close(&mut self, id: u32) -> Result {
         let conn = self.conns[id as usize].as_ref().expect("live connection");
         if conn.done && conn.fd >= 0 && !conn.sending && !conn.recv_armed && conn.pending.is_empty() {
-            let op = Close::new(conn.fd).user_data(ud(CLOSE, id));
+            // SAFETY: the fd is open (our accept made it, nothing closed it).
+            let fd = unsafe { Target::fd(conn.fd) };
+            let op = Close::new(fd).user_data(ud(CLOSE, id));
             // SAFETY: the fd came from our accept and only this connection
             // uses it; no op on it is in flight and the slot forgets it below.
             unsafe { self.ring.push_or_submit_unchecked(op) }?;

@@ -318,7 +318,8 @@ pub trait PrepareSqe {
 
 /// Marker for ops that give the kernel no memory to use after the push (no
 /// buffer, iovec, path or other pointer) and close no descriptor of the
-/// process, so pushing them is safe.
+/// process, so pushing them is safe. (Their files are `op::Target`s, whose
+/// plain-descriptor constructors are `unsafe`: I/O safety.)
 pub trait SafeOp: PrepareSqe {}
 
 /// Write an op into a 128-byte SQE slot (`Ring<Sqe128, _>`): the ops that use

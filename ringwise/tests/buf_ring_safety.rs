@@ -6,6 +6,7 @@
 
 mod common;
 
+use ringwise::op::Target;
 use ringwise::op::{self, MsgRingData, ReadProvided};
 use ringwise::raw::abi;
 use ringwise::register::BufRingConfig;
@@ -84,7 +85,11 @@ fn dropped_buf_ring_buffers_are_never_handed_back_while_a_read_runs() {
     let addr = first_buffer_addr(br.entries_addr());
     // ASYNC sends the read to an io-wq worker, which keeps running after
     // the ring's fd is closed.
-    let read = ReadProvided::new(file.as_raw_fd(), 3, LEN as u32).offset(0).flags(SqeFlags::ASYNC).user_data(1);
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    let read = ReadProvided::new(unsafe { Target::fd(file.as_raw_fd()) }, 3, LEN as u32)
+        .offset(0)
+        .flags(SqeFlags::ASYNC)
+        .user_data(1);
     ring.submission().push(read).unwrap();
     ring.submit().unwrap();
     std::thread::sleep(Duration::from_millis(5));
@@ -115,7 +120,8 @@ fn unregistered_buf_ring_buffers_stay_reserved() {
     let mut br = ring.register_buf_ring(BufRingConfig::new(5, 2, 64)).unwrap();
     let mut pair = UnixStream::pair().unwrap();
     pair.0.write_all(b"again").unwrap();
-    ring.submission().push(op::RecvProvided::new(pair.1.as_raw_fd(), 5).user_data(9)).unwrap();
+    // SAFETY: `pair.1` stays open until this test has reaped the op's CQE.
+    ring.submission().push(op::RecvProvided::new(unsafe { Target::fd(pair.1.as_raw_fd()) }, 5).user_data(9)).unwrap();
     let cqe = one_cqe(&mut ring);
     // SAFETY: the kernel's completion of the recv above, from this group,
     // passed once.
@@ -137,16 +143,22 @@ fn assert_quiet_maps(addr: usize, len: usize) {
     assert!(line.split_whitespace().nth(1) == Some("---p"), "reserved as PROT_NONE: {line}");
 }
 
-/// Any safe `MSG_RING` can post a CQE that claims a provided buffer the
-/// kernel still holds: the kernel passes the flags through unchanged. This
-/// is why `BufRing::completion`, which trusts that claim, is `unsafe`.
+/// A `MSG_RING` with `cqe_flags_unchecked` can post a CQE that claims a
+/// provided buffer the kernel still holds: the kernel passes the flags
+/// through unchanged. This is why `BufRing::completion`, which trusts that
+/// claim, is `unsafe` (and why the safe `cqe_flags` refuses these bits:
+/// tests/io_safety.rs).
 #[test]
 fn msg_ring_forges_a_buffer_completion() {
     let mut ring = Ring::new(4).unwrap();
     let br = ring.register_buf_ring(BufRingConfig::new(6, 2, 64)).unwrap();
     let fd = ring.as_raw_fd();
     let forged = abi::IORING_CQE_F_BUFFER | (1 << abi::IORING_CQE_BUFFER_SHIFT);
-    ring.submission().push(MsgRingData::new(fd, 64, 0xf00d).cqe_flags(forged).user_data(1)).unwrap();
+    // SAFETY: the ring's own fd stays open until this test has reaped the
+    // CQE; the forged flags are only inspected, never passed to
+    // `BufRing::completion`.
+    let op = unsafe { MsgRingData::new(Target::fd(fd), 64, 0xf00d).cqe_flags_unchecked(forged) };
+    ring.submission().push(op.user_data(1)).unwrap();
     ring.submit_and_wait(2).unwrap();
     let cqes: Vec<Cqe> = ring.completion().drain().collect();
     let fake = cqes.iter().find(|c| c.user_data == 0xf00d).expect("the message CQE");

@@ -15,6 +15,7 @@ use rustix::io::Errno;
 use std::fs::File;
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,8 +53,18 @@ fn getsockname_and_getpeername_as_socket_commands() {
     let mut local_len = local.len() as u32;
     let mut peer = [0u8; 128];
     let mut peer_len = peer.len() as u32;
-    push!(ring, GetSockName::new(&client, local.as_mut_ptr(), &mut local_len).user_data(1));
-    push!(ring, GetSockName::new(&client, peer.as_mut_ptr(), &mut peer_len).peer().user_data(2));
+    push!(
+        ring,
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
+        GetSockName::new(unsafe { Target::from_fd(client.as_fd()) }, local.as_mut_ptr(), &mut local_len).user_data(1)
+    );
+    push!(
+        ring,
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
+        GetSockName::new(unsafe { Target::from_fd(client.as_fd()) }, peer.as_mut_ptr(), &mut peer_len)
+            .peer()
+            .user_data(2)
+    );
     let cqes = run(&mut ring, 2);
     let (a, b) = (by_ud(&cqes, 1), by_ud(&cqes, 2));
     if a.res == errno(Errno::OPNOTSUPP) {
@@ -74,14 +85,24 @@ fn getsockname_and_getpeername_as_socket_commands() {
     // A short buffer gets a truncated address and the full length.
     let mut short = [0u8; 4];
     let mut short_len = 4u32;
-    push!(ring, GetSockName::new(&client, short.as_mut_ptr(), &mut short_len).user_data(3));
+    push!(
+        ring,
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
+        GetSockName::new(unsafe { Target::from_fd(client.as_fd()) }, short.as_mut_ptr(), &mut short_len).user_data(3)
+    );
     assert_eq!(run(&mut ring, 1)[0].res, 0);
     assert_eq!(short_len, local_len);
     assert_eq!(short, local[..4]);
 
     // getpeername on an unconnected socket: -ENOTCONN.
     let lone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    push!(ring, GetSockName::new(&lone, peer.as_mut_ptr(), &mut peer_len).peer().user_data(4));
+    push!(
+        ring,
+        // SAFETY: `lone` stays open until this test has reaped the op's CQE.
+        GetSockName::new(unsafe { Target::from_fd(lone.as_fd()) }, peer.as_mut_ptr(), &mut peer_len)
+            .peer()
+            .user_data(4)
+    );
     assert_eq!(run(&mut ring, 1)[0].res, errno(Errno::NOTCONN));
 }
 
@@ -93,7 +114,8 @@ fn socket_commands_need_a_protocol_ioctl() {
     let mut ring = Ring::new(4).unwrap();
     let mut buf = [0u8; 128];
     let mut len = buf.len() as u32;
-    push!(ring, GetSockName::new(&a, buf.as_mut_ptr(), &mut len).user_data(1));
+    // SAFETY: `a` stays open until this test has reaped the op's CQE.
+    push!(ring, GetSockName::new(unsafe { Target::from_fd(a.as_fd()) }, buf.as_mut_ptr(), &mut len).user_data(1));
     assert_eq!(run(&mut ring, 1)[0].res, errno(Errno::OPNOTSUPP));
     assert_eq!(len, 128);
 }
@@ -143,7 +165,10 @@ fn block_discard_zeroes_the_range_of_a_loop_device() {
     assert!(before.iter().all(|&b| b == 0xab));
 
     let mut ring = Ring::new(8).unwrap();
-    ring.submission().push(BlockDiscard::new(&dev, 64 * 1024, 128 * 1024).user_data(1)).unwrap();
+    // SAFETY: `dev` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(BlockDiscard::new(unsafe { Target::from_fd(dev.as_fd()) }, 64 * 1024, 128 * 1024).user_data(1))
+        .unwrap();
     let cqe = run(&mut ring, 1)[0];
     if cqe.res == errno(Errno::OPNOTSUPP) {
         skip(format!("{} does not support discard (backing file system without hole punching)", lo.dev.display()));
@@ -165,14 +190,17 @@ fn block_discard_zeroes_the_range_of_a_loop_device() {
 
     // The kernel's checks: a range not in logical blocks, a device opened
     // read-only.
-    ring.submission().push(BlockDiscard::new(&dev, 100, 4096).user_data(2)).unwrap();
+    // SAFETY: `dev` stays open until this test has reaped the op's CQE.
+    ring.submission().push(BlockDiscard::new(unsafe { Target::from_fd(dev.as_fd()) }, 100, 4096).user_data(2)).unwrap();
     assert_eq!(run(&mut ring, 1)[0].res, errno(Errno::INVAL), "unaligned offset");
     let ro = File::open(&lo.dev).unwrap();
-    ring.submission().push(BlockDiscard::new(&ro, 0, 4096).user_data(3)).unwrap();
+    // SAFETY: `ro` stays open until this test has reaped the op's CQE.
+    ring.submission().push(BlockDiscard::new(unsafe { Target::from_fd(ro.as_fd()) }, 0, 4096).user_data(3)).unwrap();
     assert_eq!(run(&mut ring, 1)[0].res, errno(Errno::BADF), "a read-only device");
     // A regular file is no block device: its file system has no uring_cmd.
     let plain = File::open(&backing).unwrap();
-    ring.submission().push(BlockDiscard::new(&plain, 0, 4096).user_data(4)).unwrap();
+    // SAFETY: `plain` stays open until this test has reaped the op's CQE.
+    ring.submission().push(BlockDiscard::new(unsafe { Target::from_fd(plain.as_fd()) }, 0, 4096).user_data(4)).unwrap();
     assert_eq!(run(&mut ring, 1)[0].res, errno(Errno::OPNOTSUPP), "a regular file");
     dev.flush().unwrap();
 }
@@ -185,22 +213,25 @@ fn new_builders_fill_the_sqe_fields_the_kernel_reads() {
     use ringwise::op::PrepareSqe;
     let mut len = 16u32;
     let mut buf = [0u8; 16];
-    GetSockName::new(7, buf.as_mut_ptr(), &mut len).peer().user_data(9).prepare(&mut sqe);
+    // SAFETY: descriptor 7 is only encoded here: the op is prepared or checked, never pushed.
+    GetSockName::new(unsafe { Target::fd(7) }, buf.as_mut_ptr(), &mut len).peer().user_data(9).prepare(&mut sqe);
     assert_eq!((sqe.opcode, sqe.fd, sqe.off), (op::opcode::URING_CMD, 7, 5));
     assert_eq!((sqe.addr, sqe.addr3, sqe.file_index), (buf.as_ptr() as u64, &mut len as *mut u32 as u64, 1));
     assert_eq!((sqe.ioprio, sqe.len, sqe.op_flags, sqe.user_data), (0, 0, 0, 9));
 
-    BlockDiscard::new(Target::Fixed(3), 4096, 8192).prepare(&mut sqe);
+    BlockDiscard::new(Target::fixed(3), 4096, 8192).prepare(&mut sqe);
     assert_eq!((sqe.opcode, sqe.fd, sqe.off, sqe.addr, sqe.addr3), (op::opcode::URING_CMD, 3, 0x1200, 4096, 8192));
     assert_eq!((sqe.ioprio, sqe.len, sqe.op_flags, sqe.file_index, sqe.user_data), (0, 0, 0, 0, 0));
     assert_eq!(sqe.flags, ringwise::SqeFlags::FIXED_FILE.bits());
 
     // SAFETY: msghdr is plain data; all-zero is valid.
     let hdr: MsgHdr = unsafe { std::mem::zeroed() };
-    SendMsgZc::new(4, &hdr).fixed_buffer(2).prepare(&mut sqe);
+    // SAFETY: descriptor 4 is only encoded here: the op is prepared or checked, never pushed.
+    SendMsgZc::new(unsafe { Target::fd(4) }, &hdr).fixed_buffer(2).prepare(&mut sqe);
     assert_eq!((sqe.opcode, sqe.buf_index, sqe.len), (op::opcode::SENDMSG_ZC, 2, 1));
     assert_eq!(sqe.ioprio as u32, linux_raw_sys::io_uring::IORING_RECVSEND_FIXED_BUF);
-    SendMsgZc::new(4, &hdr).prepare(&mut sqe);
+    // SAFETY: descriptor 4 is only encoded here: the op is prepared or checked, never pushed.
+    SendMsgZc::new(unsafe { Target::fd(4) }, &hdr).prepare(&mut sqe);
     assert_eq!((sqe.ioprio, sqe.buf_index), (0, 0));
 }
 
@@ -220,7 +251,11 @@ fn big_sqes_carry_the_80_byte_command_and_newer_opcodes_refuse_cleanly() {
     cmd[79] = 0xff;
     let siocinq = linux_raw_sys::io_uring::io_uring_socket_op::SOCKET_URING_OP_SIOCINQ as u32;
     // SAFETY: the command area holds no pointers.
-    unsafe { ring.submission().push_big_unchecked(UringCmd80::new(&a, siocinq, cmd).user_data(1)) }.unwrap();
+    // SAFETY: `a` stays open until this test has reaped the op's CQE.
+    unsafe {
+        ring.submission().push_big_unchecked(UringCmd80::new(Target::from_fd(a.as_fd()), siocinq, cmd).user_data(1))
+    }
+    .unwrap();
     ring.submission().push(Nop::new().user_data(2)).unwrap();
     let cqes = run(&mut ring, 2);
     assert_eq!(by_ud(&cqes, 1).res, 5, "SIOCINQ via a 128-byte SQE");
@@ -238,11 +273,18 @@ fn big_sqes_carry_the_80_byte_command_and_newer_opcodes_refuse_cleanly() {
     let c = run(&mut ring, 1)[0];
     assert_eq!((c.user_data, c.res), (3, errno(Errno::INVAL)), "NOP128 is unknown to this kernel");
     // SAFETY: no pointers in the command.
-    unsafe { ring.submission().push_big_unchecked(UringCmd128::new(&a, siocinq, [0; 80]).user_data(4)) }.unwrap();
+    // SAFETY: `a` stays open until this test has reaped the op's CQE.
+    unsafe {
+        ring.submission()
+            .push_big_unchecked(UringCmd128::new(Target::from_fd(a.as_fd()), siocinq, [0; 80]).user_data(4))
+    }
+    .unwrap();
     let c = run(&mut ring, 1)[0];
     assert_eq!((c.user_data, c.res), (4, errno(Errno::INVAL)), "URING_CMD128 is unknown to this kernel");
     let limits = op::Limits { probe: Some(&probe), ..Default::default() };
-    let err = op::check(&UringCmd128::new(&a, siocinq, [0; 80]), &limits).unwrap_err();
+    // SAFETY: `a` stays open until this test has reaped the op's CQE.
+    let err =
+        op::check(&UringCmd128::new(unsafe { Target::from_fd(a.as_fd()) }, siocinq, [0; 80]), &limits).unwrap_err();
     assert!(err.to_string().contains("URING_CMD128") && err.to_string().contains("6.19"), "{err}");
 }
 
@@ -275,8 +317,10 @@ fn socket_commands_queue_sizes_and_sockopts() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let mut ring = Ring::new(8).unwrap();
-    ring.submission().push(SocketQueue::inq(&server).user_data(1)).unwrap();
-    ring.submission().push(SocketQueue::outq(&client).user_data(2)).unwrap();
+    // SAFETY: `server` stays open until this test has reaped the op's CQE.
+    ring.submission().push(SocketQueue::inq(unsafe { Target::from_fd(server.as_fd()) }).user_data(1)).unwrap();
+    // SAFETY: `client` stays open until this test has reaped the op's CQE.
+    ring.submission().push(SocketQueue::outq(unsafe { Target::from_fd(client.as_fd()) }).user_data(2)).unwrap();
     let cqes = run(&mut ring, 2);
     if by_ud(&cqes, 1).res == errno(Errno::OPNOTSUPP) {
         return skip("socket uring_cmd needs Linux 6.7");
@@ -295,8 +339,10 @@ fn socket_commands_queue_sizes_and_sockopts() {
     // through the ring (bounded), then both queues must read 0.
     let mut queues = (-1, -1);
     for _ in 0..200 {
-        ring.submission().push(SocketQueue::inq(&server).user_data(3)).unwrap();
-        ring.submission().push(SocketQueue::outq(&client).user_data(4)).unwrap();
+        // SAFETY: `server` stays open until this test has reaped the op's CQE.
+        ring.submission().push(SocketQueue::inq(unsafe { Target::from_fd(server.as_fd()) }).user_data(3)).unwrap();
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
+        ring.submission().push(SocketQueue::outq(unsafe { Target::from_fd(client.as_fd()) }).user_data(4)).unwrap();
         let cqes = run(&mut ring, 2);
         queues = (by_ud(&cqes, 3).res, by_ud(&cqes, 4).res);
         if queues == (0, 0) {
@@ -311,7 +357,8 @@ fn socket_commands_queue_sizes_and_sockopts() {
     push!(
         ring,
         SetSockOpt::new(
-            &tcp,
+            // SAFETY: `tcp` stays open until this test has reaped the op's CQE.
+            unsafe { Target::from_fd(tcp.as_fd()) },
             linux_raw_sys::net::SOL_SOCKET,
             linux_raw_sys::net::SO_RCVBUF,
             (&want as *const i32).cast(),
@@ -324,7 +371,8 @@ fn socket_commands_queue_sizes_and_sockopts() {
     push!(
         ring,
         GetSockOpt::new(
-            &tcp,
+            // SAFETY: `tcp` stays open until this test has reaped the op's CQE.
+            unsafe { Target::from_fd(tcp.as_fd()) },
             linux_raw_sys::net::SOL_SOCKET,
             linux_raw_sys::net::SO_RCVBUF,
             (&mut value as *mut i32).cast(),

@@ -15,6 +15,7 @@ use rustix::io::Errno;
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Write as _;
+use std::os::fd::AsFd;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
@@ -31,7 +32,11 @@ fn openat_write_statx_close() {
     );
     let fd = owned(run(&mut ring, 1)[0].res);
     let data = b"written through io_uring";
-    push!(ring, Write::new(&fd, data.as_ptr(), data.len() as u32).offset(0).user_data(2));
+    push!(
+        ring,
+        // SAFETY: `fd` stays open until this test has reaped the op's CQE.
+        Write::new(unsafe { Target::from_fd(fd.as_fd()) }, data.as_ptr(), data.len() as u32).offset(0).user_data(2)
+    );
     assert_eq!(run(&mut ring, 1)[0].res, data.len() as i32);
     // SAFETY: `statx` is plain integers; all-zero bytes are a valid value.
     let mut stx: StatxBuf = unsafe { std::mem::zeroed() };
@@ -54,7 +59,7 @@ fn openat_write_statx_close() {
     let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
     // SAFETY: `raw` came from into_raw_fd: this test owns it and never uses
     // it again (below only to see that it no longer names our file).
-    unsafe { ring.submission().push_unchecked(Close::new(raw).user_data(5)) }.unwrap();
+    unsafe { ring.submission().push_unchecked(Close::new(Target::fd(raw)).user_data(5)) }.unwrap();
     assert_eq!(run(&mut ring, 1)[0].res, 0);
     // The number is closed, or (tests run in parallel threads) already
     // reused by another test's open: either way it no longer names our file.
@@ -101,7 +106,7 @@ fn direct_open_read_by_slot_and_close_slot() {
     push!(ring, OpenAt::new(AT_FDCWD, &path, OFlags::RDONLY).direct(DirectSlot::Index(2)).user_data(1));
     assert_eq!(run(&mut ring, 1)[0].res, 0, "a direct open into a given slot returns 0");
     let mut buf = [0u8; 17];
-    push!(ring, Read::new(Target::Fixed(2), buf.as_mut_ptr(), 17).offset(0).user_data(2));
+    push!(ring, Read::new(Target::fixed(2), buf.as_mut_ptr(), 17).offset(0).user_data(2));
     assert_eq!(run(&mut ring, 1)[0].res, 17);
     assert_eq!(&buf, b"direct descriptor");
     let how = OpenHow { flags: OFlags::RDONLY.bits() as u64, mode: 0, resolve: 0 };
@@ -110,7 +115,7 @@ fn direct_open_read_by_slot_and_close_slot() {
     assert!((0..4).contains(&slot) && slot != 2, "allocated slot {slot}");
     ring.submission().push(CloseFixed::new(2).user_data(4)).unwrap();
     assert_eq!(run(&mut ring, 1)[0].res, 0);
-    push!(ring, Read::new(Target::Fixed(2), buf.as_mut_ptr(), 17).offset(0).user_data(5));
+    push!(ring, Read::new(Target::fixed(2), buf.as_mut_ptr(), 17).offset(0).user_data(5));
     assert_eq!(run(&mut ring, 1)[0].res, errno(Errno::BADF), "the slot is empty after a fixed close");
 }
 
@@ -161,13 +166,28 @@ fn fallocate_ftruncate_fadvise_sync_range() {
         .open(dir.path().join("f"))
         .unwrap();
     let mut ring = Ring::new(8).unwrap();
-    ring.submission().push(Fallocate::new(&file, 0, 65536).user_data(1).flags(SqeFlags::IO_LINK)).unwrap();
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
     ring.submission()
-        .push(Fadvise::new(&file, 0, 65536, Advice::Sequential).user_data(2).flags(SqeFlags::IO_LINK))
+        .push(Fallocate::new(unsafe { Target::from_fd(file.as_fd()) }, 0, 65536).user_data(1).flags(SqeFlags::IO_LINK))
         .unwrap();
     ring.submission()
         .push(
-            SyncFileRange::new(&file, 0, 4096, SyncFileRangeFlags::WRITE | SyncFileRangeFlags::WAIT_AFTER).user_data(3),
+            // SAFETY: `file` stays open until this test has reaped the op's CQE.
+            Fadvise::new(unsafe { Target::from_fd(file.as_fd()) }, 0, 65536, Advice::Sequential)
+                .user_data(2)
+                .flags(SqeFlags::IO_LINK),
+        )
+        .unwrap();
+    ring.submission()
+        .push(
+            SyncFileRange::new(
+                // SAFETY: `file` stays open until this test has reaped the op's CQE.
+                unsafe { Target::from_fd(file.as_fd()) },
+                0,
+                4096,
+                SyncFileRangeFlags::WRITE | SyncFileRangeFlags::WAIT_AFTER,
+            )
+            .user_data(3),
         )
         .unwrap();
     let cqes = run(&mut ring, 3);
@@ -175,14 +195,20 @@ fn fallocate_ftruncate_fadvise_sync_range() {
     assert_eq!(file.metadata().unwrap().len(), 65536, "fallocate extended the file");
     // KEEP_SIZE allocates without growing.
     ring.submission()
-        .push(Fallocate::new(&file, 65536, 4096).mode(linux_raw_sys::general::FALLOC_FL_KEEP_SIZE).user_data(4))
+        .push(
+            // SAFETY: `file` stays open until this test has reaped the op's CQE.
+            Fallocate::new(unsafe { Target::from_fd(file.as_fd()) }, 65536, 4096)
+                .mode(linux_raw_sys::general::FALLOC_FL_KEEP_SIZE)
+                .user_data(4),
+        )
         .unwrap();
     assert_eq!(run(&mut ring, 1)[0].res, 0);
     assert_eq!(file.metadata().unwrap().len(), 65536);
     if !supports(op::opcode::FTRUNCATE) {
         return skip("FTRUNCATE needs Linux 6.9");
     }
-    ring.submission().push(Ftruncate::new(&file, 1234).user_data(5)).unwrap();
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    ring.submission().push(Ftruncate::new(unsafe { Target::from_fd(file.as_fd()) }, 1234).user_data(5)).unwrap();
     assert_eq!(run(&mut ring, 1)[0].res, 0);
     assert_eq!(file.metadata().unwrap().len(), 1234);
 }
@@ -210,7 +236,8 @@ fn xattrs_by_fd_and_by_path() {
     let v1 = b"value-one";
     push!(
         ring,
-        FSetXattr::new(&file, c"user.ringwise", v1.as_ptr(), v1.len() as u32)
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
+        FSetXattr::new(unsafe { Target::from_fd(file.as_fd()) }, c"user.ringwise", v1.as_ptr(), v1.len() as u32)
             .xattr_flags(XattrFlags::CREATE)
             .user_data(1)
     );
@@ -220,7 +247,11 @@ fn xattrs_by_fd_and_by_path() {
     }
     assert_eq!(res, 0);
     let mut got = [0u8; 32];
-    push!(ring, FGetXattr::new(&file, c"user.ringwise", got.as_mut_ptr(), 32).user_data(2));
+    push!(
+        ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
+        FGetXattr::new(unsafe { Target::from_fd(file.as_fd()) }, c"user.ringwise", got.as_mut_ptr(), 32).user_data(2)
+    );
     assert_eq!(run(&mut ring, 1)[0].res, v1.len() as i32);
     assert_eq!(&got[..v1.len()], v1);
     let v2 = b"second";
@@ -235,7 +266,13 @@ fn xattrs_by_fd_and_by_path() {
     push!(ring, GetXattr::new(&path, c"user.ringwise", got2.as_mut_ptr(), 32).user_data(4));
     assert_eq!(run(&mut ring, 1)[0].res, v2.len() as i32);
     assert_eq!(&got2[..v2.len()], v2);
-    push!(ring, FSetXattr::new(&file, c"user.ringwise", v1.as_ptr(), 1).xattr_flags(XattrFlags::CREATE).user_data(5));
+    push!(
+        ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
+        FSetXattr::new(unsafe { Target::from_fd(file.as_fd()) }, c"user.ringwise", v1.as_ptr(), 1)
+            .xattr_flags(XattrFlags::CREATE)
+            .user_data(5)
+    );
     assert_eq!(run(&mut ring, 1)[0].res, errno(Errno::EXIST));
 }
 
@@ -287,8 +324,8 @@ fn pipe_op_creates_a_working_pipe_plain_and_direct() {
     assert_eq!(slots, [1, 2], "the kernel reports the slots");
     let msg = b"direct pipe";
     let mut back = [0u8; 11];
-    push!(ring, Write::new(Target::Fixed(2), msg.as_ptr(), 11).user_data(3).flags(SqeFlags::IO_LINK));
-    push!(ring, Read::new(Target::Fixed(1), back.as_mut_ptr(), 11).user_data(4));
+    push!(ring, Write::new(Target::fixed(2), msg.as_ptr(), 11).user_data(3).flags(SqeFlags::IO_LINK));
+    push!(ring, Read::new(Target::fixed(1), back.as_mut_ptr(), 11).user_data(4));
     let cqes = run(&mut ring, 2);
     assert!(cqes.iter().all(|c| c.res == 11), "{cqes:?}");
     assert_eq!(&back, msg);
@@ -305,7 +342,7 @@ fn files_update_at_offset_and_alloc() {
     push!(ring, FilesUpdate::new(fds.as_mut_ptr(), 1, UpdateAt::Offset(3)).user_data(1));
     assert_eq!(run(&mut ring, 1)[0].res, 1);
     let mut buf = [0u8; 7];
-    push!(ring, Read::new(Target::Fixed(3), buf.as_mut_ptr(), 7).offset(0).user_data(2));
+    push!(ring, Read::new(Target::fixed(3), buf.as_mut_ptr(), 7).offset(0).user_data(2));
     assert_eq!(run(&mut ring, 1)[0].res, 7);
     assert_eq!(&buf, b"updated");
     let mut fds2 = [file.as_raw_fd(), file.as_raw_fd()];
@@ -318,7 +355,7 @@ fn files_update_at_offset_and_alloc() {
     let mut clear = [-1];
     push!(ring, FilesUpdate::new(clear.as_mut_ptr(), 1, UpdateAt::Offset(3)).user_data(4));
     assert_eq!(run(&mut ring, 1)[0].res, 1);
-    push!(ring, Read::new(Target::Fixed(3), buf.as_mut_ptr(), 7).offset(0).user_data(5));
+    push!(ring, Read::new(Target::fixed(3), buf.as_mut_ptr(), 7).offset(0).user_data(5));
     assert_eq!(run(&mut ring, 1)[0].res, errno(Errno::BADF));
 }
 
@@ -331,9 +368,41 @@ fn splice_file_to_pipe_to_file_and_tee() {
     let (r, w) = rustix::pipe::pipe().unwrap();
     let (r2, w2) = rustix::pipe::pipe().unwrap();
     let mut ring = Ring::new(8).unwrap();
-    ring.submission().push(Splice::new(&src, Some(0), &w, None, 14).user_data(1).flags(SqeFlags::IO_LINK)).unwrap();
-    ring.submission().push(Tee::new(&r, &w2, 14).user_data(2).flags(SqeFlags::IO_LINK)).unwrap();
-    ring.submission().push(Splice::new(&r, None, &dst, Some(0), 14).user_data(3)).unwrap();
+    // SAFETY: `w` stays open until this test has reaped the op's CQE. `src` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(
+            Splice::new(
+                unsafe { Target::from_fd(src.as_fd()) },
+                Some(0),
+                unsafe { Target::from_fd(w.as_fd()) },
+                None,
+                14,
+            )
+            .user_data(1)
+            .flags(SqeFlags::IO_LINK),
+        )
+        .unwrap();
+    // SAFETY: `w2` stays open until this test has reaped the op's CQE. `r` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(
+            Tee::new(unsafe { Target::from_fd(r.as_fd()) }, unsafe { Target::from_fd(w2.as_fd()) }, 14)
+                .user_data(2)
+                .flags(SqeFlags::IO_LINK),
+        )
+        .unwrap();
+    // SAFETY: `dst` stays open until this test has reaped the op's CQE. `r` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(
+            Splice::new(
+                unsafe { Target::from_fd(r.as_fd()) },
+                None,
+                unsafe { Target::from_fd(dst.as_fd()) },
+                Some(0),
+                14,
+            )
+            .user_data(3),
+        )
+        .unwrap();
     let cqes = run(&mut ring, 3);
     assert_eq!(cqes.iter().map(|c| (c.user_data, c.res)).collect::<Vec<_>>(), vec![(1, 14), (2, 14), (3, 14)]);
     assert_eq!(std::fs::read(dir.path().join("dst")).unwrap(), b"spliced bytes!");
@@ -342,7 +411,10 @@ fn splice_file_to_pipe_to_file_and_tee() {
     assert_eq!(&teed, b"spliced bytes!", "tee duplicated the pipe's content");
     // A fixed input file (SPLICE_F_FD_IN_FIXED).
     register_files(&ring, &[src.as_raw_fd()]);
-    ring.submission().push(Splice::new(Target::Fixed(0), Some(8), &w, None, 6).user_data(4)).unwrap();
+    // SAFETY: `w` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(Splice::new(Target::fixed(0), Some(8), unsafe { Target::from_fd(w.as_fd()) }, None, 6).user_data(4))
+        .unwrap();
     assert_eq!(run(&mut ring, 1)[0].res, 6);
     let mut tail = [0u8; 6];
     assert_eq!(rustix::io::read(&r, &mut tail).unwrap(), 6);
@@ -398,7 +470,7 @@ fn open_and_open_direct_resolve_from_the_current_directory() {
     );
     assert_eq!(run(&mut ring, 1)[0].res, 0, "open_direct into slot 1");
     let data = *b"written through fixed slot 1";
-    push!(ring, Write::new(Target::Fixed(1), data.as_ptr(), data.len() as u32).offset(0).user_data(4));
+    push!(ring, Write::new(Target::fixed(1), data.as_ptr(), data.len() as u32).offset(0).user_data(4));
     assert_eq!(run(&mut ring, 1)[0].res, data.len() as i32);
     assert_eq!(std::fs::read(&path).unwrap(), data);
 }

@@ -15,6 +15,7 @@ use ringwise::{Features, Ring, SqeFlags};
 use rustix::io::Errno;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
 fn v4(addr: std::net::SocketAddr) -> SocketAddrV4 {
@@ -38,8 +39,15 @@ fn tcp_socket_bind_listen_connect_accept_send_recv_shutdown() {
     let client = owned(by_ud(&cqes, 2).res);
     let any = sockaddr_in("127.0.0.1:0".parse().unwrap());
     if supports(op::opcode::BIND) {
-        push!(ring, Bind::new(&server, &any as *const _ as *const u8, SIN_LEN).user_data(3).flags(SqeFlags::IO_LINK));
-        ring.submission().push(Listen::new(&server, 16).user_data(4)).unwrap();
+        push!(
+            ring,
+            // SAFETY: `server` stays open until this test has reaped the op's CQE.
+            Bind::new(unsafe { Target::from_fd(server.as_fd()) }, &any as *const _ as *const u8, SIN_LEN)
+                .user_data(3)
+                .flags(SqeFlags::IO_LINK)
+        );
+        // SAFETY: `server` stays open until this test has reaped the op's CQE.
+        ring.submission().push(Listen::new(unsafe { Target::from_fd(server.as_fd()) }, 16).user_data(4)).unwrap();
         let cqes = run(&mut ring, 2);
         assert_eq!((by_ud(&cqes, 3).res, by_ud(&cqes, 4).res), (0, 0), "{cqes:?}");
     } else {
@@ -49,7 +57,11 @@ fn tcp_socket_bind_listen_connect_accept_send_recv_shutdown() {
     let addr = v4(listener.local_addr().unwrap());
     assert_ne!(addr.port(), 0, "bind gave the socket a port");
     let dest = sockaddr_in(addr);
-    push!(ring, Connect::new(&client, &dest as *const _ as *const u8, SIN_LEN).user_data(5));
+    push!(
+        ring,
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
+        Connect::new(unsafe { Target::from_fd(client.as_fd()) }, &dest as *const _ as *const u8, SIN_LEN).user_data(5)
+    );
     let mut peer = linux_raw_sys::net::sockaddr_in {
         sin_family: 0,
         sin_port: 0,
@@ -59,7 +71,8 @@ fn tcp_socket_bind_listen_connect_accept_send_recv_shutdown() {
     let mut peer_len = SIN_LEN;
     push!(
         ring,
-        AcceptFrom::new(&listener, &mut peer as *mut _ as *mut u8, &mut peer_len)
+        // SAFETY: `listener` stays open until this test has reaped the op's CQE.
+        AcceptFrom::new(unsafe { Target::from_fd(listener.as_fd()) }, &mut peer as *mut _ as *mut u8, &mut peer_len)
             .accept_flags(AcceptFlags::CLOEXEC)
             .user_data(6)
     );
@@ -71,15 +84,31 @@ fn tcp_socket_bind_listen_connect_accept_send_recv_shutdown() {
     assert_eq!(peer_len, SIN_LEN);
 
     let msg = b"over loopback tcp";
-    push!(ring, Send::new(&client, msg.as_ptr(), msg.len() as u32).user_data(7).flags(SqeFlags::IO_LINK));
-    ring.submission().push(Shutdown::new(&client, linux_raw_sys::net::SHUT_WR).user_data(8)).unwrap();
+    push!(
+        ring,
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
+        Send::new(unsafe { Target::from_fd(client.as_fd()) }, msg.as_ptr(), msg.len() as u32)
+            .user_data(7)
+            .flags(SqeFlags::IO_LINK)
+    );
+    // SAFETY: `client` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(Shutdown::new(unsafe { Target::from_fd(client.as_fd()) }, linux_raw_sys::net::SHUT_WR).user_data(8))
+        .unwrap();
     let cqes = run(&mut ring, 2);
     assert_eq!((by_ud(&cqes, 7).res, by_ud(&cqes, 8).res), (msg.len() as i32, 0));
     let mut buf = [0u8; 64];
-    push!(ring, Recv::new(&conn, buf.as_mut_ptr(), 64).msg_flags(op::MsgFlags::WAITALL).user_data(9));
+    push!(
+        ring,
+        // SAFETY: `conn` stays open until this test has reaped the op's CQE.
+        Recv::new(unsafe { Target::from_fd(conn.as_fd()) }, buf.as_mut_ptr(), 64)
+            .msg_flags(op::MsgFlags::WAITALL)
+            .user_data(9)
+    );
     assert_eq!(run(&mut ring, 1)[0].res, msg.len() as i32, "WAITALL stops at the shutdown's EOF");
     assert_eq!(&buf[..msg.len()], msg);
-    push!(ring, Recv::new(&conn, buf.as_mut_ptr(), 64).user_data(10));
+    // SAFETY: `conn` stays open until this test has reaped the op's CQE.
+    push!(ring, Recv::new(unsafe { Target::from_fd(conn.as_fd()) }, buf.as_mut_ptr(), 64).user_data(10));
     assert_eq!(run(&mut ring, 1)[0].res, 0, "EOF after SHUT_WR");
 }
 
@@ -87,7 +116,10 @@ fn tcp_socket_bind_listen_connect_accept_send_recv_shutdown() {
 fn multishot_accept_yields_one_cqe_per_connection_with_more() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut ring = Ring::new(8).unwrap();
-    ring.submission().push(Accept::new(&listener).multishot().user_data(42)).unwrap();
+    // SAFETY: `listener` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(Accept::new(unsafe { Target::from_fd(listener.as_fd()) }).multishot().user_data(42))
+        .unwrap();
     ring.submit().unwrap();
     let mut clients = Vec::new();
     let mut accepted = Vec::new();
@@ -116,7 +148,15 @@ fn accept_into_allocated_direct_slots_and_send_by_slot() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut ring = Ring::new(8).unwrap();
     register_files(&ring, &[-1; 4]);
-    ring.submission().push(Accept::new(&listener).multishot().direct(DirectSlot::Alloc).user_data(1)).unwrap();
+    // SAFETY: `listener` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(
+            Accept::new(unsafe { Target::from_fd(listener.as_fd()) })
+                .multishot()
+                .direct(DirectSlot::Alloc)
+                .user_data(1),
+        )
+        .unwrap();
     ring.submit().unwrap();
     let mut a = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let s1 = collect(&mut ring, 1)[0];
@@ -125,8 +165,8 @@ fn accept_into_allocated_direct_slots_and_send_by_slot() {
     assert!(s1.more() && s2.more());
     assert!((0..4).contains(&s1.res) && (0..4).contains(&s2.res) && s1.res != s2.res, "{s1:?} {s2:?}");
     let (m1, m2) = (b"to a", b"to b");
-    push!(ring, Send::new(Target::Fixed(s1.res as u32), m1.as_ptr(), 4).user_data(2));
-    push!(ring, Send::new(Target::Fixed(s2.res as u32), m2.as_ptr(), 4).user_data(3));
+    push!(ring, Send::new(Target::fixed(s1.res as u32), m1.as_ptr(), 4).user_data(2));
+    push!(ring, Send::new(Target::fixed(s2.res as u32), m2.as_ptr(), 4).user_data(3));
     let cqes = run(&mut ring, 2);
     assert!(cqes.iter().all(|c| c.res == 4), "{cqes:?}");
     let mut buf = [0u8; 4];
@@ -138,11 +178,14 @@ fn accept_into_allocated_direct_slots_and_send_by_slot() {
     ring.submission().push(AsyncCancel::user_data_of(1).user_data(9)).unwrap();
     let _ = run(&mut ring, 2);
     let idx = (0..4).find(|i| *i != s1.res && *i != s2.res).unwrap() as u32;
-    ring.submission().push(Accept::new(&listener).direct(DirectSlot::Index(idx)).user_data(4)).unwrap();
+    // SAFETY: `listener` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(Accept::new(unsafe { Target::from_fd(listener.as_fd()) }).direct(DirectSlot::Index(idx)).user_data(4))
+        .unwrap();
     ring.submit().unwrap();
     let mut c = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     assert_eq!(collect(&mut ring, 1)[0].res, 0);
-    push!(ring, Send::new(Target::Fixed(idx), m1.as_ptr(), 4).user_data(5));
+    push!(ring, Send::new(Target::fixed(idx), m1.as_ptr(), 4).user_data(5));
     assert_eq!(run(&mut ring, 1)[0].res, 4);
     c.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, m1);
@@ -162,10 +205,10 @@ fn direct_socket_is_usable_by_slot() {
         .unwrap();
     assert_eq!(run(&mut ring, 1)[0].res, 0);
     let dest = sockaddr_in(v4(listener.local_addr().unwrap()));
-    push!(ring, Connect::new(Target::Fixed(1), &dest as *const _ as *const u8, SIN_LEN).user_data(2));
+    push!(ring, Connect::new(Target::fixed(1), &dest as *const _ as *const u8, SIN_LEN).user_data(2));
     assert_eq!(run(&mut ring, 1)[0].res, 0);
     let (mut server, _) = listener.accept().unwrap();
-    push!(ring, Send::new(Target::Fixed(1), b"slot".as_ptr(), 4).user_data(3));
+    push!(ring, Send::new(Target::fixed(1), b"slot".as_ptr(), 4).user_data(3));
     assert_eq!(run(&mut ring, 1)[0].res, 4);
     let mut buf = [0u8; 4];
     server.read_exact(&mut buf).unwrap();
@@ -179,7 +222,13 @@ fn udp_sendto_and_recvmsg_report_the_source() {
     let mut ring = Ring::new(4).unwrap();
     let dest = sockaddr_in(v4(rx.local_addr().unwrap()));
     let msg = b"datagram";
-    push!(ring, Send::new(&tx, msg.as_ptr(), 8).to(&dest as *const _ as *const u8, SIN_LEN as u16).user_data(1));
+    push!(
+        ring,
+        // SAFETY: `tx` stays open until this test has reaped the op's CQE.
+        Send::new(unsafe { Target::from_fd(tx.as_fd()) }, msg.as_ptr(), 8)
+            .to(&dest as *const _ as *const u8, SIN_LEN as u16)
+            .user_data(1)
+    );
     assert_eq!(run(&mut ring, 1)[0].res, 8);
     let mut name = [0u8; 16];
     let mut data = [0u8; 32];
@@ -191,7 +240,8 @@ fn udp_sendto_and_recvmsg_report_the_source() {
     hdr.msg_namelen = 16;
     hdr.msg_iov = iovs.as_mut_ptr().cast();
     hdr.msg_iovlen = 1;
-    push!(ring, RecvMsg::new(&rx, &mut hdr).user_data(2));
+    // SAFETY: `rx` stays open until this test has reaped the op's CQE.
+    push!(ring, RecvMsg::new(unsafe { Target::from_fd(rx.as_fd()) }, &mut hdr).user_data(2));
     assert_eq!(run(&mut ring, 1)[0].res, 8);
     let _ = &mut data;
     assert_eq!(&data[..8], msg);
@@ -207,7 +257,8 @@ fn udp_sendto_and_recvmsg_report_the_source() {
     shdr.msg_namelen = SIN_LEN as i32;
     shdr.msg_iov = siov.as_mut_ptr().cast();
     shdr.msg_iovlen = 1;
-    push!(ring, SendMsg::new(&tx, &shdr).user_data(3));
+    // SAFETY: `tx` stays open until this test has reaped the op's CQE.
+    push!(ring, SendMsg::new(unsafe { Target::from_fd(tx.as_fd()) }, &shdr).user_data(3));
     assert_eq!(run(&mut ring, 1)[0].res, 11);
     let _ = &mut sdata;
     let mut got = [0u8; 32];
@@ -225,7 +276,8 @@ fn multishot_recvmsg_output_is_parsed() {
     // value (null pointers, zero lengths).
     let mut hdr: MsgHdr = unsafe { std::mem::zeroed() };
     hdr.msg_namelen = SIN_LEN as i32;
-    push!(ring, RecvMsgMulti::new(&rx, &hdr, 5).user_data(1));
+    // SAFETY: `rx` stays open until this test has reaped the op's CQE.
+    push!(ring, RecvMsgMulti::new(unsafe { Target::from_fd(rx.as_fd()) }, &hdr, 5).user_data(1));
     ring.submit().unwrap();
     for payload in [&b"first datagram"[..], b"second"] {
         tx.send_to(payload, rx.local_addr().unwrap()).unwrap();
@@ -253,7 +305,10 @@ fn provided_buffers_multishot_recv_and_bundles() {
     let (a, mut b) = UnixStream::pair().unwrap();
     let mut ring = Ring::new(8).unwrap();
     let mut bufs = ring.register_buf_ring(BufRingConfig::new(1, 8, 16)).unwrap();
-    ring.submission().push(RecvProvided::new(&a, 1).multishot().user_data(1)).unwrap();
+    // SAFETY: `a` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(RecvProvided::new(unsafe { Target::from_fd(a.as_fd()) }, 1).multishot().user_data(1))
+        .unwrap();
     ring.submit().unwrap();
     for msg in [&b"alpha"[..], b"beta", b"gamma!"] {
         b.write_all(msg).unwrap();
@@ -277,11 +332,15 @@ fn provided_buffers_multishot_recv_and_bundles() {
     let bufs2 = RawBufRing::new(&ring, 2, 8, 16);
     let payload: Vec<u8> = (0..40u8).collect();
     d.write_all(&payload).unwrap();
-    ring.submission().push(RecvProvided::new(&c, 2).bundle().user_data(3)).unwrap();
+    // SAFETY: `c` stays open until this test has reaped the op's CQE.
+    ring.submission().push(RecvProvided::new(unsafe { Target::from_fd(c.as_fd()) }, 2).bundle().user_data(3)).unwrap();
     let mut joined = Vec::new();
     let mut next_id = None;
     while joined.len() < 40 {
-        ring.submission().push(RecvProvided::new(&c, 2).bundle().user_data(3)).unwrap();
+        // SAFETY: `c` stays open until this test has reaped the op's CQE.
+        ring.submission()
+            .push(RecvProvided::new(unsafe { Target::from_fd(c.as_fd()) }, 2).bundle().user_data(3))
+            .unwrap();
         let cqe = run(&mut ring, 1)[0];
         assert!(cqe.res > 0, "{cqe:?}");
         let first = cqe.buffer_id().unwrap();
@@ -306,7 +365,8 @@ fn provided_buffers_multishot_recv_and_bundles() {
     for (i, chunk) in out.data.chunks_mut(8).enumerate() {
         chunk.fill(b'a' + i as u8);
     }
-    ring.submission().push(SendProvided::new(&e, 3).bundle().user_data(4)).unwrap();
+    // SAFETY: `e` stays open until this test has reaped the op's CQE.
+    ring.submission().push(SendProvided::new(unsafe { Target::from_fd(e.as_fd()) }, 3).bundle().user_data(4)).unwrap();
     let c = run(&mut ring, 1)[0];
     assert_eq!(c.res, 32, "{c:?}");
     let mut got = [0u8; 32];
@@ -322,7 +382,11 @@ fn zero_copy_sends_post_a_notification() {
     let (mut server, _) = listener.accept().unwrap();
     let mut ring = Ring::new(8).unwrap();
     let msg = vec![7u8; 3000];
-    push!(ring, SendZc::new(&client, msg.as_ptr(), 3000).report_usage().user_data(1));
+    push!(
+        ring,
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
+        SendZc::new(unsafe { Target::from_fd(client.as_fd()) }, msg.as_ptr(), 3000).report_usage().user_data(1)
+    );
     let cqes = run(&mut ring, 2);
     assert_eq!(cqes[0].res, 3000);
     assert!(cqes[0].more() && !cqes[0].is_notification(), "{:?}", cqes[0]);
@@ -336,7 +400,13 @@ fn zero_copy_sends_post_a_notification() {
     // From a registered buffer.
     let fixed = vec![9u8; 4096];
     register_buffers(&ring, &[iov(&fixed)]);
-    push!(ring, SendZc::new(&client, fixed[100..].as_ptr(), 500).fixed_buffer(0).user_data(2));
+    push!(
+        ring,
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
+        SendZc::new(unsafe { Target::from_fd(client.as_fd()) }, fixed[100..].as_ptr(), 500)
+            .fixed_buffer(0)
+            .user_data(2)
+    );
     let cqes = run(&mut ring, 2);
     assert_eq!((cqes[0].res, cqes[1].is_notification()), (500, true), "{cqes:?}");
     let mut got = vec![0u8; 500];
@@ -350,7 +420,8 @@ fn zero_copy_sends_post_a_notification() {
     let mut hdr: MsgHdr = unsafe { std::mem::zeroed() };
     hdr.msg_iov = iovs.as_mut_ptr().cast();
     hdr.msg_iovlen = 1;
-    push!(ring, SendMsgZc::new(&client, &hdr).user_data(3));
+    // SAFETY: `client` stays open until this test has reaped the op's CQE.
+    push!(ring, SendMsgZc::new(unsafe { Target::from_fd(client.as_fd()) }, &hdr).user_data(3));
     let cqes = run(&mut ring, 2);
     assert_eq!(cqes[0].res, 17);
     assert!(cqes[1].is_notification());
@@ -369,7 +440,8 @@ fn recv_zc_without_a_registered_ifq_is_refused() {
     // ifq; loopback has none, so the kernel must refuse interface 0.
     let (a, _b) = UnixStream::pair().unwrap();
     let mut ring = Ring::new(2).unwrap();
-    ring.submission().push(RecvZc::new(&a, 0).user_data(1)).unwrap();
+    // SAFETY: `a` stays open until this test has reaped the op's CQE.
+    ring.submission().push(RecvZc::new(unsafe { Target::from_fd(a.as_fd()) }, 0).user_data(1)).unwrap();
     let c = run(&mut ring, 1)[0];
     assert_eq!(c.res, errno(Errno::INVAL), "{c:?}");
     skip("RECV_ZC data path: needs a zcrx-capable NIC queue (not loopback)");
@@ -414,7 +486,8 @@ fn sendmsg_zc_fixed_sends_from_the_registered_buffer() {
     // Two iovecs at different places inside registered buffer 0.
     let mut iovs = [iov(&fixed[100..400]), iov(&fixed[5000..5100])];
     let hdr = msghdr(&mut iovs);
-    push!(ring, SendMsgZc::new(&client, &hdr).fixed_buffer(0).user_data(1));
+    // SAFETY: `client` stays open until this test has reaped the op's CQE.
+    push!(ring, SendMsgZc::new(unsafe { Target::from_fd(client.as_fd()) }, &hdr).fixed_buffer(0).user_data(1));
     let cqes = run(&mut ring, 1);
     if cqes[0].res == errno(Errno::INVAL) {
         skip("this kernel refuses SENDMSG_ZC with IORING_RECVSEND_FIXED_BUF (Linux 6.15 added it)");
@@ -434,22 +507,26 @@ fn sendmsg_zc_fixed_sends_from_the_registered_buffer() {
     let outside = vec![0x5au8; 64];
     let mut iovs = [iov(&outside)];
     let hdr = msghdr(&mut iovs);
-    push!(ring, SendMsgZc::new(&client, &hdr).fixed_buffer(0).user_data(2));
+    // SAFETY: `client` stays open until this test has reaped the op's CQE.
+    push!(ring, SendMsgZc::new(unsafe { Target::from_fd(client.as_fd()) }, &hdr).fixed_buffer(0).user_data(2));
     let cqe = zc_result(&mut ring);
     assert_eq!(cqe.res, errno(Errno::FAULT), "an iovec outside the registered buffer: {cqe:?}");
     // So is a buffer index past the table.
-    push!(ring, SendMsgZc::new(&client, &hdr).fixed_buffer(1).user_data(3));
+    // SAFETY: `client` stays open until this test has reaped the op's CQE.
+    push!(ring, SendMsgZc::new(unsafe { Target::from_fd(client.as_fd()) }, &hdr).fixed_buffer(1).user_data(3));
     let cqe = zc_result(&mut ring);
     assert_eq!(cqe.res, errno(Errno::FAULT), "buffer index 1 of a one-entry table: {cqe:?}");
     // ... and `check` says so before the push.
     let err = op::check(
-        &SendMsgZc::new(&client, &hdr).fixed_buffer(1),
+        // SAFETY: `client` stays open until this test has reaped the op's CQE.
+        &SendMsgZc::new(unsafe { Target::from_fd(client.as_fd()) }, &hdr).fixed_buffer(1),
         &op::Limits { fixed_buffers: Some(1), ..Default::default() },
     )
     .unwrap_err();
     assert!(matches!(err, ringwise::Error::OpIndexOutOfRange { index: 1, len: 1, .. }), "{err}");
     // The same memory without the flag goes out.
-    push!(ring, SendMsgZc::new(&client, &hdr).user_data(4));
+    // SAFETY: `client` stays open until this test has reaped the op's CQE.
+    push!(ring, SendMsgZc::new(unsafe { Target::from_fd(client.as_fd()) }, &hdr).user_data(4));
     let cqes = run(&mut ring, 2);
     assert_eq!(cqes[0].res, 64, "{cqes:?}");
     let mut got = [0u8; 64];

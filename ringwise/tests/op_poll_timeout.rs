@@ -10,6 +10,7 @@ use ringwise::op::{
 };
 use ringwise::{Ring, SqeFlags};
 use rustix::io::Errno;
+use std::os::fd::AsFd;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,8 @@ fn ts(ms: u64) -> Timespec {
 fn oneshot_poll_reports_the_ready_mask() {
     let efd = rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC).unwrap();
     let mut ring = Ring::new(4).unwrap();
-    ring.submission().push(PollAdd::new(&efd, PollEvents::IN).user_data(1)).unwrap();
+    // SAFETY: `efd` stays open until this test has reaped the op's CQE.
+    ring.submission().push(PollAdd::new(unsafe { Target::from_fd(efd.as_fd()) }, PollEvents::IN).user_data(1)).unwrap();
     assert_quiet(&mut ring, 20);
     rustix::io::write(&efd, &1u64.to_ne_bytes()).unwrap();
     let c = collect(&mut ring, 1)[0];
@@ -34,7 +36,10 @@ fn oneshot_poll_reports_the_ready_mask() {
 fn multishot_poll_fires_per_event_and_is_removed() {
     let (r, w) = rustix::pipe::pipe().unwrap();
     let mut ring = Ring::new(4).unwrap();
-    ring.submission().push(PollAdd::new(&r, PollEvents::IN).multishot().user_data(7)).unwrap();
+    // SAFETY: `r` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(PollAdd::new(unsafe { Target::from_fd(r.as_fd()) }, PollEvents::IN).multishot().user_data(7))
+        .unwrap();
     ring.submit().unwrap();
     let mut sink = [0u8; 8];
     for _ in 0..3 {
@@ -57,7 +62,10 @@ fn level_triggered_poll_sees_data_already_there() {
     let (r, w) = rustix::pipe::pipe().unwrap();
     rustix::io::write(&w, b"waiting").unwrap();
     let mut ring = Ring::new(4).unwrap();
-    ring.submission().push(PollAdd::new(&r, PollEvents::IN).level().user_data(1)).unwrap();
+    // SAFETY: `r` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(PollAdd::new(unsafe { Target::from_fd(r.as_fd()) }, PollEvents::IN).level().user_data(1))
+        .unwrap();
     let c = run(&mut ring, 1)[0];
     if c.res == errno(Errno::INVAL) {
         // Linux 6.18's io_poll_add_prep accepts only IORING_POLL_ADD_MULTI.
@@ -72,7 +80,8 @@ fn poll_update_changes_events_and_user_data() {
     let (_r2, w2) = rustix::pipe::pipe().unwrap();
     let mut ring = Ring::new(4).unwrap();
     // Armed for IN on an empty pipe: nothing happens.
-    ring.submission().push(PollAdd::new(&w2, PollEvents::IN).user_data(10)).unwrap();
+    // SAFETY: `w2` stays open until this test has reaped the op's CQE.
+    ring.submission().push(PollAdd::new(unsafe { Target::from_fd(w2.as_fd()) }, PollEvents::IN).user_data(10)).unwrap();
     assert_quiet(&mut ring, 20);
     // The write end is always writable: switching to OUT fires at once.
     ring.submission().push(PollUpdate::new(10).events(PollEvents::OUT).new_user_data(11).user_data(12)).unwrap();
@@ -93,13 +102,24 @@ fn epoll_ctl_and_epoll_wait() {
     let efd = rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC).unwrap();
     let mut ring = Ring::new(4).unwrap();
     let ev = EpollEvent { events: linux_raw_sys::general::EPOLLIN, data: 77 };
-    push!(ring, EpollCtl::new(&ep, efd.as_raw_fd(), linux_raw_sys::general::EPOLL_CTL_ADD, &ev).user_data(1));
+    push!(
+        ring,
+        EpollCtl::new(
+            // SAFETY: `ep` stays open until this test has reaped the op's CQE.
+            unsafe { Target::from_fd(ep.as_fd()) },
+            efd.as_raw_fd(),
+            linux_raw_sys::general::EPOLL_CTL_ADD,
+            &ev
+        )
+        .user_data(1)
+    );
     assert_eq!(run(&mut ring, 1)[0].res, 0);
     if !supports(op::opcode::EPOLL_WAIT) {
         return skip("EPOLL_WAIT needs Linux 6.15");
     }
     let mut out = [EpollEvent { events: 0, data: 0 }; 4];
-    push!(ring, EpollWait::new(&ep, out.as_mut_ptr(), 4).user_data(2));
+    // SAFETY: `ep` stays open until this test has reaped the op's CQE.
+    push!(ring, EpollWait::new(unsafe { Target::from_fd(ep.as_fd()) }, out.as_mut_ptr(), 4).user_data(2));
     assert_quiet(&mut ring, 20);
     rustix::io::write(&efd, &1u64.to_ne_bytes()).unwrap();
     let c = collect(&mut ring, 1)[0];
@@ -109,7 +129,14 @@ fn epoll_ctl_and_epoll_wait() {
     assert!(events & linux_raw_sys::general::EPOLLIN != 0);
     push!(
         ring,
-        EpollCtl::new(&ep, efd.as_raw_fd(), linux_raw_sys::general::EPOLL_CTL_DEL, std::ptr::null()).user_data(3)
+        EpollCtl::new(
+            // SAFETY: `ep` stays open until this test has reaped the op's CQE.
+            unsafe { Target::from_fd(ep.as_fd()) },
+            efd.as_raw_fd(),
+            linux_raw_sys::general::EPOLL_CTL_DEL,
+            std::ptr::null()
+        )
+        .user_data(3)
     );
     assert_eq!(run(&mut ring, 1)[0].res, 0);
     let mut events = Vec::with_capacity(4);
@@ -208,7 +235,11 @@ fn link_timeout_cancels_a_stuck_op_and_is_cancelled_by_a_fast_one() {
     let mut ring = Ring::new(8).unwrap();
     let mut buf = [0u8; 4];
     let t = ts(20);
-    push!(ring, Read::new(&r, buf.as_mut_ptr(), 4).user_data(1).flags(SqeFlags::IO_LINK));
+    push!(
+        ring,
+        // SAFETY: `r` stays open until this test has reaped the op's CQE.
+        Read::new(unsafe { Target::from_fd(r.as_fd()) }, buf.as_mut_ptr(), 4).user_data(1).flags(SqeFlags::IO_LINK)
+    );
     push!(ring, LinkTimeout::new(&t).user_data(2));
     let cqes = run(&mut ring, 2);
     assert_eq!(by_ud(&cqes, 1).res, errno(Errno::CANCELED));
@@ -223,7 +254,11 @@ fn link_timeout_cancels_a_stuck_op_and_is_cancelled_by_a_fast_one() {
     // Re-arm a long link timeout to fire almost at once.
     let long = ts(10_000);
     let short = ts(1);
-    push!(ring, Read::new(&r, buf.as_mut_ptr(), 4).user_data(5).flags(SqeFlags::IO_LINK));
+    push!(
+        ring,
+        // SAFETY: `r` stays open until this test has reaped the op's CQE.
+        Read::new(unsafe { Target::from_fd(r.as_fd()) }, buf.as_mut_ptr(), 4).user_data(5).flags(SqeFlags::IO_LINK)
+    );
     push!(ring, LinkTimeout::new(&long).user_data(6));
     ring.submit().unwrap();
     let start = Instant::now();
@@ -255,13 +290,17 @@ fn cancel_by_fd_fixed_fd_opcode_any_and_all() {
     let mut ring = Ring::new(16).unwrap();
     register_files(&ring, &[r2.as_raw_fd()]);
     let mut bufs = [[0u8; 4]; 4];
-    push!(ring, Read::new(&r, bufs[0].as_mut_ptr(), 4).user_data(1));
-    push!(ring, Read::new(&r, bufs[1].as_mut_ptr(), 4).user_data(2));
-    push!(ring, Read::new(Target::Fixed(0), bufs[2].as_mut_ptr(), 4).user_data(3));
-    ring.submission().push(PollAdd::new(&r2, PollEvents::IN).user_data(4)).unwrap();
+    // SAFETY: `r` stays open until this test has reaped the op's CQE.
+    push!(ring, Read::new(unsafe { Target::from_fd(r.as_fd()) }, bufs[0].as_mut_ptr(), 4).user_data(1));
+    // SAFETY: `r` stays open until this test has reaped the op's CQE.
+    push!(ring, Read::new(unsafe { Target::from_fd(r.as_fd()) }, bufs[1].as_mut_ptr(), 4).user_data(2));
+    push!(ring, Read::new(Target::fixed(0), bufs[2].as_mut_ptr(), 4).user_data(3));
+    // SAFETY: `r2` stays open until this test has reaped the op's CQE.
+    ring.submission().push(PollAdd::new(unsafe { Target::from_fd(r2.as_fd()) }, PollEvents::IN).user_data(4)).unwrap();
     assert_quiet(&mut ring, 20);
 
-    ring.submission().push(AsyncCancel::fd(&r).all().user_data(10)).unwrap();
+    // SAFETY: `r` stays open until this test has reaped the op's CQE.
+    ring.submission().push(AsyncCancel::fd(unsafe { Target::from_fd(r.as_fd()) }).all().user_data(10)).unwrap();
     let cqes = run(&mut ring, 3);
     assert_eq!(by_ud(&cqes, 10).res, 2, "both reads on the fd");
     assert_eq!(by_ud(&cqes, 1).res, errno(Errno::CANCELED));
@@ -272,13 +311,15 @@ fn cancel_by_fd_fixed_fd_opcode_any_and_all() {
     assert_eq!(by_ud(&cqes, 11).res, 0);
     assert_eq!(by_ud(&cqes, 4).res, errno(Errno::CANCELED), "only the poll matched the opcode");
 
-    ring.submission().push(AsyncCancel::fd(Target::Fixed(0)).user_data(12)).unwrap();
+    ring.submission().push(AsyncCancel::fd(Target::fixed(0)).user_data(12)).unwrap();
     let cqes = run(&mut ring, 2);
     assert_eq!(by_ud(&cqes, 12).res, 0);
     assert_eq!(by_ud(&cqes, 3).res, errno(Errno::CANCELED));
 
-    push!(ring, Read::new(&r, bufs[3].as_mut_ptr(), 4).user_data(5));
-    ring.submission().push(PollAdd::new(&r2, PollEvents::IN).user_data(6)).unwrap();
+    // SAFETY: `r` stays open until this test has reaped the op's CQE.
+    push!(ring, Read::new(unsafe { Target::from_fd(r.as_fd()) }, bufs[3].as_mut_ptr(), 4).user_data(5));
+    // SAFETY: `r2` stays open until this test has reaped the op's CQE.
+    ring.submission().push(PollAdd::new(unsafe { Target::from_fd(r2.as_fd()) }, PollEvents::IN).user_data(6)).unwrap();
     assert_quiet(&mut ring, 10);
     ring.submission().push(AsyncCancel::any().all().user_data(13)).unwrap();
     let cqes = run(&mut ring, 3);

@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use ringwise::op::Target;
 use ringwise::op::{
     self, check, Fsync, FsyncFlags, Iovec, Limits, Nop, ProvideBuffers, Read, ReadMulti, ReadProvided, Readv,
     RemoveBuffers, RwFlags, Write, Writev,
@@ -12,6 +13,7 @@ use ringwise::op::{
 use ringwise::register::BufRingConfig;
 use ringwise::{Builder, Cqe32, Error, Ring, Sqe64, SqeFlags};
 use std::io::{Read as _, Seek, Write as _};
+use std::os::fd::AsFd;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -33,9 +35,22 @@ fn write_then_read_round_trip_at_offsets() {
     let file = temp_file(&dir, "f", &[]);
     let mut ring = Ring::new(8).unwrap();
     let data = b"hello, io_uring world";
-    push!(ring, Write::new(&file, data.as_ptr(), data.len() as u32).offset(100).user_data(1).flags(SqeFlags::IO_LINK));
+    push!(
+        ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
+        Write::new(unsafe { Target::from_fd(file.as_fd()) }, data.as_ptr(), data.len() as u32)
+            .offset(100)
+            .user_data(1)
+            .flags(SqeFlags::IO_LINK)
+    );
     let mut back = [0u8; 21];
-    push!(ring, Read::new(&file, back.as_mut_ptr(), back.len() as u32).offset(100).user_data(2));
+    push!(
+        ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
+        Read::new(unsafe { Target::from_fd(file.as_fd()) }, back.as_mut_ptr(), back.len() as u32)
+            .offset(100)
+            .user_data(2)
+    );
     let cqes = run(&mut ring, 2);
     assert_eq!(cqes[0].user_data, 1, "linked ops complete in order");
     assert_eq!(by_ud(&cqes, 1).res, data.len() as i32);
@@ -52,8 +67,13 @@ fn read_at_file_position_advances_it() {
     let mut ring = Ring::new(4).unwrap();
     let mut a = [0u8; 3];
     let mut b = [0u8; 3];
-    push!(ring, Read::new(&file, a.as_mut_ptr(), 3).user_data(1).flags(SqeFlags::IO_LINK));
-    push!(ring, Read::new(&file, b.as_mut_ptr(), 3).user_data(2));
+    push!(
+        ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
+        Read::new(unsafe { Target::from_fd(file.as_fd()) }, a.as_mut_ptr(), 3).user_data(1).flags(SqeFlags::IO_LINK)
+    );
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    push!(ring, Read::new(unsafe { Target::from_fd(file.as_fd()) }, b.as_mut_ptr(), 3).user_data(2));
     let cqes = run(&mut ring, 2);
     assert!(cqes.iter().all(|c| c.res == 3), "{cqes:?}");
     assert_eq!((&a, &b), (b"abc", b"def"));
@@ -66,12 +86,20 @@ fn vectored_write_and_read() {
     let mut ring = Ring::new(4).unwrap();
     let parts: [&[u8]; 3] = [b"one ", b"two ", b"three"];
     let iovs: Vec<_> = parts.iter().map(|p| iov(p)).collect();
-    push!(ring, Writev::new(&file, iovs.as_ptr(), 3).offset(0).rw_flags(RwFlags::DSYNC).user_data(1));
+    push!(
+        ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
+        Writev::new(unsafe { Target::from_fd(file.as_fd()) }, iovs.as_ptr(), 3)
+            .offset(0)
+            .rw_flags(RwFlags::DSYNC)
+            .user_data(1)
+    );
     assert_eq!(run(&mut ring, 1)[0].res, 13);
     let mut x = [0u8; 6];
     let mut y = [0u8; 7];
     let out = [iov(&x), iov(&y)];
-    push!(ring, Readv::new(&file, out.as_ptr(), 2).offset(0).user_data(2));
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    push!(ring, Readv::new(unsafe { Target::from_fd(file.as_fd()) }, out.as_ptr(), 2).offset(0).user_data(2));
     assert_eq!(run(&mut ring, 1)[0].res, 13);
     let _ = (&mut x, &mut y);
     assert_eq!(&x, b"one tw");
@@ -87,9 +115,23 @@ fn fixed_buffers_read_write_and_vectored() {
     bufs[0][..5].copy_from_slice(b"fixed");
     let table: Vec<_> = bufs.iter().map(|b| iov(b)).collect();
     register_buffers(&ring, &table);
-    push!(ring, Write::new(&file, bufs[0].as_ptr(), 5).offset(0).fixed_buffer(0).user_data(1));
+    push!(
+        ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
+        Write::new(unsafe { Target::from_fd(file.as_fd()) }, bufs[0].as_ptr(), 5)
+            .offset(0)
+            .fixed_buffer(0)
+            .user_data(1)
+    );
     assert_eq!(run(&mut ring, 1)[0].res, 5);
-    push!(ring, Read::new(&file, bufs[1].as_mut_ptr(), 5).offset(0).fixed_buffer(1).user_data(2));
+    push!(
+        ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
+        Read::new(unsafe { Target::from_fd(file.as_fd()) }, bufs[1].as_mut_ptr(), 5)
+            .offset(0)
+            .fixed_buffer(1)
+            .user_data(2)
+    );
     assert_eq!(run(&mut ring, 1)[0].res, 5);
     assert_eq!(&bufs[1][..5], b"fixed");
 
@@ -100,11 +142,19 @@ fn fixed_buffers_read_write_and_vectored() {
     bufs[0][100..104].copy_from_slice(b"ABCD");
     bufs[0][200..204].copy_from_slice(b"EFGH");
     let wv = [iov(&bufs[0][100..104]), iov(&bufs[0][200..204])];
-    push!(ring, Writev::new(&file, wv.as_ptr(), 2).offset(10).fixed_buffer(0).user_data(3));
+    push!(
+        ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
+        Writev::new(unsafe { Target::from_fd(file.as_fd()) }, wv.as_ptr(), 2).offset(10).fixed_buffer(0).user_data(3)
+    );
     let c = run(&mut ring, 1)[0];
     assert_eq!((c.user_data, c.res), (3, 8));
     let rv = [iov(&bufs[1][300..302]), iov(&bufs[1][400..406])];
-    push!(ring, Readv::new(&file, rv.as_ptr(), 2).offset(10).fixed_buffer(1).user_data(4));
+    push!(
+        ring,
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
+        Readv::new(unsafe { Target::from_fd(file.as_fd()) }, rv.as_ptr(), 2).offset(10).fixed_buffer(1).user_data(4)
+    );
     assert_eq!(run(&mut ring, 1)[0].res, 8);
     assert_eq!(&bufs[1][300..302], b"AB");
     assert_eq!(&bufs[1][400..406], b"CDEFGH");
@@ -117,17 +167,29 @@ fn fixed_buffers_read_write_and_vectored() {
 fn check_refuses_fixed_buffer_past_the_table_and_unknown_opcodes() {
     let limits = Limits { fixed_buffers: Some(2), fixed_files: Some(1), probe: None };
     let mut b = [0u8; 8];
-    let op = Read::new(3, b.as_mut_ptr(), 8).fixed_buffer(2);
+    // SAFETY: descriptor 3 is only encoded here: the op is prepared or checked, never pushed.
+    let op = Read::new(unsafe { Target::fd(3) }, b.as_mut_ptr(), 8).fixed_buffer(2);
     let err = check(&op, &limits).unwrap_err();
     assert!(matches!(err, Error::OpIndexOutOfRange { index: 2, len: 2, .. }), "{err}");
     assert!(err.to_string().contains("index 2") && err.to_string().contains("registered buffers"), "{err}");
-    assert!(check(&Read::new(3, b.as_mut_ptr(), 8).fixed_buffer(1), &limits).is_ok());
-    let err = check(&Fsync::new(ringwise::op::Target::Fixed(5)), &limits).unwrap_err();
+    // SAFETY: descriptor 3 is only encoded here: the op is prepared or checked, never pushed.
+    assert!(check(&Read::new(unsafe { Target::fd(3) }, b.as_mut_ptr(), 8).fixed_buffer(1), &limits).is_ok());
+    let err = check(&Fsync::new(ringwise::op::Target::fixed(5)), &limits).unwrap_err();
     assert!(matches!(err, Error::OpIndexOutOfRange { index: 5, len: 1, .. }), "{err}");
     assert_eq!(err.errno(), rustix::io::Errno::BADF);
-    let err = check(&op::Accept::new(3).multishot().direct(op::DirectSlot::Index(0)), &Limits::default()).unwrap_err();
+    // SAFETY: descriptor 3 is only encoded here: the op is prepared or checked, never pushed.
+    let err = check(
+        &op::Accept::new(unsafe { Target::fd(3) }).multishot().direct(op::DirectSlot::Index(0)),
+        &Limits::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::OpInvalid { .. }), "{err}");
-    assert!(check(&op::Accept::new(3).multishot().direct(op::DirectSlot::Alloc), &Limits::default()).is_ok());
+    assert!(check(
+        // SAFETY: descriptor 3 is only encoded here: the op is prepared or checked, never pushed.
+        &op::Accept::new(unsafe { Target::fd(3) }).multishot().direct(op::DirectSlot::Alloc),
+        &Limits::default()
+    )
+    .is_ok());
 
     let probe = ringwise::probe::Probe::new().unwrap();
     let limits = Limits { probe: Some(&probe), ..Limits::default() };
@@ -145,9 +207,14 @@ fn fsync_and_datasync_complete_on_a_written_file() {
     let dir = TempDir::new("fsync");
     let file = temp_file(&dir, "f", b"data to sync");
     let mut ring = Ring::new(4).unwrap();
-    ring.submission().push(Fsync::new(&file).user_data(1)).unwrap();
-    ring.submission().push(Fsync::new(&file).fsync_flags(FsyncFlags::DATASYNC).user_data(2)).unwrap();
-    ring.submission().push(Fsync::new(-1).user_data(3)).unwrap();
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    ring.submission().push(Fsync::new(unsafe { Target::from_fd(file.as_fd()) }).user_data(1)).unwrap();
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(Fsync::new(unsafe { Target::from_fd(file.as_fd()) }).fsync_flags(FsyncFlags::DATASYNC).user_data(2))
+        .unwrap();
+    // SAFETY: a negative number names no file (the kernel answers -EBADF).
+    ring.submission().push(Fsync::new(unsafe { Target::fd(-1) }).user_data(3)).unwrap();
     let cqes = run(&mut ring, 3);
     assert_eq!(by_ud(&cqes, 1).res, 0);
     assert_eq!(by_ud(&cqes, 2).res, 0);
@@ -166,8 +233,14 @@ fn legacy_provided_buffers_feed_reads_and_are_removed() {
     let mut pool = vec![0u8; 4 * 8];
     push!(ring, ProvideBuffers::new(pool.as_mut_ptr(), 8, 4, 7, 10).user_data(1));
     assert_eq!(run(&mut ring, 1)[0].res, 0);
-    ring.submission().push(ReadProvided::new(&file, 7, 8).offset(0).user_data(2)).unwrap();
-    ring.submission().push(ReadProvided::new(&file, 7, 8).offset(8).user_data(3)).unwrap();
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(ReadProvided::new(unsafe { Target::from_fd(file.as_fd()) }, 7, 8).offset(0).user_data(2))
+        .unwrap();
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(ReadProvided::new(unsafe { Target::from_fd(file.as_fd()) }, 7, 8).offset(8).user_data(3))
+        .unwrap();
     let cqes = run(&mut ring, 2);
     let mut seen = Vec::new();
     for c in &cqes {
@@ -182,7 +255,10 @@ fn legacy_provided_buffers_feed_reads_and_are_removed() {
     // Two buffers are left; removing 10 returns 2.
     ring.submission().push(RemoveBuffers::new(10, 7).user_data(4)).unwrap();
     assert_eq!(run(&mut ring, 1)[0].res, 2);
-    ring.submission().push(ReadProvided::new(&file, 7, 8).offset(0).user_data(5)).unwrap();
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(ReadProvided::new(unsafe { Target::from_fd(file.as_fd()) }, 7, 8).offset(0).user_data(5))
+        .unwrap();
     assert_eq!(run(&mut ring, 1)[0].res, -rustix::io::Errno::NOBUFS.raw_os_error(), "group is empty");
 }
 
@@ -194,7 +270,8 @@ fn multishot_read_from_a_pipe_yields_one_cqe_per_write() {
     let mut ring = Ring::new(8).unwrap();
     let mut bufs = ring.register_buf_ring(BufRingConfig::new(3, 8, 64)).unwrap();
     let (r, w) = rustix::pipe::pipe().unwrap();
-    ring.submission().push(ReadMulti::new(r.as_raw_fd(), 3).user_data(9)).unwrap();
+    // SAFETY: `r` stays open until this test has reaped the op's CQE.
+    ring.submission().push(ReadMulti::new(unsafe { Target::fd(r.as_raw_fd()) }, 3).user_data(9)).unwrap();
     ring.submit().unwrap();
     let mut got = Vec::new();
     for msg in [&b"first"[..], b"second", b"third!"] {
@@ -221,8 +298,11 @@ fn multishot_read_from_a_pipe_yields_one_cqe_per_write() {
 fn nop_variants_inject_file_lookup_and_big_cqe_extras() {
     let mut ring = Ring::new(8).unwrap();
     ring.submission().push(Nop::new().inject_result(-5).user_data(1)).unwrap();
-    ring.submission().push(Nop::new().file(-1).user_data(2)).unwrap();
-    ring.submission().push(Nop::new().file(0).task_work().user_data(3)).unwrap();
+    // SAFETY: a negative number names no file (the kernel answers -EBADF).
+    ring.submission().push(Nop::new().file(unsafe { Target::fd(-1) }).user_data(2)).unwrap();
+    // SAFETY: descriptor 0 is the test process's stdin, open for its whole
+    // life; a NOP only looks the file up.
+    ring.submission().push(Nop::new().file(unsafe { Target::fd(0) }).task_work().user_data(3)).unwrap();
     let cqes = run(&mut ring, 3);
     assert_eq!(by_ud(&cqes, 1).res, -5);
     assert_eq!(by_ud(&cqes, 2).res, -rustix::io::Errno::BADF.raw_os_error());
@@ -264,9 +344,17 @@ fn read_and_write_at_offsets_and_at_the_file_position() {
     // SAFETY: the buffers outlive the ops: `run_results` reaps their CQEs
     // before the buffers go out of scope.
     unsafe {
-        ring.submission().push_unchecked(Write::new(&file, a.as_ptr(), a.len() as u32).offset(0).user_data(1)).unwrap();
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
         ring.submission()
-            .push_unchecked(Write::new(&file, b.as_ptr(), b.len() as u32).offset(20_000).user_data(2))
+            .push_unchecked(
+                Write::new(Target::from_fd(file.as_fd()), a.as_ptr(), a.len() as u32).offset(0).user_data(1),
+            )
+            .unwrap();
+        ring.submission()
+            // The target: `file` stays open until this test has reaped the op's CQE.
+            .push_unchecked(
+                Write::new(Target::from_fd(file.as_fd()), b.as_ptr(), b.len() as u32).offset(20_000).user_data(2),
+            )
             .unwrap();
     }
     let mut got = run_results(&mut ring, 2);
@@ -284,7 +372,10 @@ fn read_and_write_at_offsets_and_at_the_file_position() {
     // next line, before `back` is looked at.
     unsafe {
         ring.submission()
-            .push_unchecked(Read::new(&file, back.as_mut_ptr(), 3000).offset(20_500).user_data(3))
+            // The target: `file` stays open until this test has reaped the op's CQE.
+            .push_unchecked(
+                Read::new(Target::from_fd(file.as_fd()), back.as_mut_ptr(), 3000).offset(20_500).user_data(3),
+            )
             .unwrap();
     }
     assert_eq!(run_results(&mut ring, 1), vec![(3, 3000)]);
@@ -294,7 +385,10 @@ fn read_and_write_at_offsets_and_at_the_file_position() {
     // SAFETY: as above, `back` outlives the read, reaped on the next line.
     unsafe {
         ring.submission()
-            .push_unchecked(Read::new(&file, back.as_mut_ptr(), 100).offset(1 << 30).user_data(4))
+            // The target: `file` stays open until this test has reaped the op's CQE.
+            .push_unchecked(
+                Read::new(Target::from_fd(file.as_fd()), back.as_mut_ptr(), 100).offset(1 << 30).user_data(4),
+            )
             .unwrap();
     }
     assert_eq!(run_results(&mut ring, 1), vec![(4, 0)]);
@@ -305,7 +399,12 @@ fn read_and_write_at_offsets_and_at_the_file_position() {
     for (i, c) in chunks.iter().enumerate() {
         // One at a time: the position is only well defined between ops.
         // SAFETY: `chunks` outlives the write, reaped on the next line.
-        unsafe { ring.submission().push_unchecked(Write::new(&cur, c.as_ptr(), 1000).user_data(i as u64)).unwrap() };
+        // SAFETY: `cur` stays open until this test has reaped the op's CQE.
+        unsafe {
+            ring.submission()
+                .push_unchecked(Write::new(Target::from_fd(cur.as_fd()), c.as_ptr(), 1000).user_data(i as u64))
+                .unwrap()
+        };
         assert_eq!(run_results(&mut ring, 1), vec![(i as u64, 1000)]);
     }
     assert_eq!(cur.contents(), chunks.concat());
@@ -317,7 +416,10 @@ fn read_and_write_at_offsets_and_at_the_file_position() {
         // SAFETY: `buf` outlives the read, reaped on the next line, before
         // `buf` is looked at.
         unsafe {
-            ring.submission().push_unchecked(Read::new(&cur, buf.as_mut_ptr(), 1000).user_data(i as u64)).unwrap()
+            // SAFETY: `cur` stays open until this test has reaped the op's CQE.
+            ring.submission()
+                .push_unchecked(Read::new(Target::from_fd(cur.as_fd()), buf.as_mut_ptr(), 1000).user_data(i as u64))
+                .unwrap()
         };
         assert_eq!(run_results(&mut ring, 1), vec![(i as u64, 1000)]);
         assert_eq!(&buf, c, "chunk {i} read at the file position");
@@ -333,7 +435,12 @@ fn readv_and_writev_scatter_gather() {
     let iov: Vec<Iovec> = parts.iter().map(|p| iovec(p)).collect();
     // SAFETY: the iovecs and what they point to outlive the op, reaped by
     // `run_results` on the next line.
-    unsafe { ring.submission().push_unchecked(Writev::new(&file, iov.as_ptr(), 3).offset(10).user_data(1)).unwrap() };
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    unsafe {
+        ring.submission()
+            .push_unchecked(Writev::new(Target::from_fd(file.as_fd()), iov.as_ptr(), 3).offset(10).user_data(1))
+            .unwrap()
+    };
     assert_eq!(run_results(&mut ring, 1), vec![(1, 4203)]);
     let disk = file.contents();
     assert_eq!(&disk[10..], &parts.concat()[..]);
@@ -343,7 +450,12 @@ fn readv_and_writev_scatter_gather() {
     let mut z = vec![0u8; 100];
     let iov = [iovec_mut(&mut x), iovec_mut(&mut y), iovec_mut(&mut z)];
     // SAFETY: as above; x, y, z are not touched until the CQE is reaped.
-    unsafe { ring.submission().push_unchecked(Readv::new(&file, iov.as_ptr(), 3).offset(10).user_data(2)).unwrap() };
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    unsafe {
+        ring.submission()
+            .push_unchecked(Readv::new(Target::from_fd(file.as_fd()), iov.as_ptr(), 3).offset(10).user_data(2))
+            .unwrap()
+    };
     assert_eq!(run_results(&mut ring, 1), vec![(2, 4203)], "the third iovec gets nothing: EOF");
     let all = parts.concat();
     assert_eq!(&x[..], &all[..3000]);
@@ -360,14 +472,20 @@ fn pipes_read_and_write() {
     // A read waiting on an empty pipe, then the write that feeds it.
     // SAFETY: both buffers outlive the ops, reaped below.
     unsafe {
-        ring.submission().push_unchecked(Read::new(&r, buf.as_mut_ptr(), 4096).user_data(1)).unwrap();
+        // The target: `r` stays open until this test has reaped the op's CQE.
+        ring.submission()
+            .push_unchecked(Read::new(Target::from_fd(r.as_fd()), buf.as_mut_ptr(), 4096).user_data(1))
+            .unwrap();
     }
     ring.submit().unwrap();
     assert!(ring.completion().is_empty());
     // SAFETY: `msg` outlives the write, and `buf` the read queued above:
     // `run_results` reaps both CQEs below, before `buf` is looked at.
     unsafe {
-        ring.submission().push_unchecked(Write::new(&w, msg.as_ptr(), 3000).user_data(2)).unwrap();
+        // The target: `w` stays open until this test has reaped the op's CQE.
+        ring.submission()
+            .push_unchecked(Write::new(Target::from_fd(w.as_fd()), msg.as_ptr(), 3000).user_data(2))
+            .unwrap();
     }
     let mut got = run_results(&mut ring, 2);
     got.sort_unstable();
@@ -379,21 +497,32 @@ fn pipes_read_and_write() {
     let iov: Vec<Iovec> = parts.iter().map(|p| iovec(p)).collect();
     // SAFETY: `iov` and `parts`, which it points to, outlive the write,
     // reaped on the next line.
-    unsafe { ring.submission().push_unchecked(Writev::new(&w, iov.as_ptr(), 2).user_data(3)).unwrap() };
+    // SAFETY: `w` stays open until this test has reaped the op's CQE.
+    unsafe {
+        ring.submission().push_unchecked(Writev::new(Target::from_fd(w.as_fd()), iov.as_ptr(), 2).user_data(3)).unwrap()
+    };
     assert_eq!(run_results(&mut ring, 1), vec![(3, 8)]);
     let mut a = [0u8; 4];
     let mut b = [0u8; 4];
     let iov = [iovec_mut(&mut a), iovec_mut(&mut b)];
     // SAFETY: `iov` and `a`, `b`, which it points to, outlive the read,
     // reaped on the next line, before `a` and `b` are looked at.
-    unsafe { ring.submission().push_unchecked(Readv::new(&r, iov.as_ptr(), 2).user_data(4)).unwrap() };
+    // SAFETY: `r` stays open until this test has reaped the op's CQE.
+    unsafe {
+        ring.submission().push_unchecked(Readv::new(Target::from_fd(r.as_fd()), iov.as_ptr(), 2).user_data(4)).unwrap()
+    };
     assert_eq!(run_results(&mut ring, 1), vec![(4, 8)]);
     assert_eq!((&a, &b), (b"abcd", b"efgh"));
 
     // Reading the write end fails with EBADF.
     // SAFETY: `buf` outlives the read (which fails with EBADF), reaped on the
     // next line.
-    unsafe { ring.submission().push_unchecked(Read::new(&w, buf.as_mut_ptr(), 4).user_data(5)).unwrap() };
+    // SAFETY: `w` stays open until this test has reaped the op's CQE.
+    unsafe {
+        ring.submission()
+            .push_unchecked(Read::new(Target::from_fd(w.as_fd()), buf.as_mut_ptr(), 4).user_data(5))
+            .unwrap()
+    };
     assert_eq!(run_results(&mut ring, 1), vec![(5, -EBADF)]);
 }
 
@@ -403,16 +532,27 @@ fn fsync_datasync_and_range() {
     let file = TempFile::new("sync");
     let data = pattern(8192, 4);
     // SAFETY: `data` outlives the op.
-    unsafe { ring.submission().push_unchecked(Write::new(&file, data.as_ptr(), 8192).offset(0).user_data(1)).unwrap() };
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    unsafe {
+        ring.submission()
+            .push_unchecked(Write::new(Target::from_fd(file.as_fd()), data.as_ptr(), 8192).offset(0).user_data(1))
+            .unwrap()
+    };
     assert_eq!(run_results(&mut ring, 1), vec![(1, 8192)]);
-    ring.submission().push(Fsync::new(&file).user_data(2)).unwrap();
-    ring.submission().push(Fsync::new(&file).fsync_flags(FsyncFlags::DATASYNC).user_data(3)).unwrap();
-    ring.submission().push(Fsync::new(&file).range(0, 4096).user_data(4)).unwrap();
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    ring.submission().push(Fsync::new(unsafe { Target::from_fd(file.as_fd()) }).user_data(2)).unwrap();
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    ring.submission()
+        .push(Fsync::new(unsafe { Target::from_fd(file.as_fd()) }).fsync_flags(FsyncFlags::DATASYNC).user_data(3))
+        .unwrap();
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    ring.submission().push(Fsync::new(unsafe { Target::from_fd(file.as_fd()) }).range(0, 4096).user_data(4)).unwrap();
     let mut got = run_results(&mut ring, 3);
     got.sort_unstable();
     assert_eq!(got, vec![(2, 0), (3, 0), (4, 0)]);
     // fsync of a bad fd.
-    ring.submission().push(Fsync::new(-1).user_data(5)).unwrap();
+    // SAFETY: a negative number names no file (the kernel answers -EBADF).
+    ring.submission().push(Fsync::new(unsafe { Target::fd(-1) }).user_data(5)).unwrap();
     assert_eq!(run_results(&mut ring, 1), vec![(5, -EBADF)]);
     assert_eq!(file.contents(), data);
 }

@@ -202,7 +202,7 @@ fn every_builder_writes_every_sqe_field() {
     let path: &CStr = c"p";
     let how: OpenHow = OpenHow { flags: 0, mode: 0, resolve: 0 };
     let ts = Timespec::default();
-    let fx = Target::Fixed(3);
+    let fx = Target::fixed(3);
     macro_rules! all {
         ($($op:expr),* $(,)?) => {$(
             assert_writes_all(stringify!($op), $op.user_data(7).flags(SqeFlags::IO_LINK).personality(2));
@@ -212,12 +212,17 @@ fn every_builder_writes_every_sqe_field() {
     all!(
         Nop::new(),
         Nop::new().inject_result(-3).big_cqe_extra(1, 2).file(fx).fixed_buffer(1).task_work(),
-        Read::new(0, p, 8).offset(4).rw_flags(RwFlags::NOWAIT).fixed_buffer(1),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        Read::new(unsafe { Target::fd(0) }, p, 8).offset(4).rw_flags(RwFlags::NOWAIT).fixed_buffer(1),
         Write::new(fx, p, 8),
-        Readv::new(0, std::ptr::null(), 1),
-        Writev::new(0, std::ptr::null(), 1).fixed_buffer(0),
-        Fsync::new(0).fsync_flags(FsyncFlags::DATASYNC).range(1, 2),
-        ReadProvided::new(0, 1, 8).offset(3).rw_flags(RwFlags::HIPRI),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        Readv::new(unsafe { Target::fd(0) }, std::ptr::null(), 1),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        Writev::new(unsafe { Target::fd(0) }, std::ptr::null(), 1).fixed_buffer(0),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        Fsync::new(unsafe { Target::fd(0) }).fsync_flags(FsyncFlags::DATASYNC).range(1, 2),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        ReadProvided::new(unsafe { Target::fd(0) }, 1, 8).offset(3).rw_flags(RwFlags::HIPRI),
         ReadMulti::new(fx, 1).len(9).offset(1),
         ProvideBuffers::new(p, 8, 2, 1, 0),
         RemoveBuffers::new(2, 1),
@@ -229,22 +234,28 @@ fn every_builder_writes_every_sqe_field() {
         FilesUpdate::new(std::ptr::null_mut(), 1, UpdateAt::Offset(2)),
         OpenAt::new(AT_FDCWD, path, OFlags::RDONLY).mode(Mode::RUSR).direct(DirectSlot::Alloc),
         OpenAt2::new(AT_FDCWD, path, &how).direct(DirectSlot::Index(1)),
-        Close::new(3),
+        // SAFETY: descriptor 3 is only encoded here: the op is prepared or checked, never pushed.
+        Close::new(unsafe { Target::fd(3) }),
         Close::new(fx),
         CloseFixed::new(u32::MAX),
         Statx::new(AT_FDCWD, path, 1, std::ptr::null_mut()).at_flags(AtFlags::EMPTY_PATH),
-        Fallocate::new(0, 1, 2).mode(1),
-        Fadvise::new(0, 1, u64::MAX, Advice::Random),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        Fallocate::new(unsafe { Target::fd(0) }, 1, 2).mode(1),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        Fadvise::new(unsafe { Target::fd(0) }, 1, u64::MAX, Advice::Random),
         Madvise::new(p, 1 << 40, 4),
         Ftruncate::new(fx, 9),
-        SyncFileRange::new(0, 1, 2, SyncFileRangeFlags::WRITE),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        SyncFileRange::new(unsafe { Target::fd(0) }, 1, 2, SyncFileRangeFlags::WRITE),
         RenameAt::new(AT_FDCWD, path, AT_FDCWD, path).rename_flags(RenameFlags::NOREPLACE),
         UnlinkAt::new(AT_FDCWD, path).dir(),
         MkdirAt::new(AT_FDCWD, path, Mode::RWXU),
         SymlinkAt::new(path, AT_FDCWD, path),
         LinkAt::new(AT_FDCWD, path, AT_FDCWD, path).at_flags(AtFlags::SYMLINK_FOLLOW),
-        FGetXattr::new(0, path, p, 4),
-        FSetXattr::new(0, path, p, 4).xattr_flags(XattrFlags::CREATE),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        FGetXattr::new(unsafe { Target::fd(0) }, path, p, 4),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        FSetXattr::new(unsafe { Target::fd(0) }, path, p, 4).xattr_flags(XattrFlags::CREATE),
         GetXattr::new(path, path, p, 4),
         SetXattr::new(path, path, p, 4).xattr_flags(XattrFlags::REPLACE),
         FixedFdInstall::new(1).no_cloexec(),
@@ -252,53 +263,86 @@ fn every_builder_writes_every_sqe_field() {
         FutexWait::new(std::ptr::null(), 1).mask(3).futex_flags(FutexFlags::SIZE_U32),
         FutexWake::new(std::ptr::null(), 1).mask(3),
         FutexWaitv::new(std::ptr::null(), 2),
-        MsgRingData::new(3, 1, 2).cqe_flags(4),
+        // SAFETY: descriptor 3 is only encoded here: the op is prepared or checked, never pushed.
+        MsgRingData::new(unsafe { Target::fd(3) }, 1, 2).cqe_flags(0x40).unwrap(),
         MsgRingFd::new(fx, 1, DirectSlot::Alloc, 5).skip_target_cqe(),
         Socket::new(1, 1, 0).direct(DirectSlot::Index(2)),
-        Connect::new(0, p, 16),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        Connect::new(unsafe { Target::fd(0) }, p, 16),
         Bind::new(fx, p, 16),
-        Listen::new(0, 5),
-        Accept::new(0).accept_flags(AcceptFlags::CLOEXEC).multishot().dontwait().poll_first().direct(DirectSlot::Alloc),
-        AcceptFrom::new(0, p, std::ptr::null_mut()),
-        Send::new(0, p, 3).to(p, 16).msg_flags(MsgFlags::MORE).poll_first(),
-        SendProvided::new(0, 1).bundle().len(3),
-        Recv::new(0, p, 3).msg_flags(MsgFlags::WAITALL),
-        RecvProvided::new(0, 1).multishot().bundle().len(4),
-        SendMsg::new(0, std::ptr::null()),
-        RecvMsg::new(0, std::ptr::null_mut()),
-        RecvMsgMulti::new(0, std::ptr::null(), 1),
-        SendZc::new(0, p, 3).fixed_buffer(1).report_usage().to(p, 16),
-        SendMsgZc::new(0, std::ptr::null()).report_usage(),
-        Shutdown::new(0, 1),
-        RecvZc::new(0, 1).len(5),
-        PollAdd::new(0, PollEvents::IN).multishot(),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        Listen::new(unsafe { Target::fd(0) }, 5),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        Accept::new(unsafe { Target::fd(0) })
+            .accept_flags(AcceptFlags::CLOEXEC)
+            .multishot()
+            .dontwait()
+            .poll_first()
+            .direct(DirectSlot::Alloc),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        AcceptFrom::new(unsafe { Target::fd(0) }, p, std::ptr::null_mut()),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        Send::new(unsafe { Target::fd(0) }, p, 3).to(p, 16).msg_flags(MsgFlags::MORE).poll_first(),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        SendProvided::new(unsafe { Target::fd(0) }, 1).bundle().len(3),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        Recv::new(unsafe { Target::fd(0) }, p, 3).msg_flags(MsgFlags::WAITALL),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        RecvProvided::new(unsafe { Target::fd(0) }, 1).multishot().bundle().len(4),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        SendMsg::new(unsafe { Target::fd(0) }, std::ptr::null()),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        RecvMsg::new(unsafe { Target::fd(0) }, std::ptr::null_mut()),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        RecvMsgMulti::new(unsafe { Target::fd(0) }, std::ptr::null(), 1),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        SendZc::new(unsafe { Target::fd(0) }, p, 3).fixed_buffer(1).report_usage().to(p, 16),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        SendMsgZc::new(unsafe { Target::fd(0) }, std::ptr::null()).report_usage(),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        Shutdown::new(unsafe { Target::fd(0) }, 1),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        RecvZc::new(unsafe { Target::fd(0) }, 1).len(5),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        PollAdd::new(unsafe { Target::fd(0) }, PollEvents::IN).multishot(),
         PollRemove::new(4),
         PollUpdate::new(4).events(PollEvents::OUT).new_user_data(5).multishot(),
-        EpollCtl::new(0, 1, 1, std::ptr::null()),
-        EpollWait::new(0, std::ptr::null_mut(), 4),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        EpollCtl::new(unsafe { Target::fd(0) }, 1, 1, std::ptr::null()),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        EpollWait::new(unsafe { Target::fd(0) }, std::ptr::null_mut(), 4),
         WaitId::new(IdType::Pid(1), WaitOptions::EXITED, std::ptr::null_mut()),
-        Splice::new(0, Some(1), fx, None, 4).splice_flags(SpliceFlags::MOVE),
-        Splice::new(fx, None, 1, Some(2), 4),
-        Tee::new(fx, 1, 4).splice_flags(SpliceFlags::NONBLOCK),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        Splice::new(unsafe { Target::fd(0) }, Some(1), fx, None, 4).splice_flags(SpliceFlags::MOVE),
+        // SAFETY: descriptor 1 is only encoded here: the op is prepared or checked, never pushed.
+        Splice::new(fx, None, unsafe { Target::fd(1) }, Some(2), 4),
+        // SAFETY: descriptor 1 is only encoded here: the op is prepared or checked, never pushed.
+        Tee::new(fx, unsafe { Target::fd(1) }, 4).splice_flags(SpliceFlags::NONBLOCK),
         Timeout::new(&ts).count(2).timeout_flags(TimeoutFlags::ABS),
         Timeout::new(&ts).multishot(3),
         TimeoutRemove::new(1),
         TimeoutUpdate::new(1, &ts).timeout_flags(TimeoutFlags::BOOTTIME),
         LinkTimeout::new(&ts).timeout_flags(TimeoutFlags::REALTIME),
         LinkTimeoutUpdate::new(1, &ts),
-        UringCmd::new(0, 1).cmd([0x5a; 16]).fixed_buffer(2),
-        SocketQueue::inq(0),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        UringCmd::new(unsafe { Target::fd(0) }, 1).cmd([0x5a; 16]).fixed_buffer(2),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        SocketQueue::inq(unsafe { Target::fd(0) }),
         SocketQueue::outq(fx),
-        GetSockOpt::new(0, 1, 2, p, 4),
-        SetSockOpt::new(0, 1, 2, p, 4),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        GetSockOpt::new(unsafe { Target::fd(0) }, 1, 2, p, 4),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        SetSockOpt::new(unsafe { Target::fd(0) }, 1, 2, p, 4),
     );
     for (name, big) in [
-        ("UringCmd80", UringCmd80::new(0, 1, [0x11; 80]).fixed_buffer(1).user_data(3)),
+        // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+        ("UringCmd80", UringCmd80::new(unsafe { Target::fd(0) }, 1, [0x11; 80]).fixed_buffer(1).user_data(3)),
         ("UringCmd80 (fixed target)", UringCmd80::new(fx, 1, [0; 80])),
     ] {
         assert_writes_all_big(name, big);
     }
-    assert_writes_all_big("UringCmd128", UringCmd128::new(0, 1, [0x22; 80]).user_data(3));
+    // SAFETY: descriptor 0 is only encoded here: the op is prepared or checked, never pushed.
+    assert_writes_all_big("UringCmd128", UringCmd128::new(unsafe { Target::fd(0) }, 1, [0x22; 80]).user_data(3));
     assert_writes_all_big("Nop128", Nop128::new().user_data(3));
 }
 
@@ -371,34 +415,46 @@ fn reused_slot_gives_the_kernel_nothing_stale() {
     }
     safe!("nop", Nop::new());
     safe!("nop inject", Nop::new().inject_result(-7));
-    safe!("fsync", Fsync::new(file));
-    safe!("fdatasync range", Fsync::new(file).fsync_flags(FsyncFlags::DATASYNC).range(0, 4096));
-    safe!("fallocate", Fallocate::new(file, 0, 4096));
-    safe!("fadvise", Fadvise::new(file, 0, 4096, op::Advice::Sequential));
-    safe!("ftruncate", Ftruncate::new(file, 8192));
-    safe!("sync_file_range", SyncFileRange::new(file, 0, 4096, SyncFileRangeFlags::WRITE));
-    safe!("poll ready eventfd", PollAdd::new(ready, PollEvents::IN));
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    safe!("fsync", Fsync::new(unsafe { Target::fd(file) }));
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    safe!("fdatasync range", Fsync::new(unsafe { Target::fd(file) }).fsync_flags(FsyncFlags::DATASYNC).range(0, 4096));
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    safe!("fallocate", Fallocate::new(unsafe { Target::fd(file) }, 0, 4096));
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    safe!("fadvise", Fadvise::new(unsafe { Target::fd(file) }, 0, 4096, op::Advice::Sequential));
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    safe!("ftruncate", Ftruncate::new(unsafe { Target::fd(file) }, 8192));
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    safe!("sync_file_range", SyncFileRange::new(unsafe { Target::fd(file) }, 0, 4096, SyncFileRangeFlags::WRITE));
+    // SAFETY: `ready` stays open until this test has reaped the op's CQE.
+    safe!("poll ready eventfd", PollAdd::new(unsafe { Target::fd(ready) }, PollEvents::IN));
     safe!("poll remove", PollRemove::new(12345));
     safe!("poll update", PollUpdate::new(12345).events(PollEvents::IN));
     safe!("cancel", AsyncCancel::user_data_of(12345));
     safe!("timeout remove", TimeoutRemove::new(12345));
     safe!("remove buffers", RemoveBuffers::new(1, 77));
-    safe!("read provided, no group", ReadProvided::new(file, 77, 16));
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    safe!("read provided, no group", ReadProvided::new(unsafe { Target::fd(file) }, 77, 16));
     safe!("close fixed, no table", CloseFixed::new(0));
     safe!("fixed fd install, no table", FixedFdInstall::new(0));
     safe!("socket direct, no table", Socket::new(1, 1, 0).direct(DirectSlot::Alloc));
-    safe!("shutdown", Shutdown::new(sock, 1));
-    safe!("socket queue", SocketQueue::inq(sock));
+    // SAFETY: `sock` stays open until this test has reaped the op's CQE.
+    safe!("shutdown", Shutdown::new(unsafe { Target::fd(sock) }, 1));
+    // SAFETY: `sock` stays open until this test has reaped the op's CQE.
+    safe!("socket queue", SocketQueue::inq(unsafe { Target::fd(sock) }));
     let mut buf = [0u8; 16];
     let bufp = buf.as_mut_ptr();
     same_answer_after_garbage("read", &|sq| {
         // SAFETY: `buf` outlives the ring run, which waits for the CQE.
-        unsafe { sq.push_unchecked(Read::new(file, bufp, 16).offset(0).user_data(42)) }.unwrap()
+        // The target: `file` stays open until this test has reaped the op's CQE.
+        unsafe { sq.push_unchecked(Read::new(Target::fd(file), bufp, 16).offset(0).user_data(42)) }.unwrap()
     });
     assert_eq!(buf, [7u8; 16]);
     same_answer_after_garbage("write", &|sq| {
         // SAFETY: as above.
-        unsafe { sq.push_unchecked(Write::new(file, bufp, 16).offset(100).user_data(42)) }.unwrap()
+        // The target: `file` stays open until this test has reaped the op's CQE.
+        unsafe { sq.push_unchecked(Write::new(Target::fd(file), bufp, 16).offset(100).user_data(42)) }.unwrap()
     });
     let ts = Timespec { tv_sec: 0, tv_nsec: 1000 };
     same_answer_after_garbage("timeout", &|sq| {
@@ -423,7 +479,9 @@ fn sqe128_slot_tail_is_cleared_for_64_byte_ops() {
     let dirty = |ring: &mut Ring<Sqe128, Cqe16>| {
         // SAFETY: the command goes to fd -1 (EBADF at issue): nothing reads
         // its bytes as pointers.
-        unsafe { ring.submission().push_big_unchecked(UringCmd80::new(-1, 0, [0xff; 80]).user_data(1)) }.unwrap();
+        // SAFETY: a negative number names no file (the kernel answers -EBADF).
+        unsafe { ring.submission().push_big_unchecked(UringCmd80::new(Target::fd(-1), 0, [0xff; 80]).user_data(1)) }
+            .unwrap();
         assert_eq!(tail(), vec![0xff; 64]);
         let cqe = one_cqe(ring);
         assert_eq!(cqe.res, neg(Errno::BADF));
@@ -434,7 +492,8 @@ fn sqe128_slot_tail_is_cleared_for_64_byte_ops() {
     assert_eq!(one_cqe(&mut ring).res, 0);
     dirty(&mut ring);
     // SAFETY: the command goes to fd -1 and carries no pointer.
-    unsafe { ring.submission().push_unchecked(UringCmd::new(-1, 0).user_data(3)) }.unwrap();
+    // SAFETY: a negative number names no file (the kernel answers -EBADF).
+    unsafe { ring.submission().push_unchecked(UringCmd::new(Target::fd(-1), 0).user_data(3)) }.unwrap();
     assert_eq!(tail(), vec![0; 64], "push_unchecked");
     assert_eq!(one_cqe(&mut ring).res, neg(Errno::BADF));
     dirty(&mut ring);
@@ -451,7 +510,7 @@ fn sqe128_slot_tail_is_cleared_for_64_byte_ops() {
 #[test]
 fn close_of_fixed_slot_u32_max_never_closes_fd_0() {
     for (name, sqe) in
-        [("CloseFixed", prepared(CloseFixed::new(u32::MAX))), ("Close", prepared(Close::new(Target::Fixed(u32::MAX))))]
+        [("CloseFixed", prepared(CloseFixed::new(u32::MAX))), ("Close", prepared(Close::new(Target::fixed(u32::MAX))))]
     {
         assert_ne!(sqe.file_index, 0, "{name}: slot u32::MAX must not read as 'close the plain fd'");
         assert_eq!(sqe.fd, 0, "{name}");

@@ -11,6 +11,7 @@ use ringwise::op::{
 };
 use ringwise::Ring;
 use rustix::io::Errno;
+use std::os::fd::AsFd;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::AtomicU32;
 
@@ -19,24 +20,28 @@ fn msg_ring_posts_data_with_flags_and_can_skip_the_source_cqe() {
     let mut a = Ring::new(4).unwrap();
     let mut b = Ring::new(4).unwrap();
     let b_fd = b.fd().unwrap().as_raw_fd();
-    a.submission().push(MsgRingData::new(b_fd, 1234, 0xabc).user_data(1)).unwrap();
+    // SAFETY: `b_fd` stays open until this test has reaped the op's CQE.
+    a.submission().push(MsgRingData::new(unsafe { Target::fd(b_fd) }, 1234, 0xabc).user_data(1)).unwrap();
     assert_eq!(run(&mut a, 1)[0].res, 0);
     let got = collect(&mut b, 1)[0];
     assert_eq!((got.user_data, got.res), (0xabc, 1234));
     a.submission()
         .push(
-            MsgRingData::new(b_fd, -7, 0xdef)
-                .cqe_flags(0x5 << 16)
+            // SAFETY: `b_fd` stays open until this test has reaped the op's CQE.
+            MsgRingData::new(unsafe { Target::fd(b_fd) }, -7, 0xdef)
+                .cqe_flags(0x1c0)
+                .unwrap()
                 .flags(ringwise::SqeFlags::CQE_SKIP_SUCCESS)
                 .user_data(2),
         )
         .unwrap();
     assert_quiet(&mut a, 20);
     let got = collect(&mut b, 1)[0];
-    assert_eq!((got.user_data, got.res, got.flags), (0xdef, -7, 0x5 << 16), "flags passed through");
+    assert_eq!((got.user_data, got.res, got.flags), (0xdef, -7, 0x1c0), "flags passed through");
     // A target that is not a ring.
     let (r, _w) = rustix::pipe::pipe().unwrap();
-    a.submission().push(MsgRingData::new(&r, 0, 0).user_data(3)).unwrap();
+    // SAFETY: `r` stays open until this test has reaped the op's CQE.
+    a.submission().push(MsgRingData::new(unsafe { Target::from_fd(r.as_fd()) }, 0, 0).user_data(3)).unwrap();
     assert_eq!(run(&mut a, 1)[0].res, errno(Errno::BADFD));
 }
 
@@ -51,15 +56,19 @@ fn msg_ring_passes_a_registered_file_to_another_ring() {
     register_files(&b, &[-1, -1]);
     drop(file);
     let b_fd = b.fd().unwrap().as_raw_fd();
-    a.submission().push(MsgRingFd::new(b_fd, 0, DirectSlot::Index(1), 0x77).user_data(1)).unwrap();
+    // SAFETY: `b_fd` stays open until this test has reaped the op's CQE.
+    a.submission()
+        .push(MsgRingFd::new(unsafe { Target::fd(b_fd) }, 0, DirectSlot::Index(1), 0x77).user_data(1))
+        .unwrap();
     assert_eq!(run(&mut a, 1)[0].res, 0);
     let got = collect(&mut b, 1)[0];
     assert_eq!(got.user_data, 0x77);
     let mut buf = [0u8; 12];
-    push!(b, Read::new(Target::Fixed(1), buf.as_mut_ptr(), 12).offset(0).user_data(2));
+    push!(b, Read::new(Target::fixed(1), buf.as_mut_ptr(), 12).offset(0).user_data(2));
     assert_eq!(run(&mut b, 1)[0].res, 12);
     assert_eq!(&buf, b"passed along");
-    a.submission().push(MsgRingFd::new(b_fd, 0, DirectSlot::Alloc, 0x78).user_data(2)).unwrap();
+    // SAFETY: `b_fd` stays open until this test has reaped the op's CQE.
+    a.submission().push(MsgRingFd::new(unsafe { Target::fd(b_fd) }, 0, DirectSlot::Alloc, 0x78).user_data(2)).unwrap();
     assert_eq!(run(&mut a, 1)[0].res, 0);
     let got = collect(&mut b, 1)[0];
     assert_eq!((got.user_data, got.res), (0x78, 0), "the only free slot, 0, was allocated");

@@ -6,6 +6,7 @@
 mod common;
 
 use common::TempFile;
+use ringwise::op::Target;
 use ringwise::op::{Iovec, Nop, Read};
 use ringwise::register::CloneBuffers;
 use ringwise::{Error, Mapping, Ring};
@@ -18,7 +19,8 @@ fn read_fixed(ring: &mut Ring, fd: &OwnedFd, addr: *mut u8, len: u32, index: u16
     // alive and wait for the CQE).
     unsafe {
         ring.submission()
-            .push_unchecked(Read::new(fd.as_raw_fd(), addr, len).offset(0).fixed_buffer(index).user_data(5))
+            // The target: `fd` stays open until this test has reaped the op's CQE.
+            .push_unchecked(Read::new(Target::fd(fd.as_raw_fd()), addr, len).offset(0).fixed_buffer(index).user_data(5))
     }
     .unwrap();
     ring.submit_and_wait(1).unwrap();

@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use ringwise::op::Target;
 use ringwise::op::{Nop, Read};
 use ringwise::raw::{abi, sys};
 use ringwise::register::iowq::MaxWorkers;
@@ -28,7 +29,8 @@ fn push_read(ring: &mut Ring, fd: &OwnedFd, buf: &mut [u8], user_data: u64, flag
     // SAFETY: every caller keeps `buf` alive until the op's CQE is reaped.
     unsafe {
         ring.submission().push_unchecked(
-            Read::new(fd.as_raw_fd(), buf.as_mut_ptr(), buf.len() as u32).user_data(user_data).flags(flags),
+            // The target: `fd` stays open until this test has reaped the op's CQE.
+            Read::new(Target::fd(fd.as_raw_fd()), buf.as_mut_ptr(), buf.len() as u32).user_data(user_data).flags(flags),
         )
     }
     .unwrap();
@@ -231,7 +233,8 @@ fn sync_cancel_removes_requests_and_waits_for_them() {
     let err = ring.cancel_sync(&CancelSpec::user_data(42), None).unwrap_err();
     assert_eq!(err.errno_name(), "ENOENT", "{err}");
     // Every request on the pipe.
-    assert_eq!(ring.cancel_sync(&CancelSpec::fd(r.as_raw_fd()).all(), None).unwrap(), 2);
+    // SAFETY: `r` stays open until this test has reaped the op's CQE.
+    assert_eq!(ring.cancel_sync(&CancelSpec::fd(unsafe { Target::fd(r.as_raw_fd()) }).all(), None).unwrap(), 2);
     ring.wait_timeout(2, Duration::from_secs(1)).unwrap();
     let mut got: Vec<(u64, i32)> = ring.completions().unwrap().map(|c| (c.user_data, c.res)).collect();
     got.sort();

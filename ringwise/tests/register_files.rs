@@ -52,11 +52,11 @@ fn fixed_file_serves_read_after_close() {
     let fd = a.open_read();
     ring.register_files(&[EMPTY, fd.as_raw_fd()]).unwrap();
     drop(fd); // the slot holds its own reference
-    assert_eq!(read(&mut ring, Target::Fixed(1), 64), (19, b"fixed file contents".to_vec()));
+    assert_eq!(read(&mut ring, Target::fixed(1), 64), (19, b"fixed file contents".to_vec()));
     // The empty slot has no file.
-    assert_eq!(read(&mut ring, Target::Fixed(0), 8).0, -9, "EBADF from an empty slot");
+    assert_eq!(read(&mut ring, Target::fixed(0), 8).0, -9, "EBADF from an empty slot");
     ring.unregister_files().unwrap();
-    assert_eq!(read(&mut ring, Target::Fixed(1), 8).0, -9, "EBADF once unregistered");
+    assert_eq!(read(&mut ring, Target::fixed(1), 8).0, -9, "EBADF once unregistered");
 }
 
 #[test]
@@ -66,19 +66,19 @@ fn tags_post_cqes_when_slots_are_replaced_and_dropped() {
     let mut ring = Ring::new(8).unwrap();
     let (fa, fb) = (a.open_read(), b.open_read());
     ring.register_files_tagged(&[fa.as_raw_fd(), EMPTY], &[0x7a, 0]).unwrap();
-    assert_eq!(read(&mut ring, Target::Fixed(0), 16).1, b"AAAA");
+    assert_eq!(read(&mut ring, Target::fixed(0), 16).1, b"AAAA");
     assert!(ring.completion().next().is_none(), "no tag CQE before a release");
 
     // Replace slot 0: the old file's tag (0x7a) is posted.
     assert_eq!(ring.update_files_tagged(0, &[fb.as_raw_fd()], &[0x7b]).unwrap(), 1);
     let got = collect(&mut ring, 1, Duration::from_secs(2));
     assert_eq!(got, vec![(0x7a, 0)], "tag CQE for the replaced file");
-    assert_eq!(read(&mut ring, Target::Fixed(0), 16).1, b"BBBBBB");
+    assert_eq!(read(&mut ring, Target::fixed(0), 16).1, b"BBBBBB");
 
     // SKIP leaves slot 0 alone, an untagged file goes into slot 1.
     assert_eq!(ring.update_files(0, &[SKIP, fa.as_raw_fd()]).unwrap(), 2);
-    assert_eq!(read(&mut ring, Target::Fixed(0), 16).1, b"BBBBBB");
-    assert_eq!(read(&mut ring, Target::Fixed(1), 16).1, b"AAAA");
+    assert_eq!(read(&mut ring, Target::fixed(0), 16).1, b"BBBBBB");
+    assert_eq!(read(&mut ring, Target::fixed(1), 16).1, b"AAAA");
     assert!(ring.completion().next().is_none(), "skipped and untagged slots post nothing");
 
     // Dropping the table posts the remaining tag.
@@ -114,7 +114,7 @@ fn alloc_range_decides_the_slots_ops_open_into() {
         results.push(ring.completion().next().unwrap().res);
     }
     assert_eq!(results, vec![4, 5, -23], "slots 4 and 5, then ENFILE: the range is full");
-    assert_eq!(read(&mut ring, Target::Fixed(5), 32).1, b"allocated slot");
+    assert_eq!(read(&mut ring, Target::fixed(5), 32).1, b"allocated slot");
 
     let err = ring.set_file_alloc_range(6, 4).unwrap_err();
     assert_eq!(err.errno_name(), "EINVAL", "{err}");
@@ -151,6 +151,6 @@ fn bad_input_gets_typed_errors_and_the_ring_keeps_working() {
 
     // The table is intact and usable.
     assert_eq!(ring.update_files(3, &[fd.as_raw_fd()]).unwrap(), 1);
-    assert_eq!(read(&mut ring, Target::Fixed(3), 32).1, b"still usable");
+    assert_eq!(read(&mut ring, Target::fixed(3), 32).1, b"still usable");
     nop_works(&mut ring);
 }

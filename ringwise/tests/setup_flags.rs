@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use ringwise::layout::RingSpec;
+use ringwise::op::Target;
 use ringwise::op::{Fsync, Nop, Read, Write};
 use ringwise::probe::setup_flags_accepted;
 use ringwise::raw::abi;
@@ -80,7 +81,8 @@ fn iopoll_accepts_nop_refuses_unpolled_ops() {
     // file that cannot be polled (no O_DIRECT on a pollable device) fails
     // with EOPNOTSUPP when issued.
     let file = TempFile::with_contents("iopoll", b"data");
-    ring.submission().push(Fsync::new(&file).user_data(1)).unwrap();
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    ring.submission().push(Fsync::new(unsafe { Target::from_fd(file.as_fd()) }).user_data(1)).unwrap();
     let s = ring.submit().unwrap();
     assert_eq!(s.consumed, 1);
     let got = reap_all(&mut ring, 1, Duration::from_secs(5));
@@ -88,7 +90,12 @@ fn iopoll_accepts_nop_refuses_unpolled_ops() {
 
     let mut buf = [0u8; 4];
     // SAFETY: `buf` outlives the op: its CQE is reaped below.
-    unsafe { ring.submission().push_unchecked(Read::new(&file, buf.as_mut_ptr(), 4).offset(0).user_data(2)) }.unwrap();
+    // SAFETY: `file` stays open until this test has reaped the op's CQE.
+    unsafe {
+        ring.submission()
+            .push_unchecked(Read::new(Target::from_fd(file.as_fd()), buf.as_mut_ptr(), 4).offset(0).user_data(2))
+    }
+    .unwrap();
     ring.submit().unwrap();
     let got = reap_all(&mut ring, 1, Duration::from_secs(5));
     assert_eq!(got, vec![(2, -libc_errno::EOPNOTSUPP)], "buffered READ on an IOPOLL ring");
@@ -121,8 +128,13 @@ fn iopoll_accepts_nop_refuses_unpolled_ops() {
             let map = RawMap::new(4096, false).unwrap();
             // SAFETY: `map` (page-aligned, as O_DIRECT needs) outlives the
             // op, reaped below.
-            unsafe { ring.submission().push_unchecked(Read::new(&direct_file, map.ptr, 4096).offset(0).user_data(3)) }
-                .unwrap();
+            // SAFETY: `direct_file` stays open until this test has reaped the op's CQE.
+            unsafe {
+                ring.submission().push_unchecked(
+                    Read::new(Target::from_fd(direct_file.as_fd()), map.ptr, 4096).offset(0).user_data(3),
+                )
+            }
+            .unwrap();
             ring.submit().unwrap();
             let got = reap_all(&mut ring, 1, Duration::from_secs(5));
             match got[..] {
@@ -318,7 +330,11 @@ fn pipe_read_through_task_work<S: SqeSize, C: CqeSize>(ring: &mut Ring<S, C>, ex
     let (r, w) = pipe();
     let mut buf = [0u8; 8];
     // SAFETY: `buf` outlives the op; the CQE is reaped below.
-    unsafe { ring.submission().push_unchecked(Read::new(&r, buf.as_mut_ptr(), 8).user_data(42)) }.unwrap();
+    // SAFETY: `r` stays open until this test has reaped the op's CQE.
+    unsafe {
+        ring.submission().push_unchecked(Read::new(Target::from_fd(r.as_fd()), buf.as_mut_ptr(), 8).user_data(42))
+    }
+    .unwrap();
     assert_eq!(ring.submit().unwrap().consumed, 1);
     assert!(ring.completion().is_empty(), "the pipe is empty: no CQE yet");
     rustix::io::write(&w, b"hello").unwrap();
@@ -396,7 +412,11 @@ fn defer_taskrun() {
     let (r, w) = pipe();
     let mut buf = [0u8; 8];
     // SAFETY: `buf` outlives the op; the CQE is reaped below.
-    unsafe { ring.submission().push_unchecked(Read::new(&r, buf.as_mut_ptr(), 8).user_data(9)) }.unwrap();
+    // SAFETY: `r` stays open until this test has reaped the op's CQE.
+    unsafe {
+        ring.submission().push_unchecked(Read::new(Target::from_fd(r.as_fd()), buf.as_mut_ptr(), 8).user_data(9))
+    }
+    .unwrap();
     ring.submit().unwrap();
     rustix::io::write(&w, b"abc").unwrap();
     std::thread::sleep(Duration::from_millis(20));
@@ -670,14 +690,20 @@ fn ring_write_then_read_works_under_every_flag_set() {
         let file = TempFile::new(name);
         let data = pattern(4096, 3);
         // SAFETY: `data` outlives the op; its CQE is reaped below.
-        unsafe { ring.submission().push_unchecked(Write::new(&file, data.as_ptr(), 4096).offset(0).user_data(1)) }
-            .unwrap();
+        // SAFETY: `file` stays open until this test has reaped the op's CQE.
+        unsafe {
+            ring.submission()
+                .push_unchecked(Write::new(Target::from_fd(file.as_fd()), data.as_ptr(), 4096).offset(0).user_data(1))
+        }
+        .unwrap();
         ring.submit_and_wait(1).unwrap();
         assert_eq!(reap_all(&mut ring, 1, Duration::from_secs(5)), vec![(1, 4096)], "{name}");
         let mut back = vec![0u8; 4096];
         // SAFETY: `back` outlives the op; its CQE is reaped below.
         unsafe {
-            ring.submission().push_unchecked(Read::new(file.fd(), back.as_mut_ptr(), 4096).offset(0).user_data(2))
+            // The target: `file.fd()` stays open until this test has reaped the op's CQE.
+            ring.submission()
+                .push_unchecked(Read::new(Target::fd(file.fd()), back.as_mut_ptr(), 4096).offset(0).user_data(2))
         }
         .unwrap();
         ring.submit_and_wait(1).unwrap();

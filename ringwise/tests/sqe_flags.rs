@@ -4,8 +4,10 @@
 mod common;
 
 use common::*;
+use ringwise::op::Target;
 use ringwise::op::{Fsync, Nop, Read, Write};
 use ringwise::{Ring, SqeFlags};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 const EBADF: i32 = 9;
@@ -31,10 +33,19 @@ fn link_chain_runs_in_order() {
     // SAFETY: both buffers outlive the ops, reaped by `run`.
     unsafe {
         let mut sq = ring.submission();
-        sq.push_unchecked(Write::new(&file, data.as_ptr(), 6000).offset(0).user_data(1).flags(SqeFlags::IO_LINK))
+        // The target: `file` stays open until this test has reaped the op's CQE.
+        sq.push_unchecked(
+            Write::new(Target::from_fd(file.as_fd()), data.as_ptr(), 6000)
+                .offset(0)
+                .user_data(1)
+                .flags(SqeFlags::IO_LINK),
+        )
+        .unwrap();
+        // The target: `file` stays open until this test has reaped the op's CQE.
+        sq.push(Fsync::new(Target::from_fd(file.as_fd())).user_data(2).flags(SqeFlags::IO_LINK)).unwrap();
+        // The target: `file` stays open until this test has reaped the op's CQE.
+        sq.push_unchecked(Read::new(Target::from_fd(file.as_fd()), back.as_mut_ptr(), 6000).offset(0).user_data(3))
             .unwrap();
-        sq.push(Fsync::new(&file).user_data(2).flags(SqeFlags::IO_LINK)).unwrap();
-        sq.push_unchecked(Read::new(&file, back.as_mut_ptr(), 6000).offset(0).user_data(3)).unwrap();
     }
     let got = run(&mut ring, 3);
     assert_eq!(got, vec![(1, 6000), (2, 0), (3, 6000)], "CQEs in chain order");
@@ -50,7 +61,11 @@ fn failing_link_cancels_the_rest() {
     // SAFETY: `buf` outlives the ops.
     unsafe {
         let mut sq = ring.submission();
-        sq.push_unchecked(Read::new(&w, buf.as_mut_ptr(), 8).user_data(1).flags(SqeFlags::IO_LINK)).unwrap();
+        // The target: `w` stays open until this test has reaped the op's CQE.
+        sq.push_unchecked(
+            Read::new(Target::from_fd(w.as_fd()), buf.as_mut_ptr(), 8).user_data(1).flags(SqeFlags::IO_LINK),
+        )
+        .unwrap();
         sq.push(Nop::new().user_data(2).flags(SqeFlags::IO_LINK)).unwrap();
         sq.push(Nop::new().user_data(3)).unwrap();
         sq.push(Nop::new().user_data(4)).unwrap(); // not in the chain
@@ -69,7 +84,11 @@ fn hardlink_continues_after_a_failure() {
     // SAFETY: `buf` outlives the ops.
     unsafe {
         let mut sq = ring.submission();
-        sq.push_unchecked(Read::new(&w, buf.as_mut_ptr(), 8).user_data(1).flags(SqeFlags::IO_HARDLINK)).unwrap();
+        // The target: `w` stays open until this test has reaped the op's CQE.
+        sq.push_unchecked(
+            Read::new(Target::from_fd(w.as_fd()), buf.as_mut_ptr(), 8).user_data(1).flags(SqeFlags::IO_HARDLINK),
+        )
+        .unwrap();
         sq.push(Nop::new().user_data(2).flags(SqeFlags::IO_HARDLINK)).unwrap();
         sq.push(Nop::new().user_data(3)).unwrap();
     }
@@ -85,7 +104,8 @@ fn drain_waits_for_everything_before_it() {
     // SAFETY: `buf` outlives the ops.
     unsafe {
         let mut sq = ring.submission();
-        sq.push_unchecked(Read::new(&r, buf.as_mut_ptr(), 8).user_data(1)).unwrap();
+        // The target: `r` stays open until this test has reaped the op's CQE.
+        sq.push_unchecked(Read::new(Target::from_fd(r.as_fd()), buf.as_mut_ptr(), 8).user_data(1)).unwrap();
         sq.push(Nop::new().user_data(2).flags(SqeFlags::IO_DRAIN)).unwrap();
         sq.push(Nop::new().user_data(3)).unwrap();
     }
@@ -110,7 +130,8 @@ fn async_forces_the_worker_pool() {
         unsafe {
             ring.submission()
                 .push_unchecked(
-                    Read::new(&file, b.as_mut_ptr(), 512)
+                    // The target: `file` stays open until this test has reaped the op's CQE.
+                    Read::new(Target::from_fd(file.as_fd()), b.as_mut_ptr(), 512)
                         .offset(512 * i as u64)
                         .user_data(i as u64)
                         .flags(SqeFlags::ASYNC),
@@ -141,7 +162,12 @@ fn cqe_skip_success_posts_only_failures() {
     // SAFETY: `buf` outlives the op.
     unsafe {
         ring.submission()
-            .push_unchecked(Read::new(&w, buf.as_mut_ptr(), 8).user_data(2).flags(SqeFlags::CQE_SKIP_SUCCESS))
+            // The target: `w` stays open until this test has reaped the op's CQE.
+            .push_unchecked(
+                Read::new(Target::from_fd(w.as_fd()), buf.as_mut_ptr(), 8)
+                    .user_data(2)
+                    .flags(SqeFlags::CQE_SKIP_SUCCESS),
+            )
             .unwrap()
     };
     ring.submission().push(Nop::new().user_data(3).flags(SqeFlags::CQE_SKIP_SUCCESS)).unwrap();

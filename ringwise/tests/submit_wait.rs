@@ -8,8 +8,10 @@
 mod common;
 
 use common::*;
+use ringwise::op::Target;
 use ringwise::op::{Nop, Read};
 use ringwise::{Builder, Cqe, Cqe16, Ring, SetupFlags, SqFull, Sqe64, Submitted};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -146,7 +148,11 @@ fn wait_timeout_times_out_and_returns_early() {
     let (r, w) = pipe();
     let mut buf = [0u8; 4];
     // SAFETY: `buf` outlives the op; its CQE is reaped below.
-    unsafe { ring.submission().push_unchecked(Read::new(&r, buf.as_mut_ptr(), 4).user_data(5)) }.unwrap();
+    // SAFETY: `r` stays open until this test has reaped the op's CQE.
+    unsafe {
+        ring.submission().push_unchecked(Read::new(Target::from_fd(r.as_fd()), buf.as_mut_ptr(), 4).user_data(5))
+    }
+    .unwrap();
     assert_eq!(ring.submit().unwrap().consumed, 1);
     let writer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));

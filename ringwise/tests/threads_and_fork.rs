@@ -9,8 +9,10 @@
 mod common;
 
 use common::*;
+use ringwise::op::Target;
 use ringwise::op::{Nop, Read};
 use ringwise::{Builder, Ring};
+use std::os::fd::AsFd;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -46,7 +48,11 @@ fn pending_pipe_read(ring: &mut Ring) -> (std::os::fd::OwnedFd, std::os::fd::Own
     // this test looks for.
     let buf: &'static mut [u8] = Box::leak(vec![0u8; 16].into_boxed_slice());
     // SAFETY: the buffer is never freed.
-    unsafe { ring.submission().push_unchecked(Read::new(&r, buf.as_mut_ptr(), 16).user_data(1)) }.unwrap();
+    // SAFETY: `r` stays open until this test has reaped the op's CQE.
+    unsafe {
+        ring.submission().push_unchecked(Read::new(Target::from_fd(r.as_fd()), buf.as_mut_ptr(), 16).user_data(1))
+    }
+    .unwrap();
     assert_eq!(ring.submit().unwrap().consumed, 1);
     (r, w)
 }
@@ -187,7 +193,9 @@ fn ring_dropped_in_a_forked_child_leaves_the_parents_requests_alone() {
     // A read that waits for the pipe, in flight across the fork.
     let (r, w) = common::pipe();
     let mut buf = [0u8; 8];
-    let read = ringwise::op::Read::new(r.as_raw_fd(), buf.as_mut_ptr(), buf.len() as u32).user_data(0x5ead);
+    // SAFETY: `r` stays open until this test has reaped the op's CQE.
+    let read = ringwise::op::Read::new(unsafe { Target::fd(r.as_raw_fd()) }, buf.as_mut_ptr(), buf.len() as u32)
+        .user_data(0x5ead);
     // SAFETY: `buf` outlives the read: its CQE is reaped below before `buf`
     // goes out of scope, and nothing else touches `buf` meanwhile.
     unsafe { ring.submission().push_unchecked(read) }.expect("room");

@@ -5,7 +5,8 @@
 //! Provide two buffers, let a read pick one, then take the other back:
 //!
 //! ```
-//! use ringwise::op::{ProvideBuffers, ReadProvided, RemoveBuffers};
+//! use ringwise::op::{ProvideBuffers, ReadProvided, RemoveBuffers, Target};
+//! use std::os::fd::AsFd;
 //! use ringwise::Ring;
 //! use std::io::Write;
 //!
@@ -20,7 +21,9 @@
 //! assert_eq!(ring.completion().next().unwrap().res, 0);
 //!
 //! writer.write_all(b"picked")?;
-//! ring.submission().push(ReadProvided::new(&reader, 7, 64).user_data(2)).unwrap();
+//! // SAFETY: `reader` stays open until the end of the example, after the CQE.
+//! let reader_fd = unsafe { Target::from_fd(reader.as_fd()) };
+//! ring.submission().push(ReadProvided::new(reader_fd, 7, 64).user_data(2)).unwrap();
 //! ring.submit_and_wait(1)?;
 //! let cqe = ring.completion().next().unwrap();
 //! let id = cqe.buffer_id().unwrap() as usize;

@@ -4,12 +4,16 @@
 //! Cancelling a poll that waits on an empty pipe:
 //!
 //! ```
-//! use ringwise::op::{AsyncCancel, PollAdd, PollEvents};
+//! use ringwise::op::{AsyncCancel, PollAdd, PollEvents, Target};
+//! use std::os::fd::AsFd;
 //! use ringwise::{Errno, Ring};
 //!
 //! let (reader, _writer) = std::io::pipe()?;
 //! let mut ring = Ring::new(8)?;
-//! ring.submission().push(PollAdd::new(&reader, PollEvents::IN).user_data(1)).unwrap();
+//! // SAFETY: `reader` stays open until the end of the example, after the
+//! // cancelled poll's CQE is reaped.
+//! let reader_fd = unsafe { Target::from_fd(reader.as_fd()) };
+//! ring.submission().push(PollAdd::new(reader_fd, PollEvents::IN).user_data(1)).unwrap();
 //! ring.submit()?;
 //! ring.submission().push(AsyncCancel::user_data_of(1).user_data(2)).unwrap();
 //! ring.submit_and_wait(2)?;
@@ -19,7 +23,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use super::{base, Common, PrepareSqe, SafeOp, Target};
+use super::{base, Common, Kind, PrepareSqe, SafeOp, Target};
 use crate::entry::Sqe;
 use linux_raw_sys::io_uring as k;
 
@@ -54,9 +58,9 @@ impl AsyncCancel {
     /// target adds `IORING_ASYNC_CANCEL_FD_FIXED`).
     #[inline]
     pub fn fd(file: impl Into<Target>) -> AsyncCancel {
-        match file.into() {
-            Target::Fd(fd) => AsyncCancel { fd, ..AsyncCancel::with(k::IORING_ASYNC_CANCEL_FD) },
-            Target::Fixed(i) => AsyncCancel {
+        match file.into().kind() {
+            Kind::Fd(fd) => AsyncCancel { fd, ..AsyncCancel::with(k::IORING_ASYNC_CANCEL_FD) },
+            Kind::Fixed(i) => AsyncCancel {
                 fd: i as i32,
                 ..AsyncCancel::with(k::IORING_ASYNC_CANCEL_FD | k::IORING_ASYNC_CANCEL_FD_FIXED)
             },

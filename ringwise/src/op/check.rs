@@ -92,6 +92,13 @@ pub(crate) fn check_sqe(sqe: &Sqe, limits: &Limits<'_>) -> Result<()> {
     if fixed_buffer {
         within(op, Table::Buffers, sqe.buf_index as u32, limits.fixed_buffers)?;
     }
+    if op == opcode::READV && flags.contains(SqeFlags::BUFFER_SELECT) && sqe.len != 1 {
+        return Err(Error::OpInvalid {
+            op: name(op),
+            why: "a vectored read from a buffer group takes exactly one iovec (its iov_len caps the read): \
+                  build it with Readv::provided",
+        });
+    }
     if flags.contains(SqeFlags::BUFFER_SELECT) && fixed_buffer {
         return Err(Error::OpInvalid {
             op: name(op),

@@ -12,7 +12,8 @@
 //! and `SO_TYPE` through `getsockopt`:
 //!
 //! ```
-//! use ringwise::op::{GetSockOpt, SocketQueue};
+//! use ringwise::op::{GetSockOpt, SocketQueue, Target};
+//! use std::os::fd::AsFd;
 //! use ringwise::Ring;
 //! use std::io::Write;
 //! use std::net::{TcpListener, TcpStream};
@@ -24,13 +25,16 @@
 //! std::thread::sleep(std::time::Duration::from_millis(20));
 //!
 //! let mut ring = Ring::new(8)?;
-//! ring.submission().push(SocketQueue::inq(&server).user_data(1)).unwrap();
+//! // SAFETY: `server` stays open until the end of the example, after both
+//! // CQEs are reaped.
+//! let server_fd = unsafe { Target::from_fd(server.as_fd()) };
+//! ring.submission().push(SocketQueue::inq(server_fd).user_data(1)).unwrap();
 //! ring.submit_and_wait(1)?;
 //! assert_eq!(ring.completion().next().unwrap().res, 7);
 //!
 //! let mut ty = 0i32;
 //! let (sol_socket, so_type) = (linux_raw_sys::net::SOL_SOCKET, linux_raw_sys::net::SO_TYPE);
-//! let op = GetSockOpt::new(&server, sol_socket, so_type, (&mut ty as *mut i32).cast(), 4).user_data(2);
+//! let op = GetSockOpt::new(server_fd, sol_socket, so_type, (&mut ty as *mut i32).cast(), 4).user_data(2);
 //! // SAFETY: `ty` stays valid and unmoved until the CQE is reaped.
 //! unsafe { ring.submission().push_unchecked(op) }.unwrap();
 //! ring.submit_and_wait(1)?;

@@ -20,7 +20,7 @@
 //! assert_eq!(ring.completion().next().unwrap().res, 1);
 //! let data = *b"fixed";
 //! // SAFETY: `data` stays valid until the CQE is reaped.
-//! unsafe { ring.submission().push_unchecked(Write::new(Target::Fixed(1), data.as_ptr(), 5).user_data(2)) }.unwrap();
+//! unsafe { ring.submission().push_unchecked(Write::new(Target::fixed(1), data.as_ptr(), 5).user_data(2)) }.unwrap();
 //! ring.submit_and_wait(1)?;
 //! assert_eq!(ring.completion().next().unwrap().res, 5);
 //! let mut got = [0u8; 5];

@@ -12,7 +12,11 @@
 //! [`SubmissionQueue::push_unchecked`](crate::SubmissionQueue::push_unchecked),
 //! and so does [`Close`] of a plain descriptor (it ends whatever owns the fd);
 //! ops without such memory implement [`SafeOp`] and go through the safe
-//! [`SubmissionQueue::push`](crate::SubmissionQueue::push). The contract of
+//! [`SubmissionQueue::push`](crate::SubmissionQueue::push). Files are a
+//! [`Target`]: safe code can name only a slot of the ring's registered file
+//! table; a plain descriptor goes through the `unsafe` [`Target::fd`] or
+//! [`Target::from_fd`], whose contract (the descriptor stays open until the
+//! op's CQE) is what keeps a safe op from acting on another owner's file. The contract of
 //! `push_unchecked` is the one every pointer argument documents: the memory
 //! stays valid, and unmoved, until the op's CQE is reaped (for the zero-copy
 //! sends, until the notification CQE); memory the kernel only reads at
@@ -41,7 +45,7 @@
 //!   store: `*sqe = Sqe { field: value, .., ..base(&self.common,
 //!   Self::CODE, fd) }`, where `base` returns an SQE with every field set
 //!   (the common fields, the opcode, `fd` and `IOSQE_FIXED_FILE` for a
-//!   [`Target::Fixed`], everything else zero). `prepare` is
+//!   [`Target::fixed`], everything else zero). `prepare` is
 //!   `#[inline(always)]`, so a NOP is a handful of stores.
 //! * **One setter mechanism.** Methods shared by several ops (the common
 //!   fields, or an option group such as the `MSG_*` flags of every send and
@@ -128,32 +132,151 @@ pub type Iovec = linux_raw_sys::general::iovec;
 
 pub use crate::entry::{PrepareBigSqe, PrepareSqe, SafeBigOp, SafeOp};
 
-/// The file an op works on: a plain descriptor, or an index into the ring's
-/// registered file table (sets `IOSQE_FIXED_FILE`).
+/// The file an op works on: an index into the ring's registered file table
+/// (sets `IOSQE_FIXED_FILE`, Linux 5.1), or a plain descriptor of this
+/// process.
+///
+/// # I/O safety
+///
+/// A safe op acts only on files its caller provably owns for the op's
+/// lifetime. The kernel looks the descriptor number up when it *issues* the
+/// op: at `submit` for most ops, but later for a linked, drained or
+/// `IOSQE_ASYNC` op, and ops that keep the file (polls, multishot receives,
+/// accepts) hold it until their last CQE. A descriptor number alone proves
+/// nothing over that span: if its owner closes it before then and the number
+/// is reused, a `Ftruncate` truncates, a `Shutdown` shuts down and a
+/// `MsgRingData` posts into whatever file now has that number. A borrow
+/// ([`BorrowedFd`](std::os::fd::BorrowedFd), `&File`) proves ownership only until the op is built,
+/// not until the kernel resolves it. So:
+///
+/// * [`Target::fixed`] is safe: the slot belongs to the ring's registered
+///   file table, which only this ring changes, and the kernel takes its own
+///   reference to the slot's file when it issues the op.
+/// * [`Target::fd`] (a raw number) and [`Target::from_fd`] (a borrow) are
+///   `unsafe`: the caller promises the descriptor stays open and names the
+///   same file until the op's CQE (the last CQE for multishot ops) is reaped.
+///
+/// This is the core layer's minimal sound answer; an owned-I/O layer on top
+/// of it is where safe ops over owned descriptors (an `OwnedFd` kept alive
+/// with the op) belong.
+///
+/// A raw number or a borrowed file no longer reaches a safe op:
+///
+/// ```compile_fail,E0277
+/// use ringwise::op::Ftruncate;
+/// let _ = Ftruncate::new(3, 0);
+/// ```
+///
+/// ```compile_fail,E0277
+/// use ringwise::op::Ftruncate;
+/// let file = std::fs::File::open("/dev/null").unwrap();
+/// let _ = Ftruncate::new(&file, 0);
+/// ```
+///
+/// ```compile_fail,E0277
+/// use ringwise::op::Shutdown;
+/// use std::os::fd::AsFd;
+/// let (socket, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+/// let _ = Shutdown::new(socket.as_fd(), 2);
+/// ```
+///
+/// ```compile_fail,E0133
+/// use ringwise::op::{Fsync, Target};
+/// // Building a plain-descriptor target is `unsafe`.
+/// let _ = Fsync::new(Target::fd(3));
+/// ```
+///
+/// With the contract kept:
+///
+/// ```
+/// use ringwise::op::{Fsync, Target};
+/// use ringwise::Ring;
+///
+/// let file = std::fs::File::create(std::env::temp_dir().join("ringwise-target-doc"))?;
+/// let mut ring = Ring::new(4)?;
+/// // SAFETY: `file` lives until the end of this example, after the CQE is
+/// // reaped below.
+/// let target = unsafe { Target::fd(std::os::fd::AsRawFd::as_raw_fd(&file)) };
+/// ring.submission().push(Fsync::new(target).user_data(1)).unwrap();
+/// ring.submit_and_wait(1)?;
+/// assert_eq!(ring.completion().next().unwrap().res, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub struct Target(Kind);
+
+/// What a [`Target`] holds, for the crate's encoders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
     /// A file descriptor of this process.
     Fd(std::os::fd::RawFd),
     /// A registered (fixed) file index.
     Fixed(u32),
 }
 
-impl From<std::os::fd::RawFd> for Target {
-    fn from(fd: std::os::fd::RawFd) -> Target {
-        Target::Fd(fd)
+impl Target {
+    /// Slot `index` of the ring's registered file table (`IOSQE_FIXED_FILE`,
+    /// Linux 5.1; see [`Ring::register_files`](crate::Ring::register_files)).
+    /// Safe: the table is the ring's own.
+    #[inline(always)]
+    pub const fn fixed(index: u32) -> Target {
+        Target(Kind::Fixed(index))
     }
-}
 
-impl From<std::os::fd::BorrowedFd<'_>> for Target {
-    fn from(fd: std::os::fd::BorrowedFd<'_>) -> Target {
+    /// Plain descriptor `fd` of this process.
+    ///
+    /// # Safety
+    ///
+    /// For every op built with this target that is pushed to a ring, `fd`
+    /// must be open, and name a file the caller owns and means, from the
+    /// push until that op's CQE (the last CQE of a multishot op) has been
+    /// reaped: the kernel resolves the number when it issues the op, which
+    /// can be after `submit` returns (linked, drained and `IOSQE_ASYNC`
+    /// ops), and ops that keep the file hold it until then. Closing it
+    /// earlier and letting the number be reused makes the op act on another
+    /// owner's file (the [type docs](Target#io-safety)). A negative number
+    /// names no file (the kernel answers `-EBADF`) and is always allowed, as
+    /// is a target whose ops are only prepared or checked, never pushed.
+    #[inline(always)]
+    pub const unsafe fn fd(fd: std::os::fd::RawFd) -> Target {
+        Target(Kind::Fd(fd))
+    }
+
+    /// The descriptor `fd` borrows.
+    ///
+    /// # Safety
+    ///
+    /// As [`Target::fd`]: the borrow proves the file open only while it
+    /// lasts, and the target outlives it, so the caller keeps the file open
+    /// until the ops' CQEs are reaped.
+    #[inline(always)]
+    pub unsafe fn from_fd(fd: std::os::fd::BorrowedFd<'_>) -> Target {
         use std::os::fd::AsRawFd;
-        Target::Fd(fd.as_raw_fd())
+        Target(Kind::Fd(fd.as_raw_fd()))
     }
-}
 
-impl<T: std::os::fd::AsFd> From<&T> for Target {
-    fn from(file: &T) -> Target {
-        Target::from(file.as_fd())
+    /// The registered-file index, for a [`fixed`](Target::fixed) target.
+    #[inline]
+    pub const fn fixed_index(self) -> Option<u32> {
+        match self.0 {
+            Kind::Fixed(index) => Some(index),
+            Kind::Fd(_) => None,
+        }
+    }
+
+    /// The descriptor number, for a plain-descriptor target.
+    #[inline]
+    pub const fn raw_fd(self) -> Option<std::os::fd::RawFd> {
+        match self.0 {
+            Kind::Fd(fd) => Some(fd),
+            Kind::Fixed(_) => None,
+        }
+    }
+
+    /// What the target holds, for the crate's encoders.
+    #[inline(always)]
+    pub(crate) const fn kind(self) -> Kind {
+        self.0
     }
 }
 
@@ -219,9 +342,9 @@ pub(crate) trait FdField {
 impl FdField for Target {
     #[inline(always)]
     fn encode(self) -> (i32, SqeFlags) {
-        match self {
-            Target::Fd(fd) => (fd, SqeFlags::empty()),
-            Target::Fixed(index) => (index as i32, SqeFlags::FIXED_FILE),
+        match self.0 {
+            Kind::Fd(fd) => (fd, SqeFlags::empty()),
+            Kind::Fixed(index) => (index as i32, SqeFlags::FIXED_FILE),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `IORING_OP_NOP` (Linux 5.1): an op that does nothing, for tests,
 //! benchmarks and waking a ring.
 
-use super::{base, Common, PrepareSqe, SafeOp, Target};
+use super::{base, Common, Kind, PrepareSqe, SafeOp, Target};
 use crate::abi;
 use crate::entry::Sqe;
 
@@ -68,9 +68,9 @@ impl Nop {
     #[inline]
     pub fn file(mut self, file: impl Into<Target>) -> Nop {
         self.nop_flags |= abi::IORING_NOP_FILE;
-        match file.into() {
-            Target::Fd(fd) => self.fd = fd,
-            Target::Fixed(index) => {
+        match file.into().kind() {
+            Kind::Fd(fd) => self.fd = fd,
+            Kind::Fixed(index) => {
                 self.nop_flags |= abi::IORING_NOP_FIXED_FILE;
                 self.fd = index as i32;
             }

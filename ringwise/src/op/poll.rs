@@ -4,13 +4,17 @@
 //! A multishot poll on a pipe, fired by a write and then removed:
 //!
 //! ```
-//! use ringwise::op::{PollAdd, PollEvents, PollRemove};
+//! use ringwise::op::{PollAdd, PollEvents, PollRemove, Target};
+//! use std::os::fd::AsFd;
 //! use ringwise::{Errno, Ring};
 //! use std::io::Write;
 //!
 //! let (reader, mut writer) = std::io::pipe()?;
 //! let mut ring = Ring::new(8)?;
-//! ring.submission().push(PollAdd::new(&reader, PollEvents::IN).multishot().user_data(1)).unwrap();
+//! // SAFETY: `reader` stays open until the end of the example, after the
+//! // poll's last CQE is reaped.
+//! let reader_fd = unsafe { Target::from_fd(reader.as_fd()) };
+//! ring.submission().push(PollAdd::new(reader_fd, PollEvents::IN).multishot().user_data(1)).unwrap();
 //! ring.submit()?;
 //! writer.write_all(b"x")?;
 //! ring.submit_and_wait(1)?;

@@ -8,26 +8,29 @@
 //! outlives the reaping of the CQE:
 //!
 //! ```
-//! use ringwise::op::{Fsync, Read, Write};
+//! use ringwise::op::{Fsync, Read, Target, Write};
 //! use ringwise::Ring;
 //! use std::os::fd::AsRawFd;
 //!
 //! let path = std::env::temp_dir().join(format!("ringwise-doc-rw-{}", std::process::id()));
 //! let file = std::fs::File::options().read(true).write(true).create(true).truncate(true).open(&path)?;
 //! let mut ring = Ring::new(8)?;
+//! // SAFETY: `file` stays open until the end of the example, after every
+//! // op's CQE is reaped.
+//! let fd = unsafe { Target::fd(file.as_raw_fd()) };
 //!
 //! let data = *b"hello, ring";
 //! // SAFETY: `data` lives (unmoved) until the write's CQE is reaped below.
-//! unsafe { ring.submission().push_unchecked(Write::new(&file, data.as_ptr(), data.len() as u32).offset(0).user_data(1)) }
+//! unsafe { ring.submission().push_unchecked(Write::new(fd, data.as_ptr(), data.len() as u32).offset(0).user_data(1)) }
 //!     .unwrap();
-//! ring.submission().push(Fsync::new(file.as_raw_fd()).user_data(2)).unwrap();
+//! ring.submission().push(Fsync::new(fd).user_data(2)).unwrap();
 //! ring.submit_and_wait(2)?;
 //! let res: Vec<_> = ring.completions()?.map(|c| c.res).collect();
 //! assert_eq!(res, [data.len() as i32, 0]);
 //!
 //! let mut back = [0u8; 32];
 //! // SAFETY: `back` lives (unmoved, not otherwise borrowed) until the CQE.
-//! unsafe { ring.submission().push_unchecked(Read::new(&file, back.as_mut_ptr(), 32).offset(0).user_data(3)) }.unwrap();
+//! unsafe { ring.submission().push_unchecked(Read::new(fd, back.as_mut_ptr(), 32).offset(0).user_data(3)) }.unwrap();
 //! ring.submit_and_wait(1)?;
 //! let n = ring.completion().next().unwrap().res as usize;
 //! assert_eq!(&back[..n], b"hello, ring");
@@ -151,6 +154,7 @@ pub struct Readv {
     count: u32,
     opts: RwOpts,
     fixed_buffer: Option<u16>,
+    group: Option<u16>,
 }
 
 impl Readv {
@@ -167,7 +171,27 @@ impl Readv {
             count,
             opts: RwOpts::default(),
             fixed_buffer: None,
+            group: None,
         }
+    }
+
+    /// Read from `target` into a buffer the kernel picks from provided-buffer
+    /// group `group` (`IOSQE_BUFFER_SELECT` on `READV`, Linux 5.7; buffer
+    /// rings 5.19); the CQE's [`buffer_id`](crate::Cqe::buffer_id) says
+    /// which.
+    ///
+    /// The kernel's rules for a vectored read with a buffer group: exactly
+    /// one iovec (the count is 1 here; any other count is `-EINVAL`), whose
+    /// `iov_len` caps the read (at most the picked buffer's size) and whose
+    /// `iov_base` is ignored. The kernel copies that iovec when it prepares
+    /// the op, so `*iovec` must stay valid until `submit` returns (until the
+    /// CQE is the simple rule); the data lands in the provided buffer, not
+    /// in caller memory. Not combinable with
+    /// [`fixed_buffer`](Readv::fixed_buffer) ([`check`](super::check)
+    /// refuses it).
+    #[inline]
+    pub fn provided(target: impl Into<Target>, iovec: *const Iovec, group: u16) -> Readv {
+        Readv { group: Some(group), ..Readv::new(target, iovec, 1) }
     }
 }
 
@@ -262,13 +286,14 @@ impl PrepareSqe for Readv {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
         let code = if self.fixed_buffer.is_some() { Self::FIXED_CODE } else { Self::CODE };
+        let select = if self.group.is_some() { SqeFlags::BUFFER_SELECT } else { SqeFlags::empty() };
         *sqe = Sqe {
             off: self.opts.offset,
             addr: self.iovecs as u64,
             len: self.count,
             op_flags: self.opts.rw_flags.bits(),
-            buf_index: self.fixed_buffer.unwrap_or(0),
-            ..base(&self.common, code, self.target)
+            buf_index: self.group.or(self.fixed_buffer).unwrap_or(0),
+            ..base(&self.common.with(select), code, self.target)
         };
     }
 }

@@ -5,7 +5,8 @@
 //! Duplicating a pipe's data into a second pipe, then moving it out:
 //!
 //! ```
-//! use ringwise::op::{Splice, Tee};
+//! use ringwise::op::{Splice, Target, Tee};
+//! use std::os::fd::AsFd;
 //! use ringwise::Ring;
 //! use std::io::{Read, Write};
 //!
@@ -14,9 +15,12 @@
 //! let (mut r3, w3) = std::io::pipe()?;
 //! w1.write_all(b"twice")?;
 //! let mut ring = Ring::new(8)?;
-//! ring.submission().push(Tee::new(&r1, &w2, 5).user_data(1)).unwrap();
+//! // SAFETY: the three pipes stay open until the end of the example, after
+//! // both CQEs are reaped.
+//! let (r1_fd, w2_fd, w3_fd) = unsafe { (Target::from_fd(r1.as_fd()), Target::from_fd(w2.as_fd()), Target::from_fd(w3.as_fd())) };
+//! ring.submission().push(Tee::new(r1_fd, w2_fd, 5).user_data(1)).unwrap();
 //! ring.submit_and_wait(1)?;
-//! ring.submission().push(Splice::new(&r1, None, &w3, None, 5).user_data(2)).unwrap();
+//! ring.submission().push(Splice::new(r1_fd, None, w3_fd, None, 5).user_data(2)).unwrap();
 //! ring.submit_and_wait(2)?;
 //! assert!(ring.completions()?.all(|c| c.res == 5));
 //! let (mut a, mut b) = ([0u8; 5], [0u8; 5]);
@@ -26,7 +30,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use super::{base, Common, PrepareSqe, SafeOp, Target};
+use super::{base, Common, Kind, PrepareSqe, SafeOp, Target};
 use crate::entry::Sqe;
 use linux_raw_sys::general as g;
 use linux_raw_sys::io_uring as k;
@@ -51,9 +55,9 @@ const NO_OFFSET: u64 = u64::MAX;
 
 /// Encode the input side: its fd and, for a fixed file, `SPLICE_F_FD_IN_FIXED`.
 fn input(target: Target) -> (u32, u32) {
-    match target {
-        Target::Fd(fd) => (fd as u32, 0),
-        Target::Fixed(i) => (i, k::SPLICE_F_FD_IN_FIXED),
+    match target.kind() {
+        Kind::Fd(fd) => (fd as u32, 0),
+        Kind::Fixed(i) => (i, k::SPLICE_F_FD_IN_FIXED),
     }
 }
 

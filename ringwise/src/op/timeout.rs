@@ -8,7 +8,8 @@
 //! cancels:
 //!
 //! ```
-//! use ringwise::op::{LinkTimeout, Read, Timeout, Timespec};
+//! use ringwise::op::{LinkTimeout, Read, Target, Timeout, Timespec};
+//! use std::os::fd::AsFd;
 //! use ringwise::{Errno, Ring, SqeFlags};
 //! use std::time::Duration;
 //!
@@ -20,11 +21,14 @@
 //! assert_eq!(ring.completion().next().unwrap().result(), Err(Errno::TIME));
 //!
 //! let (reader, _writer) = std::io::pipe()?;
+//! // SAFETY: `reader` stays open until the end of the example, after the
+//! // read's CQE is reaped.
+//! let reader_fd = unsafe { Target::from_fd(reader.as_fd()) };
 //! let mut buf = [0u8; 16];
 //! // SAFETY: `buf` and `ts` stay valid and unmoved until both CQEs are reaped.
 //! unsafe {
 //!     let mut sq = ring.submission();
-//!     sq.push_unchecked(Read::new(&reader, buf.as_mut_ptr(), 16).flags(SqeFlags::IO_LINK).user_data(2)).unwrap();
+//!     sq.push_unchecked(Read::new(reader_fd, buf.as_mut_ptr(), 16).flags(SqeFlags::IO_LINK).user_data(2)).unwrap();
 //!     sq.push_unchecked(LinkTimeout::new(&ts).user_data(3)).unwrap();
 //! }
 //! ring.submit_and_wait(2)?;

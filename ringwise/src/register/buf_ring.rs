@@ -258,7 +258,9 @@ unsafe impl Sync for Shared {}
 ///
 /// let (mut tx, rx) = UnixStream::pair()?;
 /// tx.write_all(b"hello")?;
-/// ring.submission().push(RecvProvided::new(rx.as_raw_fd(), 7).user_data(1)).unwrap();
+/// // SAFETY: `rx` stays open until the end of the example, after the CQE.
+/// let rx_fd = unsafe { ringwise::op::Target::fd(rx.as_raw_fd()) };
+/// ring.submission().push(RecvProvided::new(rx_fd, 7).user_data(1)).unwrap();
 /// ring.submit_and_wait(1)?;
 /// let cqe = ring.completion().next().unwrap();
 /// assert_eq!(cqe.buffer_id(), Some(0), "the kernel picked buffer 0");
@@ -564,8 +566,9 @@ impl BufRing {
     /// `Some`). The CQE is the only
     /// evidence that the kernel has let go of the buffer, and a `Cqe` is
     /// plain data: one built by hand, copied, taken from another ring, or
-    /// posted by `MSG_RING` with `IORING_MSG_RING_FLAGS_PASS` (a safe op,
-    /// which can put `IORING_CQE_F_BUFFER` and any buffer id in the flags)
+    /// posted by another ring's `MSG_RING` with `IORING_MSG_RING_FLAGS_PASS`
+    /// (`MsgRingData::cqe_flags_unchecked` can put `IORING_CQE_F_BUFFER` and
+    /// any buffer id in the flags)
     /// would mark a buffer the kernel still holds as the application's, and
     /// [`buffer_mut`](Self::buffer_mut) or a recycle would then alias memory
     /// the kernel writes.

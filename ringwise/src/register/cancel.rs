@@ -66,12 +66,11 @@ impl CancelSpec {
         let mut fd = 0;
         if let Some(target) = self.fd {
             flags |= IORING_ASYNC_CANCEL_FD;
-            match target {
-                Target::Fd(f) => fd = f,
-                Target::Fixed(i) => {
-                    fd = i as i32;
-                    flags |= IORING_ASYNC_CANCEL_FD_FIXED;
-                }
+            if let Some(i) = target.fixed_index() {
+                fd = i as i32;
+                flags |= IORING_ASYNC_CANCEL_FD_FIXED;
+            } else if let Some(f) = target.raw_fd() {
+                fd = f;
             }
         }
         if self.opcode.is_some() {
@@ -119,7 +118,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// let mut ring = Ring::new(4)?;
     /// let (a, _b) = UnixStream::pair()?;
     /// // A poll that nothing will satisfy.
-    /// ring.submission().push(PollAdd::new(a.as_raw_fd(), PollEvents::IN).user_data(7)).unwrap();
+    /// // SAFETY: `a` stays open until the end of the example, after the
+    /// // cancelled poll's CQE is reaped.
+    /// let a_fd = unsafe { ringwise::op::Target::fd(a.as_raw_fd()) };
+    /// ring.submission().push(PollAdd::new(a_fd, PollEvents::IN).user_data(7)).unwrap();
     /// ring.submit()?;
     /// assert_eq!(ring.cancel_sync(&CancelSpec::user_data(7), Some(Duration::from_secs(1)))?, 0);
     /// // It is gone when the call returns; its CQE says ECANCELED.

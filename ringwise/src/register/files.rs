@@ -1,5 +1,5 @@
 //! Registered (fixed, "direct") files: a per-ring table of files that ops
-//! name by index with `IOSQE_FIXED_FILE` ([`Target::Fixed`](crate::op::Target::Fixed)),
+//! name by index with `IOSQE_FIXED_FILE` ([`Target::fixed`](crate::op::Target::fixed)),
 //! skipping the fd-table lookup and its reference counting on every op.
 //!
 //! The kernel takes its own reference to each file when it is registered, so
@@ -66,7 +66,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// std::fs::remove_file(&path)?;
     ///
     /// // An op names the file by its slot (IOSQE_FIXED_FILE).
-    /// ring.submission().push(Fsync::new(Target::Fixed(0)).user_data(1)).unwrap();
+    /// ring.submission().push(Fsync::new(Target::fixed(0)).user_data(1)).unwrap();
     /// ring.submit_and_wait(1)?;
     /// let cqe = ring.completion().next().unwrap();
     /// assert_eq!((cqe.user_data, cqe.res), (1, 0));

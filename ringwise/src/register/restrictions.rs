@@ -77,7 +77,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// let stdin = std::io::stdin();
     /// ring.submission().push(Nop::new().user_data(1)).unwrap();
     /// ring.submit_and_wait(1)?;
-    /// ring.submission().push(Fsync::new(stdin.as_raw_fd()).user_data(2)).unwrap();
+    /// // SAFETY: stdin stays open for the whole process.
+    /// let stdin_fd = unsafe { ringwise::op::Target::fd(stdin.as_raw_fd()) };
+    /// ring.submission().push(Fsync::new(stdin_fd).user_data(2)).unwrap();
     /// ring.submit_and_wait(1)?;
     /// let got: Vec<(u64, i32)> = ring.completions()?.map(|c| (c.user_data, c.res)).collect();
     /// assert_eq!(got, [(1, 0), (2, -13)], "NOP allowed, FSYNC refused with EACCES");

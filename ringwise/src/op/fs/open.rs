@@ -4,7 +4,7 @@
 use super::{cstr, Mode, OFlags, OpenHow};
 use crate::entry::Sqe;
 use crate::flags::SqeFlags;
-use crate::op::{base, Common, DirectSlot, PrepareSqe, SafeOp, Target};
+use crate::op::{base, Common, DirectSlot, Kind, PrepareSqe, SafeOp, Target};
 use std::ffi::CStr;
 use std::os::fd::RawFd;
 
@@ -72,7 +72,7 @@ impl OpenAt2 {
 }
 
 /// `IORING_OP_CLOSE` (Linux 5.6): `close(2)` of an fd, or (for
-/// [`Target::Fixed`], Linux 5.15) removal of a registered file from the
+/// [`Target::fixed`], Linux 5.15) removal of a registered file from the
 /// table; `res` is 0.
 ///
 /// Not a [`SafeOp`]: closing a plain descriptor ends whatever owns it (a
@@ -122,9 +122,9 @@ impl CloseFixed {
 /// plain fd 0.
 #[inline(always)]
 fn close_sqe(common: &Common, target: Target) -> Sqe {
-    let (fd, slot) = match target {
-        Target::Fd(fd) => (fd, 0),
-        Target::Fixed(i) => (0, i.saturating_add(1)),
+    let (fd, slot) = match target.kind() {
+        Kind::Fd(fd) => (fd, 0),
+        Kind::Fixed(i) => (0, i.saturating_add(1)),
     };
     Sqe { file_index: slot, ..base(common, Close::CODE, fd) }
 }
@@ -222,7 +222,7 @@ impl PrepareSqe for Close {
 impl PrepareSqe for CloseFixed {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
-        *sqe = close_sqe(&self.common, Target::Fixed(self.index));
+        *sqe = close_sqe(&self.common, Target::fixed(self.index));
     }
 }
 

@@ -15,9 +15,9 @@
 //! A loopback TCP connection made and used entirely through the ring:
 //!
 //! ```
-//! use ringwise::op::{Accept, AcceptFlags, Bind, Connect, Listen, Recv, Send, Socket};
+//! use ringwise::op::{Accept, AcceptFlags, Bind, Connect, Listen, Recv, Send, Socket, Target};
 //! use ringwise::Ring;
-//! use std::os::fd::{FromRawFd, OwnedFd};
+//! use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 //!
 //! use linux_raw_sys::net::{sockaddr_in, AF_INET, SOCK_STREAM};
 //! fn loopback(port: u16) -> sockaddr_in {
@@ -37,36 +37,41 @@
 //! }
 //! let mut ring = Ring::new(8)?;
 //! let (server, client) = (socket(&mut ring)?, socket(&mut ring)?);
+//! // SAFETY: both sockets stay open until the end of the example, after
+//! // every op's CQE is reaped.
+//! let (server_fd, client_fd) = unsafe { (Target::from_fd(server.as_fd()), Target::from_fd(client.as_fd())) };
 //!
 //! // Bind to an ephemeral loopback port and listen (Linux 6.11; with a
 //! // plain std listener this example would run on older kernels too).
 //! let any = loopback(0);
 //! let size = std::mem::size_of::<sockaddr_in>() as u32;
 //! // SAFETY: `any` outlives the CQE reaped right after.
-//! unsafe { ring.submission().push_unchecked(Bind::new(&server, (&any as *const sockaddr_in).cast(), size)) }.unwrap();
-//! ring.submission().push(Listen::new(&server, 8)).unwrap();
+//! unsafe { ring.submission().push_unchecked(Bind::new(server_fd, (&any as *const sockaddr_in).cast(), size)) }.unwrap();
+//! ring.submission().push(Listen::new(server_fd, 8)).unwrap();
 //! ring.submit_and_wait(2)?;
 //! assert!(ring.completions()?.all(|c| c.res == 0));
 //! let port = std::net::TcpListener::from(server.try_clone()?).local_addr()?.port();
 //!
 //! // Accept and connect in one submission.
 //! let to = loopback(port);
-//! ring.submission().push(Accept::new(&server).user_data(1)).unwrap();
+//! ring.submission().push(Accept::new(server_fd).user_data(1)).unwrap();
 //! // SAFETY: `to` outlives the CQEs reaped below.
-//! unsafe { ring.submission().push_unchecked(Connect::new(&client, (&to as *const sockaddr_in).cast(), size).user_data(2)) }
+//! unsafe { ring.submission().push_unchecked(Connect::new(client_fd, (&to as *const sockaddr_in).cast(), size).user_data(2)) }
 //!     .unwrap();
 //! ring.submit_and_wait(2)?;
 //! let cqes: Vec<_> = ring.completions()?.collect();
 //! let accepted = cqes.iter().find(|c| c.user_data == 1).unwrap().result()?;
 //! // SAFETY: as above, a new descriptor.
 //! let conn = unsafe { OwnedFd::from_raw_fd(accepted as i32) };
+//! // SAFETY: `conn` stays open until the end of the example, after the CQE.
+//! let conn_fd = unsafe { Target::from_fd(conn.as_fd()) };
 //!
 //! // Send one way, receive the other.
 //! let (msg, mut got) = (*b"ping", [0u8; 8]);
 //! // SAFETY: `msg` and `got` stay valid and unmoved until both CQEs are reaped.
 //! unsafe {
-//!     ring.submission().push_unchecked(Send::new(&client, msg.as_ptr(), 4).user_data(3)).unwrap();
-//!     ring.submission().push_unchecked(Recv::new(&conn, got.as_mut_ptr(), 8).user_data(4)).unwrap();
+//!     ring.submission().push_unchecked(Send::new(client_fd, msg.as_ptr(), 4).user_data(3)).unwrap();
+//!     ring.submission().push_unchecked(Recv::new(conn_fd, got.as_mut_ptr(), 8).user_data(4)).unwrap();
 //! }
 //! ring.submit_and_wait(2)?;
 //! assert!(ring.completions()?.all(|c| c.res == 4));

@@ -171,6 +171,7 @@ pub struct RecvMsg {
     pub(crate) common: Common,
     target: Target,
     msg: *mut MsgHdr,
+    group: Option<u16>,
     pub(super) io: IoOpts,
 }
 
@@ -181,7 +182,26 @@ impl RecvMsg {
     /// until the CQE is reaped.
     #[inline]
     pub fn new(target: impl Into<Target>, msg: *mut MsgHdr) -> RecvMsg {
-        RecvMsg { common: Common::default(), target: target.into(), msg, io: IoOpts::default() }
+        RecvMsg { common: Common::default(), target: target.into(), msg, group: None, io: IoOpts::default() }
+    }
+
+    /// Receive one message from `target` with its payload in a buffer the
+    /// kernel picks from provided-buffer group `group` (`IOSQE_BUFFER_SELECT`
+    /// on `RECVMSG`, Linux 5.7; buffer rings 5.19); the CQE's
+    /// [`buffer_id`](crate::Cqe::buffer_id) says which, and `res` is the
+    /// payload bytes in it.
+    ///
+    /// The kernel's rules: `msg.msg_iovlen` is 0 or 1 (more is `-EINVAL`);
+    /// with 1, that iovec's `iov_len` caps the payload (at most the picked
+    /// buffer's size) and its `iov_base` is ignored. The name and control
+    /// buffers of `msg` are still the caller's: the kernel writes them and
+    /// the lengths and flags of `*msg` when the message arrives, so `msg`
+    /// and everything it points to must stay valid and unmoved until the
+    /// CQE is reaped. For one CQE per message with the name and control data
+    /// in the provided buffer too, see [`RecvMsgMulti`].
+    #[inline]
+    pub fn provided(target: impl Into<Target>, msg: *mut MsgHdr, group: u16) -> RecvMsg {
+        RecvMsg { group: Some(group), ..RecvMsg::new(target, msg) }
     }
 }
 
@@ -282,7 +302,13 @@ impl PrepareSqe for SendMsg {
 impl PrepareSqe for RecvMsg {
     #[inline(always)]
     fn prepare(self, sqe: &mut Sqe) {
-        *sqe = msg_sqe(&self.common, Self::CODE, self.target, self.msg as u64, self.io);
+        *sqe = match self.group {
+            None => msg_sqe(&self.common, Self::CODE, self.target, self.msg as u64, self.io),
+            Some(group) => Sqe {
+                buf_index: group,
+                ..msg_sqe(&self.common.with(SqeFlags::BUFFER_SELECT), Self::CODE, self.target, self.msg as u64, self.io)
+            },
+        };
     }
 }
 
