@@ -193,10 +193,13 @@ impl<S: SqeSize> SqState<S> {
     #[cold]
     #[inline(never)]
     fn reserve_refreshed(&mut self) -> Result<*mut Sqe, SqFull> {
-        self.cached_head = self.kernel_head();
-        self.limit = self.cached_head.wrapping_add(self.entries);
+        // Only the limit moves: the cached head is the submit path's "head
+        // as last accounted for", and SQEs an SQPOLL thread consumed since
+        // must still be counted by the next submit (`Submitted::consumed`).
+        let head = self.kernel_head();
+        self.limit = head.wrapping_add(self.entries);
         let tail = self.local_tail;
-        if tail.wrapping_sub(self.cached_head) < self.entries {
+        if tail.wrapping_sub(head) < self.entries {
             Ok(self.take(tail))
         } else {
             Err(SqFull)
