@@ -646,6 +646,47 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fake_ring::TestNop;
+    use crate::{Builder, Cqe16, Sqe64};
+
+    /// `submit()` with nothing queued enters the kernel on no ring whose
+    /// SQ flags ask for nothing: neither a plain ring nor one whose fd is
+    /// registered (the default), on the thread that registered it (direct
+    /// route) or another (general route). Counted by the `io_uring_enter`
+    /// calls this thread makes.
+    #[test]
+    fn submit_of_nothing_makes_no_syscall() {
+        for register in [false, true] {
+            let mut ring = Builder::<Sqe64, Cqe16>::new(4).register_ring_fd(register).build().expect("ring");
+            ring.submission().push(TestNop(1)).expect("room");
+            // The first submit registers the fd (where asked) and enters.
+            assert_eq!(ring.submit_and_wait(1).expect("submit").consumed, 1);
+            assert_eq!(ring.registered_index().is_some(), register, "register_ring_fd({register})");
+            let before = sys::enters();
+            for _ in 0..3 {
+                let s = ring.submit().expect("submit of nothing");
+                assert_eq!((s.consumed, s.remaining), (0, 0));
+            }
+            assert_eq!(sys::enters() - before, 0, "submit() of nothing entered the kernel (registered fd: {register})");
+            // And from another thread (the general route).
+            let ring = std::thread::scope(|s| {
+                s.spawn(move || {
+                    let before = sys::enters();
+                    ring.submit().expect("submit of nothing elsewhere");
+                    assert_eq!(sys::enters() - before, 0, "another thread's submit() of nothing entered");
+                    ring
+                })
+                .join()
+                .unwrap()
+            });
+            // Something to submit still enters, once.
+            let mut ring = ring;
+            ring.submission().push(TestNop(2)).expect("room");
+            let before = sys::enters();
+            assert_eq!(ring.submit().expect("submit").consumed, 1);
+            assert_eq!(sys::enters() - before, 1);
+        }
+    }
 
     /// What `with_kernel_arg` hands the kernel: (flags, the argument, the
     /// timespec it points to, the signal mask it points to).
