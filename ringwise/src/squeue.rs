@@ -23,6 +23,31 @@ impl fmt::Display for SqFull {
 
 impl std::error::Error for SqFull {}
 
+/// A batch did not fit the SQ's free slots, so none of it was queued (see
+/// [`SubmissionQueue::push_all`]): submit (and reap completions) first, or
+/// push a smaller batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqNoRoom {
+    /// Slots the batch needed, as far as it was known: the exact length of
+    /// an iterator that reports one, else at least this many.
+    pub needed: u32,
+    /// Slots that were free.
+    pub free: u32,
+}
+
+impl fmt::Display for SqNoRoom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the batch needs {} SQ slots but {} are free, so none of it was queued; submit (and reap completions) \
+             first, or push a smaller batch",
+            self.needed, self.free
+        )
+    }
+}
+
+impl std::error::Error for SqNoRoom {}
+
 /// Pointers into the rings region for the SQ.
 pub(crate) struct SqPointers {
     pub head: *const AtomicU32,
@@ -272,6 +297,31 @@ impl<S: SqeSize> SqState<S> {
         pushed
     }
 
+    /// Queue every op of `ops`, or none of them: see
+    /// [`SubmissionQueue::push_all`].
+    pub(crate) fn push_all<O: SafeOp>(&mut self, ops: impl IntoIterator<Item = O>) -> Result<u32, SqNoRoom> {
+        let ops = ops.into_iter();
+        let free = self.space();
+        let at_least = u32::try_from(ops.size_hint().0).unwrap_or(u32::MAX);
+        if at_least > free {
+            return Err(SqNoRoom { needed: at_least, free });
+        }
+        // Queued SQEs are ours until published: taking the local tail back
+        // un-queues them (the kernel never saw them).
+        let start = self.local_tail;
+        let mut pushed = 0u32;
+        let mut ops = ops;
+        while let Some(op) = ops.next() {
+            if pushed == free || self.push(op).is_err() {
+                self.local_tail = start;
+                let rest = u32::try_from(ops.size_hint().0).unwrap_or(u32::MAX);
+                return Err(SqNoRoom { needed: pushed.saturating_add(1).saturating_add(rest), free });
+            }
+            pushed += 1;
+        }
+        Ok(pushed)
+    }
+
     /// Fill the next SQE by hand.
     ///
     /// # Safety
@@ -458,6 +508,33 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
     #[inline]
     pub fn push_iter<O: SafeOp>(&mut self, ops: impl IntoIterator<Item = O>) -> u32 {
         self.state.push_iter(ops)
+    }
+
+    /// Queue every op of `ops` or none of them: the batch is queued only if
+    /// all of it fits the free slots; otherwise nothing is queued (the SQ is
+    /// as it was) and [`SqNoRoom`] says how many slots the batch needed and
+    /// how many were free. Returns how many were queued.
+    ///
+    /// For a batch that must go to the kernel together (say, a chain of
+    /// `IO_LINK` ops, which a partial push would cut short). An iterator
+    /// that reports its length (`ExactSizeIterator`, a slice's or a `Vec`'s)
+    /// is checked before any op is taken from it; another one is consumed
+    /// up to the op that no longer fits, and the ops taken are dropped.
+    ///
+    /// ```
+    /// use ringwise::{op::Nop, Ring, SqNoRoom};
+    /// let mut ring: Ring = Ring::new(4)?;
+    /// let mut sq = ring.submission();
+    /// sq.push(Nop::new()).unwrap();
+    /// let five = (0..5).map(|i| Nop::new().user_data(i));
+    /// assert_eq!(sq.push_all(five), Err(SqNoRoom { needed: 5, free: 3 }));
+    /// assert_eq!(sq.len(), 1, "none of the five was queued");
+    /// assert_eq!(sq.push_all((0..3).map(|i| Nop::new().user_data(i))), Ok(3));
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
+    #[inline]
+    pub fn push_all<O: SafeOp>(&mut self, ops: impl IntoIterator<Item = O>) -> Result<u32, SqNoRoom> {
+        self.state.push_all(ops)
     }
 
     /// Fill the next SQE by hand.

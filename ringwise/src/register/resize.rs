@@ -160,16 +160,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
 
     fn resize_with(&mut self, spec: ResizeSpec, user: Option<(*mut u8, Box<dyn RingMemory>)>) -> Result<()> {
         let setup = self.setup_flags();
-        if !setup.contains(SetupFlags::DEFER_TASKRUN) {
-            // Kept as `Unsupported` on purpose, as before: how a ring without
-            // DEFER_TASKRUN is refused (or made resizable) is a later issue's.
-            return Err(Error::Unsupported {
-                what: "resizing this ring".into(),
-                why:
-                    "the kernel resizes only rings set up with DEFER_TASKRUN (Builder::single_issuer().defer_taskrun())"
-                        .into(),
-            });
-        }
+        // A ring without DEFER_TASKRUN goes to the kernel all the same: its
+        // EINVAL is the answer (explained in `resize_context`), so that a
+        // kernel that one day resizes other rings is not refused here.
         let new_layout = self.resize_layout(spec)?;
         // Queued SQEs go to the kernel's SQ tail so that the kernel copies
         // them; they are not submitted until the next enter.
@@ -198,7 +191,16 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         }
         let arg = (&mut p as *mut abi::io_uring_params).cast();
         let pending = (sq_pending, cq_pending);
-        let context = |errno| resize_context(errno, pending, &new_layout);
+        let context = |errno| {
+            if errno == Errno::INVAL && !setup.contains(SetupFlags::DEFER_TASKRUN) {
+                return Some(
+                    "the kernel resizes only rings set up with DEFER_TASKRUN (Linux 6.13; build the ring with \
+                     Builder::single_issuer().defer_taskrun()), and this ring has no DEFER_TASKRUN"
+                        .into(),
+                );
+            }
+            resize_context(errno, pending, &new_layout)
+        };
         // SAFETY: `p` is valid for the call; with NO_MMAP the regions it names
         // were checked against the exact new layout and are owned by `user`,
         // which the ring keeps from here on when the kernel switched to it.
