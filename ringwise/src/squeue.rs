@@ -79,6 +79,8 @@ pub(crate) struct SqState<S: SqeSize> {
     /// the head as read when the SQ last looked full (never more than the
     /// true limit; one compare per push instead of a subtract and compare).
     limit: u32,
+    /// Set when the ring can no longer be used: every push fails.
+    sealed: bool,
     _size: PhantomData<S>,
 }
 
@@ -106,6 +108,7 @@ impl<S: SqeSize> SqState<S> {
             local_tail: tail,
             cached_head: head,
             limit: head.wrapping_add(p.entries),
+            sealed: false,
             _size: PhantomData,
         }
     }
@@ -126,6 +129,14 @@ impl<S: SqeSize> SqState<S> {
         self.entries = p.entries;
         // Never past the true limit, even when the SQ shrank.
         self.limit = self.cached_head.wrapping_add(p.entries);
+    }
+
+    /// Refuse every further push (the ring can no longer be used): the
+    /// limit is pulled to the local tail, so the next push takes the
+    /// out-of-line path, which sees the seal.
+    pub(crate) fn seal(&mut self) {
+        self.sealed = true;
+        self.limit = self.local_tail;
     }
 
     /// Number of SQ slots.
@@ -221,6 +232,9 @@ impl<S: SqeSize> SqState<S> {
         // Only the limit moves: the cached head is the submit path's "head
         // as last accounted for", and SQEs an SQPOLL thread consumed since
         // must still be counted by the next submit (`Submitted::consumed`).
+        if self.sealed {
+            return Err(SqFull);
+        }
         let head = self.kernel_head();
         self.limit = head.wrapping_add(self.entries);
         let tail = self.local_tail;

@@ -368,6 +368,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         if let Some((fd, merged)) = self.enter.direct(flags) {
             return self.enter_published(to_submit, want, flags, arg, argsz, |_, _| (fd, merged));
         }
+        if self.enter.is_unusable() {
+            return Err(self.enter.unusable().expect("unusable"));
+        }
         if self.enter.polled {
             // Publishes again (the same tail) and counts for itself.
             return self.submit_polled(want, wait_flags, arg, argsz);
