@@ -16,7 +16,8 @@ const TIMER: Duration = Duration::from_millis(400);
 /// continue itself, hence the child).
 fn stop_and_continue_me() -> Child {
     let pid = std::process::id();
-    let script = format!("for i in 1 2 3 4 5 6 7 8; do sleep 0.03; kill -STOP {pid}; sleep 0.01; kill -CONT {pid}; done");
+    let script =
+        format!("for i in 1 2 3 4 5 6 7 8; do sleep 0.03; kill -STOP {pid}; sleep 0.01; kill -CONT {pid}; done");
     Command::new("sh").arg("-c").arg(script).spawn().expect("sh")
 }
 

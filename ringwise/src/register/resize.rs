@@ -426,8 +426,10 @@ mod tests {
         refused("get_events", ring.get_events());
         refused("completions", ring.completions().map(|_| ()));
         // SAFETY: ENABLE_RINGS takes no argument (the call is refused before it).
-        refused("register", unsafe { ring.register_raw(abi::register_op::REGISTER_ENABLE_RINGS, std::ptr::null(), 0) }
-            .map(|_| ()));
+        refused(
+            "register",
+            unsafe { ring.register_raw(abi::register_op::REGISTER_ENABLE_RINGS, std::ptr::null(), 0) }.map(|_| ()),
+        );
         refused("resize", ring.resize(ResizeSpec::new(16)));
         assert!(ring.submission().push(TestNop(2)).is_err(), "a push must be refused too");
         drop(ring);
