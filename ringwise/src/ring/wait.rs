@@ -409,13 +409,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         if to_submit == 0 && flags == 0 {
             return Ok(Submitted { consumed: 0, remaining: 0, stopped_after: None });
         }
-        let (fd, flags) = target(self, flags);
+        let (fd, enter_flags) = target(self, flags);
         // The result stays a bare errno until it is known to be an error:
         // the `Error` is built out of line, off the hot path.
         // SAFETY: the callers in this module pass null or a valid EXT_ARG;
         // every SQE published was pushed through the typed API whose safety
         // contract covers its pointers.
-        let result = unsafe { sys::io_uring_enter(fd, to_submit, want, flags, arg, argsz) };
+        let result = unsafe { sys::io_uring_enter(fd, to_submit, want, enter_flags, arg, argsz) };
         // The head as last read is still cached (read here rather than kept
         // in a register across the syscall, which clobbers most of them).
         let before = self.sq.cached_head();
