@@ -177,8 +177,11 @@ pub enum Sqe64 {}
 /// 128-byte SQEs (`IORING_SETUP_SQE128`), for URING_CMD passthrough.
 #[derive(Debug, Clone, Copy)]
 pub enum Sqe128 {}
-/// 64-byte slots where a 128-byte SQE takes two (`IORING_SETUP_SQE_MIXED`,
-/// Linux 6.19). Normal ops take one slot.
+/// 64-byte slots where, in the kernel, a 128-byte SQE takes two
+/// (`IORING_SETUP_SQE_MIXED`, Linux 6.19; Linux 6.18 refuses the flag).
+/// ringwise queues only 64-byte ops on such a ring, one slot each: pushing
+/// 128-byte entries into it (two slots, never starting on the last one) is
+/// not implemented; use an [`Sqe128`] ring and `push_big` for those.
 #[derive(Debug, Clone, Copy)]
 pub enum SqeMixed {}
 /// 16-byte CQEs (the default).

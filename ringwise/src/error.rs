@@ -330,6 +330,14 @@ pub enum Error {
         /// The new entry count asked for.
         entries: u32,
     },
+    /// The ring can no longer be used, and refuses every submit, wait and
+    /// registration (EBADFD): `why` says what left it so (for one, the
+    /// kernel accepted a resize whose new memory could then not be mapped,
+    /// so the ring's view of its queues is gone). Drop it and set up another.
+    RingUnusable {
+        /// What left the ring unusable.
+        why: String,
+    },
     /// The kernel refused a call. `context` says what ringwise was doing and
     /// what the errno means there.
     Kernel {
@@ -358,6 +366,7 @@ impl Error {
             Error::LayoutMismatch { .. } => Errno::PROTO,
             Error::UnbackedMapping { .. } => Errno::FAULT,
             Error::BufferInKernel { .. } => Errno::BUSY,
+            Error::RingUnusable { .. } => Errno::BADFD,
             Error::Kernel { errno, .. } => *errno,
             _ => Errno::INVAL,
         }
@@ -490,6 +499,7 @@ impl fmt::Display for Error {
                 f,
                 "a provided-buffer ring has {entries} entries; it needs a power of two from 1 to {max}"
             ),
+            Error::RingUnusable { why } => write!(f, "this ring can no longer be used ({why}); drop it and set up another"),
             Error::ResizeTooSmall { queue, pending, entries } => write!(
                 f,
                 "cannot resize the {queue} to {entries} entries while {pending} entries are pending in it; \

@@ -71,7 +71,7 @@ pub use flags::{Features, SetupFlags, SqeFlags};
 pub use layout::{Layout, RingSpec};
 pub use memory::{Arena, CallerMemory, Carve, Mapping, Pages, RingMemory};
 pub use ring::{MemoryReport, Ring, Submitted, WaitArgs};
-pub use squeue::{SqFull, SubmissionQueue};
+pub use squeue::{SqFull, SqNoRoom, SubmissionQueue};
 
 /// The errno type of [`Cqe::result`] and [`Error::errno`] (rustix's), so
 /// that results can be compared by name: `Err(Errno::NOBUFS)`.

@@ -23,6 +23,31 @@ impl fmt::Display for SqFull {
 
 impl std::error::Error for SqFull {}
 
+/// A batch did not fit the SQ's free slots, so none of it was queued (see
+/// [`SubmissionQueue::push_all`]): submit (and reap completions) first, or
+/// push a smaller batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqNoRoom {
+    /// Slots the batch needed, as far as it was known: the exact length of
+    /// an iterator that reports one, else at least this many.
+    pub needed: u32,
+    /// Slots that were free.
+    pub free: u32,
+}
+
+impl fmt::Display for SqNoRoom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the batch needs {} SQ slots but {} are free, so none of it was queued; submit (and reap completions) \
+             first, or push a smaller batch",
+            self.needed, self.free
+        )
+    }
+}
+
+impl std::error::Error for SqNoRoom {}
+
 /// Pointers into the rings region for the SQ.
 pub(crate) struct SqPointers {
     pub head: *const AtomicU32,
@@ -54,6 +79,8 @@ pub(crate) struct SqState<S: SqeSize> {
     /// the head as read when the SQ last looked full (never more than the
     /// true limit; one compare per push instead of a subtract and compare).
     limit: u32,
+    /// Set when the ring can no longer be used: every push fails.
+    sealed: bool,
     _size: PhantomData<S>,
 }
 
@@ -81,6 +108,7 @@ impl<S: SqeSize> SqState<S> {
             local_tail: tail,
             cached_head: head,
             limit: head.wrapping_add(p.entries),
+            sealed: false,
             _size: PhantomData,
         }
     }
@@ -101,6 +129,14 @@ impl<S: SqeSize> SqState<S> {
         self.entries = p.entries;
         // Never past the true limit, even when the SQ shrank.
         self.limit = self.cached_head.wrapping_add(p.entries);
+    }
+
+    /// Refuse every further push (the ring can no longer be used): the
+    /// limit is pulled to the local tail, so the next push takes the
+    /// out-of-line path, which sees the seal.
+    pub(crate) fn seal(&mut self) {
+        self.sealed = true;
+        self.limit = self.local_tail;
     }
 
     /// Number of SQ slots.
@@ -193,10 +229,16 @@ impl<S: SqeSize> SqState<S> {
     #[cold]
     #[inline(never)]
     fn reserve_refreshed(&mut self) -> Result<*mut Sqe, SqFull> {
-        self.cached_head = self.kernel_head();
-        self.limit = self.cached_head.wrapping_add(self.entries);
+        // Only the limit moves: the cached head is the submit path's "head
+        // as last accounted for", and SQEs an SQPOLL thread consumed since
+        // must still be counted by the next submit (`Submitted::consumed`).
+        if self.sealed {
+            return Err(SqFull);
+        }
+        let head = self.kernel_head();
+        self.limit = head.wrapping_add(self.entries);
         let tail = self.local_tail;
-        if tail.wrapping_sub(self.cached_head) < self.entries {
+        if tail.wrapping_sub(head) < self.entries {
             Ok(self.take(tail))
         } else {
             Err(SqFull)
@@ -267,6 +309,31 @@ impl<S: SqeSize> SqState<S> {
             pushed += 1;
         }
         pushed
+    }
+
+    /// Queue every op of `ops`, or none of them: see
+    /// [`SubmissionQueue::push_all`].
+    pub(crate) fn push_all<O: SafeOp>(&mut self, ops: impl IntoIterator<Item = O>) -> Result<u32, SqNoRoom> {
+        let ops = ops.into_iter();
+        let free = self.space();
+        let at_least = u32::try_from(ops.size_hint().0).unwrap_or(u32::MAX);
+        if at_least > free {
+            return Err(SqNoRoom { needed: at_least, free });
+        }
+        // Queued SQEs are ours until published: taking the local tail back
+        // un-queues them (the kernel never saw them).
+        let start = self.local_tail;
+        let mut pushed = 0u32;
+        let mut ops = ops;
+        while let Some(op) = ops.next() {
+            if pushed == free || self.push(op).is_err() {
+                self.local_tail = start;
+                let rest = u32::try_from(ops.size_hint().0).unwrap_or(u32::MAX);
+                return Err(SqNoRoom { needed: pushed.saturating_add(1).saturating_add(rest), free });
+            }
+            pushed += 1;
+        }
+        Ok(pushed)
     }
 
     /// Fill the next SQE by hand.
@@ -457,6 +524,33 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
         self.state.push_iter(ops)
     }
 
+    /// Queue every op of `ops` or none of them: the batch is queued only if
+    /// all of it fits the free slots; otherwise nothing is queued (the SQ is
+    /// as it was) and [`SqNoRoom`] says how many slots the batch needed and
+    /// how many were free. Returns how many were queued.
+    ///
+    /// For a batch that must go to the kernel together (say, a chain of
+    /// `IO_LINK` ops, which a partial push would cut short). An iterator
+    /// that reports its length (`ExactSizeIterator`, a slice's or a `Vec`'s)
+    /// is checked before any op is taken from it; another one is consumed
+    /// up to the op that no longer fits, and the ops taken are dropped.
+    ///
+    /// ```
+    /// use ringwise::{op::Nop, Ring, SqNoRoom};
+    /// let mut ring: Ring = Ring::new(4)?;
+    /// let mut sq = ring.submission();
+    /// sq.push(Nop::new()).unwrap();
+    /// let five = (0..5).map(|i| Nop::new().user_data(i));
+    /// assert_eq!(sq.push_all(five), Err(SqNoRoom { needed: 5, free: 3 }));
+    /// assert_eq!(sq.len(), 1, "none of the five was queued");
+    /// assert_eq!(sq.push_all((0..3).map(|i| Nop::new().user_data(i))), Ok(3));
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
+    #[inline]
+    pub fn push_all<O: SafeOp>(&mut self, ops: impl IntoIterator<Item = O>) -> Result<u32, SqNoRoom> {
+        self.state.push_all(ops)
+    }
+
     /// Fill the next SQE by hand.
     ///
     /// # Safety
@@ -576,9 +670,12 @@ mod tests {
             let pending = self.q.publish();
             self.published = self.pushed;
             assert_eq!(self.header.tail.load(Ordering::Relaxed), (self.start + self.published) as u32);
-            // Counted from the head as last read, which may lag: never less
-            // than what the kernel has left, never more than the SQ holds.
-            assert!(pending >= self.queued() && pending <= self.entries, "pending {pending}");
+            // Counted from the head as last accounted for by a submit (this
+            // fixture never syncs it, as an SQPOLL ring between submits):
+            // never less than what the kernel has left, and exactly what was
+            // pushed since that head.
+            assert!(pending >= self.queued(), "pending {pending}");
+            assert_eq!(pending, self.q.local_tail().wrapping_sub(self.q.cached_head()), "pending {pending}");
         }
 
         /// The kernel consumes up to `n` published SQEs, in order.

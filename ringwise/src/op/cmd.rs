@@ -117,7 +117,9 @@ impl UringCmd80 {
 }
 
 /// `IORING_OP_URING_CMD128` (Linux 6.19): the 80-byte command as one
-/// 128-byte entry of a mixed-size SQ (`SQE_MIXED`) or an `SQE128` ring.
+/// 128-byte entry. The kernel takes it in a mixed-size SQ (`SQE_MIXED`) or
+/// an `SQE128` ring; ringwise pushes 128-byte entries only into `SQE128`
+/// rings (`push_big`), not into [`SqeMixed`](crate::SqeMixed) rings.
 #[derive(Debug, Clone, Copy)]
 pub struct UringCmd128 {
     pub(crate) common: Common,

@@ -112,6 +112,8 @@ pub unsafe fn io_uring_enter(
     arg: *const c_void,
     argsz: usize,
 ) -> Result<u32, Errno> {
+    #[cfg(test)]
+    ENTERS.with(|n| n.set(n.get() + 1));
     // SAFETY: forwarded contract.
     check(unsafe {
         syscall6(
@@ -119,6 +121,20 @@ pub unsafe fn io_uring_enter(
             [fd as usize, to_submit as usize, min_complete as usize, flags as usize, arg as usize, argsz],
         )
     })
+}
+
+#[cfg(test)]
+thread_local! {
+    /// `io_uring_enter` calls made by this thread (unit tests only: the
+    /// syscall count that tells whether a call entered the kernel).
+    pub(crate) static ENTERS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The number of `io_uring_enter` calls this thread has made (unit tests
+/// only).
+#[cfg(test)]
+pub(crate) fn enters() -> u64 {
+    ENTERS.with(|n| n.get())
 }
 
 /// `mincore(addr, len, vec)`: one byte per page of `[addr, addr + len)`,

@@ -160,16 +160,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
 
     fn resize_with(&mut self, spec: ResizeSpec, user: Option<(*mut u8, Box<dyn RingMemory>)>) -> Result<()> {
         let setup = self.setup_flags();
-        if !setup.contains(SetupFlags::DEFER_TASKRUN) {
-            // Kept as `Unsupported` on purpose, as before: how a ring without
-            // DEFER_TASKRUN is refused (or made resizable) is a later issue's.
-            return Err(Error::Unsupported {
-                what: "resizing this ring".into(),
-                why:
-                    "the kernel resizes only rings set up with DEFER_TASKRUN (Builder::single_issuer().defer_taskrun())"
-                        .into(),
-            });
-        }
+        // A ring without DEFER_TASKRUN goes to the kernel all the same: its
+        // EINVAL is the answer (explained in `resize_context`), so that a
+        // kernel that one day resizes other rings is not refused here.
         let new_layout = self.resize_layout(spec)?;
         // Queued SQEs go to the kernel's SQ tail so that the kernel copies
         // them; they are not submitted until the next enter.
@@ -198,17 +191,29 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         }
         let arg = (&mut p as *mut abi::io_uring_params).cast();
         let pending = (sq_pending, cq_pending);
-        let context = |errno| resize_context(errno, pending, &new_layout);
+        let context = |errno| {
+            if errno == Errno::INVAL && !setup.contains(SetupFlags::DEFER_TASKRUN) {
+                return Some(
+                    "the kernel resizes only rings set up with DEFER_TASKRUN (Linux 6.13; build the ring with \
+                     Builder::single_issuer().defer_taskrun()), and this ring has no DEFER_TASKRUN"
+                        .into(),
+                );
+            }
+            resize_context(errno, pending, &new_layout)
+        };
         // SAFETY: `p` is valid for the call; with NO_MMAP the regions it names
         // were checked against the exact new layout and are owned by `user`,
         // which the ring keeps from here on when the kernel switched to it.
         unsafe { self.register(opcode::REGISTER_RESIZE_RINGS, arg, 1, context) }?;
         if let Err(e) = check_resized(&mut p, &new_layout) {
             // The kernel already uses the new memory: keep it for as long as
-            // the ring lives, as on success, rather than hand it back.
+            // the ring lives, as on success, rather hand it back. The queues
+            // still point at the old memory, which the kernel left: the ring
+            // must refuse everything from here on.
             if let (Some((_, owner)), Backing::User { owners, .. }) = (user, &mut self.backing) {
                 owners.push(owner);
             }
+            self.make_unusable(format!("the kernel resized it, but its answer did not match the new layout: {e}"));
             return Err(e);
         }
 
@@ -238,18 +243,31 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 // needs NO_MMAP).
                 let fd = self.fd().ok_or(Error::NoRingFd { what: "mapping a resized ring" })?;
                 let map = |len, off: u32, what| KernelMap::map(fd, len, off as u64, what);
-                let rings_map = map(new_layout.rings_bytes(), abi::IORING_OFF_SQ_RING, "resized rings region");
+                let rings_map = if fault::mapping_fails() {
+                    Err(Error::kernel("mmap", Errno::NOMEM, "fault injected by a unit test"))
+                } else {
+                    map(new_layout.rings_bytes(), abi::IORING_OFF_SQ_RING, "resized rings region")
+                };
                 let sqes_map = map(new_layout.sqes_bytes(), abi::IORING_OFF_SQES, "resized SQE region");
                 let (rings_map, sqes_map) = match (rings_map, sqes_map) {
                     (Ok(r), Ok(q)) => (r, q),
                     (Err(e), _) | (_, Err(e)) => {
-                        return Err(explain(e, |_| {
+                        // The kernel has switched to the new memory; the
+                        // queues still point at the old, which it no longer
+                        // reads or writes: a submit would never be consumed
+                        // and a wait never end. Refuse everything instead.
+                        let e = explain(e, |_| {
                             Some(
                                 "the kernel resized the ring but mapping the new memory failed; the old mappings \
                                  no longer receive completions: drop this ring"
                                     .into(),
                             )
-                        }))
+                        });
+                        self.make_unusable(format!(
+                            "the kernel resized it but mapping the new ring memory failed ({e}); its queues are \
+                             no longer reachable"
+                        ));
+                        return Err(e);
                     }
                 };
                 let ptrs = (rings_map.as_ptr(), sqes_map.as_ptr());
@@ -296,6 +314,26 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             self.sq.repoint(sq);
             self.cq.repoint(cq);
         }
+    }
+}
+
+/// A fault a unit test can inject: the mapping of a resized ring's memory
+/// fails after the kernel accepted the resize (a path no real condition
+/// reaches on demand). Compiles to `false` outside unit tests.
+mod fault {
+    #[cfg(test)]
+    thread_local! {
+        /// Fail the next resize's mapping on this thread.
+        pub(super) static FAIL_NEXT_MAPPING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Whether to fail this mapping (and clear the request).
+    #[inline(always)]
+    pub(super) fn mapping_fails() -> bool {
+        #[cfg(test)]
+        return FAIL_NEXT_MAPPING.with(|f| f.replace(false));
+        #[cfg(not(test))]
+        false
     }
 }
 
@@ -347,6 +385,55 @@ mod tests {
     use super::*;
     use crate::entry::{Cqe16, Sqe64};
     use crate::Builder;
+
+    /// The kernel accepts a resize, then mapping the new memory fails
+    /// (injected): the ring refuses every submit, wait, registration and
+    /// push from then on, with an error that says why, instead of
+    /// submitting into memory the kernel no longer reads (where
+    /// `submit_and_wait(1)` blocked forever).
+    #[test]
+    fn failed_mapping_after_an_accepted_resize_makes_the_ring_refuse_everything() {
+        use crate::fake_ring::TestNop;
+        let mut ring = match Builder::<Sqe64, Cqe16>::new(4).single_issuer().defer_taskrun().build() {
+            Ok(ring) => ring,
+            Err(e) => {
+                println!("skipped: no SINGLE_ISSUER | DEFER_TASKRUN ring here (Linux 6.1): {e}");
+                return;
+            }
+        };
+        ring.submission().push(TestNop(1)).expect("room");
+        fault::FAIL_NEXT_MAPPING.with(|f| f.set(true));
+        let result = ring.resize(ResizeSpec::new(8));
+        if fault::FAIL_NEXT_MAPPING.with(|f| f.replace(false)) {
+            println!("skipped: the kernel refused the resize before any mapping (Linux 6.13 needed): {result:?}");
+            return;
+        }
+        let err = result.expect_err("the injected mapping failure");
+        assert!(err.to_string().contains("drop this ring"), "{err}");
+        let refused = |what: &str, r: Result<()>| {
+            let e = r.expect_err(what);
+            assert!(matches!(e, Error::RingUnusable { .. }), "{what}: {e:?}");
+            assert_eq!(e.errno(), Errno::BADFD, "{what}");
+            let text = e.to_string();
+            for part in ["mapping the new ring memory failed", "drop it"] {
+                assert!(text.contains(part), "{what}: {part:?} missing from: {text}");
+            }
+        };
+        refused("submit", ring.submit().map(|_| ()));
+        refused("submit_and_wait", ring.submit_and_wait(1).map(|_| ()));
+        refused("wait", ring.wait(1).map(|_| ()));
+        refused("wait_timeout", ring.wait_timeout(1, std::time::Duration::from_millis(1)).map(|_| ()));
+        refused("get_events", ring.get_events());
+        refused("completions", ring.completions().map(|_| ()));
+        // SAFETY: ENABLE_RINGS takes no argument (the call is refused before it).
+        refused(
+            "register",
+            unsafe { ring.register_raw(abi::register_op::REGISTER_ENABLE_RINGS, std::ptr::null(), 0) }.map(|_| ()),
+        );
+        refused("resize", ring.resize(ResizeSpec::new(16)));
+        assert!(ring.submission().push(TestNop(2)).is_err(), "a push must be refused too");
+        drop(ring);
+    }
 
     /// The kernel's answer to a resize is checked against the new layout
     /// like setup's, the SQ index array's offset included: ringwise refills

@@ -15,7 +15,7 @@ use crate::flags::SetupFlags;
 use crate::raw::{thread_token, thread_token_if_any, RingFd, NO_THREAD};
 use crate::sys;
 use rustix::io::Errno;
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::ffi::c_void;
 
 /// This process's id (a syscall: for set-up and teardown only).
@@ -63,6 +63,9 @@ pub(super) struct EnterTarget {
     pub(super) polled: bool,
     /// The process that set the ring up (a forked child is another).
     pub(super) pid: u32,
+    /// Set when the ring can no longer be used, with why: every enter and
+    /// registration is then refused ([`Error::RingUnusable`]).
+    unusable: OnceCell<String>,
 }
 
 impl EnterTarget {
@@ -83,11 +86,36 @@ impl EnterTarget {
             setup,
             polled,
             pid: current_pid(),
+            unusable: OnceCell::new(),
         };
         if let Some(index) = registered {
             target.set_registered(index, thread_token());
         }
         target
+    }
+
+    /// Refuse every further enter and registration, saying `why`. The
+    /// direct route is closed (so the submit path reaches the check in the
+    /// general route, off the hot path); the registered index, if any, stays
+    /// with the `RingFd` that owns it, for teardown.
+    pub(super) fn make_unusable(&self, why: String) {
+        let _ = self.unusable.set(why);
+        self.plain.set(false);
+        self.fast_thread.set(NO_THREAD);
+        self.register_on_enter.set(false);
+    }
+
+    /// The refusal of a ring made unusable, if it is.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn unusable(&self) -> Option<Error> {
+        self.unusable.get().map(|why| Error::RingUnusable { why: why.clone() })
+    }
+
+    /// Whether the ring was made unusable (one load; see [`unusable`](Self::unusable)).
+    #[inline(always)]
+    pub(super) fn is_unusable(&self) -> bool {
+        self.unusable.get().is_some()
     }
 
     /// Record that `index` in `thread`'s table names this ring.
@@ -186,6 +214,16 @@ impl EnterTarget {
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// Make this ring refuse every further submit, wait and registration
+    /// with [`Error::RingUnusable`] saying `why`, and every push with
+    /// [`SqFull`](crate::SqFull): for a ring whose view of its own queues
+    /// is gone (the kernel accepted a resize whose memory could then not be
+    /// mapped). Dropping it still releases everything.
+    pub(crate) fn make_unusable(&mut self, why: String) {
+        self.enter.make_unusable(why);
+        self.sq.seal();
+    }
+
     /// `io_uring_enter` on this ring's fd (registered where possible).
     ///
     /// # Safety
@@ -223,6 +261,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         arg: *const c_void,
         argsz: usize,
     ) -> Result<u32> {
+        if self.enter.is_unusable() {
+            return Err(self.enter.unusable().expect("unusable"));
+        }
         // SAFETY: the callers in this module pass null or a valid EXT_ARG.
         unsafe { self.enter_raw(to_submit, min_complete, flags, arg, argsz) }.map_err(|errno| self.enter_error(errno))
     }
@@ -242,6 +283,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// `arg` must be valid for `opcode` with `nr_args`, and stay valid for as
     /// long as the kernel keeps it.
     pub unsafe fn register_raw(&self, opcode: u32, arg: *const c_void, nr_args: u32) -> Result<u32> {
+        if let Some(refused) = self.enter.unusable() {
+            return Err(refused);
+        }
         let (fd, reg) = self.enter.get();
         let opcode = if reg != 0 { opcode | abi::register_op::USE_REGISTERED_RING } else { opcode };
         // SAFETY: forwarded contract.
