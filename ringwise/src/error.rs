@@ -125,15 +125,6 @@ pub enum Error {
         /// The entry-size flags found (set by hand, or the adopted ring's).
         found: SetupFlags,
     },
-    /// The option needs a different way of building the ring.
-    ///
-    /// Being replaced by the typed variants below; do not add new uses.
-    Unsupported {
-        /// What was asked for.
-        what: String,
-        /// Why it cannot be done.
-        why: String,
-    },
     /// The running kernel lacks a feature bit (`IORING_FEAT_*`) that `what`
     /// needs (EOPNOTSUPP). `since` is the Linux release that added it.
     FeatureMissing {
@@ -361,7 +352,7 @@ impl Error {
             Error::ArenaExhausted { .. } => Errno::NOMEM,
             Error::SubmissionQueueFull { .. } => Errno::BUSY,
             Error::OpIndexOutOfRange { table, .. } => table.out_of_range_errno(),
-            Error::Unsupported { .. } | Error::FeatureMissing { .. } => Errno::OPNOTSUPP,
+            Error::FeatureMissing { .. } => Errno::OPNOTSUPP,
             Error::NoRingFd { .. } => Errno::BADF,
             Error::LayoutMismatch { .. } => Errno::PROTO,
             Error::UnbackedMapping { .. } => Errno::FAULT,
@@ -421,7 +412,6 @@ impl fmt::Display for Error {
                 types_imply.names(),
                 found.names()
             ),
-            Error::Unsupported { what, why } => write!(f, "{what} is not possible here: {why}"),
             Error::FeatureMissing { what, feature, since } => write!(
                 f,
                 "{what} needs {feature} (Linux {since}), which this kernel does not report; upgrade the kernel"

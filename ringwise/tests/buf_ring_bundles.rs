@@ -8,12 +8,12 @@
 //! are exactly the kernel's own count (published tail minus the kernel's
 //! head, `IORING_REGISTER_PBUF_STATUS`).
 
-use ringwise::op::{RecvProvided, SendProvided};
+use ringwise::op::{RecvProvided, SendProvided, Target};
 use ringwise::register::{BufRing, BufRingConfig, BundlePart};
 use ringwise::{Cqe, Features, Ring};
 use std::io::{Read, Write};
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 
 /// A ring, or the reason bundles cannot be tested here.
@@ -33,8 +33,11 @@ fn wait_one(ring: &mut Ring, user_data: u64) -> Cqe {
     cqe
 }
 
-fn recv_bundle(ring: &mut Ring, fd: i32, bgid: u16) -> Cqe {
-    ring.submission().push(RecvProvided::new(fd, bgid).bundle().user_data(7)).unwrap();
+fn recv_bundle(ring: &mut Ring, fd: BorrowedFd<'_>, bgid: u16) -> Cqe {
+    // SAFETY: `fd` is borrowed for this call, which reaps the op's CQE
+    // (`wait_one`) before it returns.
+    let target = unsafe { Target::from_fd(fd) };
+    ring.submission().push(RecvProvided::new(target, bgid).bundle().user_data(7)).unwrap();
     wait_one(ring, 7)
 }
 
@@ -69,7 +72,7 @@ fn bundle_recv_hands_back_every_buffer_in_order() {
         // arrived.
         let mut got = 0;
         while got < 37 {
-            let cqe = recv_bundle(&mut ring, rx.as_raw_fd(), 3);
+            let cqe = recv_bundle(&mut ring, rx.as_fd(), 3);
             assert!(cqe.res > 0, "round {round}: recv failed: {}", cqe.res);
             got += cqe.res as usize;
             // SAFETY: the kernel's CQE of the bundle receive above, which
@@ -110,7 +113,7 @@ fn completion_refuses_a_bundle_without_losing_it() {
     let mut br = ring.register_buf_ring(BufRingConfig::new(4, 4, 8)).unwrap();
     let (mut tx, rx) = UnixStream::pair().unwrap();
     tx.write_all(b"0123456789abc").unwrap();
-    let cqe = recv_bundle(&mut ring, rx.as_raw_fd(), 4);
+    let cqe = recv_bundle(&mut ring, rx.as_fd(), 4);
     assert_eq!(cqe.res, 13);
     // SAFETY: the kernel's CQE of the receive above (group 4); `completion`
     // returns None and takes nothing, so `bundle` is its one taking.
@@ -140,7 +143,9 @@ fn bundle_send_from_filled_buffers() {
         br.provide(102, b"world").unwrap();
         assert!(br.buffer_mut(100).is_none(), "a provided buffer is lent: no access");
         assert!(br.provide(100, b"x").is_err(), "nor a second provide");
-        ring.submission().push(SendProvided::new(tx.as_raw_fd(), 5).bundle().user_data(9)).unwrap();
+        // SAFETY: `tx` is a socket this test owns; it stays open until the op's CQE is reaped below.
+        let target = unsafe { Target::from_fd(tx.as_fd()) };
+        ring.submission().push(SendProvided::new(target, 5).bundle().user_data(9)).unwrap();
         let cqe = wait_one(&mut ring, 9);
         assert_eq!(cqe.res, 18, "round {round}: the three buffers went out in one send");
         // SAFETY: the kernel's CQE of the bundle send above (group 5), taken once.
@@ -161,7 +166,9 @@ fn bundle_send_from_filled_buffers() {
     }
     // A single (non-bundle) send from a provided buffer.
     br.provide(103, b"single").unwrap();
-    ring.submission().push(SendProvided::new(tx.as_raw_fd(), 5).user_data(10)).unwrap();
+    // SAFETY: `tx` is a socket this test owns; it stays open until the op's CQE is reaped below.
+    let target = unsafe { Target::from_fd(tx.as_fd()) };
+    ring.submission().push(SendProvided::new(target, 5).user_data(10)).unwrap();
     let cqe = wait_one(&mut ring, 10);
     // SAFETY: the kernel's CQE of the send above (group 5), taken once.
     let (bid, data) = unsafe { br.completion(&cqe) }.expect("the buffer sent");
@@ -182,7 +189,7 @@ fn bundle_recv_at_end_of_stream_consumes_nothing() {
     let mut br = ring.register_buf_ring(BufRingConfig::new(6, 4, 8)).unwrap();
     let (tx, rx) = UnixStream::pair().unwrap();
     tx.shutdown(Shutdown::Write).unwrap();
-    let cqe = recv_bundle(&mut ring, rx.as_raw_fd(), 6);
+    let cqe = recv_bundle(&mut ring, rx.as_fd(), 6);
     assert_eq!(cqe.res, 0);
     // SAFETY: the kernel's CQE of the receive above (group 6), taken once.
     if let Some(bundle) = unsafe { br.bundle(&cqe) } {
@@ -205,7 +212,7 @@ fn incremental_bundle_continues_a_buffer() {
     let (mut tx, rx) = UnixStream::pair().unwrap();
     let data: Vec<u8> = (0..50u8).collect();
     tx.write_all(&data[..20]).unwrap();
-    let cqe = recv_bundle(&mut ring, rx.as_raw_fd(), 8);
+    let cqe = recv_bundle(&mut ring, rx.as_fd(), 8);
     if cqe.res == -libc_einval() {
         println!("skipped: this kernel refuses bundles on incremental rings");
         return;
@@ -227,7 +234,7 @@ fn incremental_bundle_continues_a_buffer() {
     assert_in_step(&ring, &br);
 
     tx.write_all(&data[20..]).unwrap();
-    let cqe = recv_bundle(&mut ring, rx.as_raw_fd(), 8);
+    let cqe = recv_bundle(&mut ring, rx.as_fd(), 8);
     assert_eq!(cqe.res, 30);
     // SAFETY: as above.
     let bundle = unsafe { br.bundle(&cqe) }.expect("the bundle");
@@ -270,7 +277,9 @@ fn single_recv_at_end_of_stream() {
         };
         let (tx, rx) = UnixStream::pair().unwrap();
         tx.shutdown(Shutdown::Write).unwrap();
-        ring.submission().push(RecvProvided::new(rx.as_raw_fd(), 9).user_data(3)).unwrap();
+        // SAFETY: `rx` is a socket this test owns; it stays open until the op's CQE is reaped below.
+        let target = unsafe { Target::from_fd(rx.as_fd()) };
+        ring.submission().push(RecvProvided::new(target, 9).user_data(3)).unwrap();
         let cqe = wait_one(&mut ring, 3);
         assert_eq!(cqe.res, 0);
         // SAFETY: the kernel's CQE of the receive above (group 9), taken once.

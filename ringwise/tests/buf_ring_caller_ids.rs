@@ -2,11 +2,11 @@
 //! fewer buffers than entries, ids not from 0, and buffers the application
 //! fills itself (a send's source) while the kernel does not hold them.
 
-use ringwise::op::{RecvProvided, SendProvided};
+use ringwise::op::{RecvProvided, SendProvided, Target};
 use ringwise::register::BufRingConfig;
 use ringwise::{Cqe, Error, Ring};
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
 fn wait_one(ring: &mut Ring) -> Cqe {
@@ -24,7 +24,9 @@ fn receives_pick_caller_numbered_buffers() {
     let mut order = Vec::new();
     for i in 0..9u8 {
         tx.write_all(&[i; 5]).unwrap();
-        ring.submission().push(RecvProvided::new(rx.as_raw_fd(), 2).user_data(1)).unwrap();
+        // SAFETY: `rx` is a socket this test owns; it stays open until the op's CQE is reaped below.
+        let target = unsafe { Target::from_fd(rx.as_fd()) };
+        ring.submission().push(RecvProvided::new(target, 2).user_data(1)).unwrap();
         let cqe = wait_one(&mut ring);
         assert_eq!(cqe.res, 5);
         // SAFETY: the kernel's CQE of the receive above (group 2), taken once.
@@ -54,7 +56,9 @@ fn filled_buffers_are_sent_and_stay_lent_until_the_cqe() {
     br.advance();
     assert!(br.buffer(41).is_none() && br.buffer_mut(41).is_none(), "lent: no access");
     assert!(matches!(br.add(41), Err(Error::BufferInKernel { bgid: 3, bid: 41 })));
-    ring.submission().push(SendProvided::new(tx.as_raw_fd(), 3).user_data(2)).unwrap();
+    // SAFETY: `tx` is a socket this test owns; it stays open until the op's CQE is reaped below.
+    let target = unsafe { Target::from_fd(tx.as_fd()) };
+    ring.submission().push(SendProvided::new(target, 3).user_data(2)).unwrap();
     let cqe = wait_one(&mut ring);
     assert_eq!(cqe.res, 11, "exactly the bytes added");
     // SAFETY: the kernel's CQE of the send above (group 3), taken once.
@@ -65,7 +69,9 @@ fn filled_buffers_are_sent_and_stay_lent_until_the_cqe() {
     rx.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"from a ring");
     // Nothing to send: the group is empty, the kernel says ENOBUFS.
-    ring.submission().push(SendProvided::new(tx.as_raw_fd(), 3).user_data(3)).unwrap();
+    // SAFETY: `tx` is a socket this test owns; it stays open until the op's CQE is reaped below.
+    let target = unsafe { Target::from_fd(tx.as_fd()) };
+    ring.submission().push(SendProvided::new(target, 3).user_data(3)).unwrap();
     assert_eq!(wait_one(&mut ring).res, -105, "ENOBUFS");
     // Bad lengths are typed errors.
     assert!(matches!(br.add_len(40, 0), Err(Error::InvalidArgument { .. })));
