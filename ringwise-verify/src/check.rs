@@ -206,6 +206,9 @@ fn run_nops<S: SqeSize, C: CqeSize>(ring: &mut Ring<S, C>) -> Result<String, Str
     let rounds = MIN_ROUNDS.max(cq as u64 / sq as u64 + 1);
     let sqpoll = ring.setup_flags().contains(SetupFlags::SQPOLL);
     let mut seen = vec![false; sq as usize];
+    // SQPOLL: SQEs the kernel thread consumed after one submit's snapshot
+    // are counted by a later submit, so only the running total is exact.
+    let mut consumed_total = 0u64;
     for round in 0..rounds {
         for i in 0..sq {
             let user_data = (round << 32) | i as u64;
@@ -218,9 +221,12 @@ fn run_nops<S: SqeSize, C: CqeSize>(ring: &mut Ring<S, C>) -> Result<String, Str
             .map_err(|e| format!("round {round}: submitting {sq} NOPs failed: {e}"))?;
         // With SQPOLL the kernel thread consumes on its own and commits the
         // SQ head only after posting the batch's CQEs, so `consumed` is a
-        // snapshot: check it adds up here and that the head caught up below.
+        // snapshot: every SQE is counted by exactly one submit, so the
+        // running total plus what is still queued is what was pushed; the
+        // head catching up is checked below.
+        consumed_total += u64::from(submitted.consumed);
         let complete = if sqpoll {
-            submitted.consumed + submitted.remaining == sq
+            consumed_total + u64::from(submitted.remaining) == (round + 1) * u64::from(sq)
         } else {
             submitted.consumed == sq && submitted.remaining == 0
         };
