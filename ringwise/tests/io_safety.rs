@@ -15,7 +15,7 @@ use ringwise::op::{Ftruncate, MsgRingData, Shutdown, Target};
 use ringwise::raw::abi;
 use ringwise::{Builder, Cqe16, CqeMixed, Error, Ring, Sqe64};
 use std::io::{Read as _, Write as _};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 fn tmp(name: &str) -> std::path::PathBuf {
@@ -38,11 +38,15 @@ fn ftruncate_through_a_slot_never_reaches_the_file_that_reuses_the_number() {
     let mut mine = std::fs::File::create(tmp("mine")).unwrap();
     mine.write_all(b"mine, to be truncated").unwrap();
     ring.register_files(&[mine.as_raw_fd()]).unwrap();
-    let number = mine.as_raw_fd();
-    drop(mine);
-    let mut theirs = std::fs::File::create(tmp("theirs")).unwrap();
-    theirs.write_all(b"another owner's data").unwrap();
-    assert_eq!(theirs.as_raw_fd(), number, "the number is reused");
+    let mut other = std::fs::File::create(tmp("theirs")).unwrap();
+    other.write_all(b"another owner's data").unwrap();
+    // The number now names another owner's file. dup2 replaces the file
+    // behind the number in one step, so no other test thread can take the
+    // number in between (closing and reopening would race with them).
+    let mut number = OwnedFd::from(mine);
+    rustix::io::dup2(&other, &mut number).unwrap();
+    drop(other);
+    let theirs = std::fs::File::from(number);
 
     ring.submission().push(Ftruncate::new(Target::fixed(0), 4).user_data(1)).unwrap();
     assert_eq!(one_cqe(&mut ring), (1, 0));
@@ -59,10 +63,13 @@ fn shutdown_through_a_slot_never_reaches_the_socket_that_reuses_the_number() {
     let mut ring = Ring::new(4).unwrap();
     let (mine, mut my_peer) = UnixStream::pair().unwrap();
     ring.register_files(&[mine.as_raw_fd()]).unwrap();
-    let number = mine.as_raw_fd();
-    drop(mine);
-    let (theirs, mut their_peer) = UnixStream::pair().unwrap();
-    assert!(theirs.as_raw_fd() == number || their_peer.as_raw_fd() == number, "the number is reused");
+    let (other, mut their_peer) = UnixStream::pair().unwrap();
+    // The number now names another owner's socket, replaced in one step
+    // (see the test above).
+    let mut number = OwnedFd::from(mine);
+    rustix::io::dup2(&other, &mut number).unwrap();
+    drop(other);
+    let _theirs = UnixStream::from(number);
 
     ring.submission().push(Shutdown::new(Target::fixed(0), 2 /* SHUT_RDWR */).user_data(1)).unwrap();
     assert_eq!(one_cqe(&mut ring), (1, 0));
