@@ -13,6 +13,7 @@
 
 use ringwise::op::{Ftruncate, MsgRingData, Shutdown, Target};
 use ringwise::raw::abi;
+use ringwise::register::files::FileSlot;
 use ringwise::{Builder, Cqe16, CqeMixed, Error, Ring, Sqe64};
 use std::io::{Read as _, Write as _};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -37,7 +38,7 @@ fn ftruncate_through_a_slot_never_reaches_the_file_that_reuses_the_number() {
     let mut ring = Ring::new(4).unwrap();
     let mut mine = std::fs::File::create(tmp("mine")).unwrap();
     mine.write_all(b"mine, to be truncated").unwrap();
-    ring.register_files(&[mine.as_raw_fd()]).unwrap();
+    ring.register_files(&[FileSlot::from(&mine)]).unwrap();
     let mut other = std::fs::File::create(tmp("theirs")).unwrap();
     other.write_all(b"another owner's data").unwrap();
     // The number now names another owner's file. dup2 replaces the file
@@ -62,7 +63,7 @@ fn ftruncate_through_a_slot_never_reaches_the_file_that_reuses_the_number() {
 fn shutdown_through_a_slot_never_reaches_the_socket_that_reuses_the_number() {
     let mut ring = Ring::new(4).unwrap();
     let (mine, mut my_peer) = UnixStream::pair().unwrap();
-    ring.register_files(&[mine.as_raw_fd()]).unwrap();
+    ring.register_files(&[FileSlot::from(&mine)]).unwrap();
     let (other, mut their_peer) = UnixStream::pair().unwrap();
     // The number now names another owner's socket, replaced in one step
     // (see the test above).
@@ -136,7 +137,7 @@ fn a_safe_message_refuses_every_kernel_cqe_flag() {
 fn only_the_unsafe_setter_can_post_kernel_flags_into_a_receiver() {
     let mut sender = Ring::new(4).unwrap();
     let mut receiver = Builder::<Sqe64, CqeMixed>::new(4).build().unwrap();
-    let table = sender.register_files(&[receiver.as_raw_fd()]);
+    let table = sender.register_files(&[FileSlot::from(receiver.fd().expect("a ring with an fd"))]);
     assert!(table.is_err(), "the kernel refuses to register a ring fd in a file table: {table:?}");
     // SAFETY: `receiver` lives until the end of the test, after every
     // message's CQE is reaped.

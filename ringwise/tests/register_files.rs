@@ -8,9 +8,8 @@ mod common;
 
 use common::TempFile;
 use ringwise::op::{Nop, Read, Target};
-use ringwise::register::files::{EMPTY, SKIP};
+use ringwise::register::files::{FileSlot, EMPTY, SKIP};
 use ringwise::{Error, Ring, Sqe};
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 const OP_OPENAT: u8 = 18;
@@ -50,7 +49,7 @@ fn fixed_file_serves_read_after_close() {
     let a = TempFile::with_contents("fixed-a", b"fixed file contents");
     let mut ring = Ring::new(8).unwrap();
     let fd = a.open_read();
-    ring.register_files(&[EMPTY, fd.as_raw_fd()]).unwrap();
+    ring.register_files(&[EMPTY, FileSlot::from(&fd)]).unwrap();
     drop(fd); // the slot holds its own reference
     assert_eq!(read(&mut ring, Target::fixed(1), 64), (19, b"fixed file contents".to_vec()));
     // The empty slot has no file.
@@ -65,18 +64,18 @@ fn tags_post_cqes_when_slots_are_replaced_and_dropped() {
     let b = TempFile::with_contents("tag-b", b"BBBBBB");
     let mut ring = Ring::new(8).unwrap();
     let (fa, fb) = (a.open_read(), b.open_read());
-    ring.register_files_tagged(&[fa.as_raw_fd(), EMPTY], &[0x7a, 0]).unwrap();
+    ring.register_files_tagged(&[FileSlot::from(&fa), EMPTY], &[0x7a, 0]).unwrap();
     assert_eq!(read(&mut ring, Target::fixed(0), 16).1, b"AAAA");
     assert!(ring.completion().next().is_none(), "no tag CQE before a release");
 
     // Replace slot 0: the old file's tag (0x7a) is posted.
-    assert_eq!(ring.update_files_tagged(0, &[fb.as_raw_fd()], &[0x7b]).unwrap(), 1);
+    assert_eq!(ring.update_files_tagged(0, &[FileSlot::from(&fb)], &[0x7b]).unwrap(), 1);
     let got = collect(&mut ring, 1, Duration::from_secs(2));
     assert_eq!(got, vec![(0x7a, 0)], "tag CQE for the replaced file");
     assert_eq!(read(&mut ring, Target::fixed(0), 16).1, b"BBBBBB");
 
     // SKIP leaves slot 0 alone, an untagged file goes into slot 1.
-    assert_eq!(ring.update_files(0, &[SKIP, fa.as_raw_fd()]).unwrap(), 2);
+    assert_eq!(ring.update_files(0, &[SKIP, FileSlot::from(&fa)]).unwrap(), 2);
     assert_eq!(read(&mut ring, Target::fixed(0), 16).1, b"BBBBBB");
     assert_eq!(read(&mut ring, Target::fixed(1), 16).1, b"AAAA");
     assert!(ring.completion().next().is_none(), "skipped and untagged slots post nothing");
@@ -130,27 +129,28 @@ fn bad_input_gets_typed_errors_and_the_ring_keeps_working() {
     let err = ring.unregister_files().unwrap_err();
     assert_eq!(err.errno_name(), "ENXIO", "{err}");
 
-    let err = ring.register_files_tagged(&[fd.as_raw_fd()], &[1, 2]).unwrap_err();
+    let err = ring.register_files_tagged(&[FileSlot::from(&fd)], &[1, 2]).unwrap_err();
     assert!(matches!(err, Error::LengthMismatch { expected: 1, given: 2, .. }), "{err}");
 
     ring.register_files_sparse(4).unwrap();
-    let err = ring.register_files(&[fd.as_raw_fd()]).unwrap_err();
+    let err = ring.register_files(&[FileSlot::from(&fd)]).unwrap_err();
     assert_eq!(err.errno_name(), "EBUSY", "{err}");
     assert!(err.to_string().contains("already registered"), "{err}");
 
     // A sparse update past the end of the 4-slot table.
-    let err = ring.update_files(3, &[fd.as_raw_fd(), fd.as_raw_fd()]).unwrap_err();
+    let err = ring.update_files(3, &[FileSlot::from(&fd), FileSlot::from(&fd)]).unwrap_err();
     assert_eq!(err.errno_name(), "EINVAL", "{err}");
     assert!(err.to_string().contains("outside the registered file table"), "{err}");
-    let err = ring.update_files(10, &[fd.as_raw_fd()]).unwrap_err();
+    let err = ring.update_files(10, &[FileSlot::from(&fd)]).unwrap_err();
     assert_eq!(err.errno_name(), "EINVAL", "{err}");
 
-    // A closed descriptor.
-    let err = ring.update_files(0, &[1_000_000]).unwrap_err();
+    // A number that names no file.
+    // SAFETY: a negative number other than the two sentinels names no file.
+    let err = ring.update_files(0, &[unsafe { FileSlot::from_raw_fd(-3) }]).unwrap_err();
     assert_eq!(err.errno_name(), "EBADF", "{err}");
 
     // The table is intact and usable.
-    assert_eq!(ring.update_files(3, &[fd.as_raw_fd()]).unwrap(), 1);
+    assert_eq!(ring.update_files(3, &[FileSlot::from(&fd)]).unwrap(), 1);
     assert_eq!(read(&mut ring, Target::fixed(3), 32).1, b"still usable");
     nop_works(&mut ring);
 }
