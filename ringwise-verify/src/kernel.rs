@@ -9,7 +9,6 @@ use crate::report::{Check, CheckKind, Outcome};
 use ringwise::raw::abi::{self, zeroed_params};
 use ringwise::raw::sys;
 use ringwise::{errno_name, Errno, Error, Layout, Region, RingSpec, SetupFlags};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -75,28 +74,17 @@ pub(crate) fn raw_params(spec: &RingSpec, flags: SetupFlags) -> abi::io_uring_pa
     p
 }
 
-/// Release what a successful raw setup returned: close the fd, or with
-/// `REGISTERED_FD_ONLY` unregister the ring index (there is no fd to close).
+/// Release what a successful raw setup returned on this thread: close the
+/// fd, or with `REGISTERED_FD_ONLY` unregister the ring index (there is no fd
+/// to close). Dropping ringwise's [`RingFd`](ringwise::raw::RingFd), the one
+/// owner of a raw ring fd and its registered index, does exactly that.
 ///
-/// The only place this crate releases a raw ring; once `ringwise::raw`
-/// offers an owning ring fd (`RingFd`), this becomes dropping one.
-pub(crate) fn release_raw_ring(ret: u32, flags: SetupFlags) {
-    if flags.contains(SetupFlags::REGISTERED_FD_ONLY) {
-        let mut update = abi::io_uring_rsrc_update { offset: ret, resv: 0, data: 0 };
-        // SAFETY: unregisters our own index with a valid update; dropping
-        // the only reference frees the ring.
-        let _ = unsafe {
-            sys::io_uring_register(
-                ret,
-                abi::register_op::UNREGISTER_RING_FDS | abi::register_op::USE_REGISTERED_RING,
-                (&mut update as *mut abi::io_uring_rsrc_update).cast(),
-                1,
-            )
-        };
-    } else {
-        // SAFETY: io_uring_setup just returned this fd; nothing else owns it.
-        drop(unsafe { OwnedFd::from_raw_fd(ret as i32) });
-    }
+/// # Safety
+/// `ret` must be what `io_uring_setup` just returned on this thread for a
+/// ring set up with `flags`, owned by nothing else.
+pub(crate) unsafe fn release_raw_ring(ret: u32, flags: SetupFlags) {
+    // SAFETY: the caller's contract is RingFd::from_setup's.
+    drop(unsafe { ringwise::raw::RingFd::from_setup(ret, flags.bits()) });
 }
 
 /// Set up a ring in the given regions with the raw syscall (no ringwise
@@ -115,7 +103,8 @@ pub(crate) fn raw_setup_in(
     // before the regions are unmapped (the kernel's pinned pages are not
     // reused by the process after that).
     let ret = unsafe { sys::io_uring_setup(spec.entries, &mut p) }?;
-    release_raw_ring(ret, SetupFlags::from_bits_retain(p.flags));
+    // SAFETY: `ret` was just returned by setup on this thread for `p.flags`.
+    unsafe { release_raw_ring(ret, SetupFlags::from_bits_retain(p.flags)) };
     Ok(())
 }
 
@@ -197,7 +186,8 @@ pub(crate) fn kernel_offsets(spec: &RingSpec, layout: &Layout) -> KernelVerdict 
         Err(Errno::NOMEM) => return KernelVerdict::Skip(enomem_skip(layout)),
         Err(errno) => return kernel_refusal(flags, errno),
     };
-    release_raw_ring(ret, flags);
+    // SAFETY: `ret` was just returned by setup on this thread for `flags`.
+    unsafe { release_raw_ring(ret, flags) };
     let array = layout.sq_array_offset().unwrap_or(0);
     let ours = [
         ("sq_entries", layout.sq_entries() as usize),

@@ -231,6 +231,7 @@ fn raw_kernel_setup(spec: &RingSpec, flags: SetupFlags) -> Result<(), Errno> {
     // SAFETY: `p` is a valid parameter block asking for kernel memory (no
     // NO_MMAP); the returned fd is released at once.
     let ret = unsafe { sys::io_uring_setup(spec.entries, &mut p) }?;
-    release_raw_ring(ret, SetupFlags::from_bits_retain(p.flags));
+    // SAFETY: `ret` was just returned by setup on this thread for `p.flags`.
+    unsafe { release_raw_ring(ret, SetupFlags::from_bits_retain(p.flags)) };
     Ok(())
 }
