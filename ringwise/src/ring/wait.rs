@@ -1,6 +1,9 @@
 //! Submitting and waiting: the hot submit path, and every way of waiting
 //! for completions, all through one typed wait argument, [`WaitArgs`].
 //!
+//! Over 700 lines because its unit tests (the last ~90 lines) live here
+//! with the route decisions they check; the code itself is under 700.
+//!
 //! The submit path (`submit` → `submit_inner` → `submit_route` →
 //! `enter_published`) is written so that, inlined into the caller's loop,
 //! it publishes the SQ tail, tests one byte (or one thread token) and
