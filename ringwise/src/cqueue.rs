@@ -130,7 +130,7 @@ impl<C: CqeSize> CqState<C> {
 
     /// `len` without the publish.
     #[inline(always)]
-    fn pending(&self) -> u32 {
+    pub(crate) fn pending(&self) -> u32 {
         self.load_tail().wrapping_sub(self.local_head)
     }
 

@@ -433,7 +433,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             }
         }
         let stopped_after = (remaining > 0 && consumed > 0).then(|| self.sq.sqe_at(head.wrapping_sub(1)).user_data);
-        if flags == abi::IORING_ENTER_GETEVENTS && self.cq.len() < want {
+        if flags == abi::IORING_ENTER_GETEVENTS && self.cq.pending() < want {
             // A plain wait cut short by a signal, which the kernel does not
             // report when the same call submitted (see `WaitArgs`).
             return self.submit_and_wait_rest(want, Ok(Submitted { consumed, remaining, stopped_after }));
