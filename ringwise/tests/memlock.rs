@@ -17,6 +17,8 @@
 //!
 //! Without root the cases cannot switch uid: they print why and skip.
 
+mod unprivileged;
+
 use ringwise::memlock::{self, BufferSpan, MemlockCharge, RingMemoryKind};
 use ringwise::op::Iovec;
 use ringwise::register::{BufRingConfig, ResizeSpec};
@@ -64,21 +66,9 @@ fn as_fresh_user<R: Send + 'static>(limit: u64, f: impl FnOnce() -> R + Send + '
     }
     setrlimit(Resource::Memlock, Rlimit { current: Some(limit), maximum: old.maximum }).expect("setrlimit");
     let uid = fresh_uid();
-    let result = std::thread::spawn(move || {
-        // The change applies to this thread only (raw syscalls, not libc's
-        // process-wide setuid).
-        let (u, g) = (rustix::process::Uid::from_raw(uid), rustix::process::Gid::from_raw(uid));
-        rustix::thread::set_thread_groups(&[]).expect("setgroups");
-        rustix::thread::set_thread_res_gid(g, g, g).expect("setresgid");
-        rustix::thread::set_thread_res_uid(u, u, u).expect("setresuid");
-        f()
-    })
-    .join();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unprivileged::on_thread_as_uid(uid, f)));
     setrlimit(Resource::Memlock, old).expect("restore RLIMIT_MEMLOCK");
-    match result {
-        Ok(r) => r,
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
+    result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Where a test ring lives.

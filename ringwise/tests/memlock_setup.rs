@@ -9,6 +9,8 @@
 //! uid nothing else uses, losing its capabilities. `RLIMIT_MEMLOCK` is per
 //! process: set before the case, restored after, one case at a time.
 
+mod unprivileged;
+
 use ringwise::memlock::{self, RingMemoryKind};
 use ringwise::{Builder, Cqe16, Errno, Mapping, Pages, Ring, Sqe64};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
@@ -46,14 +48,7 @@ fn as_fresh_user<R: Send + 'static>(limit: u64, f: impl FnOnce() -> R + Send + '
     }
     setrlimit(Resource::Memlock, Rlimit { current: Some(limit), maximum: old.maximum }).expect("setrlimit");
     let uid = fresh_uid();
-    let result = std::thread::spawn(move || {
-        let (u, g) = (rustix::process::Uid::from_raw(uid), rustix::process::Gid::from_raw(uid));
-        rustix::thread::set_thread_groups(&[]).expect("setgroups");
-        rustix::thread::set_thread_res_gid(g, g, g).expect("setresgid");
-        rustix::thread::set_thread_res_uid(u, u, u).expect("setresuid");
-        f()
-    })
-    .join();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unprivileged::on_thread_as_uid(uid, f)));
     setrlimit(Resource::Memlock, old).expect("restore RLIMIT_MEMLOCK");
     result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }

@@ -8,6 +8,8 @@
 //! case's thread loses `CAP_IPC_LOCK`; the limit is per process, so cases run
 //! one at a time). Without root the cases cannot switch uid and skip.
 
+mod unprivileged;
+
 use ringwise::register::BufRingConfig;
 use ringwise::{Builder, Errno, Mapping, Ring};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
@@ -44,20 +46,9 @@ fn as_fresh_user<R: Send + 'static>(limit: u64, f: impl FnOnce() -> R + Send + '
     let old = getrlimit(Resource::Memlock);
     setrlimit(Resource::Memlock, Rlimit { current: Some(limit), maximum: old.maximum }).expect("setrlimit");
     let uid = fresh_uid();
-    let result = std::thread::spawn(move || {
-        // This thread only (raw syscalls, not libc's process-wide setuid).
-        let (u, g) = (rustix::process::Uid::from_raw(uid), rustix::process::Gid::from_raw(uid));
-        rustix::thread::set_thread_groups(&[]).expect("setgroups");
-        rustix::thread::set_thread_res_gid(g, g, g).expect("setresgid");
-        rustix::thread::set_thread_res_uid(u, u, u).expect("setresuid");
-        f()
-    })
-    .join();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unprivileged::on_thread_as_uid(uid, f)));
     setrlimit(Resource::Memlock, old).expect("restore RLIMIT_MEMLOCK");
-    match result {
-        Ok(r) => Some(r),
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
+    Some(result.unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
 }
 
 /// The error of a registration that needed `pages` pages: ENOMEM, with the
