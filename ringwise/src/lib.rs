@@ -54,6 +54,7 @@ pub mod layout;
 pub mod memlock;
 pub mod memory;
 pub mod op;
+pub mod owned;
 pub mod probe;
 pub mod raw;
 pub mod register;

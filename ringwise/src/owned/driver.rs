@@ -1,0 +1,663 @@
+//! The driver: a ring, the op table, and the rules that keep what the kernel
+//! uses alive until the kernel is done with it.
+
+use super::handle::{Op, Stream};
+use super::slab::{Entry, Key, Slab, IGNORED_USER_DATA};
+use super::{Orphan, OwnedOp, OwnedStream};
+use crate::abi::IORING_CQE_F_MORE;
+use crate::entry::Sqe;
+use crate::error::{Error, Result};
+use crate::flags::SetupFlags;
+use crate::op::AsyncCancel;
+use crate::{Builder, Ring};
+use std::fmt;
+use std::future::Future;
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+/// How long teardown waits for the kernel to give back ops in flight, by
+/// default ([`Driver::set_teardown_timeout`]).
+const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often teardown repeats its cancel request while ops remain.
+const CANCEL_EVERY: Duration = Duration::from_millis(50);
+
+/// A ring that runs owned ops: [`submit`](Self::submit) an op, then take
+/// its result and its buffer back from the returned [`Op`], by waiting on
+/// it or awaiting it.
+///
+/// `Driver` is a cheap handle (`Clone`, `Send`, `Sync`): every clone and
+/// every op handle share one ring and one op table behind a mutex, taken
+/// once per submit, per drive and per result (uncontended when one thread
+/// uses the ring, which is the fast way to use it: one driver per thread).
+/// The ring uses 64-byte SQEs and 16-byte CQEs.
+///
+/// # Driving
+///
+/// The kernel completes ops, but someone has to enter the kernel to submit
+/// them and to move completions to their handles:
+/// * synchronously, [`Op::wait`] and [`Driver::wait`] do it (they block the
+///   thread in the kernel until a completion arrives);
+/// * asynchronously, an executor calls [`drive`](Self::drive) whenever the
+///   ring's fd ([`as_raw_fd`](AsRawFd::as_raw_fd), pollable: readable when
+///   completions are waiting) is readable, and when the waker set by
+///   [`set_drive_waker`](Self::set_drive_waker) fires (ops were pushed);
+///   [`block_on`](Self::block_on) does that on the current thread, and the
+///   `ringwise-tokio` crate from tokio's reactor.
+///
+/// # Teardown
+///
+/// When the last `Driver` clone is dropped, the driver refuses new ops,
+/// asks the kernel to cancel everything in flight (`ASYNC_CANCEL` with
+/// `ANY | ALL`, repeated every 50 ms), and reaps until every op has given
+/// its final CQE: buffers of dropped handles are freed then, and live
+/// handles get their results (usually `ECANCELED`). That takes as long as
+/// the slowest op takes to stop: most stop at once; a read already running
+/// in an io-wq worker finishes first. It is bounded by the teardown timeout
+/// (10 s unless [`set_teardown_timeout`](Self::set_teardown_timeout) says
+/// otherwise): whatever the kernel still holds then is leaked, never freed
+/// ([`DriverStats::leaked`]). The ring itself is closed when the last op
+/// handle is gone too.
+///
+/// ```
+/// use ringwise::owned::{ops, Driver, SharedFd};
+/// use std::io::Write;
+///
+/// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+/// let (a, b) = (SharedFd::from(a), SharedFd::from(b));
+/// let driver = Driver::new(8)?;
+/// let recv = driver.submit(ops::Recv::new(&b, Vec::with_capacity(16)))?;
+/// let (sent, _) = driver.submit(ops::Send::new(&a, b"ping".to_vec()))?.wait()?;
+/// assert_eq!(sent?, 4);
+/// let (got, buf) = recv.wait()?;
+/// assert_eq!(&buf[..got?], b"ping");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Driver {
+    shared: Arc<Shared>,
+}
+
+/// What the op handles share with the driver.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    /// Live `Driver` clones: the last one tears the ring down.
+    drivers: AtomicUsize,
+    ring_fd: RawFd,
+}
+
+/// Everything behind the lock.
+pub(crate) struct State {
+    pub(crate) ring: Ring,
+    pub(crate) slab: Slab,
+    /// No new ops: the last `Driver` was dropped.
+    pub(crate) closed: bool,
+    /// Woken (once) when an SQE is pushed: the executor's driving task.
+    drive_waker: Option<Waker>,
+    /// Orphans whose final CQE arrived, finished outside the lock.
+    graveyard: Vec<(Box<dyn Orphan>, i32, u32)>,
+    /// Orphans teardown gave up on (leaked, never freed).
+    leaked: usize,
+    teardown_timeout: Duration,
+    defer_taskrun: bool,
+}
+
+/// An op [`Driver::submit`] could not queue, given back with the reason:
+/// nothing the op owned is lost.
+pub struct Refused<T> {
+    /// Why.
+    pub error: Error,
+    /// The op, with everything it owned.
+    pub op: T,
+}
+
+impl<T> Refused<T> {
+    /// The op back.
+    pub fn into_inner(self) -> T {
+        self.op
+    }
+}
+
+impl<T> fmt::Debug for Refused<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Refused").field("error", &self.error).finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for Refused<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "op not submitted: {}", self.error)
+    }
+}
+
+impl<T> std::error::Error for Refused<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl<T> From<Refused<T>> for Error {
+    fn from(r: Refused<T>) -> Error {
+        r.error
+    }
+}
+
+impl<T> From<Refused<T>> for std::io::Error {
+    fn from(r: Refused<T>) -> std::io::Error {
+        r.error.into()
+    }
+}
+
+/// Counters of a driver ([`Driver::stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DriverStats {
+    /// Ops whose final CQE has not arrived.
+    pub in_flight: usize,
+    /// Slots of the op table (its high-water mark): the table allocates only
+    /// when more ops are in flight at once than ever before.
+    pub slots: usize,
+    /// Ops teardown gave up waiting for: their memory was leaked, never
+    /// freed.
+    pub leaked: usize,
+}
+
+impl Driver {
+    /// A driver on a new ring of `entries` SQEs (default flags).
+    pub fn new(entries: u32) -> Result<Driver> {
+        Driver::with_builder(Builder::new(entries))
+    }
+
+    /// A driver on a ring set up by `builder` (any flags; `SQPOLL`,
+    /// `DEFER_TASKRUN` and `SINGLE_ISSUER` included: with `SINGLE_ISSUER`
+    /// only the creating thread may submit).
+    pub fn with_builder(builder: Builder) -> Result<Driver> {
+        Driver::from_ring(builder.build()?)
+    }
+
+    /// A driver on an existing ring, which must have nothing in flight (its
+    /// CQEs would reach ops they are not for): it is refused if its SQ or
+    /// CQ holds entries.
+    pub fn from_ring(mut ring: Ring) -> Result<Driver> {
+        if !ring.submission().is_empty() || !ring.completion().is_empty() {
+            return Err(Error::InvalidArgument {
+                what: "a ring with queued SQEs or unreaped CQEs".into(),
+                why: "an owned-I/O driver needs a ring with nothing in flight, so that every CQE is one of its ops'"
+                    .into(),
+            });
+        }
+        let ring_fd = match ring.fd() {
+            Some(fd) => fd.as_raw_fd(),
+            None => {
+                return Err(Error::InvalidArgument {
+                    what: "a ring whose fd was closed after registering it".into(),
+                    why: "the driver polls the ring's fd; keep it open".into(),
+                })
+            }
+        };
+        let defer_taskrun = ring.setup_flags().contains(SetupFlags::DEFER_TASKRUN);
+        let state = State {
+            ring,
+            slab: Slab::new(),
+            closed: false,
+            drive_waker: None,
+            graveyard: Vec::new(),
+            leaked: 0,
+            teardown_timeout: TEARDOWN_TIMEOUT,
+            defer_taskrun,
+        };
+        let shared = Shared { state: Mutex::new(state), drivers: AtomicUsize::new(1), ring_fd };
+        Ok(Driver { shared: Arc::new(shared) })
+    }
+
+    /// Queue `op`: it is in the SQ when this returns, and goes to the kernel
+    /// at the next enter (a wait, a drive, or when the SQ is full). The
+    /// handle gives the op's output back ([`Op::wait`], or `.await`).
+    ///
+    /// Refused (with the op given back) when the driver is closed, when the
+    /// op is invalid (say, a buffer longer than the kernel's 32-bit length
+    /// field), or when the SQ stays full after a submit.
+    #[inline]
+    pub fn submit<T: OwnedOp>(&self, op: T) -> std::result::Result<Op<T>, Refused<T>> {
+        match self.shared.push_op(op) {
+            Ok((key, op)) => Ok(Op::new(self.shared.clone(), key, op)),
+            Err(refused) => Err(refused),
+        }
+    }
+
+    /// Queue a multishot op; its CQEs come out of the returned [`Stream`].
+    pub fn submit_stream<T: OwnedStream>(&self, mut op: T) -> std::result::Result<Stream<T>, Refused<T>> {
+        let mut st = self.shared.lock();
+        if let Err(error) = st.ready_for(1) {
+            return Err(Refused { error, op });
+        }
+        let key =
+            st.slab.insert(Entry::Streaming { queue: std::collections::VecDeque::new(), waker: None, finished: false });
+        let ud = key.user_data();
+        // SAFETY: the OwnedStream contract: the SQE's pointers are into
+        // memory `op` owns, stable across moves; `op` stays in the handle
+        // (or, dropped, in the table) until its final CQE.
+        let pushed = unsafe {
+            st.ring.submission().push_raw(|sqe| {
+                op.prepare(sqe);
+                sqe.user_data = ud;
+            })
+        };
+        debug_assert!(pushed.is_ok(), "ready_for made room");
+        let waker = st.drive_waker.take();
+        drop(st);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(Stream::new(self.shared.clone(), key, op))
+    }
+
+    /// Submit what is queued and move every completion that arrived to its
+    /// handle (waking its future), without blocking. Returns how many CQEs
+    /// were handled. The executor's part of [driving](Self#driving).
+    pub fn drive(&self) -> Result<usize> {
+        let mut st = self.shared.lock();
+        if !st.ring.submission().is_empty() {
+            st.ring.submit()?;
+        } else if st.defer_taskrun {
+            st.ring.get_events()?;
+        }
+        let n = st.dispatch();
+        self.shared.unlock_and_bury(st);
+        Ok(n)
+    }
+
+    /// Submit what is queued and block until at least `min` CQEs have
+    /// arrived (0: do not block), then move them to their handles. Returns
+    /// how many CQEs were handled.
+    pub fn wait(&self, min: u32) -> Result<usize> {
+        let mut st = self.shared.lock();
+        let min = min.min(st.slab.in_flight as u32);
+        st.ring.submit_and_wait(min)?;
+        let n = st.dispatch();
+        self.shared.unlock_and_bury(st);
+        Ok(n)
+    }
+
+    /// Remember `waker` and wake it (once) when the next op is pushed, so
+    /// that the executor's driving task calls [`drive`](Self::drive).
+    pub fn set_drive_waker(&self, waker: &Waker) {
+        let mut st = self.shared.lock();
+        match &st.drive_waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => st.drive_waker = Some(waker.clone()),
+        }
+    }
+
+    /// Whether SQEs are queued that the kernel has not been handed yet.
+    pub fn has_unsubmitted(&self) -> bool {
+        !self.shared.lock().ring.submission().is_empty()
+    }
+
+    /// Run `future` to completion on this thread, driving this ring while it
+    /// waits: the simplest executor for owned ops.
+    ///
+    /// Between polls it blocks in the kernel until a completion arrives. A
+    /// future that also waits on something else (a channel fed by another
+    /// thread) is woken through its waker, and seen within 10 ms while ops of
+    /// this ring are in flight.
+    ///
+    /// ```
+    /// use ringwise::owned::{ops, Driver};
+    /// use std::time::Duration;
+    ///
+    /// let driver = Driver::new(8)?;
+    /// let res = driver.block_on(async {
+    ///     let a = driver.submit(ops::Timeout::after(Duration::from_millis(2))).unwrap();
+    ///     let b = driver.submit(ops::Timeout::after(Duration::from_millis(1))).unwrap();
+    ///     (b.await, a.await)
+    /// })?;
+    /// assert!(res.0.is_ok() && res.1.is_ok());
+    /// # Ok::<(), ringwise::Error>(())
+    /// ```
+    pub fn block_on<F: Future>(&self, future: F) -> Result<F::Output> {
+        struct Flag(AtomicBool, std::thread::Thread);
+        impl Wake for Flag {
+            fn wake(self: Arc<Self>) {
+                self.wake_by_ref();
+            }
+            fn wake_by_ref(self: &Arc<Self>) {
+                self.0.store(true, Ordering::Release);
+                self.1.unpark();
+            }
+        }
+        let flag = Arc::new(Flag(AtomicBool::new(false), std::thread::current()));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            flag.0.store(false, Ordering::Release);
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return Ok(out);
+            }
+            self.drive()?;
+            if flag.0.load(Ordering::Acquire) {
+                continue;
+            }
+            let in_flight = self.shared.lock().slab.in_flight;
+            if in_flight == 0 {
+                // Nothing of ours can wake it: wait for the waker.
+                while !flag.0.load(Ordering::Acquire) {
+                    std::thread::park();
+                }
+            } else {
+                let mut st = self.shared.lock();
+                st.ring.submit_and_wait_timeout(1, Duration::from_millis(10))?;
+                st.dispatch();
+                self.shared.unlock_and_bury(st);
+            }
+        }
+    }
+
+    /// Run `f` with the ring, for registrations (files, buffers) and
+    /// queries. Only a shared borrow: pushing SQEs or reaping CQEs behind
+    /// the driver's back would break its bookkeeping.
+    pub fn with_ring<R>(&self, f: impl FnOnce(&Ring) -> R) -> R {
+        let st = self.shared.lock();
+        f(&st.ring)
+    }
+
+    /// Run `f` with the ring mutably, for the registrations that need it
+    /// (provided-buffer rings, resizing).
+    ///
+    /// # Safety
+    /// `f` must not push SQEs or consume CQEs: a CQE whose `user_data` names
+    /// an op of the driver would hand that op's buffer back while the kernel
+    /// may still write it, and a CQE taken from the queue leaves its op
+    /// waiting forever.
+    pub unsafe fn with_ring_mut<R>(&self, f: impl FnOnce(&mut Ring) -> R) -> R {
+        let mut st = self.shared.lock();
+        f(&mut st.ring)
+    }
+
+    /// The driver's counters.
+    pub fn stats(&self) -> DriverStats {
+        let st = self.shared.lock();
+        DriverStats { in_flight: st.slab.in_flight, slots: st.slab.capacity(), leaked: st.leaked }
+    }
+
+    /// How long teardown waits for the kernel before leaking what it still
+    /// holds ([`Driver`]'s "Teardown").
+    pub fn set_teardown_timeout(&self, timeout: Duration) {
+        self.shared.lock().teardown_timeout = timeout;
+    }
+
+    /// Cancel everything in flight and reap until the kernel has given every
+    /// op back (or the teardown timeout passed), then refuse new ops: what
+    /// dropping the last `Driver` does, here for any clone to call. Returns
+    /// the driver's counters after it.
+    pub fn shutdown(&self) -> DriverStats {
+        self.shared.teardown();
+        self.stats()
+    }
+}
+
+impl Clone for Driver {
+    fn clone(&self) -> Driver {
+        self.shared.drivers.fetch_add(1, Ordering::Relaxed);
+        Driver { shared: self.shared.clone() }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if self.shared.drivers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.teardown();
+        }
+    }
+}
+
+impl AsRawFd for Driver {
+    /// The ring's fd: poll it for readability (completions waiting).
+    fn as_raw_fd(&self) -> RawFd {
+        self.shared.ring_fd
+    }
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver").field("ring_fd", &self.shared.ring_fd).field("stats", &self.stats()).finish()
+    }
+}
+
+impl Shared {
+    /// The lock; a panic elsewhere while holding it leaves the state
+    /// consistent (every change under it is a few field writes), so a
+    /// poisoned lock is used as is.
+    #[inline(always)]
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Release the lock, then finish orphans whose final CQE arrived (their
+    /// outputs may close descriptors or give ring buffers back, which must
+    /// not happen under the lock).
+    #[inline(always)]
+    pub(crate) fn unlock_and_bury(&self, mut st: MutexGuard<'_, State>) {
+        if st.graveyard.is_empty() {
+            return;
+        }
+        let dead = std::mem::take(&mut st.graveyard);
+        drop(st);
+        for (mut orphan, res, flags) in dead {
+            orphan.cqe(res, flags);
+        }
+    }
+
+    #[inline]
+    fn push_op<T: OwnedOp>(&self, mut op: T) -> std::result::Result<(Key, T), Refused<T>> {
+        if let Err(error) = op.validate() {
+            return Err(Refused { error, op });
+        }
+        let mut st = self.lock();
+        if let Err(error) = st.ready_for(T::SQES as u32) {
+            return Err(Refused { error, op });
+        }
+        let key = st.slab.insert(Entry::Waiting { waker: None, first: None });
+        let ud = key.user_data();
+        let mut sq = st.ring.submission();
+        if T::SQES == 1 {
+            // SAFETY: the OwnedOp contract: every pointer `prepare` writes
+            // is into memory `op` owns, which stays put while `op` moves into
+            // the handle and stays there (or in the table, once the handle is
+            // dropped) until the final CQE; `ready_for` made room.
+            let pushed = unsafe {
+                sq.push_raw(|sqe| {
+                    op.prepare(std::slice::from_mut(sqe));
+                    sqe.user_data = ud;
+                })
+            };
+            debug_assert!(pushed.is_ok());
+        } else {
+            let mut sqes = [Sqe::default(); 4];
+            let sqes = &mut sqes[..T::SQES.min(4)];
+            op.prepare(sqes);
+            sqes[0].user_data = ud;
+            for sqe in sqes.iter() {
+                // SAFETY: as above; the SQEs are pushed together before the
+                // tail is published at the next enter, so a link chain
+                // reaches the kernel whole.
+                let pushed = unsafe { sq.push_raw(|slot| *slot = *sqe) };
+                debug_assert!(pushed.is_ok());
+            }
+        }
+        let waker = st.drive_waker.take();
+        drop(st);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok((key, op))
+    }
+
+    /// Push a cancel request for `key` (its CQE is ignored), making room
+    /// first if needed. Best effort: the op's own CQE is what matters.
+    pub(crate) fn push_cancel(st: &mut State, key: Key) {
+        if st.ring.submission().space() == 0 {
+            let _ = st.ring.submit();
+        }
+        let cancel = AsyncCancel::user_data_of(key.user_data()).user_data(IGNORED_USER_DATA);
+        let _ = st.ring.submission().push(cancel);
+        if st.closed {
+            // Nobody drives a closed driver: send it now.
+            let _ = st.ring.submit();
+        }
+    }
+
+    /// Wake the driving task: an SQE was pushed outside `submit`.
+    pub(crate) fn wake_driver(st: &mut State) -> Option<Waker> {
+        st.drive_waker.take()
+    }
+
+    /// See [`Driver`]'s "Teardown".
+    fn teardown(&self) {
+        let mut st = self.lock();
+        st.closed = true;
+        let start = Instant::now();
+        let timeout = st.teardown_timeout;
+        let mut last_cancel: Option<Instant> = None;
+        loop {
+            st.dispatch();
+            if !st.graveyard.is_empty() {
+                self.unlock_and_bury(st);
+                st = self.lock();
+                continue;
+            }
+            if st.slab.in_flight == 0 {
+                break;
+            }
+            let now = Instant::now();
+            if now.duration_since(start) >= timeout {
+                // The kernel still has these: never free them.
+                let orphans = st.slab.take_orphans();
+                st.leaked += orphans.len();
+                std::mem::forget(orphans);
+                break;
+            }
+            if last_cancel.map_or(true, |t| now.duration_since(t) >= CANCEL_EVERY) {
+                if st.ring.submission().space() == 0 {
+                    let _ = st.ring.submit();
+                }
+                let all = AsyncCancel::any().all().user_data(IGNORED_USER_DATA);
+                let _ = st.ring.submission().push(all);
+                last_cancel = Some(now);
+            }
+            if st.ring.submit_and_wait_timeout(1, Duration::from_millis(10)).is_err() {
+                // The ring cannot be entered any more: nothing will come
+                // back, so nothing may be freed.
+                let orphans = st.slab.take_orphans();
+                st.leaked += orphans.len();
+                std::mem::forget(orphans);
+                break;
+            }
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Ops dropped after the driver closed, or a driver forgotten while
+        // its handles lived: reap them before the ring (and with it the
+        // registrations) goes.
+        self.teardown();
+    }
+}
+
+impl State {
+    /// Room for `sqes` SQEs, submitting what is queued if needed; refused
+    /// when closed.
+    #[inline(always)]
+    fn ready_for(&mut self, sqes: u32) -> Result<()> {
+        if self.closed {
+            return Err(closed());
+        }
+        if self.ring.submission().space() >= sqes {
+            return Ok(());
+        }
+        self.make_room(sqes)
+    }
+
+    #[cold]
+    fn make_room(&mut self, sqes: u32) -> Result<()> {
+        self.ring.submit()?;
+        let capacity = self.ring.submission().capacity();
+        if self.ring.submission().space() >= sqes {
+            return Ok(());
+        }
+        Err(Error::SubmissionQueueFull { capacity })
+    }
+
+    /// Move every CQE in the CQ to its op; returns how many there were.
+    #[inline]
+    pub(crate) fn dispatch(&mut self) -> usize {
+        let State { ring, slab, graveyard, .. } = self;
+        let mut n = 0;
+        let mut cq = ring.completion();
+        while let Some(cqe) = cq.next() {
+            n += 1;
+            if cqe.user_data == IGNORED_USER_DATA {
+                continue;
+            }
+            let key = Key::from_user_data(cqe.user_data);
+            let more = cqe.flags & IORING_CQE_F_MORE != 0;
+            let Some((entry, in_flight)) = slab.get_with_count(key) else { continue };
+            match entry {
+                Entry::Waiting { waker, first } => {
+                    if more {
+                        *first = Some((cqe.res, cqe.flags));
+                        continue;
+                    }
+                    let (res, flags) = match first.take() {
+                        Some((res, first_flags)) => (res, first_flags | cqe.flags),
+                        None => (cqe.res, cqe.flags),
+                    };
+                    let waker = waker.take();
+                    *entry = Entry::Ready { res, flags };
+                    *in_flight -= 1;
+                    if let Some(w) = waker {
+                        w.wake();
+                    }
+                }
+                Entry::Streaming { queue, waker, finished } => {
+                    queue.push_back((cqe.res, cqe.flags));
+                    if !more {
+                        *finished = true;
+                        *in_flight -= 1;
+                    }
+                    if let Some(w) = waker.take() {
+                        w.wake();
+                    }
+                }
+                Entry::Orphaned(orphan) => {
+                    if more {
+                        orphan.cqe(cqe.res, cqe.flags);
+                        continue;
+                    }
+                    *in_flight -= 1;
+                    if let Some(Entry::Orphaned(orphan)) = slab.remove(key) {
+                        graveyard.push((orphan, cqe.res, cqe.flags));
+                    }
+                }
+                Entry::Mailbox { queue, waker } => {
+                    queue.push_back((cqe.res, cqe.flags));
+                    if let Some(w) = waker.take() {
+                        w.wake();
+                    }
+                }
+                Entry::Ready { .. } | Entry::Vacant(_) => {}
+            }
+        }
+        n
+    }
+}
+
+/// The error of an op submitted to a closed driver.
+fn closed() -> Error {
+    Error::RingUnusable { why: "its owned-I/O driver was shut down (the last Driver was dropped)".into() }
+}

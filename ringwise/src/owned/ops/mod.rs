@@ -1,0 +1,42 @@
+//! The owned ops, one file per family, each in one shape: a struct that
+//! owns its fd ([`Fd`](super::Fd)) and memory, a constructor named after
+//! what it does, the core builder from [`crate::op`] filling the SQE in
+//! `prepare`, and `complete` giving back `(result, what it owned)`.
+//!
+//! Results are `Result<_, Errno>`: the kernel's answer for this op (bad
+//! input refused before the kernel sees it is a
+//! [`Refused`](super::Refused) from `submit` instead).
+
+mod rw;
+mod time;
+mod transfer;
+
+pub use rw::{Read, Write};
+pub use time::Timeout;
+pub use transfer::{Recv, Send};
+
+use crate::error::{Error, Result};
+use crate::Errno;
+
+/// A CQE's `res` as a count or the errno.
+#[inline(always)]
+pub(crate) fn count(res: i32) -> std::result::Result<usize, Errno> {
+    if res < 0 {
+        Err(Errno::from_raw_os_error(-res))
+    } else {
+        Ok(res as usize)
+    }
+}
+
+/// A buffer length for the SQE's 32-bit length field, or the typed refusal
+/// (never a silently truncated length).
+#[inline(always)]
+pub(crate) fn len32(what: &'static str, len: usize) -> Result<u32> {
+    u32::try_from(len).map_err(|_| Error::InvalidArgument {
+        what: format!("a {what} buffer of {len} bytes"),
+        why: format!(
+            "an SQE's length field is 32 bits: at most {} bytes per op; split the I/O or slice the buffer",
+            u32::MAX
+        ),
+    })
+}

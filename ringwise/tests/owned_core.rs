@@ -1,0 +1,169 @@
+//! The owned-I/O driver's core rules, against the kernel: results and
+//! buffers come back, dropped handles are kept until their CQE and
+//! cancelled, teardown reaps everything before freeing, nothing is freed
+//! twice.
+
+use ringwise::owned::{ops, Driver, IoBuf, IoBufMut, SharedFd};
+use ringwise::Errno;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A buffer that counts its drops.
+struct Counted {
+    data: Vec<u8>,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+// SAFETY: forwards to the Vec's heap memory, which stays put when `Counted`
+// moves.
+unsafe impl IoBuf for Counted {
+    fn stable_ptr(&self) -> *const u8 {
+        self.data.stable_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.data.bytes_init()
+    }
+    fn bytes_total(&self) -> usize {
+        self.data.bytes_total()
+    }
+}
+
+// SAFETY: as above.
+unsafe impl IoBufMut for Counted {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.data.stable_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, n: usize) {
+        // SAFETY: forwarded.
+        unsafe { self.data.set_init(n) }
+    }
+}
+
+fn pair() -> (SharedFd, SharedFd) {
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    (SharedFd::from(a), SharedFd::from(b))
+}
+
+#[test]
+fn read_and_write_give_the_buffer_back() {
+    let path = std::env::temp_dir().join(format!("ringwise-owned-core-{}", std::process::id()));
+    let file = std::fs::File::options().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
+    let file = SharedFd::from(file);
+    let driver = Driver::new(8).unwrap();
+    let (n, buf) = driver.submit(ops::Write::at(&file, b"0123456789".to_vec(), 0)).unwrap().wait().unwrap();
+    assert_eq!(n, Ok(10));
+    assert_eq!(buf, b"0123456789");
+    let (n, buf) = driver.submit(ops::Read::at(&file, Vec::with_capacity(4), 3)).unwrap().wait().unwrap();
+    assert_eq!(n, Ok(4));
+    assert_eq!(buf, b"3456", "the Vec's length covers what was read");
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn dropped_recv_is_cancelled_and_its_buffer_freed_once_after_the_cqe() {
+    let (_a, b) = pair();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let driver = Driver::new(8).unwrap();
+    let buf = Counted { data: Vec::with_capacity(64), drops: drops.clone() };
+    let op = driver.submit(ops::Recv::new(&b, buf)).unwrap();
+    driver.wait(0).unwrap();
+    assert_eq!(driver.stats().in_flight, 1);
+    drop(op);
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "the kernel still has the buffer");
+    // The cancel goes out at the next enter; the recv's CQE frees the buffer.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while driver.stats().in_flight > 0 && Instant::now() < deadline {
+        driver.wait(1).unwrap();
+    }
+    assert_eq!(driver.stats().in_flight, 0);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn explicit_cancel_returns_the_buffer_with_the_result() {
+    let (_a, b) = pair();
+    let driver = Driver::new(8).unwrap();
+    let op = driver.submit(ops::Recv::new(&b, vec![7u8; 8])).unwrap();
+    driver.wait(0).unwrap();
+    op.cancel();
+    let (res, buf) = op.wait().unwrap();
+    assert_eq!(res, Err(Errno::CANCELED));
+    assert_eq!(buf, [7u8; 8], "the buffer comes back, untouched");
+}
+
+#[test]
+fn cancel_after_data_arrived_keeps_the_data() {
+    let (a, b) = pair();
+    let driver = Driver::new(8).unwrap();
+    let op = driver.submit(ops::Recv::new(&b, Vec::with_capacity(8))).unwrap();
+    let (sent, _) = driver.submit(ops::Send::new(&a, b"data".to_vec())).unwrap().wait().unwrap();
+    assert_eq!(sent, Ok(4));
+    driver.wait(0).unwrap();
+    op.cancel();
+    let (res, buf) = op.wait().unwrap();
+    assert_eq!(res, Ok(4), "the recv finished before the cancel: its result stands");
+    assert_eq!(buf, b"data");
+}
+
+#[test]
+fn dropping_the_driver_cancels_and_reaps_before_freeing() {
+    let (_a, b) = pair();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let driver = Driver::new(8).unwrap();
+    let kept =
+        driver.submit(ops::Recv::new(&b, Counted { data: Vec::with_capacity(8), drops: drops.clone() })).unwrap();
+    let dropped =
+        driver.submit(ops::Recv::new(&b, Counted { data: Vec::with_capacity(8), drops: drops.clone() })).unwrap();
+    driver.wait(0).unwrap();
+    drop(dropped);
+    drop(driver);
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "the dropped handle's buffer was freed after its CQE");
+    let (res, buf) = kept.wait().unwrap();
+    assert_eq!(res, Err(Errno::CANCELED), "teardown cancelled the live op");
+    drop(buf);
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_closed_driver_refuses_new_ops_and_gives_them_back() {
+    let (a, _b) = pair();
+    let driver = Driver::new(8).unwrap();
+    driver.shutdown();
+    let refused = driver.submit(ops::Send::new(&a, b"x".to_vec())).unwrap_err();
+    assert_eq!(refused.error.errno(), Errno::BADFD);
+    assert_eq!(refused.into_inner().into_buf(), b"x");
+}
+
+#[test]
+fn forgotten_handle_leaks_and_never_frees() {
+    let (_a, b) = pair();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let driver = Driver::new(8).unwrap();
+    let op = driver.submit(ops::Recv::new(&b, Counted { data: Vec::with_capacity(8), drops: drops.clone() })).unwrap();
+    std::mem::forget(op);
+    drop(driver);
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "a forgotten op's buffer is leaked, never freed");
+}
+
+#[test]
+fn futures_run_on_block_on() {
+    let (a, b) = pair();
+    let driver = Driver::new(8).unwrap();
+    let got = driver
+        .block_on(async {
+            let recv = driver.submit(ops::Recv::new(&b, Vec::with_capacity(16))).unwrap();
+            let (sent, _) = driver.submit(ops::Send::new(&a, b"async".to_vec())).unwrap().await;
+            sent.unwrap();
+            let (n, buf) = recv.await;
+            buf[..n.unwrap()].to_vec()
+        })
+        .unwrap();
+    assert_eq!(got, b"async");
+}
