@@ -377,6 +377,13 @@ impl Driver {
         f(&mut st.ring)
     }
 
+    /// The state the driver shares with its handles (for handles made
+    /// outside this file: mailboxes, buffer groups).
+    #[allow(dead_code)]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// The driver's counters.
     pub fn stats(&self) -> DriverStats {
         let st = self.shared.lock();
