@@ -63,12 +63,14 @@ mod driver;
 mod fd;
 mod handle;
 pub mod ops;
+mod set;
 mod slab;
 
 pub use buf::{IoBuf, IoBufMut, Slice};
 pub use driver::{Driver, DriverStats, Refused};
 pub use fd::{Fd, SharedFd};
 pub use handle::{Next, Op, Stream};
+pub use set::OpSet;
 pub use slab::IGNORED_USER_DATA;
 
 use crate::entry::Sqe;
@@ -91,8 +93,8 @@ use crate::entry::Sqe;
 pub unsafe trait OwnedOp: Send + 'static {
     /// What the op returns: its result and what it owned.
     type Output;
-    /// SQEs the op takes (pushed together): 1, or 2 for an op with a linked
-    /// timeout.
+    /// SQEs the op takes (pushed together, at most 4): 1, or 2 for an op
+    /// with a linked timeout.
     const SQES: usize = 1;
     /// Check the op before anything is queued: a refusal here comes back as
     /// [`Refused`] with the op (say, a buffer longer than the SQE's 32-bit
