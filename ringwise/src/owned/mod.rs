@@ -62,6 +62,7 @@ mod buf;
 mod driver;
 mod fd;
 mod handle;
+mod mailbox;
 pub mod ops;
 mod slab;
 
@@ -69,6 +70,7 @@ pub use buf::{IoBuf, IoBufMut, Slice};
 pub use driver::{Driver, DriverStats, Refused};
 pub use fd::{Fd, SharedFd};
 pub use handle::{Next, Op, Stream};
+pub use mailbox::{Mailbox, MailboxAddr, MailboxRecv};
 pub use slab::IGNORED_USER_DATA;
 
 use crate::entry::Sqe;
