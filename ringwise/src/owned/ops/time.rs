@@ -73,8 +73,9 @@ impl Timeout {
 
     /// Also complete once `n` other CQEs have been posted on the ring (the
     /// kernel's completion-count timeout; 0: only on time). Completions of
-    /// every op of the ring count, including cancel requests and linked
-    /// timeouts the driver posts.
+    /// ops of the ring count, including cancel requests the driver posts;
+    /// timeouts that expire do not (the kernel's rule: the count is of
+    /// CQEs posted minus timeouts fired).
     pub fn count(mut self, n: u32) -> Timeout {
         self.count = n;
         self
