@@ -1,58 +1,6 @@
 //! Mailboxes: receiving `MSG_RING` messages (Linux 5.18) from other rings.
 //!
-//! A [`Mailbox`] is a slot of its driver's op table that no op uses: the
-//! kernel posts a CQE with the slot's `user_data` for each message another
-//! ring sends it ([`ops::MsgRing`](super::ops::MsgRing)), and the driver
-//! queues those CQEs in the slot. A [`MailboxAddr`] names it for senders.
-//!
-//! ```
-//! use ringwise::owned::{ops, Driver, Mailbox};
-//!
-//! let receiver = Driver::new(8)?;
-//! let mut mailbox = Mailbox::new(&receiver)?;
-//! let addr = mailbox.address();
-//! std::thread::spawn(move || {
-//!     let sender = Driver::new(8).unwrap();
-//!     for v in 1..=3 {
-//!         sender.submit(ops::MsgRing::new(&addr, v)).unwrap().wait().unwrap().unwrap();
-//!     }
-//! });
-//! for v in 1..=3 {
-//!     assert_eq!(mailbox.wait_recv()?, v);
-//! }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! # Why a message can only reach a mailbox
-//!
-//! A message's CQE carries whatever `user_data` the sender chose, and the
-//! driver hands a CQE to the op whose key (slot index and generation) it
-//! names. A CQE that reached an op still in flight would make its handle
-//! return the op's buffer while the kernel may still write it. So the only
-//! safe way to name a `user_data` on another ring is a [`MailboxAddr`], and
-//! an address keeps its slot from being reused: the slot is freed only when
-//! the `Mailbox`, every `MailboxAddr` clone and every [`MsgRing`] op (which
-//! holds one until its own CQE) are gone. While any of them lives, the slot
-//! stays a mailbox (after the `Mailbox` is dropped, a dead one whose
-//! messages are discarded when the slot is freed; [`MsgRing`] refuses to
-//! send to it).
-//!
-//! A message can still arrive after its `MsgRing` op completed: a target
-//! ring set up with `SINGLE_ISSUER` (or `DEFER_TASKRUN`) receives it
-//! through task work that runs when the target's thread next enters the
-//! kernel. By then the slot may have been freed and reused by an op; the
-//! slot's generation moved on when it was freed, so the late CQE's key
-//! names no live slot and the driver ignores it. (A collision would need
-//! the slot to be reused 2^32 times while the target ring does not enter
-//! the kernel, and reusing a slot takes an op completing, which takes an
-//! enter.)
-//!
-//! Raw access to a driver's ring (the core's `MsgRingData` aimed at
-//! [`Driver`](super::Driver)'s fd) goes through `unsafe`
-//! [`Target::fd`](crate::op::Target::fd), whose contract this reasoning
-//! relies on.
-//!
-//! [`MsgRing`]: super::ops::MsgRing
+//! (The rules are on [`Mailbox`].)
 
 use super::driver::{Shared, State};
 use super::slab::{Entry, Key};
@@ -93,12 +41,63 @@ impl Drop for Slot {
 /// to its [`address`](Self::address), and they come out in the order the
 /// kernel posted them, through [`try_recv`](Self::try_recv),
 /// [`wait_recv`](Self::wait_recv), [`poll_recv`](Self::poll_recv) or
-/// `recv().await`. The [module docs](self) say why a message can never
-/// reach an op instead.
+/// `recv().await`. The section below says why a message can never reach
+/// an op instead.
 ///
-/// The mailbox takes a slot of the driver's op table (not counted in
-/// flight). Messages are queued in it as the driver reaps them, without
-/// bound: a receiver that stops receiving lets them pile up.
+/// A mailbox is a slot of its driver's op table that no op uses (not
+/// counted in flight): the kernel posts a CQE with the slot's `user_data`
+/// for each message, and the driver queues those CQEs in the slot as it
+/// reaps them, without bound (a receiver that stops receiving lets them
+/// pile up). A [`MailboxAddr`] names it for senders.
+///
+/// ```
+/// use ringwise::owned::{ops, Driver, Mailbox};
+///
+/// let receiver = Driver::new(8)?;
+/// let mut mailbox = Mailbox::new(&receiver)?;
+/// let addr = mailbox.address();
+/// std::thread::spawn(move || {
+///     let sender = Driver::new(8).unwrap();
+///     for v in 1..=3 {
+///         sender.submit(ops::MsgRing::new(&addr, v)).unwrap().wait().unwrap().unwrap();
+///     }
+/// });
+/// for v in 1..=3 {
+///     assert_eq!(mailbox.wait_recv()?, v);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Why a message can only reach a mailbox
+///
+/// A message's CQE carries whatever `user_data` the sender chose, and the
+/// driver hands a CQE to the op whose key (slot index and generation) it
+/// names. A CQE that reached an op still in flight would make its handle
+/// return the op's buffer while the kernel may still write it. So the only
+/// safe way to name a `user_data` on another ring is a [`MailboxAddr`], and
+/// an address keeps its slot from being reused: the slot is freed only when
+/// the `Mailbox`, every `MailboxAddr` clone and every [`MsgRing`] op (which
+/// holds one until its own CQE) are gone. While any of them lives, the slot
+/// stays a mailbox (after the `Mailbox` is dropped, a dead one whose
+/// messages are discarded when the slot is freed; [`MsgRing`] refuses to
+/// send to it).
+///
+/// A message can still arrive after its `MsgRing` op completed: a target
+/// ring set up with `SINGLE_ISSUER` (or `DEFER_TASKRUN`) receives it
+/// through task work that runs when the target's thread next enters the
+/// kernel. By then the slot may have been freed and reused by an op; the
+/// slot's generation moved on when it was freed, so the late CQE's key
+/// names no live slot and the driver ignores it. (A collision would need
+/// the slot's generation to wrap, 2^32 reuses, with an op in flight in it
+/// at that generation, all before the target runs its task work, which
+/// every blocking wait of the driver does.)
+///
+/// Raw access to a driver's ring (the core's `MsgRingData` aimed at
+/// [`Driver`](super::Driver)'s fd) goes through `unsafe`
+/// [`Target::fd`](crate::op::Target::fd), whose contract this reasoning
+/// relies on.
+///
+/// [`MsgRing`]: super::ops::MsgRing
 pub struct Mailbox {
     slot: Arc<Slot>,
 }
