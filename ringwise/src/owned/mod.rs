@@ -62,6 +62,7 @@ mod buf;
 mod driver;
 mod fd;
 mod handle;
+mod mailbox;
 pub mod ops;
 mod set;
 mod slab;
@@ -70,6 +71,7 @@ pub use buf::{IoBuf, IoBufMut, Slice};
 pub use driver::{Driver, DriverStats, Refused};
 pub use fd::{Fd, SharedFd};
 pub use handle::{Next, Op, Stream};
+pub use mailbox::{Mailbox, MailboxAddr, MailboxRecv};
 pub use set::OpSet;
 pub use slab::IGNORED_USER_DATA;
 

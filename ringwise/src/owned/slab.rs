@@ -52,7 +52,6 @@ pub(crate) enum Entry {
     /// A mailbox for `MSG_RING` messages from other rings: CQEs the kernel
     /// posts with this key and no SQE of ours; it never finishes and is not
     /// in flight.
-    #[allow(dead_code)] // made by `owned::Mailbox`
     Mailbox { queue: VecDeque<(i32, u32)>, waker: Option<Waker> },
     /// An op whose handle was dropped while the kernel still had it: what it
     /// handed the kernel, kept until its final CQE.

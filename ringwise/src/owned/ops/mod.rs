@@ -7,12 +7,18 @@
 //! input refused before the kernel sees it is a
 //! [`Refused`](super::Refused) from `submit` instead).
 
+mod cancel;
+mod msg;
+mod poll;
 mod rw;
 mod time;
 mod transfer;
 
+pub use cancel::CancelFd;
+pub use msg::MsgRing;
+pub use poll::{PollAdd, PollMulti};
 pub use rw::{Read, Write};
-pub use time::Timeout;
+pub use time::{Timeout, WithTimeout};
 pub use transfer::{Recv, Send};
 
 use crate::error::{Error, Result};
