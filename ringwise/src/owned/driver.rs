@@ -469,10 +469,16 @@ impl Shared {
         if st.graveyard.is_empty() {
             return;
         }
-        let dead = std::mem::take(&mut st.graveyard);
+        let mut dead = std::mem::take(&mut st.graveyard);
         drop(st);
-        for (mut orphan, res, flags) in dead {
+        for (mut orphan, res, flags) in dead.drain(..) {
             orphan.cqe(res, flags);
+        }
+        // Keep the capacity, so that freeing orphans allocates only while
+        // the graveyard grows.
+        let mut st = self.lock();
+        if st.graveyard.is_empty() {
+            st.graveyard = dead;
         }
     }
 

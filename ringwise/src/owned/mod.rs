@@ -66,6 +66,7 @@ mod mailbox;
 pub mod ops;
 mod set;
 mod slab;
+mod valgrind;
 
 pub use buf::{IoBuf, IoBufMut, Slice};
 pub use driver::{Driver, DriverStats, Refused};
