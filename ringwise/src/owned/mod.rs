@@ -61,6 +61,7 @@
 mod buf;
 mod driver;
 mod fd;
+mod fixed;
 mod handle;
 pub mod ops;
 mod slab;
@@ -68,6 +69,7 @@ mod slab;
 pub use buf::{IoBuf, IoBufMut, Slice};
 pub use driver::{Driver, DriverStats, Refused};
 pub use fd::{Fd, SharedFd};
+pub use fixed::{FixedBuf, FixedBufPool};
 pub use handle::{Next, Op, Stream};
 pub use slab::IGNORED_USER_DATA;
 

@@ -7,11 +7,15 @@
 //! input refused before the kernel sees it is a
 //! [`Refused`](super::Refused) from `submit` instead).
 
+mod fs;
 mod rw;
+mod splice;
 mod time;
 mod transfer;
 
-pub use rw::{Read, Write};
+pub use fs::{Close, Fallocate, Fsync, Ftruncate, OpenAt, Statx};
+pub use rw::{Read, ReadFixed, Readv, Write, WriteFixed, Writev, MAX_IOVECS};
+pub use splice::{Splice, Tee};
 pub use time::Timeout;
 pub use transfer::{Recv, Send};
 
