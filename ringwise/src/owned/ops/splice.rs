@@ -99,7 +99,9 @@ unsafe impl OwnedOp for Tee {
 
     #[inline]
     fn prepare(&mut self, sqes: &mut [Sqe]) {
-        op::Tee::new(self.input.target(), self.output.target(), self.len).splice_flags(self.flags).prepare(&mut sqes[0]);
+        op::Tee::new(self.input.target(), self.output.target(), self.len)
+            .splice_flags(self.flags)
+            .prepare(&mut sqes[0]);
     }
 
     #[inline]
