@@ -7,26 +7,6 @@
 //! keeps open, or the current directory ([`OpenAt::path`]): no raw fd
 //! number, not even `AT_FDCWD`, is taken. An opened file comes back as an
 //! `OwnedFd`; nobody taking it (the handle dropped) closes it.
-//!
-//! ```
-//! use ringwise::owned::{ops, Driver, SharedFd};
-//! use ringwise::op::{Mode, OFlags};
-//!
-//! let path = std::env::temp_dir().join(format!("ringwise-doc-ownfs-{}", std::process::id()));
-//! let driver = Driver::new(8)?;
-//! let open = ops::OpenAt::path(&path, OFlags::CREATE | OFlags::RDWR | OFlags::TRUNC, Mode::from_bits_truncate(0o600));
-//! let file = SharedFd::from(driver.submit(open)?.wait()??);
-//! let (n, _) = driver.submit(ops::Write::at(&file, b"twelve bytes".to_vec(), 0))?.wait()?;
-//! assert_eq!(n?, 12);
-//! driver.submit(ops::Fsync::new(&file))?.wait()??;
-//! let st = driver.submit(ops::Statx::fd(&file))?.wait()??;
-//! assert_eq!(st.stx_size, 12);
-//! // Closing through the ring: the op owns the descriptor until its CQE.
-//! let owned = file.try_into_owned().expect("no op holds it any more");
-//! driver.submit(ops::Close::new(owned))?.wait()??;
-//! # std::fs::remove_file(&path)?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use super::count;
 use crate::entry::{PrepareSqe, Sqe};
@@ -116,6 +96,26 @@ impl Dir {
 /// descriptor as an `OwnedFd`, or the errno. `O_CLOEXEC` is always added
 /// (as `std::fs::File::open` does). If the handle is dropped before the
 /// result is taken, the library closes the descriptor when the CQE comes.
+///
+/// ```
+/// use ringwise::owned::{ops, Driver, SharedFd};
+/// use ringwise::op::{Mode, OFlags};
+///
+/// let path = std::env::temp_dir().join(format!("ringwise-doc-ownfs-{}", std::process::id()));
+/// let driver = Driver::new(8)?;
+/// let open = ops::OpenAt::path(&path, OFlags::CREATE | OFlags::RDWR | OFlags::TRUNC, Mode::from_bits_truncate(0o600));
+/// let file = SharedFd::from(driver.submit(open)?.wait()??);
+/// let (n, _) = driver.submit(ops::Write::at(&file, b"twelve bytes".to_vec(), 0))?.wait()?;
+/// assert_eq!(n?, 12);
+/// driver.submit(ops::Fsync::new(&file))?.wait()??;
+/// let st = driver.submit(ops::Statx::fd(&file))?.wait()??;
+/// assert_eq!(st.stx_size, 12);
+/// // Closing through the ring: the op owns the descriptor until its CQE.
+/// let owned = file.try_into_owned().expect("no op holds it any more");
+/// driver.submit(ops::Close::new(owned))?.wait()??;
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct OpenAt {
     dir: Dir,
@@ -208,7 +208,7 @@ unsafe impl OwnedOp for Close {
     fn prepare(&mut self, sqes: &mut [Sqe]) {
         // `fd` is always `Some` until `complete` or `into_fd` (which
         // consumes the op).
-        let raw = self.fd.as_ref().map_or(-1, |fd| std::os::fd::AsRawFd::as_raw_fd(fd));
+        let raw = self.fd.as_ref().map_or(-1, std::os::fd::AsRawFd::as_raw_fd);
         // SAFETY: the descriptor is owned by this op until its CQE, and the
         // close is the op's purpose (the op owns the fd: nothing else can use
         // the number afterwards).

@@ -162,6 +162,21 @@ fn iovec_array(n: usize) -> Box<[Iovec]> {
 /// The iovec array lives in a `Box` inside the op: the kernel may read it
 /// after `submit` returns (when the read goes to an io-wq worker, or with
 /// `SQPOLL`).
+///
+/// ```
+/// use ringwise::owned::{ops, Driver, SharedFd};
+///
+/// let path = std::env::temp_dir().join(format!("ringwise-doc-readv-{}", std::process::id()));
+/// std::fs::write(&path, b"header:body")?;
+/// let file = SharedFd::from(std::fs::File::open(&path)?);
+/// let driver = Driver::new(8)?;
+/// let bufs = vec![Vec::with_capacity(7), Vec::with_capacity(64)];
+/// let (n, bufs) = driver.submit(ops::Readv::at(&file, bufs, 0))?.wait()?;
+/// assert_eq!(n?, 11);
+/// assert_eq!((&bufs[0][..], &bufs[1][..]), (&b"header:"[..], &b"body"[..]));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Readv<B> {
     fd: Fd,
