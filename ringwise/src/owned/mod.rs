@@ -61,6 +61,7 @@
 mod buf;
 mod driver;
 mod fd;
+mod fixed;
 mod handle;
 mod mailbox;
 pub mod ops;
@@ -71,6 +72,7 @@ mod valgrind;
 pub use buf::{IoBuf, IoBufMut, Slice};
 pub use driver::{Driver, DriverStats, Refused};
 pub use fd::{Fd, SharedFd};
+pub use fixed::{FixedBuf, FixedBufPool};
 pub use handle::{Next, Op, Stream};
 pub use mailbox::{Mailbox, MailboxAddr, MailboxRecv};
 pub use set::OpSet;

@@ -8,16 +8,20 @@
 //! [`Refused`](super::Refused) from `submit` instead).
 
 mod cancel;
+mod fs;
 mod msg;
 mod poll;
 mod rw;
+mod splice;
 mod time;
 mod transfer;
 
 pub use cancel::CancelFd;
+pub use fs::{Close, Fallocate, Fsync, Ftruncate, OpenAt, Statx};
 pub use msg::MsgRing;
 pub use poll::{PollAdd, PollMulti};
-pub use rw::{Read, Write};
+pub use rw::{Read, ReadFixed, Readv, Write, WriteFixed, Writev, MAX_IOVECS};
+pub use splice::{Splice, Tee};
 pub use time::{Timeout, WithTimeout};
 pub use transfer::{Recv, Send};
 
