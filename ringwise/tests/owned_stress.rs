@@ -246,9 +246,7 @@ impl Pending {
             Pending::Write(op, x) => op.try_take().map(|o| Done::Write(o, x)).map_err(|op| Pending::Write(op, x)),
             Pending::Recv(op, x) => op.try_take().map(|o| Done::Recv(o, x)).map_err(|op| Pending::Recv(op, x)),
             Pending::Send(op, x) => op.try_take().map(|o| Done::Send(o, x)).map_err(|op| Pending::Send(op, x)),
-            Pending::Timeout(op, x) => {
-                op.try_take().map(|o| Done::Timeout(o, x)).map_err(|op| Pending::Timeout(op, x))
-            }
+            Pending::Timeout(op, x) => op.try_take().map(|o| Done::Timeout(o, x)).map_err(|op| Pending::Timeout(op, x)),
         }
     }
 
