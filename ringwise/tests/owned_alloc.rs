@@ -240,7 +240,7 @@ fn dropped_handles_allocations_per_op() {
     });
     let per_op = (n - N) as f64 / N as f64;
     eprintln!("dropped handle: {per_op:.2} allocations per op besides the buffer");
-    assert!(n - N <= 2 * N, "a dropped handle allocates at most the orphan box and the graveyard: {per_op} per op");
+    assert!(n - N <= N, "a dropped handle allocates only the orphan's box: {per_op} per op");
 }
 
 /// One round of the four buffer ops as futures, in flight at once and

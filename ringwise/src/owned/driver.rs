@@ -163,6 +163,12 @@ impl<T> From<Refused<T>> for std::io::Error {
     }
 }
 
+/// Which driver an op is submitted to ([`Driver::id`]), for ops whose
+/// validity depends on it ([`OwnedOp::validate_for`]): equal for clones of
+/// one driver, different for drivers alive at the same time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DriverId(usize);
+
 /// Counters of a driver ([`Driver::stats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DriverStats {
@@ -402,6 +408,11 @@ impl Driver {
         &self.shared
     }
 
+    /// This driver's identity (shared by its clones).
+    pub fn id(&self) -> DriverId {
+        self.shared.id()
+    }
+
     /// The driver's counters.
     pub fn stats(&self) -> DriverStats {
         let st = self.shared.lock();
@@ -453,6 +464,13 @@ impl fmt::Debug for Driver {
 }
 
 impl Shared {
+    /// The driver's identity: the address of this shared state, which no
+    /// other driver has while any handle of this one lives.
+    #[inline(always)]
+    pub(crate) fn id(&self) -> DriverId {
+        DriverId(std::ptr::from_ref(self) as usize)
+    }
+
     /// The lock; a panic elsewhere while holding it leaves the state
     /// consistent (every change under it is a few field writes), so a
     /// poisoned lock is used as is.
@@ -490,7 +508,7 @@ impl Shared {
     /// [`push_op`](Self::push_op) for an op of the set `set` (0: none).
     #[inline]
     pub(crate) fn push_op_in<T: OwnedOp>(&self, mut op: T, set: u32) -> std::result::Result<(Key, T), Refused<T>> {
-        if let Err(error) = op.validate() {
+        if let Err(error) = op.validate().and_then(|()| op.validate_for(self.id())) {
             return Err(Refused { error, op });
         }
         let mut st = self.lock();

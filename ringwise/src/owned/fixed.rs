@@ -86,6 +86,12 @@ impl PoolInner {
     fn is_registered_on(&self, driver: &Driver) -> bool {
         std::ptr::eq(self.driver.as_ptr(), Arc::as_ptr(driver.shared()))
     }
+
+    /// The id of the driver that registered the pool, while it lives (the
+    /// `Weak` keeps its address from being reused until then).
+    fn driver_id(&self) -> Option<super::DriverId> {
+        self.driver.upgrade().map(|shared| shared.id())
+    }
 }
 
 /// A set of equal-sized buffers registered with one driver's ring: check
@@ -293,7 +299,12 @@ impl FixedBuf {
     /// that ring's buffer (the kernel then fails the op with `EFAULT`,
     /// because the address is not inside it).
     pub fn check_driver(&self, driver: &Driver) -> Result<()> {
-        if self.is_registered_on(driver) {
+        self.check_id(driver.id())
+    }
+
+    /// [`check_driver`](Self::check_driver) by the driver's id.
+    pub(crate) fn check_id(&self, id: super::DriverId) -> Result<()> {
+        if self.pool.driver_id() == Some(id) {
             return Ok(());
         }
         Err(Error::InvalidArgument {

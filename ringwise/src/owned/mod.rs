@@ -70,7 +70,7 @@ mod slab;
 mod valgrind;
 
 pub use buf::{IoBuf, IoBufMut, Slice};
-pub use driver::{Driver, DriverStats, Refused};
+pub use driver::{Driver, DriverId, DriverStats, Refused};
 pub use fd::{Fd, SharedFd};
 pub use fixed::{FixedBuf, FixedBufPool};
 pub use handle::{Next, Op, Stream};
@@ -105,6 +105,13 @@ pub unsafe trait OwnedOp: Send + 'static {
     /// [`Refused`] with the op (say, a buffer longer than the SQE's 32-bit
     /// length field).
     fn validate(&self) -> crate::Result<()> {
+        Ok(())
+    }
+    /// Check the op against the driver it is submitted to, before anything
+    /// is queued (a refusal comes back as [`Refused`] with the op): for ops
+    /// that use something registered on one ring, such as a fixed buffer,
+    /// whose index another ring would resolve in its own table.
+    fn validate_for(&self, _driver: DriverId) -> crate::Result<()> {
         Ok(())
     }
     /// Fill `sqes` (`Self::SQES` of them, in order).

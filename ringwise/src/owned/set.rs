@@ -85,7 +85,7 @@ impl<T: OwnedOp> OpSet<T> {
     /// is refused here, with the op given back.
     #[inline]
     pub fn submit(&mut self, op: T, tag: u64) -> std::result::Result<(), Refused<T>> {
-        if let Err(error) = op.validate() {
+        if let Err(error) = op.validate().and_then(|()| op.validate_for(self.shared.id())) {
             return Err(Refused { error, op });
         }
         self.queued.push((tag, op));

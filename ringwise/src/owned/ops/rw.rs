@@ -350,6 +350,10 @@ impl ReadFixed {
 unsafe impl OwnedOp for ReadFixed {
     type Output = (std::result::Result<usize, Errno>, FixedBuf);
 
+    fn validate_for(&self, driver: crate::owned::DriverId) -> Result<()> {
+        self.buf.check_id(driver)
+    }
+
     fn validate(&self) -> Result<()> {
         len32("fixed read", self.buf.capacity()).map(drop)
     }
@@ -405,6 +409,10 @@ impl WriteFixed {
 // SAFETY: as for `ReadFixed`, reading the buffer's first `len` bytes.
 unsafe impl OwnedOp for WriteFixed {
     type Output = (std::result::Result<usize, Errno>, FixedBuf);
+
+    fn validate_for(&self, driver: crate::owned::DriverId) -> Result<()> {
+        self.buf.check_id(driver)
+    }
 
     fn validate(&self) -> Result<()> {
         len32("fixed write", self.buf.len()).map(drop)
