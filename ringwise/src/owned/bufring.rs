@@ -394,7 +394,11 @@ impl Drop for RingBuf {
 
 impl fmt::Debug for RingBuf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RingBuf").field("bgid", &self.group.bgid).field("bid", &self.bid).field("len", &self.len).finish()
+        f.debug_struct("RingBuf")
+            .field("bgid", &self.group.bgid)
+            .field("bid", &self.bid)
+            .field("len", &self.len)
+            .finish()
     }
 }
 

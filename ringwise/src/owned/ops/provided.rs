@@ -41,11 +41,7 @@ fn check_bundles(driver: &Driver) -> Result<()> {
     if driver.with_ring(|ring| ring.features().contains(Features::RECVSEND_BUNDLE)) {
         return Ok(());
     }
-    Err(Error::FeatureMissing {
-        what: "a bundle receive",
-        feature: "IORING_FEAT_RECVSEND_BUNDLE",
-        since: "6.10",
-    })
+    Err(Error::FeatureMissing { what: "a bundle receive", feature: "IORING_FEAT_RECVSEND_BUNDLE", since: "6.10" })
 }
 
 /// Where a multishot op is in its one life.
