@@ -233,6 +233,7 @@ impl BufGroup {
                 return Err(Errno::IO);
             };
             let (ptr, len) = (data.as_ptr().cast_mut(), data.len());
+            super::valgrind::kernel_wrote(ptr, len);
             let i = pool.index(bid);
             pool.lent[i] = true;
             drop(pool);
@@ -267,6 +268,7 @@ impl BufGroup {
                 bundle.iter().map(|(bid, data)| (bid, data.as_ptr().cast_mut(), data.len())).collect();
             bufs.reserve_exact(parts.len());
             for (bid, ptr, len) in parts {
+                super::valgrind::kernel_wrote(ptr, len);
                 let i = pool.index(bid);
                 pool.lent[i] = true;
                 bufs.push(RingBuf { group: self.inner.clone(), ptr, len, bid });
