@@ -18,7 +18,7 @@
 //! [`ops::ReadProvided`]: super::ops::ReadProvided
 
 use super::driver;
-use super::{Driver, IoBuf};
+use super::{Driver, DriverId, IoBuf};
 use crate::entry::Cqe;
 use crate::error::{Error, Result};
 use crate::register::{BufRing, BufRingConfig};
@@ -70,10 +70,11 @@ pub struct BufGroup {
 /// What the handles, the ops and the lent buffers share.
 pub(crate) struct Group {
     pool: Mutex<Pool>,
-    /// The driver the group is registered with (only compared, never
-    /// upgraded: a `Weak` keeps the allocation, so no other driver can have
-    /// the same address while this exists).
-    driver: Weak<driver::Shared>,
+    /// Keeps the allocation of the driver the group is registered with (never
+    /// upgraded), so that no other driver can get its address, and with it
+    /// `driver_id`, while the group lives.
+    _driver: Weak<driver::Shared>,
+    driver_id: DriverId,
     bgid: u16,
     buf_len: u32,
     buffers: u32,
@@ -115,7 +116,8 @@ impl BufGroup {
             buf_len: config.buf_len,
             buffers: config.buffers,
             pool: Mutex::new(pool),
-            driver: Arc::downgrade(driver.shared()),
+            _driver: Arc::downgrade(driver.shared()),
+            driver_id: driver.id(),
         };
         Ok(BufGroup { inner: Arc::new(inner) })
     }
@@ -205,7 +207,13 @@ impl BufGroup {
     /// an op submitted elsewhere would pick from that ring's group of the
     /// same id, and its CQE would name buffers this group may have lent.
     pub(crate) fn check_driver(&self, driver: &Driver) -> Result<()> {
-        if std::ptr::eq(self.inner.driver.as_ptr(), Arc::as_ptr(driver.shared())) {
+        self.check_driver_id(driver.id())
+    }
+
+    /// [`check_driver`](Self::check_driver) by the driver's id (what
+    /// [`OwnedOp::validate_for`](super::OwnedOp::validate_for) gets).
+    pub(crate) fn check_driver_id(&self, driver: DriverId) -> Result<()> {
+        if driver == self.inner.driver_id {
             return Ok(());
         }
         Err(Error::InvalidArgument {

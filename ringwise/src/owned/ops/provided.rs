@@ -13,14 +13,15 @@
 //! driver is the one the group is registered with, rather than built and
 //! passed to [`Driver::submit`]: an op sent to another ring would pick from
 //! *that* ring's group of the same id, and its CQE would name buffers this
-//! group may have lent out. (A multishot op taken back from its ended
+//! group may have lent out. (The one-shot ops check again in
+//! `validate_for`; a multishot op taken back from its ended
 //! [`Stream`] with `into_inner` and submitted again does nothing but end
 //! with `EINVAL`, for the same reason.)
 
 use crate::entry::{PrepareSqe, Sqe};
 use crate::error::{Error, Result};
 use crate::op::{self, MsgFlags};
-use crate::owned::{BufGroup, Driver, Fd, Op, OwnedOp, OwnedStream, RingBuf, RingBundle, Stream};
+use crate::owned::{BufGroup, Driver, DriverId, Fd, Op, OwnedOp, OwnedStream, RingBuf, RingBundle, Stream};
 use crate::{Errno, Features};
 
 /// Submit `op` on `driver`, after checking that it is `group`'s driver.
@@ -109,6 +110,10 @@ impl RecvProvided {
 // `submit*`, on the group's driver, and its one CQE reaches `complete` once.
 unsafe impl OwnedOp for RecvProvided {
     type Output = std::result::Result<Option<RingBuf>, Errno>;
+
+    fn validate_for(&self, driver: DriverId) -> Result<()> {
+        self.group.check_driver_id(driver)
+    }
 
     #[inline]
     fn prepare(&mut self, sqes: &mut [Sqe]) {
@@ -222,6 +227,10 @@ impl RecvBundle {
 unsafe impl OwnedOp for RecvBundle {
     type Output = std::result::Result<Option<RingBundle>, Errno>;
 
+    fn validate_for(&self, driver: DriverId) -> Result<()> {
+        self.group.check_driver_id(driver)
+    }
+
     #[inline]
     fn prepare(&mut self, sqes: &mut [Sqe]) {
         op::RecvProvided::new(self.fd.target(), self.group.bgid()).bundle().msg_flags(self.flags).prepare(&mut sqes[0]);
@@ -323,6 +332,10 @@ impl ReadProvided {
 // SAFETY: as for `RecvProvided` (one buffer per CQE, no bundle).
 unsafe impl OwnedOp for ReadProvided {
     type Output = std::result::Result<Option<RingBuf>, Errno>;
+
+    fn validate_for(&self, driver: DriverId) -> Result<()> {
+        self.group.check_driver_id(driver)
+    }
 
     #[inline]
     fn prepare(&mut self, sqes: &mut [Sqe]) {
