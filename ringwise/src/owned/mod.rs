@@ -59,6 +59,7 @@
 //! a `Box`), and that every descriptor it names is kept open by the op.
 
 mod buf;
+mod bufring;
 mod driver;
 mod fd;
 mod fixed;
@@ -70,6 +71,7 @@ mod slab;
 mod valgrind;
 
 pub use buf::{IoBuf, IoBufMut, Slice};
+pub use bufring::{BufGroup, RingBuf, RingBundle};
 pub use driver::{Driver, DriverId, DriverStats, Refused};
 pub use fd::{Fd, SharedFd};
 pub use fixed::{FixedBuf, FixedBufPool};
