@@ -50,6 +50,9 @@
 //! any worker may run it, so rings made with `SINGLE_ISSUER` (and with it
 //! `DEFER_TASKRUN`) belong on a `current_thread` runtime (or a `LocalSet`
 //! with [`Drive`] spawned locally). `SQPOLL` rings work anywhere.
+//! `COOP_TASKRUN` rings are not tested here: the kernel does not interrupt
+//! the thread for their task work, so completions may wait until the
+//! submitting thread next enters the kernel; prefer default flags.
 //!
 //! [`Op`]: ringwise::owned::Op
 //! [`AsyncFd`]: tokio::io::unix::AsyncFd

@@ -68,7 +68,7 @@ impl TempFile {
         let path = std::env::temp_dir().join(format!("ringwise-tokio-{name}-{}", std::process::id()));
         let mut data = Vec::with_capacity(blocks * BLOCK);
         for i in 0..blocks {
-            data.extend(std::iter::repeat((i % 251) as u8).take(BLOCK));
+            data.extend(std::iter::repeat_n((i % 251) as u8, BLOCK));
         }
         std::fs::write(&path, data).unwrap();
         TempFile(path)
