@@ -268,15 +268,11 @@ impl Future for Drive {
         let fd = &self.fd;
         let driver = fd.get_ref();
         for _ in 0..DRIVE_BUDGET {
-            // Waker first, then drive: an op pushed after the drive's submit
-            // finds the waker and wakes this task again.
-            driver.set_drive_waker(cx.waker());
-            match driver.drive() {
-                // Completions were handled: the CQ may have overflowed
-                // meanwhile (more ops in flight than CQ slots), and nothing
-                // wakes the reactor for CQEs the kernel keeps in its overflow
-                // list; flushed into the CQ, they are handled next round.
-                Ok(n) if n > 0 && flush_overflow(driver) => continue,
+            // Waker and drive under one lock: an op pushed after the
+            // drive's submit finds the waker and wakes this task again.
+            // (The drive also flushes completions the kernel parked in its
+            // CQ overflow list, which no readiness event would announce.)
+            match driver.drive_with_waker(cx.waker()) {
                 Ok(_) => {}
                 Err(_) => {
                     // The enter failed (EINTR, EBUSY while the CQ overflows...):
@@ -298,22 +294,6 @@ impl Future for Drive {
         cx.waker().wake_by_ref();
         Poll::Pending
     }
-}
-
-/// Move CQEs the kernel keeps in its overflow list (and completions waiting
-/// as task work) into the CQ, if the SQ flags say there are any; whether
-/// it did.
-///
-/// `Driver::drive` enters the kernel only to submit, and the ring fd's
-/// readiness is edge-triggered: without this, CQEs that overflowed while
-/// the CQ was full would wait until the next submit.
-// TODO(owned core): remove once `Driver::drive` flushes the overflow itself.
-fn flush_overflow(driver: &Driver) -> bool {
-    const PENDING: u32 = ringwise::raw::abi::IORING_SQ_CQ_OVERFLOW | ringwise::raw::abi::IORING_SQ_TASKRUN;
-    // SAFETY: reads the SQ ring flags and enters with GETEVENTS only: no SQE
-    // is pushed and no CQE consumed (the flushed CQEs stay in the CQ for the
-    // driver's next drive), as `with_ring_mut` requires.
-    unsafe { driver.with_ring_mut(|ring| ring.submission().ring_flags() & PENDING != 0 && ring.get_events().is_ok()) }
 }
 
 impl Drop for Drive {

@@ -4,7 +4,7 @@
 use super::handle::{Op, Stream};
 use super::slab::{Entry, Key, Slab, IGNORED_USER_DATA};
 use super::{Orphan, OwnedOp, OwnedStream};
-use crate::abi::IORING_CQE_F_MORE;
+use crate::abi::{IORING_CQE_F_MORE, IORING_SQ_CQ_OVERFLOW, IORING_SQ_TASKRUN};
 use crate::entry::Sqe;
 use crate::error::{Error, Result};
 use crate::flags::SetupFlags;
@@ -279,14 +279,25 @@ impl Driver {
     /// were handled. The executor's part of [driving](Self#driving).
     pub fn drive(&self) -> Result<usize> {
         let mut st = self.shared.lock();
-        if !st.ring.submission().is_empty() {
-            st.ring.submit()?;
-        } else if st.defer_taskrun {
-            st.ring.get_events()?;
-        }
-        let n = st.dispatch();
+        let mut n = 0;
+        let entered = Shared::submit_and_dispatch_counting(&mut st, &mut n);
         self.shared.unlock_and_bury(st);
-        Ok(n)
+        entered.map(|()| n)
+    }
+
+    /// [`drive`](Self::drive), after remembering `waker` as
+    /// [`set_drive_waker`](Self::set_drive_waker) does, under one lock: what
+    /// an executor's driving task does on every poll.
+    pub fn drive_with_waker(&self, waker: &Waker) -> Result<usize> {
+        let mut st = self.shared.lock();
+        match &st.drive_waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => st.drive_waker = Some(waker.clone()),
+        }
+        let mut n = 0;
+        let entered = Shared::submit_and_dispatch_counting(&mut st, &mut n);
+        self.shared.unlock_and_bury(st);
+        entered.map(|()| n)
     }
 
     /// Submit what is queued and block until at least `min` CQEs have
@@ -570,25 +581,42 @@ impl Shared {
     /// their slots, under the lock.
     #[inline]
     pub(crate) fn submit_and_dispatch(st: &mut State) -> Result<()> {
-        if !st.ring.submission().is_empty() {
-            st.ring.submit()?;
-        } else if st.defer_taskrun {
-            st.ring.get_events()?;
-        }
-        st.dispatch();
-        Ok(())
+        let mut n = 0;
+        Shared::submit_and_dispatch_counting(st, &mut n)
     }
 
     /// [`submit_and_dispatch`](Self::submit_and_dispatch), adding the CQEs
-    /// handled to `handled`.
+    /// handled to `handled`. Completions the kernel parked (its CQ
+    /// overflow list, or task work waiting to post them) are flushed with
+    /// a `GETEVENTS` enter until none are left: without it, an executor
+    /// polling the ring's fd would never hear of them.
     fn submit_and_dispatch_counting(st: &mut State, handled: &mut usize) -> Result<()> {
-        if !st.ring.submission().is_empty() {
-            st.ring.submit()?;
+        let entered = if !st.ring.submission().is_empty() {
+            st.ring.submit().map(drop)
         } else if st.defer_taskrun {
-            st.ring.get_events()?;
-        }
+            st.ring.get_events()
+        } else {
+            Ok(())
+        };
+        // Dispatch what arrived even if the enter failed (EBUSY: the CQ is
+        // full; reaping is how it drains).
         *handled += st.dispatch();
-        Ok(())
+        loop {
+            let parked = IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN;
+            if st.ring.submission().ring_flags() & parked == 0 {
+                break;
+            }
+            st.ring.get_events()?;
+            let more = st.dispatch();
+            *handled += more;
+            if more == 0 {
+                break;
+            }
+        }
+        match entered {
+            Err(e) if e.errno() == Errno::BUSY || e.errno() == Errno::AGAIN => Ok(()),
+            other => other,
+        }
     }
 
     /// Push a cancel request for `key` (its CQE is ignored), making room
