@@ -8,12 +8,14 @@
 //! [`Refused`](super::Refused) from `submit` instead).
 
 mod rw;
+mod socket;
 mod time;
 mod transfer;
 
 pub use rw::{Read, Write};
 pub use time::Timeout;
-pub use transfer::{Recv, Send};
+pub use socket::{Accept, AcceptMulti, Bind, Connect, Listen, Shutdown, Socket};
+pub use transfer::{MsgBufs, Received, Recv, RecvMsg, Send, SendMsg, SendZc};
 
 use crate::error::{Error, Result};
 use crate::Errno;
