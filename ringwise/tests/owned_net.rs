@@ -85,7 +85,10 @@ fn dup(fd: &SharedFd) -> OwnedFd {
 fn tcp_echo_through_the_ring() {
     for code in [opcode::SOCKET, opcode::BIND, opcode::LISTEN] {
         if !supports(code) {
-            return skip(format!("{} is not supported (SOCKET: 5.19, BIND/LISTEN: 6.11)", ringwise::op::name(code).unwrap_or("?")));
+            return skip(format!(
+                "{} is not supported (SOCKET: 5.19, BIND/LISTEN: 6.11)",
+                ringwise::op::name(code).unwrap_or("?")
+            ));
         }
     }
     let driver = Driver::new(16).unwrap();
@@ -157,9 +160,7 @@ fn udp_sendmsg_recvmsg_carry_addresses_and_scatter() {
         let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
         let (a, b) = (SharedFd::from(a), SharedFd::from(b));
         let driver = Driver::new(8).unwrap();
-        let recv = driver
-            .submit(ops::RecvMsg::new(&b, vec![Vec::with_capacity(3), Vec::with_capacity(16)]))
-            .unwrap();
+        let recv = driver.submit(ops::RecvMsg::new(&b, vec![Vec::with_capacity(3), Vec::with_capacity(16)])).unwrap();
         let msg = ops::SendMsg::new(&a, vec![b"hel".to_vec(), b"lo world".to_vec()]).to(b_addr);
         let (sent, back) = driver.submit(msg).unwrap().wait().unwrap();
         assert_eq!(sent, Ok(11));
@@ -175,7 +176,8 @@ fn udp_sendmsg_recvmsg_carry_addresses_and_scatter() {
 
         // A datagram longer than the buffers: MSG_TRUNC, the buffer full.
         let recv = driver.submit(ops::RecvMsg::new(&b, vec![Vec::with_capacity(4)])).unwrap();
-        let (sent, _) = driver.submit(ops::SendMsg::new(&a, vec![b"0123456789".to_vec()]).to(b_addr)).unwrap().wait().unwrap();
+        let (sent, _) =
+            driver.submit(ops::SendMsg::new(&a, vec![b"0123456789".to_vec()]).to(b_addr)).unwrap().wait().unwrap();
         assert_eq!(sent, Ok(10));
         let (got, bufs) = recv.wait().unwrap();
         let got = got.unwrap();
@@ -185,7 +187,8 @@ fn udp_sendmsg_recvmsg_carry_addresses_and_scatter() {
         // SEND_ZC to an address (Linux 6.0), on the unconnected socket.
         if supports(opcode::SEND_ZC) {
             let recv = driver.submit(ops::RecvMsg::new(&b, vec![Vec::with_capacity(16)])).unwrap();
-            let (sent, buf) = driver.submit(ops::SendZc::new(&a, b"zc dgram".to_vec()).to(b_addr)).unwrap().wait().unwrap();
+            let (sent, buf) =
+                driver.submit(ops::SendZc::new(&a, b"zc dgram".to_vec()).to(b_addr)).unwrap().wait().unwrap();
             assert_eq!((sent, &buf[..]), (Ok(8), &b"zc dgram"[..]));
             let (got, bufs) = recv.wait().unwrap();
             assert_eq!(got.unwrap().from, Some(a_addr));
@@ -209,9 +212,12 @@ fn sendmsg_recvmsg_pass_control_data() {
     cmsg.extend_from_slice(&passed.as_raw_fd().to_ne_bytes());
     cmsg.extend_from_slice(&[0; 4]);
     let driver = Driver::new(8).unwrap();
-    let recv = ops::RecvMsg::new(&b, vec![Vec::with_capacity(8)]).control(Vec::with_capacity(64)).flags(MsgFlags::CMSG_CLOEXEC);
+    let recv = ops::RecvMsg::new(&b, vec![Vec::with_capacity(8)])
+        .control(Vec::with_capacity(64))
+        .flags(MsgFlags::CMSG_CLOEXEC);
     let recv = driver.submit(recv).unwrap();
-    let (sent, back) = driver.submit(ops::SendMsg::new(&a, vec![b"fd".to_vec()]).control(cmsg.clone())).unwrap().wait().unwrap();
+    let (sent, back) =
+        driver.submit(ops::SendMsg::new(&a, vec![b"fd".to_vec()]).control(cmsg.clone())).unwrap().wait().unwrap();
     assert_eq!(sent, Ok(2));
     assert_eq!(back.control, cmsg, "the control buffer comes back");
     let (got, bufs) = recv.wait().unwrap();
@@ -228,7 +234,10 @@ fn sendmsg_recvmsg_pass_control_data() {
     // SAFETY: SCM_RIGHTS installed this new descriptor for the test.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let meta = std::fs::File::from(fd).metadata().unwrap();
-    assert_eq!(std::os::unix::fs::MetadataExt::rdev(&meta), std::os::unix::fs::MetadataExt::rdev(&passed.metadata().unwrap()));
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::rdev(&meta),
+        std::os::unix::fs::MetadataExt::rdev(&passed.metadata().unwrap())
+    );
 }
 
 #[test]
@@ -287,7 +296,8 @@ fn multishot_accept_dropped_with_connections_pending_leaks_no_fd() {
     drop(l);
 
     // The taken connections are real: each talks to one client.
-    let peers: Vec<SocketAddr> = taken.iter().map(|fd| TcpStream::from(fd.try_clone().unwrap()).peer_addr().unwrap()).collect();
+    let peers: Vec<SocketAddr> =
+        taken.iter().map(|fd| TcpStream::from(fd.try_clone().unwrap()).peer_addr().unwrap()).collect();
     let locals: Vec<SocketAddr> = clients.iter().map(|c| c.local_addr().unwrap()).collect();
     assert!(peers.iter().all(|p| locals.contains(p)));
     drop(taken);
@@ -387,7 +397,7 @@ fn send_zc_round_trip() {
 
     // On a Unix socket the kernel refuses zero copy; the buffer comes back.
     let (u, _v) = std::os::unix::net::UnixStream::pair().unwrap();
-    let (res, buf) = driver.submit(ops::SendZc::new(&SharedFd::from(u), b"x".to_vec())).unwrap().wait().unwrap();
+    let (res, buf) = driver.submit(ops::SendZc::new(SharedFd::from(u), b"x".to_vec())).unwrap().wait().unwrap();
     assert_eq!((res, &buf[..]), (Err(Errno::OPNOTSUPP), &b"x"[..]));
 }
 
@@ -502,4 +512,45 @@ fn recv_cancelled_after_data_arrived_keeps_the_data() {
     let (got, bufs) = recv.wait().unwrap();
     assert_eq!(got, Err(Errno::CANCELED));
     assert_eq!(bufs.bufs[0], [7u8; 4]);
+}
+
+#[test]
+fn accept_connect_and_multishot_accept_as_futures() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let listener = SharedFd::from(listener);
+    let driver = Driver::new(16).unwrap();
+    let mut clients = Vec::new();
+    let out = driver
+        .block_on(async {
+            // A one-shot accept, then a send and a receive on the connection.
+            let client = SharedFd::from(std::net::TcpStream::connect(addr).unwrap());
+            let accept = driver.submit(ops::Accept::new(&listener)).unwrap();
+            let (conn, peer) = accept.await.unwrap();
+            assert_eq!(peer, Some(TcpStream::from(dup(&client)).local_addr().unwrap()));
+            let (n, _) = driver.submit(ops::Send::new(SharedFd::from(conn), b"hi".to_vec())).unwrap().await;
+            assert_eq!(n, Ok(2));
+            let (n, buf) = driver.submit(ops::Recv::new(&client, Vec::with_capacity(4))).unwrap().await;
+            assert_eq!((n, &buf[..]), (Ok(2), &b"hi"[..]));
+
+            // A multishot accept, three connections, then the stream is
+            // cancelled and ends.
+            let mut stream = driver.submit_stream(ops::AcceptMulti::new(&listener)).map_err(|e| e.error).unwrap();
+            let mut got = 0;
+            while got < 3 {
+                clients.push(TcpStream::connect(addr).unwrap());
+                let fd = stream.next().await.unwrap().unwrap();
+                let peer = TcpStream::from(fd).peer_addr().unwrap();
+                assert_eq!(peer, clients.last().unwrap().local_addr().unwrap());
+                got += 1;
+            }
+            stream.cancel();
+            while let Some(item) = stream.next().await {
+                assert_eq!(item.err(), Some(Errno::CANCELED), "only the cancel's end is left");
+            }
+            got
+        })
+        .unwrap();
+    assert_eq!(out, 3);
+    assert_eq!(driver.stats().in_flight, 0);
 }

@@ -13,8 +13,8 @@ mod time;
 mod transfer;
 
 pub use rw::{Read, Write};
-pub use time::Timeout;
 pub use socket::{Accept, AcceptMulti, Bind, Connect, Listen, Shutdown, Socket};
+pub use time::Timeout;
 pub use transfer::{MsgBufs, Received, Recv, RecvMsg, Send, SendMsg, SendZc};
 
 use crate::error::{Error, Result};

@@ -6,32 +6,6 @@
 //! kernel's `sockaddr_in`/`sockaddr_in6` in a box it owns. Descriptors the
 //! kernel creates come back as `OwnedFd`s, and one nobody takes (a dropped
 //! handle, an item left in a dropped stream) is closed by the library.
-//!
-//! A loopback TCP connection made entirely through the ring, without
-//! `unsafe` (`BIND`/`LISTEN` need Linux 6.11):
-//!
-//! ```
-//! use ringwise::owned::{ops, Driver, SharedFd};
-//!
-//! let driver = Driver::new(16)?;
-//! let any: std::net::SocketAddr = "127.0.0.1:0".parse()?;
-//! let server = SharedFd::from(driver.submit(ops::Socket::tcp_for(&any))?.wait()??);
-//! driver.submit(ops::Bind::new(&server, any))?.wait()??;
-//! driver.submit(ops::Listen::new(&server, 16))?.wait()??;
-//! let addr = std::net::TcpListener::from(server.as_fd().try_clone_to_owned()?).local_addr()?;
-//!
-//! let client = SharedFd::from(driver.submit(ops::Socket::tcp_for(&addr))?.wait()??);
-//! let accept = driver.submit(ops::Accept::new(&server))?;
-//! driver.submit(ops::Connect::new(&client, addr))?.wait()??;
-//! let (conn, peer) = accept.wait()??;
-//! assert!(peer.is_some());
-//! let conn = SharedFd::from(conn);
-//! let (sent, _) = driver.submit(ops::Send::new(&client, b"hi".to_vec()))?.wait()?;
-//! let (got, buf) = driver.submit(ops::Recv::new(&conn, Vec::with_capacity(8)))?.wait()?;
-//! assert_eq!((sent?, &buf[..got?]), (2, &b"hi"[..]));
-//! # use std::os::fd::AsFd;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use super::count;
 use crate::entry::{PrepareSqe, Sqe};
@@ -135,6 +109,32 @@ fn new_fd(res: i32) -> Result<OwnedFd, Errno> {
 
 /// `IORING_OP_SOCKET` (Linux 5.19): `socket(2)`. The output is the new
 /// socket, close-on-exec.
+///
+/// A loopback TCP connection made entirely through the ring, without
+/// `unsafe` (`BIND`/`LISTEN` need Linux 6.11):
+///
+/// ```
+/// use ringwise::owned::{ops, Driver, SharedFd};
+///
+/// let driver = Driver::new(16)?;
+/// let any: std::net::SocketAddr = "127.0.0.1:0".parse()?;
+/// let server = SharedFd::from(driver.submit(ops::Socket::tcp_for(&any))?.wait()??);
+/// driver.submit(ops::Bind::new(&server, any))?.wait()??;
+/// driver.submit(ops::Listen::new(&server, 16))?.wait()??;
+/// let addr = std::net::TcpListener::from(server.as_fd().try_clone_to_owned()?).local_addr()?;
+///
+/// let client = SharedFd::from(driver.submit(ops::Socket::tcp_for(&addr))?.wait()??);
+/// let accept = driver.submit(ops::Accept::new(&server))?;
+/// driver.submit(ops::Connect::new(&client, addr))?.wait()??;
+/// let (conn, peer) = accept.wait()??;
+/// assert!(peer.is_some());
+/// let conn = SharedFd::from(conn);
+/// let (sent, _) = driver.submit(ops::Send::new(&client, b"hi".to_vec()))?.wait()?;
+/// let (got, buf) = driver.submit(ops::Recv::new(&conn, Vec::with_capacity(8)))?.wait()?;
+/// assert_eq!((sent?, &buf[..got?]), (2, &b"hi"[..]));
+/// # use std::os::fd::AsFd;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Socket {
     domain: i32,

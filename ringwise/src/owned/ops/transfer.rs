@@ -282,6 +282,28 @@ unsafe impl<B: IoBufMut> OwnedOp for RecvMsg<B> {
 /// one message, to the address given by [`to`](Self::to) (a datagram
 /// socket) with the control data of [`control`](Self::control); the output
 /// is `(bytes sent, the buffers)`.
+///
+/// A UDP datagram gathered from two buffers and scattered into two, with
+/// the sender's address:
+///
+/// ```
+/// use ringwise::owned::{ops, Driver, SharedFd};
+/// use std::net::UdpSocket;
+///
+/// let (a, b) = (UdpSocket::bind("127.0.0.1:0")?, UdpSocket::bind("127.0.0.1:0")?);
+/// let (from, to) = (a.local_addr()?, b.local_addr()?);
+/// let (a, b) = (SharedFd::from(a), SharedFd::from(b));
+/// let driver = Driver::new(8)?;
+/// let recv = driver.submit(ops::RecvMsg::new(&b, vec![Vec::with_capacity(2), Vec::with_capacity(8)]))?;
+/// let send = ops::SendMsg::new(&a, vec![b"he".to_vec(), b"llo".to_vec()]).to(to);
+/// let (sent, _bufs) = driver.submit(send)?.wait()?;
+/// assert_eq!(sent?, 5);
+/// let (got, bufs) = recv.wait()?;
+/// let got = got?;
+/// assert_eq!((got.len, got.from), (5, Some(from)));
+/// assert_eq!((&bufs.bufs[0][..], &bufs.bufs[1][..]), (&b"he"[..], &b"llo"[..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct SendMsg<B> {
     fd: Fd,
