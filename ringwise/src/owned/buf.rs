@@ -53,7 +53,9 @@ pub unsafe trait IoBufMut: IoBuf {
     /// Where the writable bytes start.
     fn stable_mut_ptr(&mut self) -> *mut u8;
     /// The kernel wrote the first `n` bytes: make them part of the data
-    /// (a `Vec`'s length grows to at least `n`).
+    /// (a `Vec`'s length grows to at least `n`). The library's buffers also
+    /// tell valgrind's memcheck that those bytes are defined now (it does
+    /// not see the kernel write them); a user type may do the same.
     ///
     /// # Safety
     /// The first `n` bytes (at most `bytes_total()`) are initialized.
@@ -80,6 +82,7 @@ unsafe impl IoBufMut for Vec<u8> {
         self.as_mut_ptr()
     }
     unsafe fn set_init(&mut self, n: usize) {
+        super::valgrind::kernel_wrote(self.as_ptr(), n.min(self.capacity()));
         if n > self.len() {
             // SAFETY: the caller guarantees the first `n` bytes (within the
             // capacity) are initialized.
@@ -107,7 +110,9 @@ unsafe impl IoBufMut for Box<[u8]> {
     fn stable_mut_ptr(&mut self) -> *mut u8 {
         self.as_mut_ptr()
     }
-    unsafe fn set_init(&mut self, _n: usize) {}
+    unsafe fn set_init(&mut self, n: usize) {
+        super::valgrind::kernel_wrote(self.as_ptr(), n.min(self.len()));
+    }
 }
 
 /// A part of an owned buffer, made by [`IoBuf::slice`]: ops use bytes

@@ -9,7 +9,7 @@ use crate::entry::Sqe;
 use crate::error::{Error, Result};
 use crate::flags::SetupFlags;
 use crate::op::AsyncCancel;
-use crate::{Builder, Ring};
+use crate::{Builder, Errno, Ring};
 use std::fmt;
 use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
@@ -22,6 +22,13 @@ use std::time::{Duration, Instant};
 /// How long teardown waits for the kernel to give back ops in flight, by
 /// default ([`Driver::set_teardown_timeout`]).
 const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most SQEs one owned op takes ([`OwnedOp::SQES`]).
+pub(crate) const MAX_SQES: usize = 4;
+
+/// The longest a blocking wait sleeps in the kernel before looking at the
+/// table again (another thread may have moved its CQE to its slot).
+pub(crate) const WAIT_SLICE: Duration = Duration::from_millis(10);
 
 /// How often teardown repeats its cancel request while ops remain.
 const CANCEL_EVERY: Duration = Duration::from_millis(50);
@@ -101,6 +108,11 @@ pub(crate) struct State {
     graveyard: Vec<(Box<dyn Orphan>, i32, u32)>,
     /// Orphans teardown gave up on (leaked, never freed).
     leaked: usize,
+    /// Ops of [`OpSet`](super::OpSet)s that completed, by set id, in
+    /// completion order: a set takes its own without scanning its ops.
+    pub(crate) ready_log: Vec<(u32, Key)>,
+    /// The next set id (0 means "no set").
+    pub(crate) next_set: u32,
     teardown_timeout: Duration,
     defer_taskrun: bool,
 }
@@ -150,6 +162,12 @@ impl<T> From<Refused<T>> for std::io::Error {
         r.error.into()
     }
 }
+
+/// Which driver an op is submitted to ([`Driver::id`]), for ops whose
+/// validity depends on it ([`OwnedOp::validate_for`]): equal for clones of
+/// one driver, different for drivers alive at the same time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DriverId(usize);
 
 /// Counters of a driver ([`Driver::stats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +223,8 @@ impl Driver {
             drive_waker: None,
             graveyard: Vec::new(),
             leaked: 0,
+            ready_log: Vec::new(),
+            next_set: 1,
             teardown_timeout: TEARDOWN_TIMEOUT,
             defer_taskrun,
         };
@@ -273,12 +293,17 @@ impl Driver {
     /// arrived (0: do not block), then move them to their handles. Returns
     /// how many CQEs were handled.
     pub fn wait(&self, min: u32) -> Result<usize> {
-        let mut st = self.shared.lock();
-        let min = min.min(st.slab.in_flight as u32);
-        st.ring.submit_and_wait(min)?;
-        let n = st.dispatch();
-        self.shared.unlock_and_bury(st);
-        Ok(n)
+        let mut handled = 0;
+        loop {
+            let mut st = self.shared.lock();
+            Shared::submit_and_dispatch_counting(&mut st, &mut handled)?;
+            let idle = st.slab.in_flight == 0 && st.mailboxes() == 0;
+            self.shared.unlock_and_bury(st);
+            if handled >= min as usize || idle {
+                return Ok(handled);
+            }
+            self.shared.block(WAIT_SLICE)?;
+        }
     }
 
     /// Remember `waker` and wake it (once) when the next op is pushed, so
@@ -341,17 +366,17 @@ impl Driver {
             if flag.0.load(Ordering::Acquire) {
                 continue;
             }
-            let in_flight = self.shared.lock().slab.in_flight;
-            if in_flight == 0 {
+            let waiting = {
+                let st = self.shared.lock();
+                st.slab.in_flight > 0 || st.mailboxes() > 0
+            };
+            if waiting {
+                self.shared.block(WAIT_SLICE)?;
+            } else {
                 // Nothing of ours can wake it: wait for the waker.
                 while !flag.0.load(Ordering::Acquire) {
                     std::thread::park();
                 }
-            } else {
-                let mut st = self.shared.lock();
-                st.ring.submit_and_wait_timeout(1, Duration::from_millis(10))?;
-                st.dispatch();
-                self.shared.unlock_and_bury(st);
             }
         }
     }
@@ -379,9 +404,13 @@ impl Driver {
 
     /// The state the driver shares with its handles (for handles made
     /// outside this file: mailboxes, buffer groups).
-    #[allow(dead_code)]
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// This driver's identity (shared by its clones).
+    pub fn id(&self) -> DriverId {
+        self.shared.id()
     }
 
     /// The driver's counters.
@@ -435,6 +464,13 @@ impl fmt::Debug for Driver {
 }
 
 impl Shared {
+    /// The driver's identity: the address of this shared state, which no
+    /// other driver has while any handle of this one lives.
+    #[inline(always)]
+    pub(crate) fn id(&self) -> DriverId {
+        DriverId(std::ptr::from_ref(self) as usize)
+    }
+
     /// The lock; a panic elsewhere while holding it leaves the state
     /// consistent (every change under it is a few field writes), so a
     /// poisoned lock is used as is.
@@ -451,56 +487,108 @@ impl Shared {
         if st.graveyard.is_empty() {
             return;
         }
-        let dead = std::mem::take(&mut st.graveyard);
+        let mut dead = std::mem::take(&mut st.graveyard);
         drop(st);
-        for (mut orphan, res, flags) in dead {
+        for (mut orphan, res, flags) in dead.drain(..) {
             orphan.cqe(res, flags);
+        }
+        // Keep the capacity, so that freeing orphans allocates only while
+        // the graveyard grows.
+        let mut st = self.lock();
+        if st.graveyard.is_empty() {
+            st.graveyard = dead;
         }
     }
 
     #[inline]
-    fn push_op<T: OwnedOp>(&self, mut op: T) -> std::result::Result<(Key, T), Refused<T>> {
-        if let Err(error) = op.validate() {
+    pub(crate) fn push_op<T: OwnedOp>(&self, op: T) -> std::result::Result<(Key, T), Refused<T>> {
+        self.push_op_in(op, 0)
+    }
+
+    /// [`push_op`](Self::push_op) for an op of the set `set` (0: none).
+    #[inline]
+    pub(crate) fn push_op_in<T: OwnedOp>(&self, mut op: T, set: u32) -> std::result::Result<(Key, T), Refused<T>> {
+        if let Err(error) = op.validate().and_then(|()| op.validate_for(self.id())) {
             return Err(Refused { error, op });
         }
         let mut st = self.lock();
-        if let Err(error) = st.ready_for(T::SQES as u32) {
-            return Err(Refused { error, op });
-        }
-        let key = st.slab.insert(Entry::Waiting { waker: None, first: None });
-        let ud = key.user_data();
-        let mut sq = st.ring.submission();
-        if T::SQES == 1 {
-            // SAFETY: the OwnedOp contract: every pointer `prepare` writes
-            // is into memory `op` owns, which stays put while `op` moves into
-            // the handle and stays there (or in the table, once the handle is
-            // dropped) until the final CQE; `ready_for` made room.
-            let pushed = unsafe {
-                sq.push_raw(|sqe| {
-                    op.prepare(std::slice::from_mut(sqe));
-                    sqe.user_data = ud;
-                })
-            };
-            debug_assert!(pushed.is_ok());
-        } else {
-            let mut sqes = [Sqe::default(); 4];
-            let sqes = &mut sqes[..T::SQES.min(4)];
-            op.prepare(sqes);
-            sqes[0].user_data = ud;
-            for sqe in sqes.iter() {
-                // SAFETY: as above; the SQEs are pushed together before the
-                // tail is published at the next enter, so a link chain
-                // reaches the kernel whole.
-                let pushed = unsafe { sq.push_raw(|slot| *slot = *sqe) };
-                debug_assert!(pushed.is_ok());
+        match st.push_locked(&mut op, set) {
+            Ok(key) => {
+                let waker = st.drive_waker.take();
+                drop(st);
+                if let Some(w) = waker {
+                    w.wake();
+                }
+                Ok((key, op))
             }
+            Err(error) => Err(Refused { error, op }),
         }
-        let waker = st.drive_waker.take();
-        drop(st);
-        if let Some(w) = waker {
-            w.wake();
+    }
+
+    /// Block in the kernel, without the lock, until a CQE is in the CQ or
+    /// `slice` passes. Waiting without the lock lets other threads submit
+    /// (the send a waited-for recv needs) and tear down meanwhile; the slice
+    /// bounds how long a waiter sleeps when another thread moved its CQE
+    /// to its slot first.
+    pub(crate) fn block(&self, slice: Duration) -> Result<()> {
+        let ts = linux_raw_sys::general::__kernel_timespec {
+            tv_sec: slice.as_secs() as i64,
+            tv_nsec: i64::from(slice.subsec_nanos()),
+        };
+        let arg = crate::abi::io_uring_getevents_arg {
+            sigmask: 0,
+            sigmask_sz: 0,
+            min_wait_usec: 0,
+            ts: std::ptr::from_ref(&ts) as u64,
+        };
+        let flags = crate::abi::IORING_ENTER_GETEVENTS | crate::abi::IORING_ENTER_EXT_ARG;
+        // SAFETY: the fd is the ring's, open while `self` lives (the `Ring`
+        // in the state owns it); `arg` and the timespec it points to live
+        // on this frame for the call; nothing is submitted.
+        let res = unsafe {
+            crate::sys::io_uring_enter(
+                self.ring_fd as u32,
+                0,
+                1,
+                flags,
+                std::ptr::from_ref(&arg).cast(),
+                std::mem::size_of::<crate::abi::io_uring_getevents_arg>(),
+            )
+        };
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e == Errno::TIME || e == Errno::INTR || e == Errno::AGAIN || e == Errno::BUSY => Ok(()),
+            Err(errno) => Err(Error::Kernel {
+                call: "io_uring_enter",
+                errno,
+                context: "waiting for a completion of the owned-I/O driver".into(),
+            }),
         }
-        Ok((key, op))
+    }
+
+    /// Submit what is queued (a non-blocking enter) and move completions to
+    /// their slots, under the lock.
+    #[inline]
+    pub(crate) fn submit_and_dispatch(st: &mut State) -> Result<()> {
+        if !st.ring.submission().is_empty() {
+            st.ring.submit()?;
+        } else if st.defer_taskrun {
+            st.ring.get_events()?;
+        }
+        st.dispatch();
+        Ok(())
+    }
+
+    /// [`submit_and_dispatch`](Self::submit_and_dispatch), adding the CQEs
+    /// handled to `handled`.
+    fn submit_and_dispatch_counting(st: &mut State, handled: &mut usize) -> Result<()> {
+        if !st.ring.submission().is_empty() {
+            st.ring.submit()?;
+        } else if st.defer_taskrun {
+            st.ring.get_events()?;
+        }
+        *handled += st.dispatch();
+        Ok(())
     }
 
     /// Push a cancel request for `key` (its CQE is ignored), making room
@@ -555,7 +643,11 @@ impl Shared {
                 let _ = st.ring.submission().push(all);
                 last_cancel = Some(now);
             }
-            if st.ring.submit_and_wait_timeout(1, Duration::from_millis(10)).is_err() {
+            let entered = Shared::submit_and_dispatch(&mut st);
+            drop(st);
+            let blocked = entered.and_then(|()| self.block(Duration::from_millis(10)));
+            st = self.lock();
+            if blocked.is_err() {
                 // The ring cannot be entered any more: nothing will come
                 // back, so nothing may be freed.
                 let orphans = st.slab.take_orphans();
@@ -577,6 +669,49 @@ impl Drop for Shared {
 }
 
 impl State {
+    /// Queue `op`'s SQEs (making room, refusing when closed) under a slot
+    /// of the set `set` (0: none). The op itself stays where the caller
+    /// keeps it; by the `OwnedOp` contract it may move afterwards.
+    #[inline]
+    pub(crate) fn push_locked<T: OwnedOp>(&mut self, op: &mut T, set: u32) -> Result<Key> {
+        if T::SQES == 0 || T::SQES > MAX_SQES {
+            return Err(Error::InvalidArgument {
+                what: format!("an owned op of {} SQEs", T::SQES),
+                why: format!("an owned op takes 1 to {MAX_SQES} SQEs"),
+            });
+        }
+        self.ready_for(T::SQES as u32)?;
+        let key = self.slab.insert(Entry::Waiting { waker: None, first: None, set });
+        let ud = key.user_data();
+        let mut sq = self.ring.submission();
+        if T::SQES == 1 {
+            // SAFETY: the OwnedOp contract: every pointer `prepare` writes
+            // is into memory `op` owns, which stays put while `op` moves into
+            // its handle or set and stays there (or in the table, once the
+            // handle is dropped) until the final CQE; `ready_for` made room.
+            let pushed = unsafe {
+                sq.push_raw(|sqe| {
+                    op.prepare(std::slice::from_mut(sqe));
+                    sqe.user_data = ud;
+                })
+            };
+            debug_assert!(pushed.is_ok());
+        } else {
+            let mut sqes = [Sqe::default(); MAX_SQES];
+            let sqes = &mut sqes[..T::SQES];
+            op.prepare(sqes);
+            sqes[0].user_data = ud;
+            for sqe in sqes.iter() {
+                // SAFETY: as above; the SQEs are pushed together before the
+                // tail is published at the next enter, so a link chain
+                // reaches the kernel whole.
+                let pushed = unsafe { sq.push_raw(|slot| *slot = *sqe) };
+                debug_assert!(pushed.is_ok());
+            }
+        }
+        Ok(key)
+    }
+
     /// Room for `sqes` SQEs, submitting what is queued if needed; refused
     /// when closed.
     #[inline(always)]
@@ -600,10 +735,16 @@ impl State {
         Err(Error::SubmissionQueueFull { capacity })
     }
 
+    /// Mailbox slots of the table.
+    #[inline(always)]
+    pub(crate) fn mailboxes(&self) -> usize {
+        self.slab.mailboxes
+    }
+
     /// Move every CQE in the CQ to its op; returns how many there were.
     #[inline]
     pub(crate) fn dispatch(&mut self) -> usize {
-        let State { ring, slab, graveyard, .. } = self;
+        let State { ring, slab, graveyard, ready_log, .. } = self;
         let mut n = 0;
         let mut cq = ring.completion();
         while let Some(cqe) = cq.next() {
@@ -615,7 +756,7 @@ impl State {
             let more = cqe.flags & IORING_CQE_F_MORE != 0;
             let Some((entry, in_flight)) = slab.get_with_count(key) else { continue };
             match entry {
-                Entry::Waiting { waker, first } => {
+                Entry::Waiting { waker, first, set } => {
                     if more {
                         *first = Some((cqe.res, cqe.flags));
                         continue;
@@ -624,8 +765,13 @@ impl State {
                         Some((res, first_flags)) => (res, first_flags | cqe.flags),
                         None => (cqe.res, cqe.flags),
                     };
+                    if *set != 0 {
+                        ready_log.push((*set, key));
+                    }
                     let waker = waker.take();
-                    *entry = Entry::Ready { res, flags };
+                    // The waker was taken and `first` emptied: the old
+                    // value owns nothing, so skip its drop glue.
+                    std::mem::forget(std::mem::replace(entry, Entry::Ready { res, flags }));
                     *in_flight -= 1;
                     if let Some(w) = waker {
                         w.wake();

@@ -1,7 +1,7 @@
 //! The handles of ops in flight: [`Op`] (one result) and [`Stream`]
 //! (multishot), each usable synchronously and as a future.
 
-use super::driver::Shared;
+use super::driver::{Shared, WAIT_SLICE};
 use super::slab::{Entry, Key};
 use super::{OrphanOp, OrphanStream, OwnedOp, OwnedStream};
 use crate::error::Result;
@@ -92,22 +92,32 @@ impl<T: OwnedOp> Op<T> {
     /// On a handle whose output was already taken (a future polled to the
     /// end), an [`Error::InvalidArgument`](crate::Error::InvalidArgument).
     pub fn wait(mut self) -> Result<T::Output> {
+        let mut entered = false;
         loop {
             let mut st = self.shared.lock();
-            if let Some(Entry::Ready { res, flags }) = st.slab.get_mut(self.key) {
-                let (res, flags) = (*res, *flags);
-                if let Some(op) = self.op.take() {
-                    st.slab.remove(self.key);
+            if let Some(op) = self.op.take() {
+                if let Some((res, flags)) = st.slab.take_ready(self.key) {
                     drop(st);
                     return Ok(op.complete(res, flags));
                 }
-            }
-            if self.op.is_none() {
+                self.op = Some(op);
+            } else {
                 return Err(taken());
             }
-            st.ring.submit_and_wait(1)?;
-            st.dispatch();
+            if !entered {
+                // Submit (the op itself, usually) and look again before
+                // sleeping: many ops complete during the submit.
+                entered = true;
+                Shared::submit_and_dispatch(&mut st)?;
+                self.shared.unlock_and_bury(st);
+                continue;
+            }
+            Shared::submit_and_dispatch(&mut st)?;
+            let done = matches!(st.slab.get_mut(self.key), Some(Entry::Ready { .. }));
             self.shared.unlock_and_bury(st);
+            if !done {
+                self.shared.block(WAIT_SLICE)?;
+            }
         }
     }
 
@@ -265,9 +275,13 @@ impl<T: OwnedStream> Stream<T> {
             if self.finished {
                 return Ok(None);
             }
-            st.ring.submit_and_wait(1)?;
-            st.dispatch();
+            Shared::submit_and_dispatch(&mut st)?;
+            let arrived =
+                matches!(st.slab.get_mut(self.key), Some(Entry::Streaming { queue, .. }) if !queue.is_empty());
             shared.unlock_and_bury(st);
+            if !arrived {
+                shared.block(WAIT_SLICE)?;
+            }
         }
     }
 

@@ -59,16 +59,25 @@
 //! a `Box`), and that every descriptor it names is kept open by the op.
 
 mod buf;
+mod bufring;
 mod driver;
 mod fd;
+mod fixed;
 mod handle;
+mod mailbox;
 pub mod ops;
+mod set;
 mod slab;
+mod valgrind;
 
 pub use buf::{IoBuf, IoBufMut, Slice};
-pub use driver::{Driver, DriverStats, Refused};
+pub use bufring::{BufGroup, RingBuf, RingBundle};
+pub use driver::{Driver, DriverId, DriverStats, Refused};
 pub use fd::{Fd, SharedFd};
+pub use fixed::{FixedBuf, FixedBufPool};
 pub use handle::{Next, Op, Stream};
+pub use mailbox::{Mailbox, MailboxAddr, MailboxRecv};
+pub use set::OpSet;
 pub use slab::IGNORED_USER_DATA;
 
 use crate::entry::Sqe;
@@ -91,13 +100,20 @@ use crate::entry::Sqe;
 pub unsafe trait OwnedOp: Send + 'static {
     /// What the op returns: its result and what it owned.
     type Output;
-    /// SQEs the op takes (pushed together): 1, or 2 for an op with a linked
-    /// timeout.
+    /// SQEs the op takes (pushed together, at most 4): 1, or 2 for an op
+    /// with a linked timeout.
     const SQES: usize = 1;
     /// Check the op before anything is queued: a refusal here comes back as
     /// [`Refused`] with the op (say, a buffer longer than the SQE's 32-bit
     /// length field).
     fn validate(&self) -> crate::Result<()> {
+        Ok(())
+    }
+    /// Check the op against the driver it is submitted to, before anything
+    /// is queued (a refusal comes back as [`Refused`] with the op): for ops
+    /// that use something registered on one ring, such as a fixed buffer,
+    /// whose index another ring would resolve in its own table.
+    fn validate_for(&self, _driver: DriverId) -> crate::Result<()> {
         Ok(())
     }
     /// Fill `sqes` (`Self::SQES` of them, in order).

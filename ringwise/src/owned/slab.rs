@@ -40,8 +40,10 @@ pub(crate) enum Entry {
     Vacant(u32),
     /// A one-shot op in flight whose handle is alive. `first` is the result
     /// of a CQE that said more were coming (a zero-copy send's result,
-    /// whose buffer comes back with the notification).
-    Waiting { waker: Option<Waker>, first: Option<(i32, u32)> },
+    /// whose buffer comes back with the notification). `set` is the id of
+    /// the [`OpSet`](super::OpSet) holding the op (0: an `Op` handle): its
+    /// completion is logged for that set.
+    Waiting { waker: Option<Waker>, first: Option<(i32, u32)>, set: u32 },
     /// A one-shot op's final result, waiting for its handle.
     Ready { res: i32, flags: u32 },
     /// A multishot op whose handle is alive: its CQEs in arrival order, and
@@ -50,7 +52,6 @@ pub(crate) enum Entry {
     /// A mailbox for `MSG_RING` messages from other rings: CQEs the kernel
     /// posts with this key and no SQE of ours; it never finishes and is not
     /// in flight.
-    #[allow(dead_code)] // made by `owned::Mailbox`
     Mailbox { queue: VecDeque<(i32, u32)>, waker: Option<Waker> },
     /// An op whose handle was dropped while the kernel still had it: what it
     /// handed the kernel, kept until its final CQE.
@@ -69,19 +70,23 @@ pub(crate) struct Slab {
     /// Slots whose final CQE has not arrived (`Waiting`, `Streaming` not
     /// finished, `Orphaned`).
     pub(crate) in_flight: usize,
+    /// Mailbox slots (not in flight, but a wait may be for them).
+    pub(crate) mailboxes: usize,
 }
 
 const NONE: u32 = u32::MAX;
 
 impl Slab {
     pub(crate) fn new() -> Slab {
-        Slab { slots: Vec::new(), free: NONE, in_flight: 0 }
+        Slab { slots: Vec::new(), free: NONE, in_flight: 0, mailboxes: 0 }
     }
 
     /// Take a free slot for `entry` (growing the table when none is free).
     #[inline]
     pub(crate) fn insert(&mut self, entry: Entry) -> Key {
-        if !matches!(entry, Entry::Mailbox { .. }) {
+        if matches!(entry, Entry::Mailbox { .. }) {
+            self.mailboxes += 1;
+        } else {
             self.in_flight += 1;
         }
         if self.free != NONE {
@@ -90,7 +95,8 @@ impl Slab {
             if let Entry::Vacant(next) = slot.entry {
                 self.free = next;
             }
-            slot.entry = entry;
+            // `Vacant` owns nothing: skip its drop glue.
+            std::mem::forget(std::mem::replace(&mut slot.entry, entry));
             return Key { index, generation: slot.generation };
         }
         self.grow(entry)
@@ -139,7 +145,27 @@ impl Slab {
         slot.generation = slot.generation.wrapping_add(1);
         let old = std::mem::replace(&mut slot.entry, Entry::Vacant(self.free));
         self.free = key.index;
+        if matches!(old, Entry::Mailbox { .. }) {
+            self.mailboxes -= 1;
+        }
         Some(old)
+    }
+
+    /// If `key`'s op is done, free its slot and return its result; the slot
+    /// holds nothing to drop then, so this costs no drop glue (the hot path
+    /// of every completed op).
+    #[inline(always)]
+    pub(crate) fn take_ready(&mut self, key: Key) -> Option<(i32, u32)> {
+        let slot = self.slots.get_mut(key.index as usize)?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        let Entry::Ready { res, flags } = slot.entry else { return None };
+        slot.generation = slot.generation.wrapping_add(1);
+        // `Ready` owns nothing: overwriting it leaks nothing.
+        std::mem::forget(std::mem::replace(&mut slot.entry, Entry::Vacant(self.free)));
+        self.free = key.index;
+        Some((res, flags))
     }
 
     /// Every orphan still in the table: what is left when the kernel did not

@@ -7,14 +7,26 @@
 //! input refused before the kernel sees it is a
 //! [`Refused`](super::Refused) from `submit` instead).
 
+mod cancel;
+mod fs;
+mod msg;
+mod poll;
+mod provided;
 mod rw;
 mod socket;
+mod splice;
 mod time;
 mod transfer;
 
-pub use rw::{Read, Write};
+pub use cancel::CancelFd;
+pub use fs::{Close, Fallocate, Fsync, Ftruncate, OpenAt, Statx};
+pub use msg::MsgRing;
+pub use poll::{PollAdd, PollMulti};
+pub use provided::{ReadProvided, RecvBundle, RecvBundleMulti, RecvMulti, RecvProvided};
+pub use rw::{Read, ReadFixed, Readv, Write, WriteFixed, Writev, MAX_IOVECS};
 pub use socket::{Accept, AcceptMulti, Bind, Connect, Listen, Shutdown, Socket};
-pub use time::Timeout;
+pub use splice::{Splice, Tee};
+pub use time::{Timeout, WithTimeout};
 pub use transfer::{MsgBufs, Received, Recv, RecvMsg, Send, SendMsg, SendZc};
 
 use crate::error::{Error, Result};

@@ -1,0 +1,329 @@
+//! Run ringwise's owned io_uring ops on tokio: every op is a future, and
+//! tokio's reactor drives the ring through the ring's pollable fd.
+//!
+//! [`ringwise::owned`] is executor-agnostic: an op's [`Op`] handle is a
+//! future, and someone has to call [`Driver::drive`] when the ring's fd is
+//! readable and when ops were pushed (its "Driving" section). This crate
+//! does that with one tokio task per ring ([`Drive`]), which sleeps in
+//! tokio's reactor (an [`AsyncFd`] on the ring fd) between completions:
+//!
+//! * [`current()`] gives the ring of the current runtime thread, made on
+//!   first use (256 entries): on a `current_thread` runtime one ring, on a
+//!   `multi_thread` runtime one ring per worker. Op futures are `Send`: a
+//!   task that moves to another worker still completes, woken through its
+//!   waker by the ring it submitted to.
+//! * [`Uring::new`] / [`Uring::with_builder`] make a ring of your own (other
+//!   sizes, setup flags) with its own drive task.
+//!
+//! ```
+//! use ringwise::owned::{ops, SharedFd};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+//! rt.block_on(async {
+//!     let (a, b) = std::os::unix::net::UnixStream::pair()?;
+//!     let (a, b) = (SharedFd::from(a), SharedFd::from(b));
+//!     let ring = ringwise_tokio::current()?;
+//!     let recv = ring.submit(ops::Recv::new(&b, Vec::with_capacity(64)))?;
+//!     let (sent, _) = ring.submit(ops::Send::new(&a, b"hello".to_vec()))?.await;
+//!     assert_eq!(sent?, 5);
+//!     let (got, buf) = recv.await;
+//!     assert_eq!(&buf[..got?], b"hello");
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! # Lifetime
+//!
+//! A ring lives as long as its drive task and its [`Uring`] handles: when
+//! the runtime shuts down (its tasks are dropped) or the last `Uring` clone
+//! is dropped, the ring is shut down ([`Driver::shutdown`]: ops still in
+//! flight are cancelled and reaped, their futures return `ECANCELED`, new
+//! ops are refused). Nothing hangs at runtime drop: shutting down takes as
+//! long as the slowest op in flight takes to stop, and is bounded by the
+//! driver's teardown timeout.
+//!
+//! # Setup flags
+//!
+//! The drive task is an ordinary tokio task: on a `multi_thread` runtime
+//! any worker may run it, so rings made with `SINGLE_ISSUER` (and with it
+//! `DEFER_TASKRUN`) belong on a `current_thread` runtime (or a `LocalSet`
+//! with [`Drive`] spawned locally). `SQPOLL` rings work anywhere.
+//! `COOP_TASKRUN` rings are not tested here: the kernel does not interrupt
+//! the thread for their task work, so completions may wait until the
+//! submitting thread next enters the kernel; prefer default flags.
+//!
+//! [`Op`]: ringwise::owned::Op
+//! [`AsyncFd`]: tokio::io::unix::AsyncFd
+
+use ringwise::owned::Driver;
+use ringwise::Builder;
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::runtime::Handle;
+use tokio::task::AbortHandle;
+
+/// SQ entries of the rings [`current()`] makes.
+pub const DEFAULT_ENTRIES: u32 = 256;
+
+/// Rounds of "drive, clear readiness" one poll of [`Drive`] makes before it
+/// yields to other tasks (a ring that never goes quiet must not starve the
+/// worker).
+const DRIVE_BUDGET: u32 = 64;
+
+/// A ring driven from tokio's reactor: a cheap handle (`Clone`, `Send`,
+/// `Sync`) that derefs to its [`Driver`], so `uring.submit(op)?.await`
+/// runs an op.
+///
+/// Made by [`Uring::new`] (or [`with_builder`](Uring::with_builder),
+/// [`from_driver`](Uring::from_driver)) inside a runtime, which spawns the
+/// ring's drive task on that runtime; [`current()`] keeps one per runtime
+/// thread. Dropping the last clone stops the drive task and shuts the ring
+/// down (see the crate's "Lifetime"): `Driver` clones taken from it are
+/// then closed too, and refuse new ops.
+#[derive(Clone)]
+pub struct Uring {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    driver: Driver,
+    task: AbortHandle,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // A finished task (runtime shut down) is left alone: aborting it
+        // could reach into a runtime that is being torn down.
+        if !self.task.is_finished() {
+            self.task.abort();
+        }
+        // Deterministic, in the dropping thread: cancel and reap what is in
+        // flight now rather than whenever the aborted task is dropped.
+        self.driver.shutdown();
+    }
+}
+
+impl Uring {
+    /// A ring of `entries` SQEs (default setup flags), driven by a task
+    /// spawned on the current tokio runtime.
+    ///
+    /// # Errors
+    /// Outside a tokio runtime, or when the ring cannot be made
+    /// ([`Builder::build`]'s errors) or registered with the reactor.
+    ///
+    /// # Panics
+    /// As tokio's own I/O types do, when the runtime was built without I/O
+    /// (`enable_io`/`enable_all`).
+    pub fn new(entries: u32) -> io::Result<Uring> {
+        Uring::with_builder(Builder::new(entries))
+    }
+
+    /// A ring set up by `builder` (see the crate's "Setup flags"), driven by
+    /// a task spawned on the current tokio runtime. Errors and panics as
+    /// [`new`](Self::new).
+    pub fn with_builder(builder: Builder) -> io::Result<Uring> {
+        let handle = runtime()?;
+        let driver = Driver::with_builder(builder)?;
+        Uring::spawn(&handle, driver)
+    }
+
+    /// Drive an existing `driver` from the current tokio runtime: spawns its
+    /// drive task. The returned `Uring` then owns the ring's lifetime (its
+    /// drop shuts `driver` down). Errors and panics as [`new`](Self::new).
+    pub fn from_driver(driver: Driver) -> io::Result<Uring> {
+        let handle = runtime()?;
+        Uring::spawn(&handle, driver)
+    }
+
+    fn spawn(handle: &Handle, driver: Driver) -> io::Result<Uring> {
+        let drive = Drive::new(driver.clone())?;
+        let task = handle.spawn(drive).abort_handle();
+        Ok(Uring { inner: Arc::new(Inner { driver, task }) })
+    }
+
+    /// The ring's driver (also reached through `Deref`).
+    pub fn driver(&self) -> &Driver {
+        &self.inner.driver
+    }
+
+    /// Whether the ring's drive task is still running: false once its
+    /// runtime shut down (the ring is shut down too then).
+    pub fn is_running(&self) -> bool {
+        !self.inner.task.is_finished()
+    }
+}
+
+impl Deref for Uring {
+    type Target = Driver;
+    fn deref(&self) -> &Driver {
+        &self.inner.driver
+    }
+}
+
+impl fmt::Debug for Uring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Uring").field("driver", &self.inner.driver).field("running", &self.is_running()).finish()
+    }
+}
+
+/// The current tokio runtime, or the error of being outside one.
+fn runtime() -> io::Result<Handle> {
+    Handle::try_current().map_err(|e| io::Error::other(format!("ringwise-tokio needs a tokio runtime: {e}")))
+}
+
+thread_local! {
+    /// The ring of this runtime thread ([`current()`]).
+    static CURRENT: RefCell<Option<Uring>> = const { RefCell::new(None) };
+}
+
+/// The ring of the current runtime thread, made on first use with
+/// [`DEFAULT_ENTRIES`] entries and default flags.
+///
+/// One ring per thread: on a `current_thread` runtime that is one ring for
+/// the runtime, on a `multi_thread` runtime one per worker (and one per
+/// `spawn_blocking` thread that asks). A thread whose ring's runtime shut
+/// down gets a new ring on the runtime it is in now.
+///
+/// # Errors
+/// Outside a tokio runtime, when the ring cannot be made (`ENOMEM`, a
+/// locked-memory limit...), or while the thread is exiting.
+///
+/// # Panics
+/// As tokio's own I/O types do, when the runtime was built without I/O.
+pub fn current() -> io::Result<Uring> {
+    CURRENT
+        .try_with(|slot| {
+            let mut slot = slot.borrow_mut();
+            if let Some(uring) = slot.as_ref() {
+                if uring.is_running() {
+                    return Ok(uring.clone());
+                }
+            }
+            let uring = Uring::new(DEFAULT_ENTRIES)?;
+            *slot = Some(uring.clone());
+            Ok(uring)
+        })
+        .unwrap_or_else(|_| Err(io::Error::other("ringwise-tokio: the thread is exiting; its ring is gone")))
+}
+
+/// The future that drives one ring from tokio's reactor: spawn it (or let
+/// [`Uring`] do it) on the runtime whose reactor should watch the ring.
+///
+/// Each poll registers the task's waker with the driver
+/// ([`Driver::set_drive_waker`]: woken when ops are pushed), then
+/// [drives](Driver::drive) the ring (submitting what is queued, handing
+/// completions to their futures), then waits for the ring fd to turn
+/// readable. tokio's readiness is edge-triggered: after clearing it, the
+/// future drives again before waiting, so a completion that arrived
+/// between the drive and the clear is not left behind.
+///
+/// It never completes while its runtime runs (it ends when the reactor
+/// shuts down). Dropping it shuts the ring down ([`Driver::shutdown`]):
+/// nothing would drive it any more.
+pub struct Drive {
+    fd: AsyncFd<Driver>,
+}
+
+impl Drive {
+    /// The drive future of `driver`, registered with the current runtime's
+    /// reactor.
+    ///
+    /// # Errors
+    /// Outside a tokio runtime, or when the reactor refuses the fd.
+    ///
+    /// # Panics
+    /// As tokio's own I/O types do, when the runtime was built without I/O.
+    pub fn new(driver: Driver) -> io::Result<Drive> {
+        runtime()?;
+        // SAFETY: `Driver::as_raw_fd` is the fd of the driver's ring, which
+        // the driver owns: it is closed only when the driver's shared state
+        // is dropped, which cannot happen while this `Driver` (kept inside
+        // the `AsyncFd` until it is dropped) lives, and it is the same fd on
+        // every call (a driver never changes rings).
+        let fd = unsafe { AsyncFd::register_with_interest(driver, Interest::READABLE) };
+        let fd = fd.map_err(|e| e.into_parts().1)?;
+        Ok(Drive { fd })
+    }
+
+    /// The driver this future drives.
+    pub fn driver(&self) -> &Driver {
+        self.fd.get_ref()
+    }
+}
+
+impl Future for Drive {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let fd = &self.fd;
+        let driver = fd.get_ref();
+        for _ in 0..DRIVE_BUDGET {
+            // Waker first, then drive: an op pushed after the drive's submit
+            // finds the waker and wakes this task again.
+            driver.set_drive_waker(cx.waker());
+            match driver.drive() {
+                // Completions were handled: the CQ may have overflowed
+                // meanwhile (more ops in flight than CQ slots), and nothing
+                // wakes the reactor for CQEs the kernel keeps in its overflow
+                // list; flushed into the CQ, they are handled next round.
+                Ok(n) if n > 0 && flush_overflow(driver) => continue,
+                Ok(_) => {}
+                Err(_) => {
+                    // The enter failed (EINTR, EBUSY while the CQ overflows...):
+                    // try again after other tasks ran.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+            }
+            match fd.poll_read_ready(cx) {
+                // Completions came since the last wait: clear the edge and
+                // drive again (they may have been dispatched already, or
+                // arrived after the drive).
+                Poll::Ready(Ok(mut guard)) => guard.clear_ready(),
+                // The reactor is gone: the runtime is shutting down.
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Move CQEs the kernel keeps in its overflow list (and completions waiting
+/// as task work) into the CQ, if the SQ flags say there are any; whether
+/// it did.
+///
+/// `Driver::drive` enters the kernel only to submit, and the ring fd's
+/// readiness is edge-triggered: without this, CQEs that overflowed while
+/// the CQ was full would wait until the next submit.
+// TODO(owned core): remove once `Driver::drive` flushes the overflow itself.
+fn flush_overflow(driver: &Driver) -> bool {
+    const PENDING: u32 = ringwise::raw::abi::IORING_SQ_CQ_OVERFLOW | ringwise::raw::abi::IORING_SQ_TASKRUN;
+    // SAFETY: reads the SQ ring flags and enters with GETEVENTS only: no SQE
+    // is pushed and no CQE consumed (the flushed CQEs stay in the CQ for the
+    // driver's next drive), as `with_ring_mut` requires.
+    unsafe { driver.with_ring_mut(|ring| ring.submission().ring_flags() & PENDING != 0 && ring.get_events().is_ok()) }
+}
+
+impl Drop for Drive {
+    fn drop(&mut self) {
+        self.fd.get_ref().shutdown();
+    }
+}
+
+impl fmt::Debug for Drive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Drive").field("driver", self.fd.get_ref()).finish()
+    }
+}

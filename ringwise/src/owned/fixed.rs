@@ -1,0 +1,383 @@
+//! Registered (fixed) buffers for owned ops: a [`FixedBufPool`] registered
+//! on a [`Driver`]'s ring, handing out [`FixedBuf`]s for
+//! [`ReadFixed`](super::ops::ReadFixed) and
+//! [`WriteFixed`](super::ops::WriteFixed) (`READ_FIXED`/`WRITE_FIXED`, Linux
+//! 5.1), which skip pinning the pages on every op.
+//!
+//! # Who owns the memory
+//!
+//! The pool maps one anonymous region, `count` buffers of `size` bytes, and
+//! registers each buffer with the ring through
+//! [`Ring::register_buffers_owned`](crate::Ring::register_buffers_owned):
+//! the ring holds a share of the region until the buffers are unregistered
+//! or the ring is closed, the pool holds one, and every [`FixedBuf`] holds
+//! one. So the region lives as long as any of them does:
+//!
+//! * the pool dropped while buffers are checked out or in flight: the
+//!   buffers keep the region (and the pool's free list) alive, and go back
+//!   to nobody when dropped;
+//! * the driver (ring) dropped first: its teardown reaps every op before
+//!   the ring goes, so each buffer has come back to its owner (or, when the
+//!   kernel never gave an op back, was leaked with the op: never freed);
+//!   buffers outlive the ring safely, their memory is the pool's.
+//!
+//! Each [`FixedBuf`] is an exclusive slice of the region (the free list
+//! hands out each index once), so safe code can read and write a buffer
+//! only while no op holds it, and the kernel writes it only while an op
+//! that owns it is in flight.
+
+use super::driver::Shared;
+use super::{Driver, IoBuf, IoBufMut};
+use crate::error::{Error, Result};
+use crate::memory::{Mapping, RingMemory};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+/// The registered region: one mapping, shared by the ring (through
+/// [`Piece`]s), the pool and the buffers.
+struct Region {
+    map: Mapping,
+}
+
+/// One registered buffer as the ring holds it: a share of the region and
+/// where the buffer lies in it.
+struct Piece {
+    region: Arc<Region>,
+    offset: usize,
+    len: usize,
+}
+
+// SAFETY: the pointer is into the mapping, which stays mapped at the same
+// address while any `Arc<Region>` lives (so for as long as this piece
+// lives, moves included), `offset + len` lies within the mapping (checked in
+// `FixedBufPool::register`), and it is private, writable anonymous memory.
+// The pages are unmapped (never reused) when the last owner drops. The
+// contract's "no other code reads or writes the memory" holds in the sense
+// the kernel needs: besides the kernel, only the one `FixedBuf` that owns
+// index `i` touches piece `i`, and only while no op holds that `FixedBuf`
+// (an op takes it by value until its CQE), so the process and the kernel
+// never use a piece at the same time.
+unsafe impl RingMemory for Piece {
+    fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.region.map.as_ptr().wrapping_add(self.offset)
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn describe(&self) -> String {
+        "owned fixed-buffer pool (library mapping)".into()
+    }
+}
+
+/// What the pool and its buffers share.
+struct PoolInner {
+    region: Arc<Region>,
+    size: usize,
+    count: u16,
+    /// Indices not checked out.
+    free: Mutex<Vec<u16>>,
+    /// The driver whose ring registered the buffers. A `Weak` keeps the
+    /// allocation's address from being reused, so comparing addresses
+    /// identifies that driver for as long as the pool lives.
+    driver: Weak<Shared>,
+}
+
+impl PoolInner {
+    fn is_registered_on(&self, driver: &Driver) -> bool {
+        std::ptr::eq(self.driver.as_ptr(), Arc::as_ptr(driver.shared()))
+    }
+
+    /// The id of the driver that registered the pool, while it lives (the
+    /// `Weak` keeps its address from being reused until then).
+    fn driver_id(&self) -> Option<super::DriverId> {
+        self.driver.upgrade().map(|shared| shared.id())
+    }
+}
+
+/// A set of equal-sized buffers registered with one driver's ring: check
+/// one out with [`checkout`](Self::checkout), fill it or read into it with
+/// [`WriteFixed`](super::ops::WriteFixed) /
+/// [`ReadFixed`](super::ops::ReadFixed); it comes back to the pool when
+/// dropped.
+///
+/// A ring has one fixed-buffer table: registering a pool on a driver whose
+/// ring already has buffers is refused (`EBUSY`, with the reason).
+/// Registered memory counts against `RLIMIT_MEMLOCK` for unprivileged users.
+///
+/// ```
+/// use ringwise::owned::{ops, Driver, FixedBufPool, SharedFd};
+///
+/// let path = std::env::temp_dir().join(format!("ringwise-doc-fixed-{}", std::process::id()));
+/// let file = SharedFd::from(std::fs::File::options().read(true).write(true).create(true).truncate(true).open(&path)?);
+/// let driver = Driver::new(8)?;
+/// let pool = FixedBufPool::register(&driver, 4, 4096)?;
+///
+/// let mut buf = pool.checkout().expect("a free buffer");
+/// buf.extend_from_slice(b"registered");
+/// let (n, buf) = driver.submit(ops::WriteFixed::at(&file, buf, 0))?.wait()?;
+/// assert_eq!(n?, 10);
+/// drop(buf); // back to the pool
+///
+/// let (n, buf) = driver.submit(ops::ReadFixed::at(&file, pool.checkout().unwrap(), 0))?.wait()?;
+/// assert_eq!(&buf[..n?], b"registered");
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct FixedBufPool {
+    inner: Arc<PoolInner>,
+}
+
+impl FixedBufPool {
+    /// Map `count` buffers of `size` bytes each and register them as the
+    /// fixed buffers (indices `0..count`) of `driver`'s ring
+    /// (`IORING_REGISTER_BUFFERS`, Linux 5.1).
+    ///
+    /// Refused before any syscall when `count` is 0 or more than 16384 (the
+    /// kernel's table limit), or `size` is 0 or more than 1 GiB (the kernel's
+    /// limit per buffer); `EBUSY` when the ring already has fixed buffers.
+    pub fn register(driver: &Driver, count: usize, size: usize) -> Result<FixedBufPool> {
+        let max_count = crate::register::buffers::MAX_BUFFERS;
+        if count == 0 || count > max_count {
+            return Err(Error::InvalidArgument {
+                what: format!("a fixed-buffer pool of {count} buffers"),
+                why: format!("a ring's buffer table holds 1 to {max_count} buffers (IORING_MAX_REG_BUFFERS)"),
+            });
+        }
+        let max_size = crate::register::buffers::MAX_BUFFER_BYTES;
+        if size == 0 || size > max_size {
+            return Err(Error::InvalidArgument {
+                what: format!("fixed buffers of {size} bytes"),
+                why: format!("the kernel registers buffers of 1 byte to 1 GiB ({max_size} bytes)"),
+            });
+        }
+        let total = count.checked_mul(size).ok_or_else(|| Error::InvalidArgument {
+            what: format!("a fixed-buffer pool of {count} buffers of {size} bytes"),
+            why: "the total overflows the address space".into(),
+        })?;
+        let region = Arc::new(Region { map: Mapping::anonymous(total)? });
+        let pieces: Vec<Piece> =
+            (0..count).map(|i| Piece { region: region.clone(), offset: i * size, len: size }).collect();
+        // SAFETY: the closure only registers buffers; it pushes no SQE and
+        // consumes no CQE, so the driver's bookkeeping is untouched.
+        unsafe { driver.with_ring_mut(|ring| ring.register_buffers_owned(pieces)) }?;
+        // `count` ≤ 16384 fits u16; the free list hands out low indices first.
+        let free = (0..count as u16).rev().collect();
+        let inner = PoolInner {
+            region,
+            size,
+            count: count as u16,
+            free: Mutex::new(free),
+            driver: Arc::downgrade(driver.shared()),
+        };
+        Ok(FixedBufPool { inner: Arc::new(inner) })
+    }
+
+    /// A free buffer (empty: length 0), or `None` when all are checked out
+    /// or in flight.
+    pub fn checkout(&self) -> Option<FixedBuf> {
+        let index = self.inner.free.lock().unwrap_or_else(PoisonError::into_inner).pop()?;
+        Some(FixedBuf { pool: self.inner.clone(), index, len: 0 })
+    }
+
+    /// Bytes per buffer.
+    pub fn buf_size(&self) -> usize {
+        self.inner.size
+    }
+
+    /// Buffers in the pool.
+    pub fn count(&self) -> usize {
+        self.inner.count as usize
+    }
+
+    /// Buffers free for [`checkout`](Self::checkout).
+    pub fn available(&self) -> usize {
+        self.inner.free.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Whether the pool is registered on `driver`'s ring.
+    pub fn is_registered_on(&self, driver: &Driver) -> bool {
+        self.inner.is_registered_on(driver)
+    }
+}
+
+impl fmt::Debug for FixedBufPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FixedBufPool")
+            .field("count", &self.count())
+            .field("buf_size", &self.buf_size())
+            .field("available", &self.available())
+            .finish()
+    }
+}
+
+/// One registered buffer of a [`FixedBufPool`], checked out: an exclusive
+/// slice of the pool's memory, with its index in the ring's buffer table.
+/// Its data is the first [`len`](Self::len) bytes (what a
+/// [`WriteFixed`](super::ops::WriteFixed) writes; a
+/// [`ReadFixed`](super::ops::ReadFixed) sets it to what was read); it
+/// derefs to them. Dropped, it goes back to the pool.
+///
+/// It keeps the pool's memory alive, so it may outlive the pool and the
+/// driver. It works with the ring that registered it only
+/// ([`check_driver`](Self::check_driver)).
+pub struct FixedBuf {
+    pool: Arc<PoolInner>,
+    index: u16,
+    len: usize,
+}
+
+impl FixedBuf {
+    /// The buffer's index in the ring's fixed-buffer table.
+    pub fn index(&self) -> u16 {
+        self.index
+    }
+
+    /// Bytes of data.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there is no data.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes the buffer holds (the pool's buffer size).
+    pub fn capacity(&self) -> usize {
+        self.pool.size
+    }
+
+    /// Drop the data (length 0).
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Keep only the first `len` bytes of data (no change if there are
+    /// fewer).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Append as much of `data` as fits; returns how many bytes were
+    /// appended (fewer than `data.len()` when the buffer is full).
+    pub fn extend_from_slice(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.capacity() - self.len);
+        let start = self.len;
+        self.whole_mut()[start..start + n].copy_from_slice(&data[..n]);
+        self.len += n;
+        n
+    }
+
+    /// Make the first `len` bytes (at most the capacity) the data, whatever
+    /// they hold (the pool's memory starts zeroed, and then holds what was
+    /// last written or read there).
+    pub fn set_len(&mut self, len: usize) {
+        self.len = len.min(self.capacity());
+    }
+
+    /// The whole buffer, data and spare room, for filling in place (then
+    /// [`set_len`](Self::set_len)).
+    pub fn whole_mut(&mut self) -> &mut [u8] {
+        let (ptr, len) = (self.stable_mut_ptr(), self.capacity());
+        // SAFETY: bytes `index * size ..+ size` of the mapping are this
+        // buffer's alone (the free list hands each index to one `FixedBuf`),
+        // mapped and initialized (anonymous memory starts zeroed) while the
+        // pool's region lives, which `self.pool` ensures; `&mut self` makes
+        // the borrow exclusive, and no op holds the buffer (an op owns it by
+        // value while in flight).
+        unsafe { std::slice::from_raw_parts_mut(ptr, len) }
+    }
+
+    /// Whether the buffer belongs to a pool registered on `driver`'s ring.
+    pub fn is_registered_on(&self, driver: &Driver) -> bool {
+        self.pool.is_registered_on(driver)
+    }
+
+    /// `Ok` when the buffer belongs to a pool registered on `driver`'s ring;
+    /// otherwise the typed refusal: on another ring, its index would name
+    /// that ring's buffer (the kernel then fails the op with `EFAULT`,
+    /// because the address is not inside it).
+    pub fn check_driver(&self, driver: &Driver) -> Result<()> {
+        self.check_id(driver.id())
+    }
+
+    /// [`check_driver`](Self::check_driver) by the driver's id.
+    pub(crate) fn check_id(&self, id: super::DriverId) -> Result<()> {
+        if self.pool.driver_id() == Some(id) {
+            return Ok(());
+        }
+        Err(Error::InvalidArgument {
+            what: format!("fixed buffer {} used on a driver that did not register its pool", self.index),
+            why: "a fixed buffer works only with the ring whose table holds it; use a pool registered on this driver"
+                .into(),
+        })
+    }
+
+    /// After a fixed read of `n` bytes (at most the length asked for).
+    pub(crate) fn truncate_to_read(&mut self, n: usize) {
+        self.len = n.min(self.capacity());
+    }
+
+    fn base(&self) -> *mut u8 {
+        // `index < count`, so the offset lies inside the mapping.
+        self.pool.region.map.as_ptr().wrapping_add(self.index as usize * self.pool.size)
+    }
+}
+
+impl Drop for FixedBuf {
+    fn drop(&mut self) {
+        self.pool.free.lock().unwrap_or_else(PoisonError::into_inner).push(self.index);
+    }
+}
+
+impl std::ops::Deref for FixedBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: as in `whole_mut`, shared: the first `len` (≤ capacity)
+        // bytes of this buffer's own slice, and no op holds the buffer.
+        unsafe { std::slice::from_raw_parts(self.base(), self.len) }
+    }
+}
+
+impl std::ops::DerefMut for FixedBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        let len = self.len;
+        &mut self.whole_mut()[..len]
+    }
+}
+
+impl fmt::Debug for FixedBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FixedBuf")
+            .field("index", &self.index)
+            .field("len", &self.len)
+            .field("capacity", &self.capacity())
+            .finish()
+    }
+}
+
+// SAFETY: the pointer is into the pool's mapping, which this buffer keeps
+// alive (through `pool`) at the same address however the buffer moves;
+// `len ≤ capacity` bytes from it are this buffer's data.
+unsafe impl IoBuf for FixedBuf {
+    fn stable_ptr(&self) -> *const u8 {
+        self.base()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len
+    }
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+// SAFETY: as above; all `capacity` bytes are this buffer's and writable.
+unsafe impl IoBufMut for FixedBuf {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.base()
+    }
+    unsafe fn set_init(&mut self, n: usize) {
+        self.len = self.len.max(n.min(self.capacity()));
+    }
+}
