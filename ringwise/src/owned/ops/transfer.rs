@@ -374,25 +374,22 @@ unsafe impl<B: IoBuf> OwnedOp for SendMsg<B> {
     }
 }
 
-/// Most iovecs one message takes (`UIO_MAXIOV`); more is `EMSGSIZE` from
-/// the kernel, refused here first.
-const MAX_IOVS: usize = 1024;
-
-/// A message's buffers: at most [`MAX_IOVS`], and a total length the
-/// kernel can report in a CQE's 32-bit `res` (it would otherwise stop
-/// short and report less).
+/// Refuse a message the kernel would fail with a bare error: more than
+/// [`MAX_IOVECS`](super::MAX_IOVECS) buffers (`EMSGSIZE` for a message), or
+/// one buffer longer than `isize::MAX` bytes. As for the vectored reads and
+/// writes, a total over the kernel's per-call cap is not refused: the
+/// kernel moves that much and reports a short count.
 fn msg_len<B>(bufs: &[B], len: impl Fn(&B) -> usize) -> Result<()> {
-    if bufs.len() > MAX_IOVS {
+    if bufs.len() > super::MAX_IOVECS {
         return Err(crate::Error::InvalidArgument {
             what: format!("a message of {} buffers", bufs.len()),
-            why: format!("the kernel takes at most {MAX_IOVS} iovecs per message (UIO_MAXIOV)"),
+            why: format!("the kernel takes at most {} iovecs per message (UIO_MAXIOV)", super::MAX_IOVECS),
         });
     }
-    let total = bufs.iter().map(len).try_fold(0usize, usize::checked_add).unwrap_or(usize::MAX);
-    if total > i32::MAX as usize {
+    if let Some((i, n)) = bufs.iter().map(len).enumerate().find(|&(_, n)| n > isize::MAX as usize) {
         return Err(crate::Error::InvalidArgument {
-            what: format!("a message of {total} bytes"),
-            why: format!("a CQE reports at most {} bytes per op; split the message", i32::MAX),
+            what: format!("message buffer {i} of {n} bytes"),
+            why: "the kernel reads an iovec's length as a signed size".into(),
         });
     }
     Ok(())
