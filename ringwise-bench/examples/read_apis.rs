@@ -32,15 +32,13 @@ fn core(file: &std::fs::File, pieces: u64, ops: u64) -> f64 {
     let mut done = 0;
     while done < ops {
         ring.submit_and_wait(1).unwrap();
-        let mut cq = ring.completion();
         let mut again = [0u64; DEPTH as usize];
         let mut n = 0;
-        for cqe in cq.drain() {
+        for cqe in ring.completion().drain() {
             assert_eq!(cqe.res, SIZE as i32);
             again[n] = cqe.user_data;
             n += 1;
         }
-        drop(cq);
         done += n as u64;
         let mut sq = ring.submission();
         for &i in &again[..n] {
@@ -134,7 +132,7 @@ fn main() {
         med(&mut o) / 1e6,
         med(&mut r)
     );
-    if only.is_none() && args.get(1).is_none_or(|a| a.is_empty() || a == "-") {
+    if only.is_none() && args.get(1).map_or(true, |a| a.is_empty() || a == "-") {
         let _ = std::fs::remove_file(&path);
     }
 }

@@ -85,7 +85,7 @@ fn cp(src: &str, dst: &str) -> Result<()> {
         // Keep at most DEPTH writes in flight.
         let mut failed = None;
         writes.wait(writes.len().saturating_sub(DEPTH), |offset, (res, buf)| {
-            if res.map_or(true, |n| n != buf.len()) {
+            if res != Ok(buf.len()) {
                 failed = Some(format!("write at {offset}: {res:?}"));
             }
         })?;
@@ -94,7 +94,7 @@ fn cp(src: &str, dst: &str) -> Result<()> {
     let mut failed = None;
     while !writes.is_empty() {
         writes.wait(1, |offset, (res, buf)| {
-            if res.map_or(true, |n| n != buf.len()) {
+            if res != Ok(buf.len()) {
                 failed = Some(format!("write at {offset}: {res:?}"));
             }
         })?;
