@@ -1,78 +1,55 @@
-//! A TCP echo server on loopback, written the io_uring way with ringwise:
+//! A TCP echo server on loopback with owned I/O: no `unsafe`, no raw fd,
+//! no buffer whose lifetime the program has to reason about.
 //!
-//! - one ring built with `single_issuer().defer_taskrun()` (one thread owns
-//!   it; completion work runs only when this thread waits, never as an
-//!   interruption);
-//! - one multishot [`Accept`], re-armed if the kernel ever ends it;
-//! - a provided-buffer ring ([`BufRing`]) feeding one multishot
-//!   [`RecvProvided`] per connection: no buffer is tied up in an idle receive;
-//! - sends straight out of the provided buffer (no copy): the buffer stays
-//!   with the connection until its send completes, then is recycled;
-//! - `ENOBUFS` (every buffer out): the receive is parked and re-armed when a
-//!   buffer comes back, instead of spinning (a stale `ENOBUFS`, seen after a
-//!   recycle, re-arms at once);
-//! - `user_data` = op kind (high 32 bits) + connection id (low 32 bits);
-//! - connections closed with an io_uring `Close` once the peer hung up and
-//!   every byte went back.
+//! - one [`AcceptMulti`] stream hands out each connection as an `OwnedFd`
+//!   (set to `TCP_NODELAY`: echoes of messages larger than one buffer go out
+//!   at once instead of waiting for Nagle's delayed ACK);
+//! - one [`RecvMulti`] stream per connection receives into a shared
+//!   [`BufGroup`]: no buffer is tied up in an idle connection;
+//! - each received [`RingBuf`] is sent straight back (no copy) by an owned
+//!   [`Send`](ops::Send), and goes back to the group when the send is done
+//!   (a short send re-sends the rest of the same buffer);
+//! - `ENOBUFS` (every buffer is out, being echoed) ends a connection's
+//!   receive stream; it is re-armed once its sends gave buffers back.
 //!
-//! N client threads (std `TcpStream`) each send M messages and check the echo;
-//! the server stops when all connections are closed (or after a timeout).
+//! N client threads (std `TcpStream`) each send M messages of up to 9 KB
+//! and check the echo; the server stops when every connection closed.
 //!
 //! Run: `cargo run --release -p ringwise --example echo [-- CLIENTS MESSAGES BUFFERS]`
-//! (defaults 4 100 16; BUFFERS is a power of two, try 2 to see ENOBUFS).
+//! (defaults 4 100 16; try BUFFERS 2 to see ENOBUFS and re-arming).
 
-use ringwise::op::{Accept, AcceptFlags, Close, MsgFlags, RecvProvided, Send, Target};
-use ringwise::register::{BufRing, BufRingConfig};
-use ringwise::{Builder, Cqe, Cqe16, Errno, Ring, Sqe64};
+use ringwise::owned::{ops, BufGroup, Driver, IoBuf, Op, RingBuf, SharedFd, Slice, Stream};
+use ringwise::register::BufRingConfig;
+use ringwise::Errno;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsFd, RawFd};
 use std::time::{Duration, Instant};
 
-const ACCEPT: u64 = 1;
-const RECV: u64 = 2;
-const SEND: u64 = 3;
-const CLOSE: u64 = 4;
 const GROUP: u16 = 0;
 const BUF_LEN: u32 = 4096;
 const TIMEOUT: Duration = Duration::from_secs(20);
-/// The longest single wait in the kernel. The loop would work with one long
-/// wait; slices, each followed by a yield, keep the example runnable under
-/// valgrind 3.19, which holds every other thread (here: the clients) while
-/// one thread blocks in `io_uring_enter` and lets them run only at a yield.
+/// The longest single wait in the kernel. One long wait would do; slices,
+/// each followed by a yield, keep the example runnable under valgrind 3.19,
+/// which holds every other thread (here: the clients) while one thread
+/// blocks in `io_uring_enter`, and lets them run only at a yield.
 const WAIT_SLICE: Duration = Duration::from_millis(20);
-
-fn ud(kind: u64, conn: u32) -> u64 {
-    kind << 32 | conn as u64
-}
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-#[derive(Default)]
+/// One connection: its receive stream, and the buffers being echoed (the
+/// front one is being sent).
 struct Conn {
-    fd: RawFd,
-    /// Provided buffers received and not yet echoed in full: (bid, len).
-    /// The front one is being sent, `sent` bytes of it already.
-    pending: VecDeque<(u16, u32)>,
-    sent: u32,
-    sending: bool,
-    recv_armed: bool,
-    /// The peer hung up (or the socket failed): close once idle.
+    fd: SharedFd,
+    recv: Option<Stream<ops::RecvMulti>>,
+    sending: Option<Op<ops::Send<Slice<RingBuf>>>>,
+    queued: VecDeque<Slice<RingBuf>>,
+    /// The peer closed (or the connection failed): close once every byte
+    /// went back.
     done: bool,
 }
 
-struct Server {
-    ring: Ring,
-    bufs: BufRing,
-    listener: TcpListener,
-    conns: Vec<Option<Conn>>,
-    /// Connections whose receive ended with ENOBUFS, waiting for a buffer.
-    starved: Vec<u32>,
-    stats: Stats,
-}
-
-#[derive(Default)]
+#[derive(Default, Debug)]
 struct Stats {
     accepted: u32,
     closed: u32,
@@ -80,176 +57,110 @@ struct Stats {
     enobufs: u32,
 }
 
+struct Server {
+    driver: Driver,
+    group: BufGroup,
+    accept: Stream<ops::AcceptMulti>,
+    listener: SharedFd,
+    conns: Vec<Conn>,
+    stats: Stats,
+}
+
 impl Server {
-    fn arm_accept(&mut self) -> Result {
-        // SAFETY: the listener is a field of the server declared after the
-        // ring, so it is closed only after the ring (and the multishot
-        // accept with it) is gone.
-        let listener = unsafe { Target::from_fd(self.listener.as_fd()) };
-        let op = Accept::new(listener).accept_flags(AcceptFlags::CLOEXEC).multishot().user_data(ud(ACCEPT, 0));
-        Ok(self.ring.push_or_submit(op)?)
-    }
-
-    fn arm_recv(&mut self, id: u32) -> Result {
-        let conn = self.conns[id as usize].as_mut().expect("live connection");
-        conn.recv_armed = true;
-        // SAFETY: `conn.fd` came from our accept and is closed only by
-        // `maybe_close`, once no receive or send on it is in flight.
-        let fd = unsafe { Target::fd(conn.fd) };
-        let op = RecvProvided::new(fd, GROUP).multishot().user_data(ud(RECV, id));
-        Ok(self.ring.push_or_submit(op)?)
-    }
-
-    /// Send the rest of the connection's front buffer, if it is not sending.
-    fn send_next(&mut self, id: u32) -> Result {
-        let conn = self.conns[id as usize].as_mut().expect("live connection");
-        let Some(&(bid, len)) = conn.pending.front() else { return self.maybe_close(id) };
-        if conn.sending {
-            return Ok(());
+    /// Everything that completed since the last call.
+    fn step(&mut self) -> Result {
+        while let Ok(Some(conn)) = self.accept.try_next() {
+            // A stream that ended (it should not) is re-armed below.
+            let stream = TcpStream::from(conn?);
+            stream.set_nodelay(true)?;
+            let fd = SharedFd::from(stream);
+            let recv = ops::RecvMulti::submit(&self.driver, &fd, &self.group)?;
+            self.conns.push(Conn { fd, recv: Some(recv), sending: None, queued: VecDeque::new(), done: false });
+            self.stats.accepted += 1;
         }
-        conn.sending = true;
-        // The buffer memory lives as long as `self.bufs` (the ring keeps the
-        // group registered); `bid` stays with the application until recycled.
-        let data = self.bufs.buffer(bid).expect("the application holds this buffer");
-        // SAFETY: as in `arm_recv`: the fd stays open until this send's CQE.
-        let fd = unsafe { Target::fd(conn.fd) };
-        let op = Send::new(fd, data[conn.sent as usize..].as_ptr(), len - conn.sent)
-            .msg_flags(MsgFlags::NOSIGNAL)
-            .user_data(ud(SEND, id));
-        // SAFETY: the pointer is into buffer `bid` of `self.bufs`, whose memory
-        // the ring itself keeps alive while the group is registered, and `bid`
-        // is recycled (handed back to the kernel) only after this send's CQE.
-        Ok(unsafe { self.ring.push_or_submit_unchecked(op) }?)
-    }
-
-    /// Close once the peer is gone, nothing is left to send and no receive is armed.
-    fn maybe_close(&mut self, id: u32) -> Result {
-        let conn = self.conns[id as usize].as_ref().expect("live connection");
-        if conn.done && conn.fd >= 0 && !conn.sending && !conn.recv_armed && conn.pending.is_empty() {
-            // SAFETY: the fd is open (our accept made it, nothing closed it).
-            let fd = unsafe { Target::fd(conn.fd) };
-            let op = Close::new(fd).user_data(ud(CLOSE, id));
-            // SAFETY: the fd came from our accept and only this connection
-            // uses it; no op on it is in flight and the slot forgets it below.
-            unsafe { self.ring.push_or_submit_unchecked(op) }?;
-            self.conns[id as usize].as_mut().unwrap().fd = -1;
+        if let Ok(None) = self.accept.try_next() {
+            self.accept = self.driver.submit_stream(ops::AcceptMulti::new(&self.listener))?;
         }
+        for conn in &mut self.conns {
+            Server::serve(&self.driver, &self.group, conn, &mut self.stats)?;
+        }
+        let before = self.conns.len();
+        self.conns.retain(|c| !(c.done && c.sending.is_none() && c.queued.is_empty() && c.recv.is_none()));
+        self.stats.closed += (before - self.conns.len()) as u32;
         Ok(())
     }
 
-    fn recycle(&mut self, bid: u16) -> Result {
-        self.bufs.recycle(bid)?;
-        for id in std::mem::take(&mut self.starved) {
-            if self.conns[id as usize].as_ref().is_some_and(|c| !c.done) {
-                self.arm_recv(id)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn handle(&mut self, cqe: Cqe) -> Result {
-        let (kind, id) = (cqe.user_data >> 32, cqe.user_data as u32);
-        match kind {
-            ACCEPT => {
-                match cqe.result() {
-                    Ok(fd) => {
-                        let id = self.conns.iter().position(Option::is_none).unwrap_or_else(|| {
-                            self.conns.push(None);
-                            self.conns.len() - 1
-                        });
-                        self.conns[id] = Some(Conn { fd: fd as RawFd, ..Conn::default() });
-                        self.stats.accepted += 1;
-                        self.arm_recv(id as u32)?;
+    fn serve(driver: &Driver, group: &BufGroup, conn: &mut Conn, stats: &mut Stats) -> Result {
+        // What arrived.
+        if let Some(recv) = &mut conn.recv {
+            loop {
+                match recv.try_next() {
+                    Ok(Some(Ok(Some(buf)))) => {
+                        stats.bytes += buf.len() as u64;
+                        let len = buf.len();
+                        conn.queued.push_back(buf.slice(..len));
                     }
-                    Err(e) => eprintln!("accept: {e}"),
-                }
-                if !cqe.more() {
-                    self.arm_accept()?;
-                }
-            }
-            RECV => {
-                // SAFETY: a CQE of this ring, for a receive that picked from
-                // this group, passed once.
-                let got = unsafe { self.bufs.completion(&cqe) };
-                let conn = self.conns[id as usize].as_mut().expect("live connection");
-                conn.recv_armed = cqe.more();
-                match (cqe.res, got) {
-                    (n, Some((bid, _))) if n > 0 => {
-                        conn.pending.push_back((bid, n as u32));
-                        self.stats.bytes += n as u64;
-                        if !cqe.more() {
-                            self.arm_recv(id)?; // e.g. ended by CQ overflow: keep going
-                        }
-                        self.send_next(id)?;
-                    }
-                    (res, _) if res == -Errno::NOBUFS.raw_os_error() => {
-                        self.stats.enobufs += 1;
-                        // The CQE may predate a recycle already handled: park
-                        // only if every buffer is out, so a recycle will come.
-                        if self.bufs.held() < self.bufs.entries() as usize {
-                            self.arm_recv(id)?;
-                        } else {
-                            self.starved.push(id);
-                        }
-                    }
-                    (res, _) => {
-                        if res < 0 {
-                            eprintln!("recv on connection {id}: {}", std::io::Error::from_raw_os_error(-res));
-                        }
-                        conn.done = true; // 0: the peer hung up
-                        self.maybe_close(id)?;
-                    }
-                }
-            }
-            SEND => {
-                let conn = self.conns[id as usize].as_mut().expect("live connection");
-                conn.sending = false;
-                match cqe.result() {
-                    Ok(n) => {
-                        conn.sent += n;
-                        let (bid, len) = *conn.pending.front().expect("a send has a buffer");
-                        if conn.sent == len {
-                            conn.pending.pop_front();
-                            conn.sent = 0;
-                            self.recycle(bid)?;
-                        }
-                        self.send_next(id)?; // the rest of a short send, or the next buffer
-                    }
-                    Err(e) => {
-                        eprintln!("send on connection {id}: {e}");
+                    // The peer closed.
+                    Ok(Some(Ok(None))) => conn.done = true,
+                    // Every buffer is out: re-armed once sends return some.
+                    Ok(Some(Err(Errno::NOBUFS))) => stats.enobufs += 1,
+                    Ok(Some(Err(e))) => {
+                        eprintln!("echo: receive failed: {e}");
                         conn.done = true;
-                        for (bid, _) in std::mem::take(&mut conn.pending) {
-                            self.recycle(bid)?;
-                        }
-                        self.maybe_close(id)?;
                     }
+                    Ok(None) => {
+                        conn.recv = None;
+                        break;
+                    }
+                    Err(()) => break,
                 }
             }
-            CLOSE => {
-                if let Err(e) = cqe.result() {
-                    eprintln!("close on connection {id}: {e}");
+        }
+        // What was sent.
+        if let Some(op) = conn.sending.take() {
+            match op.try_take() {
+                Ok((Ok(n), buf)) if n < buf.bytes_init() => {
+                    // Short send: the rest of the same buffer goes next.
+                    let (begin, end) = (buf.begin() + n, buf.end());
+                    conn.queued.push_front(buf.into_inner().slice(begin..end));
                 }
-                self.conns[id as usize] = None;
-                self.stats.closed += 1;
+                // Done: dropping the buffer gives it back to the group.
+                Ok((Ok(_), _buf)) => {}
+                Ok((Err(e), _)) => {
+                    eprintln!("echo: send failed: {e}");
+                    conn.done = true;
+                    conn.queued.clear();
+                }
+                Err(op) => conn.sending = Some(op),
             }
-            _ => unreachable!("unknown user_data {:#x}", cqe.user_data),
+        }
+        if conn.sending.is_none() {
+            if let Some(buf) = conn.queued.pop_front() {
+                conn.sending = Some(driver.submit(ops::Send::new(&conn.fd, buf))?);
+            }
+        }
+        // A receive stream that ended on ENOBUFS is re-armed once nothing
+        // of this connection is waiting to be sent.
+        if conn.recv.is_none() && !conn.done && conn.sending.is_none() && conn.queued.is_empty() {
+            conn.recv = Some(ops::RecvMulti::submit(driver, &conn.fd, group)?);
         }
         Ok(())
     }
 }
 
-/// Send `messages` lines of varying length and check each echo.
 fn client(addr: SocketAddr, id: usize, messages: usize) -> std::io::Result<()> {
     let mut stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(TIMEOUT))?;
     let mut echo = Vec::new();
     for i in 0..messages {
-        let msg = format!("client {id} message {i} {}\n", "x".repeat((id * 31 + i * 7) % 200));
+        // Up to 9 KB: more than two of the server's 4 KiB buffers.
+        let msg = format!("client {id} message {i} {}\n", "x".repeat((id * 3001 + i * 977) % 9000));
         stream.write_all(msg.as_bytes())?;
         echo.resize(msg.len(), 0);
         stream.read_exact(&mut echo)?;
         if echo != msg.as_bytes() {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad echo for {msg:?}")));
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad echo for message {i}")));
         }
     }
     Ok(())
@@ -261,30 +172,25 @@ fn main() -> Result {
     let messages = args.next().transpose()?.unwrap_or(100);
     let buffers = args.next().transpose()?.unwrap_or(16) as u32;
 
-    let mut ring = Builder::<Sqe64, Cqe16>::new(256).single_issuer().defer_taskrun().build()?;
-    let bufs = ring.register_buf_ring(BufRingConfig::new(GROUP, buffers, BUF_LEN))?;
+    let driver = Driver::new(256)?;
+    let group = BufGroup::register(&driver, BufRingConfig::new(GROUP, buffers, BUF_LEN))?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    let mut server = Server { ring, bufs, listener, conns: Vec::new(), starved: Vec::new(), stats: Stats::default() };
-    server.arm_accept()?;
+    let listener = SharedFd::from(listener);
+    let accept = driver.submit_stream(ops::AcceptMulti::new(&listener))?;
+    let mut server = Server { driver, group, accept, listener, conns: Vec::new(), stats: Stats::default() };
 
     let threads: Vec<_> = (0..clients).map(|id| std::thread::spawn(move || client(addr, id, messages))).collect();
 
     let start = Instant::now();
-    let mut batch = [Cqe::default(); 64];
     while server.stats.closed < clients as u32 {
         let Some(left) = TIMEOUT.checked_sub(start.elapsed()) else {
             return Err(format!("timed out with {} of {clients} connections closed", server.stats.closed).into());
         };
-        let (_, ready) = server.ring.submit_and_wait_timeout(1, left.min(WAIT_SLICE))?;
-        if ready == 0 {
+        if server.driver.wait_timeout(1, left.min(WAIT_SLICE))? == 0 {
             std::thread::yield_now();
         }
-        while let n @ 1.. = server.ring.completion().copy_into(&mut batch) {
-            for cqe in &batch[..n] {
-                server.handle(*cqe)?;
-            }
-        }
+        server.step()?;
     }
     let elapsed = start.elapsed();
     for (id, t) in threads.into_iter().enumerate() {

@@ -317,6 +317,25 @@ impl Driver {
         }
     }
 
+    /// As [`wait`](Self::wait), but returns after `timeout` even if fewer
+    /// than `min` CQEs arrived: the event loop of a program that also has
+    /// other work (or a deadline).
+    pub fn wait_timeout(&self, min: u32, timeout: Duration) -> Result<usize> {
+        let deadline = Instant::now() + timeout;
+        let mut handled = 0;
+        loop {
+            let mut st = self.shared.lock();
+            Shared::submit_and_dispatch_counting(&mut st, &mut handled)?;
+            let idle = st.slab.in_flight == 0 && st.mailboxes() == 0;
+            self.shared.unlock_and_bury(st);
+            let now = Instant::now();
+            if handled >= min as usize || idle || now >= deadline {
+                return Ok(handled);
+            }
+            self.shared.block((deadline - now).min(WAIT_SLICE))?;
+        }
+    }
+
     /// Remember `waker` and wake it (once) when the next op is pushed, so
     /// that the executor's driving task calls [`drive`](Self::drive).
     pub fn set_drive_waker(&self, waker: &Waker) {
