@@ -8,11 +8,9 @@
 //! cargo run -p ringwise-tokio --example echo -- --self-test # serve, and check 16 clients
 //! ```
 //!
-//! Connections are accepted with tokio's `TcpListener` and handed to the
-//! ring as a [`SharedFd`] (switched to blocking mode: io_uring waits for
-//! data itself, and a blocking socket never makes it return `EAGAIN`).
-//! Once ringwise has an owned `Accept` op, accepting moves onto the ring
-//! too.
+//! Connections come from an owned multishot accept on the ring
+//! ([`ops::AcceptMulti`]): each is an `OwnedFd` (set to `TCP_NODELAY`), and
+//! one that nobody takes is closed by the library.
 
 use ringwise::owned::{ops, IoBuf, SharedFd};
 use std::io;
@@ -25,8 +23,9 @@ fn main() -> io::Result<()> {
     let addr = args.iter().find(|a| !a.starts_with("--")).map_or(default, String::as_str).to_owned();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&addr).await?;
+        let listener = std::net::TcpListener::bind(&addr)?;
         let local = listener.local_addr()?;
+        let listener = SharedFd::from(listener);
         println!("echo server on {local}");
         if self_test {
             tokio::spawn(serve(listener));
@@ -37,11 +36,21 @@ fn main() -> io::Result<()> {
 }
 
 /// Accept connections forever, one task per connection.
-async fn serve(listener: tokio::net::TcpListener) -> io::Result<()> {
+async fn serve(listener: SharedFd) -> io::Result<()> {
+    let ring = ringwise_tokio::current()?;
+    let mut accept = ring.submit_stream(ops::AcceptMulti::new(&listener))?;
     loop {
-        let (stream, peer) = listener.accept().await?;
-        let stream = stream.into_std()?;
-        stream.set_nonblocking(false)?;
+        let conn = match accept.next().await {
+            Some(conn) => conn?,
+            // The kernel ended the multishot accept (it may): re-arm it.
+            None => {
+                accept = ring.submit_stream(ops::AcceptMulti::new(&listener))?;
+                continue;
+            }
+        };
+        let stream = std::net::TcpStream::from(conn);
+        stream.set_nodelay(true)?;
+        let peer = stream.peer_addr()?;
         let conn = SharedFd::from(stream);
         tokio::spawn(async move {
             if let Err(e) = echo(conn).await {
