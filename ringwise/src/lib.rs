@@ -78,6 +78,11 @@ pub use squeue::{SqFull, SqNoRoom, SubmissionQueue};
 /// that results can be compared by name: `Err(Errno::NOBUFS)`.
 pub use rustix::io::Errno;
 
+/// The README's code runs as doc tests, so the tour stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(test)]
 mod architecture {
     //! The core of the crate (the raw layer, layout, memory, entries, the
