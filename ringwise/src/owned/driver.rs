@@ -108,9 +108,10 @@ pub(crate) struct State {
     graveyard: Vec<(Box<dyn Orphan>, i32, u32)>,
     /// Orphans teardown gave up on (leaked, never freed).
     leaked: usize,
-    /// Ops of [`OpSet`](super::OpSet)s that completed, by set id, in
-    /// completion order: a set takes its own without scanning its ops.
-    pub(crate) ready_log: Vec<(u32, Key)>,
+    /// Ops of [`OpSet`](super::OpSet)s that completed (set id, key,
+    /// result, flags), in completion order; their slots are free already.
+    /// A set takes its own without scanning its ops.
+    pub(crate) ready_log: Vec<(u32, Key, i32, u32)>,
     /// The next set id (0 means "no set").
     pub(crate) next_set: u32,
     teardown_timeout: Duration,
@@ -812,14 +813,19 @@ impl State {
                         Some((res, first_flags)) => (res, first_flags | cqe.flags),
                         None => (cqe.res, cqe.flags),
                     };
-                    if *set != 0 {
-                        ready_log.push((*set, key));
-                    }
                     let waker = waker.take();
-                    // The waker was taken and `first` emptied: the old
-                    // value owns nothing, so skip its drop glue.
-                    std::mem::forget(std::mem::replace(entry, Entry::Ready { res, flags }));
                     *in_flight -= 1;
+                    if *set != 0 {
+                        // An op of a set: its result goes to the set's log
+                        // and the slot is free at once (the set holds the
+                        // op, and takes it by the logged key).
+                        ready_log.push((*set, key, res, flags));
+                        slab.release(key);
+                    } else {
+                        // The waker was taken and `first` emptied: the old
+                        // value owns nothing, so skip its drop glue.
+                        std::mem::forget(std::mem::replace(entry, Entry::Ready { res, flags }));
+                    }
                     if let Some(w) = waker {
                         w.wake();
                     }

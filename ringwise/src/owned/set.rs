@@ -94,10 +94,12 @@ impl<T: OwnedOp> OpSet<T> {
     }
 
     /// Push the ops added since the last wait to the SQ and submit them to
-    /// the kernel, without waiting.
+    /// the kernel, without waiting. (Completions found meanwhile are handed
+    /// out by the next [`wait`](Self::wait).)
     pub fn flush(&mut self) -> Result<()> {
-        let OpSet { shared, id, ops, queued, refused, len, .. } = self;
+        let OpSet { shared, id, ops, queued, refused, len, done } = self;
         let mut st = shared.lock();
+        collect(*id, ops, len, done, &mut st);
         let pushed = push_queued(*id, ops, queued, refused, len, &mut st);
         let submitted = if st.ring.submission().is_empty() { Ok(()) } else { st.ring.submit().map(drop) };
         shared.unlock_and_bury(st);
@@ -119,6 +121,9 @@ impl<T: OwnedOp> OpSet<T> {
         loop {
             let OpSet { shared, id, ops, len, done, queued, refused } = self;
             let mut st = shared.lock();
+            // Completions logged by someone else's dispatch first: their
+            // slots are free, and a queued op may be placed at one.
+            collect(*id, ops, len, done, &mut st);
             if let Err(e) = push_queued(*id, ops, queued, refused, len, &mut st) {
                 shared.unlock_and_bury(st);
                 return Err(e);
@@ -192,35 +197,29 @@ fn collect<T: OwnedOp>(
     if st.ready_log.is_empty() {
         return;
     }
-    let super::driver::State { ready_log, slab, .. } = st;
-    let mut take = |key: Key| {
+    let ready_log = &mut st.ready_log;
+    let mut take = |key: Key, res: i32, flags: u32| {
         let mine = match ops.get_mut(key.index as usize) {
             Some(slot) if slot.as_ref().is_some_and(|s| s.0 == key.generation) => slot.take(),
             _ => None,
         };
         if let Some((_, tag, op)) = mine {
-            if let Some((res, flags)) = slab.take_ready(key) {
-                *len -= 1;
-                done.push((tag, op, res, flags));
-            } else {
-                // Logged but not ready: impossible; never free what the
-                // kernel might still have.
-                std::mem::forget(op);
-            }
+            *len -= 1;
+            done.push((tag, op, res, flags));
         }
     };
     // Usually every logged op is this set's (one set per driver): take them
     // all; otherwise leave the other sets' entries.
-    if ready_log.iter().all(|&(set, _)| set == id) {
-        for (_, key) in ready_log.drain(..) {
-            take(key);
+    if ready_log.iter().all(|&(set, ..)| set == id) {
+        for (_, key, res, flags) in ready_log.drain(..) {
+            take(key, res, flags);
         }
     } else {
-        ready_log.retain(|&(set, key)| {
+        ready_log.retain(|&(set, key, res, flags)| {
             if set != id {
                 return true;
             }
-            take(key);
+            take(key, res, flags);
             false
         });
     }

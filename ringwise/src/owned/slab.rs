@@ -168,6 +168,19 @@ impl Slab {
         Some((res, flags))
     }
 
+    /// Free `key`'s slot, whose entry owns nothing any more (a completed
+    /// op of a set: waker and first result taken), without drop glue.
+    #[inline(always)]
+    pub(crate) fn release(&mut self, key: Key) {
+        if let Some(slot) = self.slots.get_mut(key.index as usize) {
+            if slot.generation == key.generation {
+                slot.generation = slot.generation.wrapping_add(1);
+                std::mem::forget(std::mem::replace(&mut slot.entry, Entry::Vacant(self.free)));
+                self.free = key.index;
+            }
+        }
+    }
+
     /// Every orphan still in the table: what is left when the kernel did not
     /// finish in the time teardown allows (they are leaked, never freed).
     pub(crate) fn take_orphans(&mut self) -> Vec<Box<dyn Orphan>> {
