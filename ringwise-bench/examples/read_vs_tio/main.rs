@@ -13,6 +13,11 @@
 //! - `--rounds N` (default 5), `--secs S` (measured seconds per run,
 //!   default 2; t/io_uring runs S + 1 and its first second is dropped)
 //! - `--cpu N`: the CPU both clients are pinned to (default: the last one)
+//! - `--rt PRIO`: run both clients SCHED_FIFO at PRIO (`chrt -f`), so that
+//!   other work on the machine cannot preempt them on their CPU (it gets
+//!   the CPU only in the kernel's RT throttling slice, the same for both
+//!   clients); for a machine shared with other load, where plain wall-time
+//!   rounds swing by ±20 %
 //! - `--io buffered,direct`, `--modes plain,tuned`, `--patterns seq,random`,
 //!   `--depths 32,128`: which cells to run (default: all)
 //!
@@ -54,6 +59,7 @@ struct Options {
     rounds: usize,
     secs: u32,
     cpu: Option<usize>,
+    rt: Option<u32>,
     io: Vec<String>,
     modes: Vec<String>,
     patterns: Vec<String>,
@@ -78,6 +84,7 @@ fn options() -> Options {
         rounds: 5,
         secs: 2,
         cpu: None,
+        rt: None,
         io: vec!["buffered".into(), "direct".into()],
         modes: vec!["plain".into(), "tuned".into()],
         patterns: vec!["seq".into(), "random".into()],
@@ -94,6 +101,7 @@ fn options() -> Options {
             "--rounds" => o.rounds = num(&v).clamp(1, 1000) as usize,
             "--secs" => o.secs = num(&v).clamp(1, 600) as u32,
             "--cpu" => o.cpu = Some(num(&v) as usize),
+            "--rt" => o.rt = Some(num(&v).clamp(1, 99) as u32),
             "--io" => o.io = list(&v),
             "--modes" => o.modes = list(&v),
             "--patterns" => o.patterns = list(&v),
@@ -157,16 +165,26 @@ fn data_file(given: Option<PathBuf>) -> PathBuf {
     path
 }
 
-/// `cmd` pinned to `cpu` with taskset, when there is one.
-fn pinned(cpu: Option<usize>, program: &Path) -> Command {
-    match cpu {
-        Some(cpu) => {
-            let mut c = Command::new("taskset");
-            c.arg("-c").arg(cpu.to_string()).arg(program);
-            c
-        }
-        None => Command::new(program),
+/// How the clients run: pinned to a CPU (taskset), and maybe SCHED_FIFO.
+#[derive(Clone, Copy)]
+struct Placement {
+    cpu: Option<usize>,
+    rt: Option<u32>,
+}
+
+/// `program` run as `at` says.
+fn pinned(at: Placement, program: &Path) -> Command {
+    let mut argv: Vec<std::ffi::OsString> = Vec::new();
+    if let Some(prio) = at.rt {
+        argv.extend(["chrt".into(), "-f".into(), prio.to_string().into()]);
     }
+    if let Some(cpu) = at.cpu {
+        argv.extend(["taskset".into(), "-c".into(), cpu.to_string().into()]);
+    }
+    argv.push(program.into());
+    let mut c = Command::new(&argv[0]);
+    c.args(&argv[1..]);
+    c
 }
 
 fn output_of(mut cmd: Command, what: &str) -> Result<String, String> {
@@ -211,18 +229,22 @@ fn ringwise_args(s: &Setting, file: &Path, ops: u64) -> Vec<String> {
     v
 }
 
-/// One ringwise run: its ops/s.
-fn run_ringwise(bin: &Path, cpu: Option<usize>, s: &Setting, file: &Path, ops: u64) -> Result<f64, String> {
-    let mut cmd = pinned(cpu, bin);
+/// One ringwise run: (ops/s, ops per CPU second).
+fn run_ringwise(bin: &Path, at: Placement, s: &Setting, file: &Path, ops: u64) -> Result<(f64, f64), String> {
+    let mut cmd = pinned(at, bin);
     cmd.args(ringwise_args(s, file, ops));
     let out = output_of(cmd, "ringwise bench read")?;
-    json_number(&out, "ops_per_s").ok_or_else(|| format!("no ops_per_s in ringwise's output: {out}"))
+    let field = |k| json_number(&out, k).ok_or_else(|| format!("no {k} in ringwise's output: {out}"));
+    Ok((field("ops_per_s")?, field("ops_per_cpu_s")?))
 }
 
-fn run_tio(bin: &Path, cpu: Option<usize>, s: &Setting, secs: u32, file: &Path) -> Result<f64, String> {
-    let mut cmd = pinned(cpu, bin);
-    cmd.args(tio::args(s, secs, file));
-    tio::run_iops(&output_of(cmd, "t/io_uring")?, s.size)
+/// One t/io_uring run: (ops/s, ops per CPU second). Through `stdbuf -oL`:
+/// its per-second lines must arrive as it prints them (the CPU time is
+/// read then), not all at its exit as a pipe's full buffering would have it.
+fn run_tio(bin: &Path, at: Placement, s: &Setting, secs: u32, file: &Path) -> Result<(f64, f64), String> {
+    let mut cmd = pinned(at, Path::new("stdbuf"));
+    cmd.arg("-oL").arg(bin).args(tio::args(s, secs, file));
+    tio::measure(cmd, s.size)
 }
 
 fn main() {
@@ -233,6 +255,7 @@ fn main() {
         eprintln!("taskset not found: the clients run unpinned");
         None
     };
+    let at = Placement { cpu, rt: o.rt };
     let bin = ringwise_bin();
     let file = data_file(o.file.clone());
     let tio = match tio::build(&target_dir()) {
@@ -246,7 +269,7 @@ fn main() {
         }
     };
     let direct_probe = Setting { depth: 1, batch: 1, size: SIZE, random: false, tuned: false, direct: true };
-    let direct_ok = match run_ringwise(&bin, cpu, &direct_probe, &file, 64) {
+    let direct_ok = match run_ringwise(&bin, at, &direct_probe, &file, 64) {
         Ok(_) => true,
         Err(why) => {
             if o.io.iter().any(|i| i == "direct") {
@@ -274,10 +297,20 @@ fn main() {
                     let pattern: &'static str = if s.random { "random" } else { "seq" };
                     let label = format!("{io} {mode} {pattern} QD{depth}");
                     eprint!("{label}:");
-                    match measure_cell(&o, &bin, tio.as_ref(), cpu, &s, &file) {
-                        Ok((tio_s, rw_s)) => {
+                    match measure_cell(&o, &bin, tio.as_ref(), at, &s, &file) {
+                        Ok(m) => {
                             eprintln!();
-                            cells.push(Cell { label, io, mode, pattern, depth, tio: tio_s, ringwise: rw_s });
+                            cells.push(Cell {
+                                label,
+                                io,
+                                mode,
+                                pattern,
+                                depth,
+                                tio: m.tio,
+                                ringwise: m.ringwise,
+                                tio_cpu: m.tio_cpu,
+                                ringwise_cpu: m.ringwise_cpu,
+                            });
                         }
                         Err(why) => {
                             eprintln!(" skipped: {why}");
@@ -288,7 +321,7 @@ fn main() {
             }
         }
     }
-    write_report(&o, &cells, &skipped, tio.as_ref(), cpu, &file, direct_ok);
+    write_report(&o, &cells, &skipped, tio.as_ref(), at, &file, direct_ok);
 }
 
 /// The interleaved rounds of one cell: per-round ops/s of t/io_uring (empty
@@ -297,31 +330,49 @@ fn measure_cell(
     o: &Options,
     bin: &Path,
     tio: Option<&tio::Tio>,
-    cpu: Option<usize>,
+    at: Placement,
     s: &Setting,
     file: &Path,
-) -> Result<(Vec<f64>, Vec<f64>), String> {
+) -> Result<Measured, String> {
     // Size ringwise's runs to about `secs` seconds from a short first run.
-    let mut rate = run_ringwise(bin, cpu, s, file, 20_000)?;
-    let (mut t, mut r) = (Vec::new(), Vec::new());
+    let mut rate = run_ringwise(bin, at, s, file, 20_000)?.0;
+    let mut m = Measured::default();
     for round in 0..o.rounds {
         let ops = (rate * o.secs as f64) as u64;
         let tio_first = round % 2 == 0;
-        if let (Some(tio), true) = (tio, tio_first) {
-            t.push(run_tio(&tio.binary, cpu, s, o.secs, file)?);
+        let run_t = |m: &mut Measured| -> Result<(), String> {
+            if let Some(tio) = tio {
+                let (wall, cpu) = run_tio(&tio.binary, at, s, o.secs, file)?;
+                m.tio.push(wall);
+                m.tio_cpu.push(cpu);
+            }
+            Ok(())
+        };
+        if tio_first {
+            run_t(&mut m)?;
         }
-        let x = run_ringwise(bin, cpu, s, file, ops.max(1000))?;
-        rate = x;
-        r.push(x);
-        if let (Some(tio), false) = (tio, tio_first) {
-            t.push(run_tio(&tio.binary, cpu, s, o.secs, file)?);
+        let (wall, cpu) = run_ringwise(bin, at, s, file, ops.max(1000))?;
+        rate = wall;
+        m.ringwise.push(wall);
+        m.ringwise_cpu.push(cpu);
+        if !tio_first {
+            run_t(&mut m)?;
         }
-        match t.last() {
-            Some(tv) => eprint!(" {:.3}", x / tv),
-            None => eprint!(" {:.2}M", x / 1e6),
+        match m.tio_cpu.last() {
+            Some(t) => eprint!(" {:.3}", cpu / t),
+            None => eprint!(" {:.2}M", cpu / 1e6),
         }
     }
-    Ok((t, r))
+    Ok(m)
+}
+
+/// Per-round results of one cell.
+#[derive(Default)]
+struct Measured {
+    tio: Vec<f64>,
+    tio_cpu: Vec<f64>,
+    ringwise: Vec<f64>,
+    ringwise_cpu: Vec<f64>,
 }
 
 fn write_report(
@@ -329,7 +380,7 @@ fn write_report(
     cells: &[Cell],
     skipped: &[String],
     tio: Option<&tio::Tio>,
-    cpu: Option<usize>,
+    at: Placement,
     file: &Path,
     direct_ok: bool,
 ) {
@@ -337,19 +388,23 @@ fn write_report(
     let preamble = format!(
         "4 KiB reads from {} (`ringwise bench read` vs fio's t/io_uring {}), batches of {BATCH} (`-s{BATCH} -c{BATCH}`), \
          {} interleaved rounds of {} s each (order rotating), {}; Linux {}. Throughput: median of rounds; ratio: \
-         median of per-round ratios ringwise / t/io_uring. plain = `-B0 -F0 -X0` vs no registrations; tuned = \
+         median of per-round ratios ringwise / t/io_uring. Per CPU second: ops over the CPU time the client's \
+         process used (all threads, user and system; ringwise from CLOCK_PROCESS_CPUTIME_ID over its loop, t/io_uring \
+         from /proc schedstat between its per-second lines), which time taken by other work on the machine does not \
+         inflate; wall: ops over elapsed time. plain = `-B0 -F0 -X0` vs no registrations; tuned = \
          `-B1 -F1 -X1` vs `--tuned`; both rings `COOP_TASKRUN | SINGLE_ISSUER | DEFER_TASKRUN | NO_SQARRAY`.",
         file.display(),
         tio.map_or("(not available: ringwise alone)".to_string(), |t| format!("from {}", t.origin)),
         o.rounds,
         o.secs,
-        cpu.map_or("unpinned".to_string(), |c| format!("both pinned to CPU {c}")),
+        at.cpu.map_or("unpinned".to_string(), |c| format!("both pinned to CPU {c}"))
+            + &at.rt.map_or(String::new(), |p| format!(", SCHED_FIFO priority {p}")),
         kernel.trim()
     );
     let mut md = if tio.is_some() {
         report::markdown(cells, &preamble)
     } else {
-        let mut s = format!("{preamble}\n\n| I/O | mode | pattern | QD | ringwise |\n|---|---|---|---|---|\n");
+        let mut s = format!("{preamble}\n\n| I/O | mode | pattern | QD | ringwise | ringwise per CPU second |\n|---|---|---|---|---|---|\n");
         for c in cells {
             s.push_str(&format!(
                 "| {} | {} | {} | {} | {:.3} M/s |\n",
@@ -374,22 +429,18 @@ fn write_report(
     if let Err(e) = std::fs::create_dir_all(&o.out) {
         fail(format!("create {}: {e}", o.out.display()));
     }
-    let mut csv = String::from("label,round,t_io_uring_ops_per_s,ringwise_ops_per_s\n");
+    let mut csv = String::from(
+        "label,round,t_io_uring_ops_per_s,ringwise_ops_per_s,t_io_uring_ops_per_cpu_s,ringwise_ops_per_cpu_s\n",
+    );
     for c in cells {
-        for (i, r) in c.ringwise.iter().enumerate() {
+        for (i, (r, rc)) in c.ringwise.iter().zip(&c.ringwise_cpu).enumerate() {
             let t = c.tio.get(i).map_or(String::new(), |t| format!("{t:.0}"));
-            csv.push_str(&format!("{},{i},{t},{r:.0}\n", c.label));
+            let tc = c.tio_cpu.get(i).map_or(String::new(), |t| format!("{t:.0}"));
+            csv.push_str(&format!("{},{i},{t},{r:.0},{tc},{rc:.0}\n", c.label));
         }
     }
     let title = "4 KiB reads: ringwise bench read vs t/io_uring (ops/s)";
-    let chart_cells: Vec<Cell> = if tio.is_some() {
-        cells
-            .iter()
-            .map(|c| Cell { label: c.label.clone(), tio: c.tio.clone(), ringwise: c.ringwise.clone(), ..*c })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let chart_cells: Vec<Cell> = if tio.is_some() { cells.to_vec() } else { Vec::new() };
     for (name, text) in [("report.md", md), ("chart.svg", report::svg(&chart_cells, title)), ("rounds.csv", csv)] {
         let path = o.out.join(name);
         if let Err(e) = std::fs::write(&path, text) {

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 /// One measured cell: a setting, both clients' per-round ops/s.
+#[derive(Clone)]
 pub struct Cell {
     /// Short label, e.g. `buffered plain seq QD32`.
     pub label: String,
@@ -11,8 +12,12 @@ pub struct Cell {
     pub mode: &'static str,
     pub pattern: &'static str,
     pub depth: u32,
+    /// Per-round ops/s over wall time.
     pub tio: Vec<f64>,
     pub ringwise: Vec<f64>,
+    /// Per-round ops per CPU second.
+    pub tio_cpu: Vec<f64>,
+    pub ringwise_cpu: Vec<f64>,
 }
 
 /// The median of `xs` (0 for none).
@@ -26,23 +31,31 @@ pub fn median(xs: &[f64]) -> f64 {
     }
 }
 
+fn ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(r, t)| r / t).collect()
+}
+
 impl Cell {
-    /// Per-round ratios ringwise / t/io_uring.
+    /// Per-round ratios ringwise / t/io_uring, per CPU second.
     pub fn ratios(&self) -> Vec<f64> {
-        self.ringwise.iter().zip(&self.tio).map(|(r, t)| r / t).collect()
+        ratios(&self.ringwise_cpu, &self.tio_cpu)
     }
-    /// The median per-round ratio: a burst of load from elsewhere that
-    /// spans a round slows both clients alike and cancels out.
+    /// The median per-round ratio per CPU second: a burst of load from
+    /// elsewhere that spans a round affects both clients alike and cancels.
     pub fn ratio(&self) -> f64 {
         median(&self.ratios())
+    }
+    /// The median per-round ratio over wall time.
+    pub fn wall_ratio(&self) -> f64 {
+        median(&ratios(&self.ringwise, &self.tio))
     }
 }
 
 fn m(x: f64) -> String {
     if x >= 1e6 {
-        format!("{:.3} M/s", x / 1e6)
+        format!("{:.3} M", x / 1e6)
     } else {
-        format!("{:.1} K/s", x / 1e3)
+        format!("{:.1} K", x / 1e3)
     }
 }
 
@@ -52,25 +65,28 @@ pub fn markdown(cells: &[Cell], preamble: &str) -> String {
     let _ = writeln!(s, "{preamble}\n");
     let _ = writeln!(
         s,
-        "| I/O | mode | pattern | QD | t/io_uring | ringwise | ringwise / t/io_uring (median of rounds) | min–max of rounds |"
+        "| I/O | mode | pattern | QD | t/io_uring per CPU s | ringwise per CPU s | ringwise / t/io_uring per CPU s | min–max of rounds | t/io_uring wall | ringwise wall | ratio, wall |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
     for c in cells {
         let r = c.ratios();
         let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | **{:.3}** | {:.3}–{:.3} |",
+            "| {} | {} | {} | {} | {} | {} | **{:.3}** | {:.3}–{:.3} | {} | {} | {:.3} |",
             c.io,
             c.mode,
             c.pattern,
             c.depth,
-            m(median(&c.tio)),
-            m(median(&c.ringwise)),
+            m(median(&c.tio_cpu)),
+            m(median(&c.ringwise_cpu)),
             c.ratio(),
             lo,
-            hi
+            hi,
+            m(median(&c.tio)),
+            m(median(&c.ringwise)),
+            c.wall_ratio()
         );
     }
     s
@@ -81,7 +97,7 @@ fn esc(t: &str) -> String {
 }
 
 /// A horizontal grouped bar chart: per cell, t/io_uring's and ringwise's
-/// median ops/s, with the ratio at the end of the ringwise bar.
+/// median ops per CPU second, with the ratio at the end of the ringwise bar.
 pub fn svg(cells: &[Cell], title: &str) -> String {
     const LABEL_W: f64 = 230.0;
     const BAR_W: f64 = 520.0;
@@ -90,7 +106,7 @@ pub fn svg(cells: &[Cell], title: &str) -> String {
     const TOP: f64 = 56.0;
     let width = LABEL_W + BAR_W + 130.0;
     let height = TOP + GROUP_H * cells.len() as f64 + 40.0;
-    let max = cells.iter().flat_map(|c| [median(&c.tio), median(&c.ringwise)]).fold(1.0, f64::max);
+    let max = cells.iter().flat_map(|c| [median(&c.tio_cpu), median(&c.ringwise_cpu)]).fold(1.0, f64::max);
     let colours = [("t/io_uring", "#8c8c8c"), ("ringwise", "#2a6fbb")];
     let mut s = String::new();
     let _ = writeln!(
@@ -113,7 +129,8 @@ pub fn svg(cells: &[Cell], title: &str) -> String {
             y + BAR_H + 4.0,
             esc(&c.label)
         );
-        for (k, (v, (_, colour))) in [median(&c.tio), median(&c.ringwise)].into_iter().zip(colours).enumerate() {
+        for (k, (v, (_, colour))) in [median(&c.tio_cpu), median(&c.ringwise_cpu)].into_iter().zip(colours).enumerate()
+        {
             let by = y + k as f64 * BAR_H;
             let w = (v / max * BAR_W).max(1.0);
             let _ = writeln!(
@@ -136,7 +153,7 @@ pub fn svg(cells: &[Cell], title: &str) -> String {
     }
     let _ = writeln!(
         s,
-        r#"<text x="10" y="{}" font-size="11" fill="gray">ops/s, median of interleaved rounds; (×) = median per-round ratio ringwise / t/io_uring</text>"#,
+        r#"<text x="10" y="{}" font-size="11" fill="gray">ops per CPU second, median of interleaved rounds; (×) = median per-round ratio ringwise / t/io_uring</text>"#,
         height - 14.0
     );
     s.push_str("</svg>\n");

@@ -93,8 +93,8 @@ pub struct Setting {
     pub direct: bool,
 }
 
-/// t/io_uring's arguments for `s`, running `secs` + 1 seconds (the first
-/// second's line, which includes set-up, is dropped).
+/// t/io_uring's arguments for `s`, running `secs` + 1 seconds: `secs`
+/// per-second lines, the first of which (it includes set-up) is dropped.
 pub fn args(s: &Setting, secs: u32, file: &Path) -> Vec<String> {
     let b = |x: bool| if x { "1" } else { "0" };
     let mut v: Vec<String> = vec![
@@ -148,16 +148,54 @@ pub fn line_iops(line: &str, size: u32) -> Option<f64> {
     }
 }
 
-/// The IOPS of a whole run: the mean of its per-second lines after the
-/// first (the first includes set-up and the ramp to full depth).
-pub fn run_iops(stdout: &str, size: u32) -> Result<f64, String> {
-    let lines: Vec<f64> = stdout.lines().filter_map(|l| line_iops(l.trim(), size)).collect();
-    let steady = if lines.len() >= 2 { &lines[1..] } else { &lines[..] };
-    if steady.is_empty() {
-        let tail: Vec<&str> = stdout.lines().rev().take(4).collect();
-        return Err(format!("no IOPS lines in t/io_uring's output: {}", tail.join(" / ")));
+/// CPU time so far of process `pid`, all its live threads (`schedstat`'s
+/// first field, nanoseconds on the CPU).
+pub fn process_cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
+        .sum()
+}
+
+/// One t/io_uring run: ops/s over wall time (the mean of the per-second
+/// lines after the first) and ops per CPU second (the ops of those lines
+/// over the process's CPU time between the first line and the last, read
+/// from `/proc` as each line arrives).
+pub fn measure(mut cmd: Command, size: u32) -> Result<(f64, f64), String> {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run t/io_uring: {e}"))?;
+    let pid = child.id();
+    let mut lines = Vec::new();
+    let mut text = String::new();
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if let Some(iops) = line_iops(line.trim(), size) {
+                lines.push((iops, process_cpu_ns(pid)));
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
     }
-    Ok(steady.iter().sum::<f64>() / steady.len() as f64)
+    let status = child.wait().map_err(|e| format!("t/io_uring: {e}"))?;
+    if !status.success() || lines.len() < 2 {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        let tail: Vec<&str> = text.lines().chain(err.lines()).rev().take(4).collect();
+        return Err(format!("t/io_uring ({status}) gave {} IOPS lines, needs 2: {}", lines.len(), tail.join(" / ")));
+    }
+    let steady = &lines[1..];
+    let wall = steady.iter().map(|l| l.0).sum::<f64>() / steady.len() as f64;
+    let cpu_ns = lines[lines.len() - 1].1.saturating_sub(lines[0].1).max(1);
+    let per_cpu = steady.iter().map(|l| l.0).sum::<f64>() / (cpu_ns as f64 / 1e9);
+    Ok((wall, per_cpu))
 }
 
 #[cfg(test)]
@@ -171,7 +209,5 @@ mod tests {
         // Here the IOPS figure (steps of 10) is finer than the bandwidth.
         let v = super::line_iops("IOPS=135.21K, BW=528MiB/s, IOS/call=32/32", 4096).unwrap();
         assert!((v - 135_210.0).abs() < 1.0, "{v}");
-        assert!(super::run_iops("setup\nIOPS=1.00M, BW=3906MiB/s, IOS/call=32/32\nIOPS=1.44M, BW=5625MiB/s, IOS/call=32/32\nExiting on timeout\n", 4096).unwrap() > 1.4e6);
-        assert!(super::run_iops("queue setup failed\n", 4096).is_err());
     }
 }

@@ -146,6 +146,17 @@ pub struct Measured {
     pub elapsed: Duration,
     /// `io_uring_enter` calls the loop made (0 where not counted).
     pub enters: u64,
+    /// CPU time of the whole process (all threads, user and system) over
+    /// the loop, where measured: unlike wall time, it does not count time
+    /// the loop spent preempted by other work on the machine.
+    pub cpu: Option<Duration>,
+}
+
+/// CPU time used so far by this process (all its threads, io_uring's
+/// workers included; user and system).
+pub fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 impl Measured {
@@ -165,6 +176,10 @@ impl Measured {
         m.insert("secs".into(), json!(self.secs()));
         m.insert("ops_per_s".into(), json!(self.ops_per_s()));
         m.insert("ns_per_op".into(), json!(self.ns_per_op()));
+        if let Some(cpu) = self.cpu {
+            m.insert("cpu_secs".into(), json!(cpu.as_secs_f64()));
+            m.insert("ops_per_cpu_s".into(), json!(self.ops as f64 / cpu.as_secs_f64().max(1e-9)));
+        }
         m
     }
     fn human(&self) -> String {
@@ -224,7 +239,7 @@ fn nop(args: &NopArgs) -> Result<(), CliError> {
         done += n;
         bar.set_position(done * args.batch as u64);
     }
-    let m = Measured { ops: rounds * args.batch as u64, elapsed: start.elapsed(), enters: rounds };
+    let m = Measured { ops: rounds * args.batch as u64, elapsed: start.elapsed(), enters: rounds, cpu: None };
     bar.finish_and_clear();
     let memory = ring.memory_report().kind;
     if args.json {
