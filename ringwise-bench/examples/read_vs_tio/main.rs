@@ -439,7 +439,7 @@ fn write_report(
             csv.push_str(&format!("{},{i},{t},{r:.0},{tc},{rc:.0}\n", c.label));
         }
     }
-    let title = "4 KiB reads: ringwise bench read vs t/io_uring (ops/s)";
+    let title = "4 KiB reads: ringwise bench read vs t/io_uring (ops per CPU second)";
     let chart_cells: Vec<Cell> = if tio.is_some() { cells.to_vec() } else { Vec::new() };
     for (name, text) in [("report.md", md), ("chart.svg", report::svg(&chart_cells, title)), ("rounds.csv", csv)] {
         let path = o.out.join(name);
