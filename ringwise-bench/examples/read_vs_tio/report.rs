@@ -131,6 +131,9 @@ pub fn svg(cells: &[Cell], title: &str) -> String {
         );
         for (k, (v, (_, colour))) in [median(&c.tio_cpu), median(&c.ringwise_cpu)].into_iter().zip(colours).enumerate()
         {
+            if k == 0 && c.tio_cpu.is_empty() {
+                continue; // measured without t/io_uring
+            }
             let by = y + k as f64 * BAR_H;
             let w = (v / max * BAR_W).max(1.0);
             let _ = writeln!(
@@ -139,7 +142,7 @@ pub fn svg(cells: &[Cell], title: &str) -> String {
                 BAR_H - 2.0
             );
             let mut text = m(v);
-            if k == 1 {
+            if k == 1 && !c.tio_cpu.is_empty() {
                 let _ = write!(text, "  ({:.3}×)", c.ratio());
             }
             let _ = writeln!(
