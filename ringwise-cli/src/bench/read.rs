@@ -541,7 +541,8 @@ fn core_rounds(
         };
         if prep > 0 {
             let mut sq = ring.submission();
-            let mut pushed = 0;
+            // Counted per push, so that an early return knows of every
+            // read that may be in flight.
             for _ in 0..prep {
                 // Never empty: `idle` holds `depth - inflight` >= `prep`.
                 let Some(i) = idle.pop() else { break };
@@ -553,10 +554,9 @@ fn core_rounds(
                 // one's CQE returns it to `idle`; `bufs` outlives every read
                 // (see `core_loop`).
                 unsafe { sq.push_unchecked(op) }.map_err(|_| CliError::SqFull { capacity })?;
-                pushed += 1;
+                st.inflight += 1;
+                issued += 1;
             }
-            st.inflight += pushed;
-            issued += pushed as u64;
         }
         // t/io_uring: no wait while filling up to `depth`, then wait for a
         // batch of completions per enter.
