@@ -51,6 +51,16 @@ pub enum CliError {
     ShortRead { got: u32, size: u32 },
     /// `ringwise verify` could not verify a single configuration.
     NothingVerified,
+    /// An option value is not a multiple of what it must be a multiple of
+    /// (`why` says where the rule comes from).
+    NotMultiple { option: &'static str, value: u64, of: u64, why: String },
+    /// `--direct` on a file whose filesystem does not do direct I/O
+    /// (`why` says how that was found out).
+    DirectUnsupported { path: PathBuf, why: String },
+    /// Registering a resource with the ring (`what` names it) failed.
+    Register { what: &'static str, source: ringwise::Error },
+    /// A `--api` whose loop is not wired into the command yet.
+    NotBuiltYet { api: &'static str },
 }
 
 impl CliError {
@@ -77,6 +87,9 @@ impl CliError {
             CliError::OutOfMemory { .. } => "ENOMEM",
             CliError::ShortRead { .. } => "EIO",
             CliError::NothingVerified => "EOPNOTSUPP",
+            CliError::NotMultiple { .. } | CliError::DirectUnsupported { .. } => "EINVAL",
+            CliError::Register { source, .. } => source.errno_name(),
+            CliError::NotBuiltYet { .. } => "EOPNOTSUPP",
         }
     }
 }
@@ -137,6 +150,21 @@ impl fmt::Display for CliError {
                 "no configuration could be verified on this kernel: every one was skipped (the reasons are in the \
                  output; rings in caller memory need Linux 6.5 or later)"
             ),
+            CliError::NotMultiple { option, value, of, why } => {
+                write!(f, "{option} must be a multiple of {of}, not {value}: {why}")
+            }
+            CliError::DirectUnsupported { path, why } => write!(
+                f,
+                "{} cannot be read with O_DIRECT: {why}; put the file on a filesystem backed by a block device \
+                 (ext4, xfs, btrfs), or leave out --direct",
+                path.display()
+            ),
+            CliError::Register { what, source } => write!(f, "could not register {what}: {source}"),
+            CliError::NotBuiltYet { api } => write!(
+                f,
+                "--api {api} is not built yet: its loop comes with the owned-I/O layer (ringwise::owned); use \
+                 --api core"
+            ),
         }
     }
 }
@@ -145,7 +173,10 @@ impl std::error::Error for CliError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CliError::File { source, .. } => Some(source),
-            CliError::Layout(e) | CliError::RingSetup { source: e, .. } | CliError::Ring { source: e, .. } => Some(e),
+            CliError::Layout(e)
+            | CliError::RingSetup { source: e, .. }
+            | CliError::Ring { source: e, .. }
+            | CliError::Register { source: e, .. } => Some(e),
             _ => None,
         }
     }

@@ -4,20 +4,22 @@
 //!   `submit_and_wait(batch)`, reap `batch` CQEs): the library's and the
 //!   kernel's per-op overhead, with default or fast flags and the ring in
 //!   kernel, user or huge-page memory.
-//! - `read`: buffered reads of `size` bytes, `depth` at a time, at
-//!   consecutive offsets of a file (wrapping at its end).
+//! - `read`: reads of `size` bytes from a file, `depth` kept in flight and
+//!   submitted in batches (the loop of fio's `t/io_uring`), sequential or
+//!   random, buffered or `O_DIRECT`, optionally with registered buffers,
+//!   file and ring fd (`read.rs`).
 //!
 //! A progress bar goes to stderr (hidden when stderr is not a terminal); the
 //! summary goes to stdout, as text or, with `--json`, as one JSON object.
 
+mod read;
+
 use crate::error::{at_least, at_most, CliError};
 use crate::output::finish;
 use indicatif::{ProgressBar, ProgressStyle};
-use ringwise::op::{Nop, Read};
+use ringwise::op::Nop;
 use ringwise::{Builder, Pages, Ring};
 use serde_json::json;
-use std::os::fd::AsRawFd;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -25,8 +27,9 @@ use std::time::{Duration, Instant};
 pub enum Command {
     /// NOP throughput: batches of NOPs through one submit_and_wait each.
     Nop(NopArgs),
-    /// Buffered read throughput from a file.
-    Read(ReadArgs),
+    /// Read throughput from a file: `depth` reads kept in flight, submitted
+    /// in batches.
+    Read(read::ReadArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -51,27 +54,6 @@ pub struct NopArgs {
     /// batch if larger).
     #[arg(long)]
     pub entries: Option<u32>,
-    /// Print one JSON object instead of the text summary.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(clap::Args, Debug)]
-pub struct ReadArgs {
-    /// The file to read (through the page cache).
-    #[arg(long)]
-    pub file: PathBuf,
-    /// Bytes per read: 1 to 2147479552 (the most one read op transfers on
-    /// 4 KiB pages), with `--size` x `--depth` at most half this machine's RAM.
-    #[arg(long, default_value_t = 4096)]
-    pub size: u32,
-    /// Reads in flight per submit_and_wait, 1 to 32768.
-    #[arg(long, default_value_t = 32)]
-    pub depth: u32,
-    /// Reads in total, at least `depth` (rounded down to whole rounds of
-    /// `depth`; the output says how many ran).
-    #[arg(long, default_value_t = 500_000)]
-    pub ops: u64,
     /// Print one JSON object instead of the text summary.
     #[arg(long)]
     pub json: bool,
@@ -112,7 +94,7 @@ impl MemoryKind {
 pub fn run(cmd: Command) -> ExitCode {
     let (json, result) = match cmd {
         Command::Nop(args) => (args.json, nop(&args)),
-        Command::Read(args) => (args.json, read(&args)),
+        Command::Read(args) => (args.json, read::run(&args)),
     };
     finish("bench", json, result)
 }
@@ -157,9 +139,24 @@ fn sq_bound(option: &'static str, value: u32) -> Result<(), CliError> {
 }
 
 /// What one run measured.
-struct Measured {
-    ops: u64,
-    elapsed: Duration,
+pub struct Measured {
+    /// Ops completed.
+    pub ops: u64,
+    /// Wall time of the measured loop (set-up excluded).
+    pub elapsed: Duration,
+    /// `io_uring_enter` calls the loop made (0 where not counted).
+    pub enters: u64,
+    /// CPU time of the whole process (all threads, user and system) over
+    /// the loop, where measured: unlike wall time, it does not count time
+    /// the loop spent preempted by other work on the machine.
+    pub cpu: Option<Duration>,
+}
+
+/// CPU time used so far by this process (all its threads, io_uring's
+/// workers included; user and system).
+pub fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 impl Measured {
@@ -179,6 +176,10 @@ impl Measured {
         m.insert("secs".into(), json!(self.secs()));
         m.insert("ops_per_s".into(), json!(self.ops_per_s()));
         m.insert("ns_per_op".into(), json!(self.ns_per_op()));
+        if let Some(cpu) = self.cpu {
+            m.insert("cpu_secs".into(), json!(cpu.as_secs_f64()));
+            m.insert("ops_per_cpu_s".into(), json!(self.ops as f64 / cpu.as_secs_f64().max(1e-9)));
+        }
         m
     }
     fn human(&self) -> String {
@@ -238,7 +239,7 @@ fn nop(args: &NopArgs) -> Result<(), CliError> {
         done += n;
         bar.set_position(done * args.batch as u64);
     }
-    let m = Measured { ops: rounds * args.batch as u64, elapsed: start.elapsed() };
+    let m = Measured { ops: rounds * args.batch as u64, elapsed: start.elapsed(), enters: rounds, cpu: None };
     bar.finish_and_clear();
     let memory = ring.memory_report().kind;
     if args.json {
@@ -311,91 +312,4 @@ fn fits_sq(option: &'static str, value: u32, sq: u32) -> Result<(), CliError> {
 #[cold]
 fn op_failed(op: &'static str, cqe: &ringwise::Cqe) -> CliError {
     CliError::OpFailed { op, user_data: cqe.user_data, errno: ringwise::Errno::from_raw_os_error(-cqe.res) }
-}
-
-fn read(args: &ReadArgs) -> Result<(), CliError> {
-    at_least("--size", args.size.into(), 1)?;
-    let max_rw = max_rw_count();
-    at_most("--size", args.size.into(), max_rw, || {
-        format!(
-            "one read op transfers at most {max_rw} bytes (the kernel's MAX_RW_COUNT, INT_MAX rounded down to a \
-             page; a CQE's result is a 32-bit int), so a larger read would come back short"
-        )
-    })?;
-    at_least("--depth", args.depth.into(), 1)?;
-    sq_bound("--depth", args.depth)?;
-    let max_buffers = max_buffer_bytes();
-    at_most("--size x --depth", args.size as u64 * args.depth as u64, max_buffers, || {
-        format!("the read buffers are allocated up front, and {max_buffers} bytes is half this machine's RAM; lower --size or --depth")
-    })?;
-    check_ops(args.ops, "--depth", args.depth)?;
-    let file_error = |action, source| CliError::File { path: args.file.clone(), action, source };
-    let file = std::fs::File::open(&args.file).map_err(|e| file_error("open", e))?;
-    let len = file.metadata().map_err(|e| file_error("stat", e))?.len();
-    let pieces = len / args.size as u64;
-    if pieces == 0 {
-        return Err(CliError::FileTooShort { path: args.file.clone(), len, size: args.size });
-    }
-    let entries = args.depth.max(8);
-    let mut ring: Ring = Builder::new(entries).build().map_err(|source| CliError::RingSetup { entries, source })?;
-    fits_sq("--depth", args.depth, ring.submission().capacity())?;
-    // Page-aligned buffers: the kernel copies into a buffer 16 bytes off a
-    // page boundary (what malloc gives big blocks) measurably slower.
-    let bytes = args.depth as usize * args.size as usize;
-    let mut backing = Vec::new();
-    backing.try_reserve_exact(bytes + 4096).map_err(|_| CliError::OutOfMemory { bytes })?;
-    backing.resize(bytes + 4096, 0u8);
-    let skip = backing.as_ptr().align_offset(4096).min(4096);
-    let bufs = &mut backing[skip..skip + bytes];
-    let rounds = args.ops / args.depth as u64;
-    let bar = progress(rounds * args.depth as u64, "read");
-    let step = chunk(rounds);
-    // SAFETY: `file` is declared before `ring`, so it stays open until the
-    // ring is gone: every read's CQE is reaped below, and on an early return
-    // the ring is dropped first.
-    let fd = unsafe { ringwise::op::Target::fd(file.as_raw_fd()) };
-    let capacity = ring.submission().capacity();
-    let (size, depth) = (args.size, args.depth);
-    let mut piece = 0u64;
-    let start = Instant::now();
-    let mut done = 0;
-    while done < rounds {
-        let n = step.min(rounds - done);
-        for _ in 0..n {
-            let mut sq = ring.submission();
-            for i in 0..depth {
-                let buf = bufs[i as usize * size as usize..].as_mut_ptr();
-                let op = Read::new(fd, buf, size).offset(piece * size as u64).user_data(i as u64);
-                // SAFETY: buffer i is `size` bytes inside `bufs`, which is
-                // neither touched nor freed until `reap` below has seen all
-                // `depth` CQEs of this round.
-                unsafe { sq.push_unchecked(op) }.map_err(|_| CliError::SqFull { capacity })?;
-                piece = (piece + 1) % pieces;
-            }
-            ring.submit_and_wait(depth).map_err(|source| CliError::Ring { call: "submit_and_wait", source })?;
-            reap(&mut ring, depth, |cqe| match cqe.res {
-                r if r < 0 => Err(op_failed("read", cqe)),
-                r if r as u32 != size => Err(CliError::ShortRead { got: r as u32, size }),
-                _ => Ok(()),
-            })?;
-        }
-        done += n;
-        bar.set_position(done * depth as u64);
-    }
-    let m = Measured { ops: rounds * depth as u64, elapsed: start.elapsed() };
-    bar.finish_and_clear();
-    let mb_per_s = m.ops_per_s() * size as f64 / 1e6;
-    if args.json {
-        let mut o = m.json();
-        o.insert("bench".into(), json!("read"));
-        o.insert("file".into(), json!(args.file.display().to_string()));
-        o.insert("size".into(), json!(size));
-        o.insert("depth".into(), json!(depth));
-        o.insert("mb_per_s".into(), json!(mb_per_s));
-        outln!("{}", serde_json::Value::Object(o));
-    } else {
-        outln!("read: {} reads of {size} bytes, {depth} in flight, from {}", m.ops, args.file.display());
-        outln!("  {}, {:.0} MB/s", m.human(), mb_per_s);
-    }
-    Ok(())
 }
