@@ -59,8 +59,8 @@ pub enum CliError {
     DirectUnsupported { path: PathBuf, why: String },
     /// Registering a resource with the ring (`what` names it) failed.
     Register { what: &'static str, source: ringwise::Error },
-    /// A `--api` whose loop is not wired into the command yet.
-    NotBuiltYet { api: &'static str },
+    /// The async loop's runtime failed (`what` says at what).
+    Runtime { what: &'static str, source: io::Error },
 }
 
 impl CliError {
@@ -89,7 +89,9 @@ impl CliError {
             CliError::NothingVerified => "EOPNOTSUPP",
             CliError::NotMultiple { .. } | CliError::DirectUnsupported { .. } => "EINVAL",
             CliError::Register { source, .. } => source.errno_name(),
-            CliError::NotBuiltYet { .. } => "EOPNOTSUPP",
+            CliError::Runtime { source, .. } => {
+                source.raw_os_error().map_or("EIO", |e| errno_name(Errno::from_raw_os_error(e)))
+            }
         }
     }
 }
@@ -160,11 +162,7 @@ impl fmt::Display for CliError {
                 path.display()
             ),
             CliError::Register { what, source } => write!(f, "could not register {what}: {source}"),
-            CliError::NotBuiltYet { api } => write!(
-                f,
-                "--api {api} is not built yet: its loop comes with the owned-I/O layer (ringwise::owned); use \
-                 --api core"
-            ),
+            CliError::Runtime { what, source } => write!(f, "the async read loop could not {what}: {source}"),
         }
     }
 }

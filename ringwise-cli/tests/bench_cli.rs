@@ -207,17 +207,25 @@ fn read_direct_on_tmpfs_is_refused_naming_it() {
 }
 
 #[test]
-fn read_apis_not_built_yet_say_so() {
+fn read_apis_owned_and_async_read_every_op() {
     let path = data_file("bench-read-api", 64 * 1024);
     let p = path.to_str().unwrap();
-    for api in ["owned", "async"] {
-        let out = ringwise(&["bench", "read", "--file", p, "--api", api, "--ops", "10", "--json"]);
-        assert!(!out.status.success(), "--api {api}");
-        let v: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
-        let msg = v["error"].as_str().unwrap();
-        assert!(msg.contains(&format!("--api {api} is not built yet")), "{v}");
-        assert_eq!(v["errno"], "EOPNOTSUPP");
+    for api in ["core", "owned", "async"] {
+        for extra in [&[][..], &["--tuned", "--random"][..]] {
+            let mut args = vec!["bench", "read", "--file", p, "--api", api, "--ops", "100", "--depth", "8", "--json"];
+            args.extend_from_slice(extra);
+            let out = ringwise(&args);
+            assert!(out.status.success(), "--api {api} {extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let v: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+            assert_eq!(v["ops"], 100, "--api {api} {extra:?}: {v}");
+        }
     }
+    // Deeper than a fixed-buffer table: refused with the reason, not a panic.
+    let out =
+        ringwise(&["bench", "read", "--file", p, "--api", "owned", "--depth", "20000", "--ops", "20000", "--json"]);
+    assert!(!out.status.success());
+    let v: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("16384"), "{v}");
     std::fs::remove_file(&path).unwrap();
 }
 

@@ -13,6 +13,7 @@
 //! summary goes to stdout, as text or, with `--json`, as one JSON object.
 
 mod read;
+mod read_owned;
 
 use crate::error::{at_least, at_most, CliError};
 use crate::output::finish;

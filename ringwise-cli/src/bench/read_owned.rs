@@ -1,0 +1,217 @@
+//! The `owned` and `async` loops of `ringwise bench read`: the same reads
+//! as the `core` loop (t/io_uring's shape: `--depth` in flight, `--batch`
+//! new reads per enter), through ringwise's owned-I/O layer, without
+//! `unsafe`.
+//!
+//! - `owned`: an [`OpSet`] of reads; each read owns its buffer (a
+//!   page-aligned piece of a [`FixedBufPool`], registered with the ring, so
+//!   `--fixed-buffers` can use `READ_FIXED` on the same memory) and comes
+//!   back with it.
+//! - `async`: `--depth` tokio tasks on a current-thread runtime, each
+//!   awaiting one read at a time, the ring driven from tokio's reactor by
+//!   `ringwise-tokio`: what an async program does.
+
+use super::read::{ReadSettings, Ticker};
+use super::{process_cpu, Measured};
+use crate::error::CliError;
+use ringwise::owned::{ops, Driver, Fd, FixedBuf, FixedBufPool, OpSet, OwnedOp, SharedFd};
+use ringwise::register::files::FileSlot;
+use ringwise::Errno;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The most buffers a fixed-buffer table holds.
+const MAX_BUFFERS: u32 = 16384;
+
+/// A driver on the ring `--setup-flags` and `--register-ring` ask for, the
+/// buffers and the file as the settings say.
+fn setup(s: &ReadSettings) -> Result<(Driver, FixedBufPool, Fd), CliError> {
+    if s.depth > MAX_BUFFERS {
+        return Err(CliError::TooLarge {
+            option: "--depth",
+            value: s.depth.into(),
+            max: MAX_BUFFERS.into(),
+            why: "the owned APIs read into registered buffers, and a ring's table holds at most 16384".into(),
+        });
+    }
+    let ring = super::read::ring_for(s)?;
+    let driver = Driver::from_ring(ring).map_err(|source| CliError::Ring { call: "Driver::from_ring", source })?;
+    let pool = FixedBufPool::register(&driver, s.depth as usize, s.size as usize)
+        .map_err(|source| CliError::Register { what: "the read buffers", source })?;
+    let file =
+        s.file.try_clone().map_err(|e| CliError::File { path: s.path.clone(), action: "duplicate", source: e })?;
+    let fd = if s.register_files {
+        driver
+            .with_ring(|ring| ring.register_files(&[FileSlot::file(file.as_fd())]))
+            .map_err(|source| CliError::Register { what: "the file", source })?;
+        Fd::fixed(0)
+    } else {
+        Fd::from(SharedFd::from(file))
+    };
+    Ok((driver, pool, fd))
+}
+
+/// The failure of one read, if it did not read `size` bytes.
+fn check(res: Result<usize, Errno>, size: u32) -> Option<CliError> {
+    match res {
+        Ok(n) if n == size as usize => None,
+        Ok(n) => Some(CliError::ShortRead { got: n as u32, size }),
+        Err(errno) => Some(CliError::OpFailed { op: "read", user_data: 0, errno }),
+    }
+}
+
+pub fn owned_loop(s: &ReadSettings) -> Result<Measured, CliError> {
+    let (driver, pool, fd) = setup(s)?;
+    let bufs = (0..s.depth).filter_map(|_| pool.checkout()).collect::<Vec<_>>();
+    if s.fixed_buffers {
+        owned_rounds(s, &driver, bufs, |buf, offset| ops::ReadFixed::at(fd.clone(), buf, offset))
+    } else {
+        owned_rounds(s, &driver, bufs, |buf, offset| ops::Read::at(fd.clone(), buf, offset))
+    }
+}
+
+fn owned_rounds<T>(
+    s: &ReadSettings,
+    driver: &Driver,
+    mut idle: Vec<FixedBuf>,
+    read: impl Fn(FixedBuf, u64) -> T,
+) -> Result<Measured, CliError>
+where
+    T: OwnedOp<Output = (Result<usize, Errno>, FixedBuf)>,
+{
+    let (size, depth, batch, ops) = (s.size, s.depth, s.batch, s.ops);
+    let mut reads = OpSet::new(driver);
+    let mut offsets = super::read::Offsets::new(s);
+    let mut ticker = Ticker::new(ops);
+    let (mut inflight, mut issued, mut done, mut enters) = (0u32, 0u64, 0u64, 0u64);
+    let mut failure = None;
+    let cpu0 = process_cpu();
+    let start = Instant::now();
+    while done < ops {
+        let prep = if failure.is_some() {
+            0
+        } else {
+            (depth - inflight).min(batch).min((ops - issued).min(batch as u64) as u32)
+        };
+        for _ in 0..prep {
+            let Some(buf) = idle.pop() else { break };
+            reads
+                .submit(read(buf, offsets.next_offset()), 0)
+                .map_err(|r| CliError::Ring { call: "submit", source: r.error })?;
+            inflight += 1;
+            issued += 1;
+        }
+        // As the core loop: no wait while filling up to `depth`, then a
+        // batch of completions per enter.
+        let want = if prep > 0 && inflight + prep <= depth { 0 } else { inflight.min(batch) };
+        reads
+            .wait(want as usize, |_, (res, buf)| {
+                if let Some(e) = check(res, size) {
+                    failure.get_or_insert(e);
+                }
+                idle.push(buf);
+                inflight -= 1;
+                done += 1;
+            })
+            .map_err(|source| CliError::Ring { call: "OpSet::wait", source })?;
+        enters += 1;
+        if failure.is_some() && inflight == 0 {
+            break;
+        }
+        ticker.at(done);
+    }
+    let elapsed = start.elapsed();
+    let cpu = process_cpu().saturating_sub(cpu0);
+    ticker.finish();
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(Measured { ops: done, elapsed, enters, cpu: Some(cpu) }),
+    }
+}
+
+pub fn async_loop(s: &ReadSettings) -> Result<Measured, CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(|source| CliError::Runtime { what: "start a tokio runtime", source })?;
+    runtime.block_on(async {
+        let (driver, pool, fd) = setup(s)?;
+        let uring = ringwise_tokio::Uring::from_driver(driver)
+            .map_err(|source| CliError::Runtime { what: "drive the ring from tokio", source })?;
+        let offsets = Arc::new(Mutex::new(super::read::Offsets::new(s)));
+        let issued = Arc::new(AtomicU64::new(0));
+        let mut ticker = Ticker::new(s.ops);
+        let cpu0 = process_cpu();
+        let start = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..s.depth {
+            let Some(mut buf) = pool.checkout() else { break };
+            let (uring, fd, offsets, issued) = (uring.clone(), fd.clone(), offsets.clone(), issued.clone());
+            let (size, ops, fixed) = (s.size, s.ops, s.fixed_buffers);
+            tasks.spawn(async move {
+                let mut done = 0u64;
+                while issued.fetch_add(1, Ordering::Relaxed) < ops {
+                    let offset = offsets.lock().map(|mut o| o.next_offset()).unwrap_or(0);
+                    let (res, back) = if fixed {
+                        uring.submit(ops::ReadFixed::at(fd.clone(), buf, offset)).map_err(|r| r.error)?.await
+                    } else {
+                        uring.submit(ops::Read::at(fd.clone(), buf, offset)).map_err(|r| r.error)?.await
+                    };
+                    buf = back;
+                    if let Some(e) = check(res, size) {
+                        return Err(CliErrorOrRing::Cli(e));
+                    }
+                    done += 1;
+                }
+                Ok::<u64, CliErrorOrRing>(done)
+            });
+        }
+        let mut done = 0;
+        let mut failure = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(n)) => done += n,
+                Ok(Err(e)) => {
+                    failure.get_or_insert(e.into_cli());
+                }
+                Err(e) => {
+                    failure.get_or_insert(CliError::Runtime {
+                        what: "run a read task",
+                        source: std::io::Error::other(e.to_string()),
+                    });
+                }
+            }
+            ticker.at(done);
+        }
+        let elapsed = start.elapsed();
+        let cpu = process_cpu().saturating_sub(cpu0);
+        ticker.finish();
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(Measured { ops: done, elapsed, enters: 0, cpu: Some(cpu) }),
+        }
+    })
+}
+
+/// A read task's failure: a bad read, or the ring refusing the op.
+enum CliErrorOrRing {
+    Cli(CliError),
+    Ring(ringwise::Error),
+}
+
+impl From<ringwise::Error> for CliErrorOrRing {
+    fn from(e: ringwise::Error) -> CliErrorOrRing {
+        CliErrorOrRing::Ring(e)
+    }
+}
+
+impl CliErrorOrRing {
+    fn into_cli(self) -> CliError {
+        match self {
+            CliErrorOrRing::Cli(e) => e,
+            CliErrorOrRing::Ring(source) => CliError::Ring { call: "submit", source },
+        }
+    }
+}
