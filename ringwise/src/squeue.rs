@@ -383,6 +383,14 @@ impl<S: SqeSize> SqState<S> {
         self.cached_head
     }
 
+    /// The kernel consumed every SQE published (it said so: the enter
+    /// returned the count asked for): the head is at our tail, known
+    /// without reading it back.
+    #[inline(always)]
+    pub(crate) fn consumed_all(&mut self) {
+        self.cached_head = self.local_tail;
+    }
+
     #[inline(always)]
     pub(crate) fn cached_head(&self) -> u32 {
         self.cached_head
