@@ -374,8 +374,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // measured, this one ran fastest at batch 1; see ringwise-bench's
         // README on how much code placement alone moves that number.)
         let to_submit = self.sq.publish();
-        // Most rings take the direct route: one byte for a plain ring, one
-        // thread-token compare more for the thread that registered the fd.
+        // Most rings take the direct route: one thread-token compare, for
+        // a plain ring (the thread that entered it last) as for a ring
+        // whose fd is registered (the registering thread).
         // The "anything to do?" test in `enter_published` sees the flags as
         // the caller asked for them (0 for a plain submit), not with the
         // registered-ring flag merged in: with it, a submit of nothing made
@@ -409,7 +410,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             return self.submit_polled(want, wait_flags, arg, argsz);
         }
         // The fd is still to be registered, or the ring is entered from
-        // another thread than the one that registered it.
+        // another thread than the one that registered it (or, for a plain
+        // ring, than the one that entered it last: the direct route is
+        // this thread's from now on).
+        self.enter.adopt_thread();
         self.enter_published(to_submit, want, flags, arg, argsz, |ring, flags| ring.enter.enter_args(&ring.fd, flags))
     }
 
