@@ -449,7 +449,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         if ret != to_submit as isize {
             return self.enter_settle(ret, want, flags);
         }
-        self.sq.consumed_all();
+        self.sq.consumed_all(to_submit);
         let submitted = Submitted { consumed: to_submit, remaining: 0, stopped_after: None };
         if flags == abi::IORING_ENTER_GETEVENTS && self.cq.pending() < want {
             // A plain wait cut short by a signal, which the kernel does not
