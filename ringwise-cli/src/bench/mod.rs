@@ -267,6 +267,11 @@ fn nop(args: &NopArgs) -> Result<(), CliError> {
 }
 
 /// `rounds` rounds of: push `batch` NOPs, submit_and_wait(batch), reap them.
+///
+/// Out of line: inlined into `nop`, its cost per NOP swung by ±8
+/// instructions with unrelated library changes (register pressure in the
+/// big caller); out of line it is the loop a user writes, measured alone.
+#[inline(never)]
 fn nop_rounds(ring: &mut Ring, batch: u32, rounds: u64) -> Result<(), CliError> {
     let capacity = ring.submission().capacity();
     for _ in 0..rounds {
