@@ -42,8 +42,9 @@ pub(crate) enum Entry {
     /// of a CQE that said more were coming (a zero-copy send's result,
     /// whose buffer comes back with the notification). `set` is the id of
     /// the [`OpSet`](super::OpSet) holding the op (0: an `Op` handle): its
-    /// completion is logged for that set.
-    Waiting { waker: Option<Waker>, first: Option<(i32, u32)>, set: u32 },
+    /// completion is logged for that set, with `local`, the op's index in
+    /// the set.
+    Waiting { waker: Option<Waker>, first: Option<(i32, u32)>, set: u32, local: u32 },
     /// A one-shot op's final result, waiting for its handle.
     Ready { res: i32, flags: u32 },
     /// A multishot op whose handle is alive: its CQEs in arrival order, and
