@@ -34,7 +34,9 @@ impl Key {
     }
 }
 
-/// What a slot holds.
+/// What a slot holds. (An explicit tag byte: telling the variants apart
+/// is one load and compare, where a niche in a field would take several.)
+#[repr(u8)]
 pub(crate) enum Entry {
     /// Free; the next free slot's index (`u32::MAX`: none).
     Vacant(u32),
