@@ -807,6 +807,20 @@ impl State {
             let before = n;
             for cqe in cq.drain() {
                 n += 1;
+                if cqe.flags & IORING_CQE_F_MORE == 0 {
+                    if let Some((set, local)) = slab.finish_set_op(Key::from_user_data(cqe.user_data)) {
+                        // An op of a set: its result goes to the set's log
+                        // and its slot is free at once (the set holds the
+                        // op, and takes it by its index in the set).
+                        if ready_log.is_empty() {
+                            *log_set = set;
+                        } else if *log_set != set {
+                            *log_set = 0;
+                        }
+                        ready_log.push((set, local, cqe.res, cqe.flags));
+                        continue;
+                    }
+                }
                 if cqe.user_data == IGNORED_USER_DATA {
                     continue;
                 }

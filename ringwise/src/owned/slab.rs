@@ -184,6 +184,29 @@ impl Slab {
         }
     }
 
+    /// The final CQE of a set's op, the hot path of a set: if `key` is a
+    /// set's op waiting with nothing else in its slot (no waker, no first
+    /// result), free its slot and return the set and the op's index in it.
+    /// Anything else (the slow path) is left as it is.
+    #[inline(always)]
+    pub(crate) fn finish_set_op(&mut self, key: Key) -> Option<(u32, u32)> {
+        let slot = self.slots.get_mut(key.index as usize)?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        let Entry::Waiting { waker: None, first: None, set, local } = slot.entry else { return None };
+        if set == 0 {
+            return None;
+        }
+        slot.generation = slot.generation.wrapping_add(1);
+        // A `Waiting` without waker or first result owns nothing: skip its
+        // drop glue.
+        std::mem::forget(std::mem::replace(&mut slot.entry, Entry::Vacant(self.free)));
+        self.free = key.index;
+        self.in_flight -= 1;
+        Some((set, local))
+    }
+
     /// Every orphan still in the table: what is left when the kernel did not
     /// finish in the time teardown allows (they are leaked, never freed).
     pub(crate) fn take_orphans(&mut self) -> Vec<Box<dyn Orphan>> {
