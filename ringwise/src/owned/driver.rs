@@ -735,6 +735,23 @@ impl State {
             });
         }
         self.ready_for(T::SQES as u32)?;
+        Ok(self.push_ready(op, set, local))
+    }
+
+    /// Whether `ops` ops of `T` can be pushed now without making room, so
+    /// that [`push_ready`](Self::push_ready) may push them one after the
+    /// other (the driver is open and the SQ has room for all of them).
+    #[inline(always)]
+    pub(crate) fn room_for<T: OwnedOp>(&mut self, ops: usize) -> bool {
+        (1..=MAX_SQES).contains(&T::SQES)
+            && !self.closed
+            && ops.checked_mul(T::SQES).is_some_and(|n| n <= self.ring.submission().space() as usize)
+    }
+
+    /// [`push_locked`](Self::push_locked) once its checks passed or
+    /// [`room_for`](Self::room_for) said yes: the SQ has room for `op`.
+    #[inline(always)]
+    pub(crate) fn push_ready<T: OwnedOp>(&mut self, op: &mut T, set: u32, local: u32) -> Key {
         let key = self.slab.insert(Entry::Waiting { waker: None, first: None, set, local });
         let ud = key.user_data();
         let mut sq = self.ring.submission();
@@ -763,7 +780,7 @@ impl State {
                 debug_assert!(pushed.is_ok());
             }
         }
-        Ok(key)
+        key
     }
 
     /// Room for `sqes` SQEs, submitting what is queued if needed; refused

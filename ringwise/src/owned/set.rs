@@ -208,6 +208,16 @@ impl<T: OwnedOp> Inner<T> {
             return Ok(());
         }
         let Inner { id, slots, free, len, queued, refused, .. } = self;
+        if st.room_for::<T>(queued.len()) {
+            // Room for all: no per-op checks.
+            for &index in queued.iter() {
+                if let Some(SetSlot { op: Some(op), key, .. }) = slots.get_mut(index as usize) {
+                    *key = st.push_ready(op, *id, index);
+                }
+            }
+            queued.clear();
+            return Ok(());
+        }
         let mut failed = None;
         for &index in queued.iter() {
             let Some(slot) = slots.get_mut(index as usize) else { continue };
