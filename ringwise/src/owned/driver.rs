@@ -108,10 +108,14 @@ pub(crate) struct State {
     graveyard: Vec<(Box<dyn Orphan>, i32, u32)>,
     /// Orphans teardown gave up on (leaked, never freed).
     leaked: usize,
-    /// Ops of [`OpSet`](super::OpSet)s that completed (set id, key,
-    /// result, flags), in completion order; their slots are free already.
-    /// A set takes its own without scanning its ops.
-    pub(crate) ready_log: Vec<(u32, Key, i32, u32)>,
+    /// Ops of [`OpSet`](super::OpSet)s that completed (set id, the op's
+    /// index in its set, result, flags), in completion order; their slots
+    /// are free already. A set takes its own without scanning its ops.
+    pub(crate) ready_log: Vec<(u32, u32, i32, u32)>,
+    /// While `ready_log` is not empty: the set every entry of it is for, or
+    /// 0 when it may hold several sets' entries (a set then picks its own
+    /// out; otherwise it takes the log whole).
+    pub(crate) log_set: u32,
     /// The next set id (0 means "no set").
     pub(crate) next_set: u32,
     teardown_timeout: Duration,
@@ -225,6 +229,7 @@ impl Driver {
             graveyard: Vec::new(),
             leaked: 0,
             ready_log: Vec::new(),
+            log_set: 0,
             next_set: 1,
             teardown_timeout: TEARDOWN_TIMEOUT,
             defer_taskrun,
@@ -543,7 +548,7 @@ impl Shared {
             return Err(Refused { error, op });
         }
         let mut st = self.lock();
-        match st.push_locked(&mut op, set) {
+        match st.push_locked(&mut op, set, 0) {
             Ok(key) => {
                 let waker = st.drive_waker.take();
                 drop(st);
@@ -718,10 +723,11 @@ impl Drop for Shared {
 
 impl State {
     /// Queue `op`'s SQEs (making room, refusing when closed) under a slot
-    /// of the set `set` (0: none). The op itself stays where the caller
-    /// keeps it; by the `OwnedOp` contract it may move afterwards.
+    /// of the set `set` (0: none), where the op is at index `local`. The op
+    /// itself stays where the caller keeps it; by the `OwnedOp` contract it
+    /// may move afterwards.
     #[inline]
-    pub(crate) fn push_locked<T: OwnedOp>(&mut self, op: &mut T, set: u32) -> Result<Key> {
+    pub(crate) fn push_locked<T: OwnedOp>(&mut self, op: &mut T, set: u32, local: u32) -> Result<Key> {
         if T::SQES == 0 || T::SQES > MAX_SQES {
             return Err(Error::InvalidArgument {
                 what: format!("an owned op of {} SQEs", T::SQES),
@@ -729,7 +735,24 @@ impl State {
             });
         }
         self.ready_for(T::SQES as u32)?;
-        let key = self.slab.insert(Entry::Waiting { waker: None, first: None, set });
+        Ok(self.push_ready(op, set, local))
+    }
+
+    /// Whether `ops` ops of `T` can be pushed now without making room, so
+    /// that [`push_ready`](Self::push_ready) may push them one after the
+    /// other (the driver is open and the SQ has room for all of them).
+    #[inline(always)]
+    pub(crate) fn room_for<T: OwnedOp>(&mut self, ops: usize) -> bool {
+        (1..=MAX_SQES).contains(&T::SQES)
+            && !self.closed
+            && ops.checked_mul(T::SQES).is_some_and(|n| n <= self.ring.submission().space() as usize)
+    }
+
+    /// [`push_locked`](Self::push_locked) once its checks passed or
+    /// [`room_for`](Self::room_for) said yes: the SQ has room for `op`.
+    #[inline(always)]
+    pub(crate) fn push_ready<T: OwnedOp>(&mut self, op: &mut T, set: u32, local: u32) -> Key {
+        let key = self.slab.insert(Entry::Waiting { waker: None, first: None, set, local });
         let ud = key.user_data();
         let mut sq = self.ring.submission();
         if T::SQES == 1 {
@@ -757,7 +780,7 @@ impl State {
                 debug_assert!(pushed.is_ok());
             }
         }
-        Ok(key)
+        key
     }
 
     /// Room for `sqes` SQEs, submitting what is queued if needed; refused
@@ -792,74 +815,100 @@ impl State {
     /// Move every CQE in the CQ to its op; returns how many there were.
     #[inline]
     pub(crate) fn dispatch(&mut self) -> usize {
-        let State { ring, slab, graveyard, ready_log, .. } = self;
+        let State { ring, slab, graveyard, ready_log, log_set, .. } = self;
         let mut n = 0;
         let mut cq = ring.completion();
-        while let Some(cqe) = cq.next() {
-            n += 1;
-            if cqe.user_data == IGNORED_USER_DATA {
-                continue;
-            }
-            let key = Key::from_user_data(cqe.user_data);
-            let more = cqe.flags & IORING_CQE_F_MORE != 0;
-            let Some((entry, in_flight)) = slab.get_with_count(key) else { continue };
-            match entry {
-                Entry::Waiting { waker, first, set } => {
-                    if more {
-                        *first = Some((cqe.res, cqe.flags));
-                        continue;
-                    }
-                    let (res, flags) = match first.take() {
-                        Some((res, first_flags)) => (res, first_flags | cqe.flags),
-                        None => (cqe.res, cqe.flags),
-                    };
-                    let waker = waker.take();
-                    *in_flight -= 1;
-                    if *set != 0 {
+        // A batch per read of the tail, its head published once at its end;
+        // the tail is read again until no new CQE came meanwhile.
+        loop {
+            let before = n;
+            for cqe in cq.drain() {
+                n += 1;
+                if cqe.flags & IORING_CQE_F_MORE == 0 {
+                    if let Some((set, local)) = slab.finish_set_op(Key::from_user_data(cqe.user_data)) {
                         // An op of a set: its result goes to the set's log
-                        // and the slot is free at once (the set holds the
-                        // op, and takes it by the logged key).
-                        ready_log.push((*set, key, res, flags));
-                        slab.release(key);
-                    } else {
-                        // The waker was taken and `first` emptied: the old
-                        // value owns nothing, so skip its drop glue.
-                        std::mem::forget(std::mem::replace(entry, Entry::Ready { res, flags }));
-                    }
-                    if let Some(w) = waker {
-                        w.wake();
-                    }
-                }
-                Entry::Streaming { queue, waker, finished } => {
-                    queue.push_back((cqe.res, cqe.flags));
-                    if !more {
-                        *finished = true;
-                        *in_flight -= 1;
-                    }
-                    if let Some(w) = waker.take() {
-                        w.wake();
-                    }
-                }
-                Entry::Orphaned(orphan) => {
-                    if more {
-                        orphan.cqe(cqe.res, cqe.flags);
+                        // and its slot is free at once (the set holds the
+                        // op, and takes it by its index in the set).
+                        if ready_log.is_empty() {
+                            *log_set = set;
+                        } else if *log_set != set {
+                            *log_set = 0;
+                        }
+                        ready_log.push((set, local, cqe.res, cqe.flags));
                         continue;
                     }
-                    *in_flight -= 1;
-                    if let Some(Entry::Orphaned(orphan)) = slab.remove(key) {
-                        graveyard.push((orphan, cqe.res, cqe.flags));
-                    }
                 }
-                Entry::Mailbox { queue, waker } => {
-                    queue.push_back((cqe.res, cqe.flags));
-                    if let Some(w) = waker.take() {
-                        w.wake();
-                    }
+                if cqe.user_data == IGNORED_USER_DATA {
+                    continue;
                 }
-                Entry::Ready { .. } | Entry::Vacant(_) => {}
+                let key = Key::from_user_data(cqe.user_data);
+                let more = cqe.flags & IORING_CQE_F_MORE != 0;
+                let Some((entry, in_flight)) = slab.get_with_count(key) else { continue };
+                match entry {
+                    Entry::Waiting { waker, first, set, local } => {
+                        if more {
+                            *first = Some((cqe.res, cqe.flags));
+                            continue;
+                        }
+                        let (res, flags) = match first.take() {
+                            Some((res, first_flags)) => (res, first_flags | cqe.flags),
+                            None => (cqe.res, cqe.flags),
+                        };
+                        let waker = waker.take();
+                        *in_flight -= 1;
+                        if *set != 0 {
+                            // An op of a set: its result goes to the set's log
+                            // and the slot is free at once (the set holds the
+                            // op, and takes it by the logged key).
+                            if ready_log.is_empty() {
+                                *log_set = *set;
+                            } else if *log_set != *set {
+                                *log_set = 0;
+                            }
+                            ready_log.push((*set, *local, res, flags));
+                            slab.release(key);
+                        } else {
+                            // The waker was taken and `first` emptied: the old
+                            // value owns nothing, so skip its drop glue.
+                            std::mem::forget(std::mem::replace(entry, Entry::Ready { res, flags }));
+                        }
+                        if let Some(w) = waker {
+                            w.wake();
+                        }
+                    }
+                    Entry::Streaming { queue, waker, finished } => {
+                        queue.push_back((cqe.res, cqe.flags));
+                        if !more {
+                            *finished = true;
+                            *in_flight -= 1;
+                        }
+                        if let Some(w) = waker.take() {
+                            w.wake();
+                        }
+                    }
+                    Entry::Orphaned(orphan) => {
+                        if more {
+                            orphan.cqe(cqe.res, cqe.flags);
+                            continue;
+                        }
+                        *in_flight -= 1;
+                        if let Some(Entry::Orphaned(orphan)) = slab.remove(key) {
+                            graveyard.push((orphan, cqe.res, cqe.flags));
+                        }
+                    }
+                    Entry::Mailbox { queue, waker } => {
+                        queue.push_back((cqe.res, cqe.flags));
+                        if let Some(w) = waker.take() {
+                            w.wake();
+                        }
+                    }
+                    Entry::Ready { .. } | Entry::Vacant(_) => {}
+                }
+            }
+            if n == before {
+                return n;
             }
         }
-        n
     }
 }
 

@@ -1,7 +1,7 @@
 //! Many ops of one type in flight, taken back as they complete: the sync
 //! form of "keep N ops going".
 
-use super::driver::{Driver, Refused, Shared, WAIT_SLICE};
+use super::driver::{Driver, Refused, Shared, State, WAIT_SLICE};
 use super::slab::{Entry, Key};
 use super::{OrphanOp, OwnedOp};
 use crate::error::Result;
@@ -39,20 +39,42 @@ use std::sync::Arc;
 /// ```
 pub struct OpSet<T: OwnedOp> {
     shared: Arc<Shared>,
+    inner: Inner<T>,
+}
+
+/// The set's own state, borrowed apart from the driver's lock guard.
+struct Inner<T: OwnedOp> {
     id: u32,
-    /// The ops, at their slot's index in the driver's table, with the slot's
-    /// generation and the caller's tag.
-    ops: Vec<Option<(u32, u64, T)>>,
+    /// The ops, each at its own index for its whole stay in the set: put
+    /// there by `submit`, prepared there, taken out when handed back.
+    slots: Vec<SetSlot<T>>,
+    /// Indices of `slots` holding no op.
+    free: Vec<u32>,
     len: usize,
-    /// Ops submitted to the set and not yet pushed to the SQ: the next
-    /// `wait` or `flush` pushes them all under one lock.
-    queued: Vec<(u64, T)>,
+    /// Indices of ops submitted to the set and not yet pushed to the SQ:
+    /// the next `wait` or `flush` pushes them all under one lock.
+    queued: Vec<u32>,
     /// Ops the driver refused when they were pushed (it was shut down).
     refused: Vec<Refused<T>>,
-    /// Completed ops taken out under the lock, handed out after it (kept
-    /// between calls so it allocates only while growing).
-    done: Vec<(u64, T, i32, u32)>,
+    /// Completions taken from the driver's log under the lock (set id, index
+    /// in `slots`, result, flags), handed out after it. Swapped with the
+    /// driver's log when every entry there is this set's, so both keep
+    /// their capacity and taking a batch moves nothing.
+    done: Vec<(u32, u32, i32, u32)>,
 }
+
+/// One op of a set.
+struct SetSlot<T> {
+    /// `None`: free.
+    op: Option<T>,
+    tag: u64,
+    /// Its slot in the driver's table once pushed ([`UNPUSHED`] before).
+    key: Key,
+}
+
+/// The key of an op not pushed yet: no slot of the driver's table has index
+/// `u32::MAX`, so no lookup finds it.
+const UNPUSHED: Key = Key { index: u32::MAX, generation: 0 };
 
 impl<T: OwnedOp> OpSet<T> {
     /// An empty set for ops on `driver`.
@@ -65,17 +87,26 @@ impl<T: OwnedOp> OpSet<T> {
             st.next_set = st.next_set.checked_add(1).unwrap_or(1);
             id
         };
-        OpSet { shared, id, ops: Vec::new(), len: 0, queued: Vec::new(), refused: Vec::new(), done: Vec::new() }
+        let inner = Inner {
+            id,
+            slots: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+            queued: Vec::new(),
+            refused: Vec::new(),
+            done: Vec::new(),
+        };
+        OpSet { shared, inner }
     }
 
     /// Ops in the set (in flight, or done and not yet taken).
     pub fn len(&self) -> usize {
-        self.len
+        self.inner.len
     }
 
     /// Whether the set holds no op.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.inner.len == 0
     }
 
     /// Add `op` to the set, tagged `tag` for when its output comes back.
@@ -88,8 +119,19 @@ impl<T: OwnedOp> OpSet<T> {
         if let Err(error) = op.validate().and_then(|()| op.validate_for(self.shared.id())) {
             return Err(Refused { error, op });
         }
-        self.queued.push((tag, op));
-        self.len += 1;
+        let set = &mut self.inner;
+        let index = match set.free.pop() {
+            Some(index) => index,
+            None => set.grow(),
+        };
+        if let Some(slot) = set.slots.get_mut(index as usize) {
+            // A free slot holds no op: nothing to drop.
+            std::mem::forget(slot.op.replace(op));
+            slot.tag = tag;
+            slot.key = UNPUSHED;
+        }
+        set.queued.push(index);
+        set.len += 1;
         Ok(())
     }
 
@@ -97,10 +139,10 @@ impl<T: OwnedOp> OpSet<T> {
     /// the kernel, without waiting. (Completions found meanwhile are handed
     /// out by the next [`wait`](Self::wait).)
     pub fn flush(&mut self) -> Result<()> {
-        let OpSet { shared, id, ops, queued, refused, len, done } = self;
+        let OpSet { shared, inner } = self;
         let mut st = shared.lock();
-        collect(*id, ops, len, done, &mut st);
-        let pushed = push_queued(*id, ops, queued, refused, len, &mut st);
+        inner.collect(&mut st);
+        let pushed = inner.push_queued(&mut st);
         let submitted = if st.ring.submission().is_empty() { Ok(()) } else { st.ring.submit().map(drop) };
         shared.unlock_and_bury(st);
         pushed.and(submitted)
@@ -109,35 +151,39 @@ impl<T: OwnedOp> OpSet<T> {
     /// Ops the driver refused when the set pushed them (it had been shut
     /// down), given back whole.
     pub fn take_refused(&mut self) -> Vec<Refused<T>> {
-        std::mem::take(&mut self.refused)
+        std::mem::take(&mut self.inner.refused)
     }
 
     /// Hand every op that is done to `f` (tag, output), after blocking until
     /// at least `min` are (fewer if the set holds fewer); submits what is
     /// queued first. Returns how many were handed out.
     pub fn wait(&mut self, min: usize, mut f: impl FnMut(u64, T::Output)) -> Result<usize> {
-        let min = min.min(self.len);
+        let OpSet { shared, inner } = self;
+        let min = min.min(inner.len);
         let mut handed = 0;
         loop {
-            let OpSet { shared, id, ops, len, done, queued, refused } = self;
             let mut st = shared.lock();
-            // Completions logged by someone else's dispatch first: their
-            // slots are free, and a queued op may be placed at one.
-            collect(*id, ops, len, done, &mut st);
-            if let Err(e) = push_queued(*id, ops, queued, refused, len, &mut st) {
+            // Completions logged by someone else's dispatch first: then the
+            // log is empty (and so cheap to fill) for this dispatch.
+            inner.collect(&mut st);
+            if let Err(e) = inner.push_queued(&mut st) {
                 shared.unlock_and_bury(st);
                 return Err(e);
             }
             Shared::submit_and_dispatch(&mut st)?;
-            collect(*id, ops, len, done, &mut st);
+            inner.collect(&mut st);
             shared.unlock_and_bury(st);
-            if done.is_empty() && handed < min {
+            if inner.done.is_empty() && handed < min {
                 shared.block(WAIT_SLICE)?;
                 continue;
             }
-            for (tag, op, res, flags) in done.drain(..) {
+            let Inner { slots, free, done, .. } = &mut *inner;
+            for (_, index, res, flags) in done.drain(..) {
+                let Some(slot) = slots.get_mut(index as usize) else { continue };
+                let Some(op) = slot.op.take() else { continue };
+                free.push(index);
                 handed += 1;
-                f(tag, op.complete(res, flags));
+                f(slot.tag, op.complete(res, flags));
             }
             if handed >= min {
                 return Ok(handed);
@@ -146,98 +192,109 @@ impl<T: OwnedOp> OpSet<T> {
     }
 }
 
-/// Push the queued ops to the SQ and place them at their slots; ops the
-/// driver refuses go to `refused` (the first refusal's error is returned).
-#[inline]
-fn push_queued<T: OwnedOp>(
-    id: u32,
-    ops: &mut Vec<Option<(u32, u64, T)>>,
-    queued: &mut Vec<(u64, T)>,
-    refused: &mut Vec<Refused<T>>,
-    len: &mut usize,
-    st: &mut super::driver::State,
-) -> Result<()> {
-    let mut failed = None;
-    for (tag, mut op) in queued.drain(..) {
-        match st.push_locked(&mut op, id) {
-            Ok(key) => {
-                let index = key.index as usize;
-                if index >= ops.len() {
-                    ops.resize_with(index + 1, || None);
-                }
-                // The slot was free (its op was taken): nothing to drop.
-                std::mem::forget(ops[index].replace((key.generation, tag, op)));
-            }
-            Err(error) => {
-                *len -= 1;
-                if failed.is_none() {
-                    failed = Some(error.to_string());
-                }
-                refused.push(Refused { error, op });
-            }
-        }
+impl<T: OwnedOp> Inner<T> {
+    /// A new free slot's index.
+    #[cold]
+    fn grow(&mut self) -> u32 {
+        self.slots.push(SetSlot { op: None, tag: 0, key: UNPUSHED });
+        (self.slots.len() - 1) as u32
     }
-    match failed {
-        None => Ok(()),
-        Some(why) => Err(crate::Error::RingUnusable {
-            why: format!("ops of the set were refused ({why}); take_refused() gives them back"),
-        }),
-    }
-}
 
-/// Move the set `id`'s logged completions from the driver into `done`.
-#[inline]
-fn collect<T: OwnedOp>(
-    id: u32,
-    ops: &mut [Option<(u32, u64, T)>],
-    len: &mut usize,
-    done: &mut Vec<(u64, T, i32, u32)>,
-    st: &mut super::driver::State,
-) {
-    if st.ready_log.is_empty() {
-        return;
+    /// Push the queued ops to the SQ from their slots; ops the driver
+    /// refuses go to `refused` (the first refusal's error is returned).
+    #[inline]
+    fn push_queued(&mut self, st: &mut State) -> Result<()> {
+        if self.queued.is_empty() {
+            return Ok(());
+        }
+        let Inner { id, slots, free, len, queued, refused, .. } = self;
+        if st.room_for::<T>(queued.len()) {
+            // Room for all: no per-op checks.
+            for &index in queued.iter() {
+                if let Some(SetSlot { op: Some(op), key, .. }) = slots.get_mut(index as usize) {
+                    *key = st.push_ready(op, *id, index);
+                }
+            }
+            queued.clear();
+            return Ok(());
+        }
+        let mut failed = None;
+        for &index in queued.iter() {
+            let Some(slot) = slots.get_mut(index as usize) else { continue };
+            let Some(op) = slot.op.as_mut() else { continue };
+            match st.push_locked(op, *id, index) {
+                Ok(key) => slot.key = key,
+                Err(error) => {
+                    if let Some(op) = slot.op.take() {
+                        free.push(index);
+                        *len -= 1;
+                        if failed.is_none() {
+                            failed = Some(error.to_string());
+                        }
+                        refused.push(Refused { error, op });
+                    }
+                }
+            }
+        }
+        queued.clear();
+        match failed {
+            None => Ok(()),
+            Some(why) => Err(crate::Error::RingUnusable {
+                why: format!("ops of the set were refused ({why}); take_refused() gives them back"),
+            }),
+        }
     }
-    let ready_log = &mut st.ready_log;
-    let mut take = |key: Key, res: i32, flags: u32| {
-        let mine = match ops.get_mut(key.index as usize) {
-            Some(slot) if slot.as_ref().is_some_and(|s| s.0 == key.generation) => slot.take(),
-            _ => None,
-        };
-        if let Some((_, tag, op)) = mine {
-            *len -= 1;
-            done.push((tag, op, res, flags));
+
+    /// Move this set's logged completions from the driver into `done`.
+    #[inline]
+    fn collect(&mut self, st: &mut State) {
+        if st.ready_log.is_empty() {
+            return;
         }
-    };
-    // Usually every logged op is this set's (one set per driver): take them
-    // all; otherwise leave the other sets' entries.
-    if ready_log.iter().all(|&(set, ..)| set == id) {
-        for (_, key, res, flags) in ready_log.drain(..) {
-            take(key, res, flags);
+        let Inner { id, len, done, .. } = self;
+        if st.log_set == *id && done.is_empty() {
+            // Every logged op is this set's (one set per driver, the usual
+            // case): take the log whole, leaving it `done`'s empty buffer.
+            std::mem::swap(&mut st.ready_log, done);
+            *len -= done.len();
+            return;
         }
-    } else {
-        ready_log.retain(|&(set, key, res, flags)| {
-            if set != id {
+        let before = done.len();
+        st.ready_log.retain(|&entry| {
+            if entry.0 != *id {
                 return true;
             }
-            take(key, res, flags);
+            done.push(entry);
             false
         });
+        *len -= done.len() - before;
+        // What is left is other sets' (possibly several).
+        st.log_set = 0;
     }
 }
 
 impl<T: OwnedOp> Drop for OpSet<T> {
     fn drop(&mut self) {
-        if self.len == 0 {
+        if self.inner.len == 0 {
             return;
         }
-        let OpSet { shared, id, ops, len, done, .. } = self;
+        let OpSet { shared, inner } = self;
         let mut st = shared.lock();
         st.dispatch();
-        collect(*id, ops, len, done, &mut st);
+        inner.collect(&mut st);
+        let Inner { slots, done, .. } = inner;
         let mut outputs = Vec::new();
-        for (index, slot) in ops.iter_mut().enumerate() {
-            let Some((generation, _, op)) = slot.take() else { continue };
-            let key = Key { index: index as u32, generation };
+        // Completed ops: their outputs are dropped outside the lock (they
+        // may hold descriptors the ops produced).
+        for (_, index, res, flags) in done.drain(..) {
+            if let Some(op) = slots.get_mut(index as usize).and_then(|s| s.op.take()) {
+                outputs.push(op.complete(res, flags));
+            }
+        }
+        let mut unsent = Vec::new();
+        for slot in slots.iter_mut() {
+            let Some(op) = slot.op.take() else { continue };
+            let key = slot.key;
             match st.slab.get_mut(key) {
                 Some(entry @ Entry::Waiting { .. }) => {
                     let first = match entry {
@@ -247,19 +304,17 @@ impl<T: OwnedOp> Drop for OpSet<T> {
                     *entry = Entry::Orphaned(Box::new(OrphanOp { op: Some(op), first }));
                     Shared::push_cancel(&mut st, key);
                 }
-                // Not in flight and not logged: impossible; never free what
-                // the kernel might still have.
-                _ => std::mem::forget(op),
+                // Never pushed (`UNPUSHED` is no slot's key), or its final
+                // CQE arrived and its slot was freed (a slot's generation
+                // moves on only then) while its log entry was lost to a
+                // panic in the caller's `f`: the kernel does not have it.
+                _ => unsent.push(op),
             }
         }
         let waker = Shared::wake_driver(&mut st);
         drop(st);
-        // Outputs of completed ops (descriptors they produced) are dropped
-        // outside the lock.
-        for (_, op, res, flags) in done.drain(..) {
-            outputs.push(op.complete(res, flags));
-        }
         drop(outputs);
+        drop(unsent);
         if let Some(w) = waker {
             w.wake();
         }
@@ -268,6 +323,6 @@ impl<T: OwnedOp> Drop for OpSet<T> {
 
 impl<T: OwnedOp> fmt::Debug for OpSet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpSet").field("len", &self.len).finish_non_exhaustive()
+        f.debug_struct("OpSet").field("len", &self.inner.len).finish_non_exhaustive()
     }
 }

@@ -34,7 +34,9 @@ impl Key {
     }
 }
 
-/// What a slot holds.
+/// What a slot holds. (An explicit tag byte: telling the variants apart
+/// is one load and compare, where a niche in a field would take several.)
+#[repr(u8)]
 pub(crate) enum Entry {
     /// Free; the next free slot's index (`u32::MAX`: none).
     Vacant(u32),
@@ -42,8 +44,9 @@ pub(crate) enum Entry {
     /// of a CQE that said more were coming (a zero-copy send's result,
     /// whose buffer comes back with the notification). `set` is the id of
     /// the [`OpSet`](super::OpSet) holding the op (0: an `Op` handle): its
-    /// completion is logged for that set.
-    Waiting { waker: Option<Waker>, first: Option<(i32, u32)>, set: u32 },
+    /// completion is logged for that set, with `local`, the op's index in
+    /// the set.
+    Waiting { waker: Option<Waker>, first: Option<(i32, u32)>, set: u32, local: u32 },
     /// A one-shot op's final result, waiting for its handle.
     Ready { res: i32, flags: u32 },
     /// A multishot op whose handle is alive: its CQEs in arrival order, and
@@ -179,6 +182,29 @@ impl Slab {
                 self.free = key.index;
             }
         }
+    }
+
+    /// The final CQE of a set's op, the hot path of a set: if `key` is a
+    /// set's op waiting with nothing else in its slot (no waker, no first
+    /// result), free its slot and return the set and the op's index in it.
+    /// Anything else (the slow path) is left as it is.
+    #[inline(always)]
+    pub(crate) fn finish_set_op(&mut self, key: Key) -> Option<(u32, u32)> {
+        let slot = self.slots.get_mut(key.index as usize)?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        let Entry::Waiting { waker: None, first: None, set, local } = slot.entry else { return None };
+        if set == 0 {
+            return None;
+        }
+        slot.generation = slot.generation.wrapping_add(1);
+        // A `Waiting` without waker or first result owns nothing: skip its
+        // drop glue.
+        std::mem::forget(std::mem::replace(&mut slot.entry, Entry::Vacant(self.free)));
+        self.free = key.index;
+        self.in_flight -= 1;
+        Some((set, local))
     }
 
     /// Every orphan still in the table: what is left when the kernel did not
