@@ -65,12 +65,15 @@ pub unsafe trait IoBufMut: IoBuf {
 // SAFETY: a Vec's buffer is heap memory that does not move when the Vec
 // does; `as_ptr` is valid for `len` reads and `capacity` writes.
 unsafe impl IoBuf for Vec<u8> {
+    #[inline]
     fn stable_ptr(&self) -> *const u8 {
         self.as_ptr()
     }
+    #[inline]
     fn bytes_init(&self) -> usize {
         self.len()
     }
+    #[inline]
     fn bytes_total(&self) -> usize {
         self.capacity()
     }
@@ -78,9 +81,11 @@ unsafe impl IoBuf for Vec<u8> {
 
 // SAFETY: as for `IoBuf`: the spare capacity is writable heap memory.
 unsafe impl IoBufMut for Vec<u8> {
+    #[inline]
     fn stable_mut_ptr(&mut self) -> *mut u8 {
         self.as_mut_ptr()
     }
+    #[inline]
     unsafe fn set_init(&mut self, n: usize) {
         super::valgrind::kernel_wrote(self.as_ptr(), n.min(self.capacity()));
         if n > self.len() {
@@ -94,12 +99,15 @@ unsafe impl IoBufMut for Vec<u8> {
 // SAFETY: a boxed slice is heap memory that does not move with the box (a
 // zero-length one is a dangling, never-accessed pointer).
 unsafe impl IoBuf for Box<[u8]> {
+    #[inline]
     fn stable_ptr(&self) -> *const u8 {
         self.as_ptr()
     }
+    #[inline]
     fn bytes_init(&self) -> usize {
         self.len()
     }
+    #[inline]
     fn bytes_total(&self) -> usize {
         self.len()
     }
@@ -107,9 +115,11 @@ unsafe impl IoBuf for Box<[u8]> {
 
 // SAFETY: as above; every byte of a boxed slice is initialized.
 unsafe impl IoBufMut for Box<[u8]> {
+    #[inline]
     fn stable_mut_ptr(&mut self) -> *mut u8 {
         self.as_mut_ptr()
     }
+    #[inline]
     unsafe fn set_init(&mut self, n: usize) {
         super::valgrind::kernel_wrote(self.as_ptr(), n.min(self.len()));
     }

@@ -244,6 +244,7 @@ impl FixedBuf {
     }
 
     /// Bytes the buffer holds (the pool's buffer size).
+    #[inline]
     pub fn capacity(&self) -> usize {
         self.pool.size
     }
@@ -319,6 +320,7 @@ impl FixedBuf {
         self.len = n.min(self.capacity());
     }
 
+    #[inline]
     fn base(&self) -> *mut u8 {
         // `index < count`, so the offset lies inside the mapping.
         self.pool.region.map.as_ptr().wrapping_add(self.index as usize * self.pool.size)
@@ -361,12 +363,15 @@ impl fmt::Debug for FixedBuf {
 // alive (through `pool`) at the same address however the buffer moves;
 // `len ≤ capacity` bytes from it are this buffer's data.
 unsafe impl IoBuf for FixedBuf {
+    #[inline]
     fn stable_ptr(&self) -> *const u8 {
         self.base()
     }
+    #[inline]
     fn bytes_init(&self) -> usize {
         self.len
     }
+    #[inline]
     fn bytes_total(&self) -> usize {
         self.capacity()
     }
@@ -374,9 +379,11 @@ unsafe impl IoBuf for FixedBuf {
 
 // SAFETY: as above; all `capacity` bytes are this buffer's and writable.
 unsafe impl IoBufMut for FixedBuf {
+    #[inline]
     fn stable_mut_ptr(&mut self) -> *mut u8 {
         self.base()
     }
+    #[inline]
     unsafe fn set_init(&mut self, n: usize) {
         self.len = self.len.max(n.min(self.capacity()));
     }
