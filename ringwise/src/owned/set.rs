@@ -48,8 +48,10 @@ struct Inner<T: OwnedOp> {
     /// The ops, each at its own index for its whole stay in the set: put
     /// there by `submit`, prepared there, taken out when handed back.
     slots: Vec<SetSlot<T>>,
-    /// Indices of `slots` holding no op.
-    free: Vec<u32>,
+    /// The first slot holding no op ([`NO_SLOT`]: none); each free slot's
+    /// `key.index` is the next free slot's (an intrusive free list: taking
+    /// and giving back a slot is a load and a store or two).
+    free: u32,
     len: usize,
     /// Indices of ops submitted to the set and not yet pushed to the SQ:
     /// the next `wait` or `flush` pushes them all under one lock.
@@ -68,13 +70,18 @@ struct SetSlot<T> {
     /// `None`: free.
     op: Option<T>,
     tag: u64,
-    /// Its slot in the driver's table once pushed ([`UNPUSHED`] before).
+    /// Its slot in the driver's table once pushed ([`UNPUSHED`] before);
+    /// while the slot is free, `index` is the next free slot's.
     key: Key,
 }
 
 /// The key of an op not pushed yet: no slot of the driver's table has index
 /// `u32::MAX`, so no lookup finds it.
 const UNPUSHED: Key = Key { index: u32::MAX, generation: 0 };
+
+/// The end of a set's free list: no slot has index `u32::MAX` (a set that
+/// large could not be pushed to any ring).
+const NO_SLOT: u32 = u32::MAX;
 
 impl<T: OwnedOp> OpSet<T> {
     /// An empty set for ops on `driver`.
@@ -90,7 +97,7 @@ impl<T: OwnedOp> OpSet<T> {
         let inner = Inner {
             id,
             slots: Vec::new(),
-            free: Vec::new(),
+            free: NO_SLOT,
             len: 0,
             queued: Vec::new(),
             refused: Vec::new(),
@@ -120,16 +127,19 @@ impl<T: OwnedOp> OpSet<T> {
             return Err(Refused { error, op });
         }
         let set = &mut self.inner;
-        let index = match set.free.pop() {
-            Some(index) => index,
-            None => set.grow(),
+        let index = set.free;
+        let index = match set.slots.get_mut(index as usize) {
+            // `NO_SLOT` is no index of `slots`: one lookup for both cases.
+            Some(slot) => {
+                set.free = slot.key.index;
+                // A free slot holds no op: nothing to drop.
+                std::mem::forget(slot.op.replace(op));
+                slot.tag = tag;
+                slot.key = UNPUSHED;
+                index
+            }
+            None => set.grow(op, tag),
         };
-        if let Some(slot) = set.slots.get_mut(index as usize) {
-            // A free slot holds no op: nothing to drop.
-            std::mem::forget(slot.op.replace(op));
-            slot.tag = tag;
-            slot.key = UNPUSHED;
-        }
         set.queued.push(index);
         set.len += 1;
         Ok(())
@@ -181,7 +191,8 @@ impl<T: OwnedOp> OpSet<T> {
             for (_, index, res, flags) in done.drain(..) {
                 let Some(slot) = slots.get_mut(index as usize) else { continue };
                 let Some(op) = slot.op.take() else { continue };
-                free.push(index);
+                slot.key.index = *free;
+                *free = index;
                 handed += 1;
                 f(slot.tag, op.complete(res, flags));
             }
@@ -193,10 +204,10 @@ impl<T: OwnedOp> OpSet<T> {
 }
 
 impl<T: OwnedOp> Inner<T> {
-    /// A new free slot's index.
+    /// A new slot holding `op`: its index.
     #[cold]
-    fn grow(&mut self) -> u32 {
-        self.slots.push(SetSlot { op: None, tag: 0, key: UNPUSHED });
+    fn grow(&mut self, op: T, tag: u64) -> u32 {
+        self.slots.push(SetSlot { op: Some(op), tag, key: UNPUSHED });
         (self.slots.len() - 1) as u32
     }
 
@@ -226,7 +237,8 @@ impl<T: OwnedOp> Inner<T> {
                 Ok(key) => slot.key = key,
                 Err(error) => {
                     if let Some(op) = slot.op.take() {
-                        free.push(index);
+                        slot.key.index = *free;
+                        *free = index;
                         *len -= 1;
                         if failed.is_none() {
                             failed = Some(error.to_string());
