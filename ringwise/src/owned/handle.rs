@@ -157,16 +157,16 @@ impl<T: OwnedOp> Future for Op<T> {
             return Poll::Pending;
         }
         let mut st = this.shared.lock();
+        // Done: the slot is freed without drop glue (a `Ready` entry owns
+        // nothing), the hot path of every awaited op.
+        if let Some((res, flags)) = st.slab.take_ready(this.key) {
+            drop(st);
+            return match this.op.take() {
+                Some(op) => Poll::Ready(op.complete(res, flags)),
+                None => Poll::Pending,
+            };
+        }
         match st.slab.get_mut(this.key) {
-            Some(Entry::Ready { res, flags }) => {
-                let (res, flags) = (*res, *flags);
-                st.slab.remove(this.key);
-                drop(st);
-                match this.op.take() {
-                    Some(op) => Poll::Ready(op.complete(res, flags)),
-                    None => Poll::Pending,
-                }
-            }
             Some(Entry::Waiting { waker, .. }) => {
                 match waker {
                     Some(w) if w.will_wake(cx.waker()) => {}
