@@ -752,7 +752,7 @@ impl State {
     /// [`room_for`](Self::room_for) said yes: the SQ has room for `op`.
     #[inline(always)]
     pub(crate) fn push_ready<T: OwnedOp>(&mut self, op: &mut T, set: u32, local: u32) -> Key {
-        let key = self.slab.insert(Entry::Waiting { waker: None, first: None, set, local });
+        let key = self.slab.insert_waiting(set, local);
         let ud = key.user_data();
         let mut sq = self.ring.submission();
         if T::SQES == 1 {

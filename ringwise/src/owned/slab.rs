@@ -105,6 +105,27 @@ impl Slab {
         self.grow(entry)
     }
 
+    /// [`insert`](Self::insert) of an op just pushed (`Waiting`, no waker,
+    /// no first result; `set` 0 for an `Op` handle's), the hot path of
+    /// every submit: the entry is built in the free slot, not moved there.
+    #[inline(always)]
+    pub(crate) fn insert_waiting(&mut self, set: u32, local: u32) -> Key {
+        self.in_flight += 1;
+        if self.free != NONE {
+            let index = self.free;
+            let slot = &mut self.slots[index as usize];
+            if let Entry::Vacant(next) = slot.entry {
+                self.free = next;
+            }
+            // SAFETY: `slot.entry` is a valid, aligned place (from a `&mut`);
+            // overwriting it without a drop leaks nothing, since a free slot
+            // holds `Vacant`, which owns nothing.
+            unsafe { std::ptr::write(&mut slot.entry, Entry::Waiting { waker: None, first: None, set, local }) };
+            return Key { index, generation: slot.generation };
+        }
+        self.grow(Entry::Waiting { waker: None, first: None, set, local })
+    }
+
     #[cold]
     fn grow(&mut self, entry: Entry) -> Key {
         // Index u32::MAX would make `IGNORED_USER_DATA` a key; a table of
