@@ -167,3 +167,54 @@ fn futures_run_on_block_on() {
         .unwrap();
     assert_eq!(got, b"async");
 }
+
+/// Teardown with the kernel's own threads holding ops: an SQPOLL ring (the
+/// SQ thread submits) and a splice blocked in an io-wq worker (an empty
+/// pipe: splice cannot poll, so the worker blocks in it). Dropping the
+/// driver must cancel both, reap them, and free each buffer once, promptly.
+#[test]
+fn teardown_with_sqpoll_and_io_wq_work_in_flight() {
+    use ringwise::Builder;
+    let drivers =
+        [("sqpoll", Builder::new(8).sqpoll(Duration::from_millis(100)).build()), ("default", Builder::new(8).build())];
+    for (name, ring) in drivers {
+        let ring = match ring {
+            Ok(ring) => ring,
+            Err(e) => {
+                println!("skipped: {name} ring: {e}");
+                continue;
+            }
+        };
+        let driver = Driver::from_ring(ring).unwrap();
+        let (_a, b) = pair();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let recv =
+            driver.submit(ops::Recv::new(&b, Counted { data: Vec::with_capacity(8), drops: drops.clone() })).unwrap();
+        drop(recv);
+        // A splice out of an empty pipe runs in an io-wq worker until data
+        // comes (none will).
+        let (pipe_r, _pipe_w) = std::io::pipe().unwrap();
+        let sink = SharedFd::from(std::fs::File::options().write(true).open("/dev/null").unwrap());
+        let splice = driver
+            .submit(ops::Splice::new(SharedFd::from(std::os::fd::OwnedFd::from(pipe_r)), None, &sink, None, 4096))
+            .unwrap();
+        let kept =
+            driver.submit(ops::Recv::new(&b, Counted { data: Vec::with_capacity(8), drops: drops.clone() })).unwrap();
+        driver.wait(0).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let start = Instant::now();
+        drop(driver);
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(3), "{name}: teardown took {took:?}");
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "{name}: the dropped recv's buffer was freed once, after its CQE");
+        let (res, buf) = kept.wait().unwrap();
+        assert_eq!(res, Err(Errno::CANCELED), "{name}");
+        drop(buf);
+        assert_eq!(drops.load(Ordering::SeqCst), 2, "{name}");
+        // Cancelled before a worker took it: ECANCELED; interrupted in the
+        // worker: EINTR (the kernel says ERESTARTSYS, 512, which the owned
+        // layer reports as the EINTR it means).
+        let res = splice.wait().unwrap();
+        assert!(matches!(res, Err(Errno::CANCELED) | Err(Errno::INTR)), "{name}: splice ended with {res:?}");
+    }
+}

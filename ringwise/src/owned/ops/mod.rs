@@ -36,9 +36,21 @@ use crate::Errno;
 #[inline(always)]
 pub(crate) fn count(res: i32) -> std::result::Result<usize, Errno> {
     if res < 0 {
-        Err(Errno::from_raw_os_error(-res))
+        Err(errno(res))
     } else {
         Ok(res as usize)
+    }
+}
+
+/// The errno of a negative `res`. The kernel-internal `ERESTARTSYS` (512),
+/// which an op interrupted in an io-wq worker can complete with (a
+/// cancelled splice, Linux 6.18), is reported as the `EINTR` it means.
+#[cold]
+pub(crate) fn errno(res: i32) -> Errno {
+    const ERESTARTSYS: i32 = 512;
+    match -res {
+        ERESTARTSYS => Errno::INTR,
+        e => Errno::from_raw_os_error(e),
     }
 }
 
