@@ -47,9 +47,12 @@
 //! # Setup flags
 //!
 //! The drive task is an ordinary tokio task: on a `multi_thread` runtime
-//! any worker may run it, so rings made with `SINGLE_ISSUER` (and with it
-//! `DEFER_TASKRUN`) belong on a `current_thread` runtime (or a `LocalSet`
-//! with [`Drive`] spawned locally). `SQPOLL` rings work anywhere.
+//! any worker may run it, so rings made with `SINGLE_ISSUER` belong on a
+//! `current_thread` runtime (or a `LocalSet` with [`Drive`] spawned
+//! locally). `DEFER_TASKRUN` rings are refused (an `InvalidInput` error):
+//! their completions wait until the submitting thread enters the kernel,
+//! and the ring's fd never becomes readable for them, so a reactor could not
+//! drive them. `SQPOLL` rings work anywhere.
 //! `COOP_TASKRUN` rings are not tested here: the kernel does not interrupt
 //! the thread for their task work, so completions may wait until the
 //! submitting thread next enters the kernel; prefer default flags.
@@ -177,6 +180,23 @@ impl fmt::Debug for Uring {
 }
 
 /// The current tokio runtime, or the error of being outside one.
+/// `DEFER_TASKRUN` rings are refused: their completions wait as task work
+/// until the submitting thread enters the kernel with `GETEVENTS`, and
+/// nothing makes the ring's fd readable meanwhile, so a ring driven by fd
+/// readiness would stall (measured: an echo run on such a ring never
+/// finished).
+fn refuse_defer_taskrun(driver: &Driver) -> io::Result<()> {
+    if driver.with_ring(|ring| ring.setup_flags().contains(ringwise::SetupFlags::DEFER_TASKRUN)) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a DEFER_TASKRUN ring cannot be driven from tokio's reactor: its completions are posted only when \
+             the submitting thread enters the kernel, and its fd never becomes readable for them; use default \
+             flags (or SINGLE_ISSUER alone) for a ring driven by tokio",
+        ));
+    }
+    Ok(())
+}
+
 fn runtime() -> io::Result<Handle> {
     Handle::try_current().map_err(|e| io::Error::other(format!("ringwise-tokio needs a tokio runtime: {e}")))
 }
@@ -245,6 +265,7 @@ impl Drive {
     /// As tokio's own I/O types do, when the runtime was built without I/O.
     pub fn new(driver: Driver) -> io::Result<Drive> {
         runtime()?;
+        refuse_defer_taskrun(&driver)?;
         // SAFETY: `Driver::as_raw_fd` is the fd of the driver's ring, which
         // the driver owns: it is closed only when the driver's shared state
         // is dropped, which cannot happen while this `Driver` (kept inside

@@ -389,3 +389,27 @@ fn outside_a_runtime_is_an_error_not_a_panic() {
     assert!(Uring::new(8).is_err());
     assert!(ringwise_tokio::Drive::new(Driver::new(8).unwrap()).is_err());
 }
+
+/// A `DEFER_TASKRUN` ring cannot be driven by fd readiness (its
+/// completions are posted only when the submitting thread enters the
+/// kernel): refused with a typed error instead of a run that never ends.
+#[test]
+fn defer_taskrun_rings_are_refused_not_stalled() {
+    let rt = current_thread();
+    rt.block_on(async {
+        let builder = ringwise::Builder::new(8).single_issuer().defer_taskrun();
+        match ringwise_tokio::Uring::with_builder(builder) {
+            Ok(_) => panic!("a DEFER_TASKRUN ring was accepted"),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                assert!(e.to_string().contains("DEFER_TASKRUN"), "{e}");
+            }
+            // A kernel without DEFER_TASKRUN refuses the ring itself.
+            Err(e) => println!("skipped: no DEFER_TASKRUN ring here: {e}"),
+        }
+        // SINGLE_ISSUER alone works on a current_thread runtime.
+        let uring = ringwise_tokio::Uring::with_builder(ringwise::Builder::new(8).single_issuer()).unwrap();
+        let res =
+            uring.submit(ringwise::owned::ops::Timeout::after(std::time::Duration::from_millis(1))).unwrap().await;
+        assert_eq!(res, Ok(()));
+    });
+}
