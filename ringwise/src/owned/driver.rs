@@ -195,7 +195,10 @@ impl Driver {
 
     /// A driver on a ring set up by `builder` (any flags; `SQPOLL`,
     /// `DEFER_TASKRUN` and `SINGLE_ISSUER` included: with `SINGLE_ISSUER`
-    /// only the creating thread may submit).
+    /// only the creating thread may submit and wait, and so only it can
+    /// tear the ring down: dropped elsewhere, the driver cannot enter the
+    /// kernel, and what is in flight is leaked, never freed, and counted in
+    /// [`DriverStats::leaked`]).
     pub fn with_builder(builder: Builder) -> Result<Driver> {
         Driver::from_ring(builder.build()?)
     }
