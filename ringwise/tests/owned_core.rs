@@ -3,48 +3,15 @@
 //! cancelled, teardown reaps everything before freeing, nothing is freed
 //! twice.
 
-use ringwise::owned::{ops, Driver, IoBuf, IoBufMut, SharedFd};
+use ringwise::owned::{ops, Driver, SharedFd};
 use ringwise::Errno;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A buffer that counts its drops.
-struct Counted {
-    data: Vec<u8>,
-    drops: Arc<AtomicUsize>,
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-// SAFETY: forwards to the Vec's heap memory, which stays put when `Counted`
-// moves.
-unsafe impl IoBuf for Counted {
-    fn stable_ptr(&self) -> *const u8 {
-        self.data.stable_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.data.bytes_init()
-    }
-    fn bytes_total(&self) -> usize {
-        self.data.bytes_total()
-    }
-}
-
-// SAFETY: as above.
-unsafe impl IoBufMut for Counted {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.data.stable_mut_ptr()
-    }
-    unsafe fn set_init(&mut self, n: usize) {
-        // SAFETY: forwarded.
-        unsafe { self.data.set_init(n) }
-    }
-}
+#[path = "common/counted.rs"]
+mod counted;
+use counted::Counted;
 
 fn pair() -> (SharedFd, SharedFd) {
     let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();

@@ -2,7 +2,7 @@
 //! between rings, against the kernel.
 
 use ringwise::op::PollEvents;
-use ringwise::owned::{ops, Driver, IoBuf, IoBufMut, Mailbox, SharedFd};
+use ringwise::owned::{ops, Driver, Mailbox, SharedFd};
 use ringwise::{Builder, Errno};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -10,42 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
-/// A buffer that counts its drops.
-struct Counted {
-    data: Vec<u8>,
-    drops: Arc<AtomicUsize>,
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-// SAFETY: forwards to the Vec's heap memory, which stays put when `Counted`
-// moves.
-unsafe impl IoBuf for Counted {
-    fn stable_ptr(&self) -> *const u8 {
-        self.data.stable_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.data.bytes_init()
-    }
-    fn bytes_total(&self) -> usize {
-        self.data.bytes_total()
-    }
-}
-
-// SAFETY: as above.
-unsafe impl IoBufMut for Counted {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.data.stable_mut_ptr()
-    }
-    unsafe fn set_init(&mut self, n: usize) {
-        // SAFETY: forwarded.
-        unsafe { self.data.set_init(n) }
-    }
-}
+#[path = "common/counted.rs"]
+mod counted;
+use counted::Counted;
 
 fn pair() -> (UnixStream, SharedFd) {
     let (a, b) = UnixStream::pair().unwrap();
