@@ -2,9 +2,9 @@
 //! `READV`, `WRITEV` (5.1) over several buffers, and `READ_FIXED`,
 //! `WRITE_FIXED` (5.1) with registered buffers ([`FixedBuf`]).
 
-use super::{count, len32};
+use super::{check_iovecs, count, filled, filled_in_order, len32};
 use crate::entry::{PrepareSqe, Sqe};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::op::{self, Iovec};
 use crate::owned::{Fd, FixedBuf, IoBuf, IoBufMut, OwnedOp};
 use crate::Errno;
@@ -56,14 +56,10 @@ unsafe impl<B: IoBufMut> OwnedOp for Read<B> {
     }
 
     #[inline]
-    fn complete(mut self, res: i32, _flags: u32) -> Self::Output {
-        let n = count(res);
-        if let Ok(n) = n {
-            // SAFETY: the kernel wrote `n` bytes (at most the length given)
-            // at the start of the buffer.
-            unsafe { self.buf.set_init(n) };
-        }
-        (n, self.buf)
+    fn complete(self, res: i32, _flags: u32) -> Self::Output {
+        // SAFETY: a read's `res` is the bytes the kernel wrote at the start
+        // of the buffer (at most the length given).
+        unsafe { filled(self.buf, res) }
     }
 }
 
@@ -114,37 +110,6 @@ unsafe impl<B: IoBuf> OwnedOp for Write<B> {
     fn complete(self, res: i32, _flags: u32) -> Self::Output {
         (count(res), self.buf)
     }
-}
-
-/// The most iovecs one vectored op may carry: `UIO_MAXIOV` (1024), the
-/// kernel's limit in `import_iovec` (more fail the op with `EINVAL`).
-pub const MAX_IOVECS: usize = 1024;
-
-/// Refuse iovec lists the kernel would fail with a bare `EINVAL`: more than
-/// [`MAX_IOVECS`] buffers, or one buffer longer than `isize::MAX` bytes (the
-/// kernel reads `iov_len` as a signed size). A total over the kernel's
-/// per-call cap (`MAX_RW_COUNT`, just under 2 GiB) is not refused: the
-/// kernel moves that much and reports it, a short count as for `readv(2)`.
-fn check_iovecs(what: &'static str, lens: impl ExactSizeIterator<Item = usize>) -> Result<()> {
-    let n = lens.len();
-    if n > MAX_IOVECS {
-        return Err(Error::InvalidArgument {
-            what: format!("a {what} of {n} buffers"),
-            why: format!(
-                "the kernel takes at most {MAX_IOVECS} iovecs per vectored op (UIO_MAXIOV; more fail with EINVAL); \
-                 split the I/O"
-            ),
-        });
-    }
-    for (i, len) in lens.enumerate() {
-        if len > isize::MAX as usize {
-            return Err(Error::InvalidArgument {
-                what: format!("buffer {i} of a {what}, of {len} bytes"),
-                why: "the kernel reads an iovec's length as a signed size: at most isize::MAX bytes".into(),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// An iovec array of `n` empty entries, filled by `prepare`.
@@ -232,17 +197,9 @@ unsafe impl<B: IoBufMut> OwnedOp for Readv<B> {
     fn complete(mut self, res: i32, _flags: u32) -> Self::Output {
         let n = count(res);
         if let Ok(n) = n {
-            let mut left = n;
-            for b in self.bufs.iter_mut() {
-                if left == 0 {
-                    break;
-                }
-                let here = left.min(b.bytes_total());
-                // SAFETY: the kernel filled the iovecs in order: the first
-                // `here` bytes of this buffer were written.
-                unsafe { b.set_init(here) };
-                left -= here;
-            }
+            // SAFETY: the kernel filled the iovecs built from `bufs`, in
+            // order, with `n` bytes.
+            unsafe { filled_in_order(&mut self.bufs, n) };
         }
         (n, self.bufs)
     }

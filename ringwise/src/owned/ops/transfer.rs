@@ -2,7 +2,7 @@
 //! `RECVMSG`, `SENDMSG` (5.3) and `SEND_ZC` (6.0).
 
 use super::socket::AddrStorage;
-use super::{count, len32};
+use super::{check_iovecs, count, filled, filled_in_order, len32};
 use crate::entry::{PrepareSqe, Sqe};
 use crate::error::Result;
 use crate::op::{self, MsgFlags, MsgHdr};
@@ -55,13 +55,10 @@ unsafe impl<B: IoBufMut> OwnedOp for Recv<B> {
     }
 
     #[inline]
-    fn complete(mut self, res: i32, _flags: u32) -> Self::Output {
-        let n = count(res);
-        if let Ok(n) = n {
-            // SAFETY: the kernel wrote `n` bytes at the buffer's start.
-            unsafe { self.buf.set_init(n) };
-        }
-        (n, self.buf)
+    fn complete(self, res: i32, _flags: u32) -> Self::Output {
+        // SAFETY: a recv's `res` is the bytes the kernel wrote at the
+        // buffer's start.
+        unsafe { filled(self.buf, res) }
     }
 }
 
@@ -238,7 +235,7 @@ unsafe impl<B: IoBufMut> OwnedOp for RecvMsg<B> {
     type Output = (std::result::Result<Received, Errno>, MsgBufs<B>);
 
     fn validate(&self) -> Result<()> {
-        msg_len(&self.bufs, IoBuf::bytes_total)
+        check_iovecs("message", self.bufs.iter().map(IoBuf::bytes_total))
     }
 
     #[inline]
@@ -256,14 +253,9 @@ unsafe impl<B: IoBufMut> OwnedOp for RecvMsg<B> {
     #[inline]
     fn complete(mut self, res: i32, _flags: u32) -> Self::Output {
         let got = count(res).map(|len| {
-            let mut left = len;
-            for b in &mut self.bufs {
-                let n = left.min(b.bytes_total());
-                // SAFETY: the kernel filled the iovecs in order: this
-                // buffer's first `n` bytes are written.
-                unsafe { b.set_init(n) };
-                left -= n;
-            }
+            // SAFETY: the kernel filled the iovecs built from `bufs`, in
+            // order, with `len` bytes.
+            unsafe { filled_in_order(&mut self.bufs, len) };
             let hdr = &self.mem.hdr;
             let control = hdr.msg_controllen.min(self.control.capacity());
             // SAFETY: the kernel wrote `msg_controllen` bytes of control
@@ -353,7 +345,7 @@ unsafe impl<B: IoBuf> OwnedOp for SendMsg<B> {
     type Output = (std::result::Result<usize, Errno>, MsgBufs<B>);
 
     fn validate(&self) -> Result<()> {
-        msg_len(&self.bufs, IoBuf::bytes_init)
+        check_iovecs("message", self.bufs.iter().map(IoBuf::bytes_init))
     }
 
     #[inline]
@@ -372,27 +364,6 @@ unsafe impl<B: IoBuf> OwnedOp for SendMsg<B> {
     fn complete(self, res: i32, _flags: u32) -> Self::Output {
         (count(res), MsgBufs { bufs: self.bufs, control: self.control })
     }
-}
-
-/// Refuse a message the kernel would fail with a bare error: more than
-/// [`MAX_IOVECS`](super::MAX_IOVECS) buffers (`EMSGSIZE` for a message), or
-/// one buffer longer than `isize::MAX` bytes. As for the vectored reads and
-/// writes, a total over the kernel's per-call cap is not refused: the
-/// kernel moves that much and reports a short count.
-fn msg_len<B>(bufs: &[B], len: impl Fn(&B) -> usize) -> Result<()> {
-    if bufs.len() > super::MAX_IOVECS {
-        return Err(crate::Error::InvalidArgument {
-            what: format!("a message of {} buffers", bufs.len()),
-            why: format!("the kernel takes at most {} iovecs per message (UIO_MAXIOV)", super::MAX_IOVECS),
-        });
-    }
-    if let Some((i, n)) = bufs.iter().map(len).enumerate().find(|&(_, n)| n > isize::MAX as usize) {
-        return Err(crate::Error::InvalidArgument {
-            what: format!("message buffer {i} of {n} bytes"),
-            why: "the kernel reads an iovec's length as a signed size".into(),
-        });
-    }
-    Ok(())
 }
 
 /// `IORING_OP_SEND_ZC` (Linux 6.0) from an owned buffer: `send(2)` without
