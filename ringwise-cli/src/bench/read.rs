@@ -462,6 +462,32 @@ impl Offsets {
 }
 
 /// Progress updates about 200 times a run.
+/// When a read loop started, in wall and process CPU time.
+pub struct Clock {
+    start: Instant,
+    cpu0: std::time::Duration,
+}
+
+impl Clock {
+    /// Start timing (after setup, before the first read).
+    pub fn start() -> Clock {
+        Clock { cpu0: super::process_cpu(), start: Instant::now() }
+    }
+
+    /// The loop's measurement after `ops` reads and `enters` waits (0: not
+    /// counted), or its first failure; clears the progress bar.
+    pub fn stop(self, ticker: &Ticker, ops: u64, enters: u64, failure: Option<CliError>) -> Result<Measured, CliError> {
+        let elapsed = self.start.elapsed();
+        let cpu = super::process_cpu().saturating_sub(self.cpu0);
+        ticker.finish();
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(Measured { ops, elapsed, enters, cpu: Some(cpu) }),
+        }
+    }
+}
+
+/// The progress bar of a read loop, moved every 1/200 of the run.
 pub struct Ticker {
     bar: indicatif::ProgressBar,
     next: u64,
@@ -540,8 +566,7 @@ fn core_rounds(
     let mut ticker = Ticker::new(ops);
     let mut issued = 0u64;
     let mut failure = None;
-    let cpu0 = super::process_cpu();
-    let start = Instant::now();
+    let clock = Clock::start();
     while st.done < ops {
         let prep = if failure.is_some() {
             0
@@ -589,11 +614,5 @@ fn core_rounds(
         }
         ticker.at(st.done);
     }
-    let elapsed = start.elapsed();
-    let cpu = super::process_cpu().saturating_sub(cpu0);
-    ticker.bar.finish_and_clear();
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(Measured { ops: st.done, elapsed, enters: st.enters, cpu: Some(cpu) }),
-    }
+    clock.stop(&ticker, st.done, st.enters, failure)
 }

@@ -11,8 +11,8 @@
 //!   awaiting one read at a time, the ring driven from tokio's reactor by
 //!   `ringwise-tokio`: what an async program does.
 
-use super::read::{ReadSettings, Ticker};
-use super::{process_cpu, Measured};
+use super::read::{Clock, ReadSettings, Ticker};
+use super::Measured;
 use crate::error::CliError;
 use ringwise::owned::{ops, Driver, Fd, FixedBuf, FixedBufPool, OpSet, OwnedOp, SharedFd};
 use ringwise::register::files::FileSlot;
@@ -20,7 +20,6 @@ use ringwise::Errno;
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 /// The most buffers a fixed-buffer table holds.
 const MAX_BUFFERS: u32 = 16384;
@@ -87,8 +86,7 @@ where
     let mut ticker = Ticker::new(ops);
     let (mut inflight, mut issued, mut done, mut enters) = (0u32, 0u64, 0u64, 0u64);
     let mut failure = None;
-    let cpu0 = process_cpu();
-    let start = Instant::now();
+    let clock = Clock::start();
     while done < ops {
         let prep = if failure.is_some() {
             0
@@ -122,13 +120,7 @@ where
         }
         ticker.at(done);
     }
-    let elapsed = start.elapsed();
-    let cpu = process_cpu().saturating_sub(cpu0);
-    ticker.finish();
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(Measured { ops: done, elapsed, enters, cpu: Some(cpu) }),
-    }
+    clock.stop(&ticker, done, enters, failure)
 }
 
 pub fn async_loop(s: &ReadSettings) -> Result<Measured, CliError> {
@@ -143,8 +135,7 @@ pub fn async_loop(s: &ReadSettings) -> Result<Measured, CliError> {
         let offsets = Arc::new(Mutex::new(super::read::Offsets::new(s)));
         let issued = Arc::new(AtomicU64::new(0));
         let mut ticker = Ticker::new(s.ops);
-        let cpu0 = process_cpu();
-        let start = Instant::now();
+        let clock = Clock::start();
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..s.depth {
             let Some(mut buf) = pool.checkout() else { break };
@@ -185,13 +176,7 @@ pub fn async_loop(s: &ReadSettings) -> Result<Measured, CliError> {
             }
             ticker.at(done);
         }
-        let elapsed = start.elapsed();
-        let cpu = process_cpu().saturating_sub(cpu0);
-        ticker.finish();
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(Measured { ops: done, elapsed, enters: 0, cpu: Some(cpu) }),
-        }
+        clock.stop(&ticker, done, 0, failure)
     })
 }
 
