@@ -313,6 +313,18 @@ impl Driver {
     /// arrived (0: do not block), then move them to their handles. Returns
     /// how many CQEs were handled.
     pub fn wait(&self, min: u32) -> Result<usize> {
+        self.wait_until(min, None)
+    }
+
+    /// As [`wait`](Self::wait), but returns after `timeout` even if fewer
+    /// than `min` CQEs arrived: the event loop of a program that also has
+    /// other work (or a deadline).
+    pub fn wait_timeout(&self, min: u32, timeout: Duration) -> Result<usize> {
+        self.wait_until(min, Some(Instant::now() + timeout))
+    }
+
+    /// [`wait`](Self::wait) until `deadline`, if any.
+    fn wait_until(&self, min: u32, deadline: Option<Instant>) -> Result<usize> {
         let mut handled = 0;
         loop {
             let mut st = self.shared.lock();
@@ -322,26 +334,14 @@ impl Driver {
             if handled >= min as usize || idle {
                 return Ok(handled);
             }
-            self.shared.block(WAIT_SLICE)?;
-        }
-    }
-
-    /// As [`wait`](Self::wait), but returns after `timeout` even if fewer
-    /// than `min` CQEs arrived: the event loop of a program that also has
-    /// other work (or a deadline).
-    pub fn wait_timeout(&self, min: u32, timeout: Duration) -> Result<usize> {
-        let deadline = Instant::now() + timeout;
-        let mut handled = 0;
-        loop {
-            let mut st = self.shared.lock();
-            Shared::submit_and_dispatch_counting(&mut st, &mut handled)?;
-            let idle = st.slab.in_flight == 0 && st.mailboxes() == 0;
-            self.shared.unlock_and_bury(st);
-            let now = Instant::now();
-            if handled >= min as usize || idle || now >= deadline {
-                return Ok(handled);
-            }
-            self.shared.block((deadline - now).min(WAIT_SLICE))?;
+            let slice = match deadline {
+                None => WAIT_SLICE,
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(WAIT_SLICE),
+                    _ => return Ok(handled),
+                },
+            };
+            self.shared.block(slice)?;
         }
     }
 
