@@ -2,7 +2,7 @@
 //! uses alive until the kernel is done with it.
 
 use super::handle::{Op, Stream};
-use super::slab::{Entry, Key, Slab, IGNORED_USER_DATA};
+use super::slab::{set_of, Entry, Key, Slab, IGNORED_USER_DATA, SET_BIT};
 use super::{Orphan, OwnedOp, OwnedStream};
 use crate::abi::{IORING_CQE_F_MORE, IORING_SQ_CQ_OVERFLOW, IORING_SQ_TASKRUN};
 use crate::entry::Sqe;
@@ -108,16 +108,10 @@ pub(crate) struct State {
     graveyard: Vec<(Box<dyn Orphan>, i32, u32)>,
     /// Orphans teardown gave up on (leaked, never freed).
     leaked: usize,
-    /// Ops of [`OpSet`](super::OpSet)s that completed (set id, the op's
-    /// index in its set, result, flags), in completion order; their slots
-    /// are free already. A set takes its own without scanning its ops.
-    pub(crate) ready_log: Vec<(u32, u32, i32, u32)>,
-    /// While `ready_log` is not empty: the set every entry of it is for, or
-    /// 0 when it may hold several sets' entries (a set then picks its own
-    /// out; otherwise it takes the log whole).
-    pub(crate) log_set: u32,
-    /// The next set id (0 means "no set").
-    pub(crate) next_set: u32,
+    /// CQEs of [`OpSet`](super::OpSet)s' ops (`user_data`, result, flags),
+    /// in arrival order, for their sets to take: while one set lives, all
+    /// of them are its own, and it takes the log whole.
+    pub(crate) ready_log: Vec<(u64, i32, u32)>,
     teardown_timeout: Duration,
     defer_taskrun: bool,
 }
@@ -232,8 +226,6 @@ impl Driver {
             graveyard: Vec::new(),
             leaked: 0,
             ready_log: Vec::new(),
-            log_set: 0,
-            next_set: 1,
             teardown_timeout: TEARDOWN_TIMEOUT,
             defer_taskrun,
         };
@@ -540,18 +532,12 @@ impl Shared {
     }
 
     #[inline]
-    pub(crate) fn push_op<T: OwnedOp>(&self, op: T) -> std::result::Result<(Key, T), Refused<T>> {
-        self.push_op_in(op, 0)
-    }
-
-    /// [`push_op`](Self::push_op) for an op of the set `set` (0: none).
-    #[inline]
-    pub(crate) fn push_op_in<T: OwnedOp>(&self, mut op: T, set: u32) -> std::result::Result<(Key, T), Refused<T>> {
+    pub(crate) fn push_op<T: OwnedOp>(&self, mut op: T) -> std::result::Result<(Key, T), Refused<T>> {
         if let Err(error) = op.validate().and_then(|()| op.validate_for(self.id())) {
             return Err(Refused { error, op });
         }
         let mut st = self.lock();
-        match st.push_locked(&mut op, set, 0) {
+        match st.push_locked(&mut op) {
             Ok(key) => {
                 let waker = st.drive_waker.take();
                 drop(st);
@@ -647,13 +633,14 @@ impl Shared {
         }
     }
 
-    /// Push a cancel request for `key` (its CQE is ignored), making room
-    /// first if needed. Best effort: the op's own CQE is what matters.
-    pub(crate) fn push_cancel(st: &mut State, key: Key) {
+    /// Push a cancel request for the op of `user_data` (its CQE is
+    /// ignored), making room first if needed. Best effort: the op's own CQE
+    /// is what matters.
+    pub(crate) fn push_cancel(st: &mut State, user_data: u64) {
         if st.ring.submission().space() == 0 {
             let _ = st.ring.submit();
         }
-        let cancel = AsyncCancel::user_data_of(key.user_data()).user_data(IGNORED_USER_DATA);
+        let cancel = AsyncCancel::user_data_of(user_data).user_data(IGNORED_USER_DATA);
         let _ = st.ring.submission().push(cancel);
         if st.closed {
             // Nobody drives a closed driver: send it now.
@@ -725,56 +712,65 @@ impl Drop for Shared {
 }
 
 impl State {
-    /// Queue `op`'s SQEs (making room, refusing when closed) under a slot
-    /// of the set `set` (0: none), where the op is at index `local`. The op
-    /// itself stays where the caller keeps it; by the `OwnedOp` contract it
-    /// may move afterwards.
+    /// Queue `op`'s SQEs (making room, refusing when closed) under a new
+    /// slot of the table. The op itself stays where the caller keeps it; by
+    /// the `OwnedOp` contract it may move afterwards.
     #[inline]
-    pub(crate) fn push_locked<T: OwnedOp>(&mut self, op: &mut T, set: u32, local: u32) -> Result<Key> {
-        if T::SQES == 0 || T::SQES > MAX_SQES {
-            return Err(Error::InvalidArgument {
-                what: format!("an owned op of {} SQEs", T::SQES),
-                why: format!("an owned op takes 1 to {MAX_SQES} SQEs"),
-            });
-        }
+    pub(crate) fn push_locked<T: OwnedOp>(&mut self, op: &mut T) -> Result<Key> {
+        check_sqes::<T>()?;
         self.ready_for(T::SQES as u32)?;
-        Ok(self.push_ready(op, set, local))
+        let key = self.slab.insert_waiting();
+        self.push_ready(op, key.user_data());
+        Ok(key)
     }
 
-    /// Whether `ops` ops of `T` can be pushed now without making room, so
-    /// that [`push_ready`](Self::push_ready) may push them one after the
-    /// other (the driver is open and the SQ has room for all of them).
-    #[inline(always)]
-    pub(crate) fn room_for<T: OwnedOp>(&mut self, ops: usize) -> bool {
-        (1..=MAX_SQES).contains(&T::SQES)
-            && !self.closed
-            && ops.checked_mul(T::SQES).is_some_and(|n| n <= self.ring.submission().space() as usize)
+    /// How many ops of `T` (at most `ops`) the SQ has room for, after one
+    /// submit if it has room for fewer: what a set may then push with
+    /// [`push_ready`](Self::push_ready) one after the other. Refused when
+    /// closed.
+    #[inline]
+    pub(crate) fn room_for<T: OwnedOp>(&mut self, ops: usize) -> Result<usize> {
+        if self.closed {
+            return Err(closed());
+        }
+        check_sqes::<T>()?;
+        let mut room = self.ring.submission().space() as usize / T::SQES;
+        if room < ops {
+            // Make room. A failed enter (EBUSY while the CQ is full, say)
+            // leaves the rest for later: the caller's submit-and-dispatch
+            // that follows reaps and reports a lasting error.
+            let _ = self.ring.submit();
+            room = self.ring.submission().space() as usize / T::SQES;
+        }
+        Ok(room.min(ops))
     }
 
-    /// [`push_locked`](Self::push_locked) once its checks passed or
-    /// [`room_for`](Self::room_for) said yes: the SQ has room for `op`.
+    /// Push `op`'s SQEs with `user_data` on the first; the SQ has room for
+    /// them ([`ready_for`](Self::ready_for) or [`room_for`](Self::room_for)
+    /// said so) and `T::SQES` is 1 to [`MAX_SQES`] (checked there). A set
+    /// op counts as in flight from here; a table op counted when its slot
+    /// was taken.
     #[inline(always)]
-    pub(crate) fn push_ready<T: OwnedOp>(&mut self, op: &mut T, set: u32, local: u32) -> Key {
-        let key = self.slab.insert_waiting(set, local);
-        let ud = key.user_data();
+    pub(crate) fn push_ready<T: OwnedOp>(&mut self, op: &mut T, user_data: u64) {
         let mut sq = self.ring.submission();
         if T::SQES == 1 {
             // SAFETY: the OwnedOp contract: every pointer `prepare` writes
             // is into memory `op` owns, which stays put while `op` moves into
-            // its handle or set and stays there (or in the table, once the
-            // handle is dropped) until the final CQE; `ready_for` made room.
+            // its handle or set and stays there (or with the driver, once the
+            // handle or set is dropped) until the final CQE; the caller made
+            // room.
             let pushed = unsafe {
                 sq.push_raw(|sqe| {
                     op.prepare(std::slice::from_mut(sqe));
-                    sqe.user_data = ud;
+                    sqe.user_data = user_data;
                 })
             };
             debug_assert!(pushed.is_ok());
         } else {
             let mut sqes = [Sqe::default(); MAX_SQES];
-            let sqes = &mut sqes[..T::SQES];
+            let sqes = &mut sqes[..T::SQES.min(MAX_SQES)];
             op.prepare(sqes);
-            sqes[0].user_data = ud;
+            sqes[0].user_data = user_data;
             for sqe in sqes.iter() {
                 // SAFETY: as above; the SQEs are pushed together before the
                 // tail is published at the next enter, so a link chain
@@ -783,7 +779,9 @@ impl State {
                 debug_assert!(pushed.is_ok());
             }
         }
-        key
+        if user_data & SET_BIT != 0 {
+            self.slab.in_flight += 1;
+        }
     }
 
     /// Room for `sqes` SQEs, submitting what is queued if needed; refused
@@ -818,7 +816,7 @@ impl State {
     /// Move every CQE in the CQ to its op; returns how many there were.
     #[inline]
     pub(crate) fn dispatch(&mut self) -> usize {
-        let State { ring, slab, graveyard, ready_log, log_set, .. } = self;
+        let State { ring, slab, graveyard, ready_log, .. } = self;
         let mut n = 0;
         let mut cq = ring.completion();
         // A batch per read of the tail, its head published once at its end;
@@ -827,28 +825,28 @@ impl State {
             let before = n;
             for cqe in cq.drain() {
                 n += 1;
-                if cqe.flags & IORING_CQE_F_MORE == 0 {
-                    if let Some((set, local)) = slab.finish_set_op(Key::from_user_data(cqe.user_data)) {
-                        // An op of a set: its result goes to the set's log
-                        // and its slot is free at once (the set holds the
-                        // op, and takes it by its index in the set).
-                        if ready_log.is_empty() {
-                            *log_set = set;
-                        } else if *log_set != set {
-                            *log_set = 0;
-                        }
-                        ready_log.push((set, local, cqe.res, cqe.flags));
+                let ud = cqe.user_data;
+                let more = cqe.flags & IORING_CQE_F_MORE != 0;
+                if ud & SET_BIT != 0 {
+                    // An op of a set (or an ignored CQE, which has the bit
+                    // too): logged for its set, no lookup while no set died
+                    // with ops in flight.
+                    if ud == IGNORED_USER_DATA {
                         continue;
                     }
-                }
-                if cqe.user_data == IGNORED_USER_DATA {
+                    if slab.dead_sets != 0 && dead_set_cqe(slab, graveyard, ud, cqe.res, cqe.flags) {
+                        continue;
+                    }
+                    if !more {
+                        slab.in_flight = slab.in_flight.saturating_sub(1);
+                    }
+                    ready_log.push((ud, cqe.res, cqe.flags));
                     continue;
                 }
-                let key = Key::from_user_data(cqe.user_data);
-                let more = cqe.flags & IORING_CQE_F_MORE != 0;
+                let key = Key::from_user_data(ud);
                 let Some((entry, in_flight)) = slab.get_with_count(key) else { continue };
                 match entry {
-                    Entry::Waiting { waker, first, set, local } => {
+                    Entry::Waiting { waker, first } => {
                         if more {
                             *first = Some((cqe.res, cqe.flags));
                             continue;
@@ -859,22 +857,9 @@ impl State {
                         };
                         let waker = waker.take();
                         *in_flight -= 1;
-                        if *set != 0 {
-                            // An op of a set: its result goes to the set's log
-                            // and the slot is free at once (the set holds the
-                            // op, and takes it by the logged key).
-                            if ready_log.is_empty() {
-                                *log_set = *set;
-                            } else if *log_set != *set {
-                                *log_set = 0;
-                            }
-                            ready_log.push((*set, *local, res, flags));
-                            slab.release(key);
-                        } else {
-                            // The waker was taken and `first` emptied: the old
-                            // value owns nothing, so skip its drop glue.
-                            std::mem::forget(std::mem::replace(entry, Entry::Ready { res, flags }));
-                        }
+                        // The waker was taken and `first` emptied: the old
+                        // value owns nothing, so skip its drop glue.
+                        std::mem::forget(std::mem::replace(entry, Entry::Ready { res, flags }));
                         if let Some(w) = waker {
                             w.wake();
                         }
@@ -905,7 +890,7 @@ impl State {
                             w.wake();
                         }
                     }
-                    Entry::Ready { .. } | Entry::Vacant(_) => {}
+                    Entry::Ready { .. } | Entry::Vacant(_) | Entry::Set | Entry::DeadSet { .. } => {}
                 }
             }
             if n == before {
@@ -915,7 +900,51 @@ impl State {
     }
 }
 
+/// A set op's CQE while some set died with ops in flight: if its set is a
+/// dead one, hand the CQE to the op the set left behind (its final CQE
+/// moves it to the graveyard, and the last one frees the set's slot) and
+/// return true; false if the set is alive (the CQE is logged for it).
+#[cold]
+fn dead_set_cqe(
+    slab: &mut Slab,
+    graveyard: &mut Vec<(Box<dyn Orphan>, i32, u32)>,
+    user_data: u64,
+    res: i32,
+    flags: u32,
+) -> bool {
+    let (set, local) = set_of(user_data);
+    let Some(Entry::DeadSet { ops, left }) = slab.at_index(set) else { return false };
+    let Some(slot) = ops.get_mut(local as usize) else { return true };
+    if flags & IORING_CQE_F_MORE != 0 {
+        if let Some(orphan) = slot.as_mut() {
+            orphan.cqe(res, flags);
+        }
+        return true;
+    }
+    let Some(orphan) = slot.take() else { return true };
+    graveyard.push((orphan, res, flags));
+    *left -= 1;
+    let done = *left == 0;
+    slab.in_flight = slab.in_flight.saturating_sub(1);
+    if done {
+        slab.remove_at(set);
+    }
+    true
+}
+
+/// Refuse an op type whose SQE count the driver cannot push together.
+#[inline(always)]
+pub(crate) fn check_sqes<T: OwnedOp>() -> Result<()> {
+    if T::SQES == 0 || T::SQES > MAX_SQES {
+        return Err(Error::InvalidArgument {
+            what: format!("an owned op of {} SQEs", T::SQES),
+            why: format!("an owned op takes 1 to {MAX_SQES} SQEs"),
+        });
+    }
+    Ok(())
+}
+
 /// The error of an op submitted to a closed driver.
-fn closed() -> Error {
+pub(crate) fn closed() -> Error {
     Error::RingUnusable { why: "its owned-I/O driver was shut down (the last Driver was dropped)".into() }
 }

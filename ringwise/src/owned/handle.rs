@@ -73,7 +73,7 @@ impl<T: OwnedOp> Op<T> {
     pub fn cancel(&self) {
         let mut st = self.shared.lock();
         if let Some(Entry::Waiting { .. }) = st.slab.get_mut(self.key) {
-            Shared::push_cancel(&mut st, self.key);
+            Shared::push_cancel(&mut st, self.key.user_data());
             let waker = Shared::wake_driver(&mut st);
             drop(st);
             if let Some(w) = waker {
@@ -201,7 +201,7 @@ impl<T: OwnedOp> Drop for Op<T> {
                     _ => None,
                 };
                 *entry = Entry::Orphaned(Box::new(OrphanOp { op: Some(op), first }));
-                Shared::push_cancel(&mut st, self.key);
+                Shared::push_cancel(&mut st, self.key.user_data());
                 let waker = Shared::wake_driver(&mut st);
                 drop(st);
                 if let Some(w) = waker {
@@ -250,7 +250,7 @@ impl<T: OwnedStream> Stream<T> {
         }
         let mut st = self.shared.lock();
         if let Some(Entry::Streaming { finished: false, .. }) = st.slab.get_mut(self.key) {
-            Shared::push_cancel(&mut st, self.key);
+            Shared::push_cancel(&mut st, self.key.user_data());
             let waker = Shared::wake_driver(&mut st);
             drop(st);
             if let Some(w) = waker {
@@ -386,7 +386,7 @@ impl<T: OwnedStream> Drop for Stream<T> {
             drop(op.item(res, flags));
         }
         *entry = Entry::Orphaned(Box::new(OrphanStream(op)));
-        Shared::push_cancel(&mut st, self.key);
+        Shared::push_cancel(&mut st, self.key.user_data());
         let waker = Shared::wake_driver(&mut st);
         drop(st);
         if let Some(w) = waker {

@@ -1,9 +1,10 @@
 //! Many ops of one type in flight, taken back as they complete: the sync
 //! form of "keep N ops going".
 
-use super::driver::{Driver, Refused, Shared, State, WAIT_SLICE};
-use super::slab::{Entry, Key};
-use super::{OrphanOp, OwnedOp};
+use super::driver::{check_sqes, closed, Driver, Refused, Shared, State, WAIT_SLICE};
+use super::slab::{set_of, set_user_data, Entry};
+use super::{Orphan, OrphanOp, OwnedOp};
+use crate::abi::IORING_CQE_F_MORE;
 use crate::error::Result;
 use std::fmt;
 use std::sync::Arc;
@@ -12,10 +13,14 @@ use std::sync::Arc;
 /// outputs come back as they complete ([`wait`](Self::wait)): what a server
 /// or a queue-depth-N reader needs synchronously, without a handle per op.
 ///
-/// The driver logs the completions of a set's ops, so taking them costs
-/// the same whether the set holds 2 ops or 2000 (no scan). Dropping the set
-/// drops every op still in it the way dropping its [`Op`](super::Op) handle
-/// would (cancelled, kept by the driver until its CQE).
+/// A set is the fastest way to run owned ops: it pushes the ops submitted
+/// since the last [`wait`](Self::wait) all at once under one lock, and
+/// keeps its ops itself
+/// (the driver's table holds one slot for the whole set). The driver logs
+/// the CQEs of a set's ops, so taking them costs the same whether the set
+/// holds 2 ops or 2000 (no scan). Dropping the set drops every op still in
+/// it the way dropping its [`Op`](super::Op) handle would (cancelled, kept
+/// by the driver until its final CQE).
 ///
 /// ```
 /// use ringwise::owned::{ops, Driver, OpSet, SharedFd};
@@ -44,25 +49,27 @@ pub struct OpSet<T: OwnedOp> {
 
 /// The set's own state, borrowed apart from the driver's lock guard.
 struct Inner<T: OwnedOp> {
+    /// The set's id: the index of its slot (`Entry::Set`) in the driver's
+    /// table, which the `user_data` of its ops carries.
     id: u32,
     /// The ops, each at its own index for its whole stay in the set: put
-    /// there by `submit`, prepared there, taken out when handed back.
+    /// there by `submit`, taken out when handed back.
     slots: Vec<SetSlot<T>>,
     /// The first slot holding no op ([`NO_SLOT`]: none); each free slot's
-    /// `key.index` is the next free slot's (an intrusive free list: taking
-    /// and giving back a slot is a load and a store or two).
+    /// `next_free` is the next one's (an intrusive free list: taking and
+    /// giving back a slot is a load and a store or two).
     free: u32,
     len: usize,
-    /// Indices of ops submitted to the set and not yet pushed to the SQ:
-    /// the next `wait` or `flush` pushes them all under one lock.
+    /// Indices of ops submitted and not yet pushed to the SQ: the next
+    /// `wait` or `flush` pushes them all under one lock.
     queued: Vec<u32>,
     /// Ops the driver refused when they were pushed (it was shut down).
     refused: Vec<Refused<T>>,
-    /// Completions taken from the driver's log under the lock (set id, index
-    /// in `slots`, result, flags), handed out after it. Swapped with the
-    /// driver's log when every entry there is this set's, so both keep
-    /// their capacity and taking a batch moves nothing.
-    done: Vec<(u32, u32, i32, u32)>,
+    /// CQEs taken from the driver's log under the lock (`user_data`,
+    /// result, flags), handed out after it. Swapped with the driver's log
+    /// when every entry there is this set's, so both keep their capacity
+    /// and taking a batch moves nothing.
+    done: Vec<(u64, i32, u32)>,
 }
 
 /// One op of a set.
@@ -70,14 +77,12 @@ struct SetSlot<T> {
     /// `None`: free.
     op: Option<T>,
     tag: u64,
-    /// Its slot in the driver's table once pushed ([`UNPUSHED`] before);
-    /// while the slot is free, `index` is the next free slot's.
-    key: Key,
+    /// The result of a CQE that said more were coming (a zero-copy send's,
+    /// whose buffer comes back with the notification).
+    first: Option<(i32, u32)>,
+    /// While the slot is free: the next free slot's index.
+    next_free: u32,
 }
-
-/// The key of an op not pushed yet: no slot of the driver's table has index
-/// `u32::MAX`, so no lookup finds it.
-const UNPUSHED: Key = Key { index: u32::MAX, generation: 0 };
 
 /// The end of a set's free list: no slot has index `u32::MAX` (a set that
 /// large could not be pushed to any ring).
@@ -87,13 +92,7 @@ impl<T: OwnedOp> OpSet<T> {
     /// An empty set for ops on `driver`.
     pub fn new(driver: &Driver) -> OpSet<T> {
         let shared = driver.shared().clone();
-        let id = {
-            let mut st = shared.lock();
-            let id = st.next_set;
-            // Ids wrap after four billion sets; 0 is "no set".
-            st.next_set = st.next_set.checked_add(1).unwrap_or(1);
-            id
-        };
+        let id = shared.lock().slab.insert(Entry::Set).index;
         let inner = Inner {
             id,
             slots: Vec::new(),
@@ -123,24 +122,22 @@ impl<T: OwnedOp> OpSet<T> {
     /// is refused here, with the op given back.
     #[inline]
     pub fn submit(&mut self, op: T, tag: u64) -> std::result::Result<(), Refused<T>> {
-        if let Err(error) = op.validate().and_then(|()| op.validate_for(self.shared.id())) {
+        if let Err(error) = check_sqes::<T>().and_then(|()| op.validate()).and_then(|()| op.validate_for(self.shared.id())) {
             return Err(Refused { error, op });
         }
         let set = &mut self.inner;
-        let index = set.free;
-        let index = match set.slots.get_mut(index as usize) {
+        let index = match set.slots.get(set.free as usize) {
             // `NO_SLOT` is no index of `slots`: one lookup for both cases.
-            Some(slot) => {
-                set.free = slot.key.index;
-                // A free slot holds no op: nothing to drop.
-                std::mem::forget(slot.op.replace(op));
-                slot.tag = tag;
-                slot.key = UNPUSHED;
-                index
-            }
-            None => set.grow(op, tag),
+            Some(slot) => std::mem::replace(&mut set.free, slot.next_free),
+            None => set.grow(),
         };
         set.queued.push(index);
+        if let Some(slot) = set.slots.get_mut(index as usize) {
+            // A free slot holds no op: nothing to drop.
+            std::mem::forget(slot.op.replace(op));
+            slot.tag = tag;
+            slot.first = None;
+        }
         set.len += 1;
         Ok(())
     }
@@ -187,15 +184,7 @@ impl<T: OwnedOp> OpSet<T> {
                 shared.block(WAIT_SLICE)?;
                 continue;
             }
-            let Inner { slots, free, done, .. } = &mut *inner;
-            for (_, index, res, flags) in done.drain(..) {
-                let Some(slot) = slots.get_mut(index as usize) else { continue };
-                let Some(op) = slot.op.take() else { continue };
-                slot.key.index = *free;
-                *free = index;
-                handed += 1;
-                f(slot.tag, op.complete(res, flags));
-            }
+            handed += inner.hand_out(&mut f);
             if handed >= min {
                 return Ok(handed);
             }
@@ -204,127 +193,155 @@ impl<T: OwnedOp> OpSet<T> {
 }
 
 impl<T: OwnedOp> Inner<T> {
-    /// A new slot holding `op`: its index.
+    /// A new free slot: its index.
     #[cold]
-    fn grow(&mut self, op: T, tag: u64) -> u32 {
-        self.slots.push(SetSlot { op: Some(op), tag, key: UNPUSHED });
+    fn grow(&mut self) -> u32 {
+        self.slots.push(SetSlot { op: None, tag: 0, first: None, next_free: NO_SLOT });
         (self.slots.len() - 1) as u32
     }
 
-    /// Push the queued ops to the SQ from their slots; ops the driver
-    /// refuses go to `refused` (the first refusal's error is returned).
+    /// Push the queued ops to the SQ from their slots (as many as it has
+    /// room for; the rest stay queued for the next call). When the driver
+    /// was shut down, every queued op goes to `refused` instead.
     #[inline]
     fn push_queued(&mut self, st: &mut State) -> Result<()> {
         if self.queued.is_empty() {
             return Ok(());
         }
         let Inner { id, slots, free, len, queued, refused, .. } = self;
-        if st.room_for::<T>(queued.len()) {
-            // Room for all: no per-op checks.
-            for &index in queued.iter() {
-                if let Some(SetSlot { op: Some(op), key, .. }) = slots.get_mut(index as usize) {
-                    *key = st.push_ready(op, *id, index);
-                }
-            }
-            queued.clear();
-            return Ok(());
-        }
-        let mut failed = None;
-        for &index in queued.iter() {
-            let Some(slot) = slots.get_mut(index as usize) else { continue };
-            let Some(op) = slot.op.as_mut() else { continue };
-            match st.push_locked(op, *id, index) {
-                Ok(key) => slot.key = key,
-                Err(error) => {
-                    if let Some(op) = slot.op.take() {
-                        slot.key.index = *free;
-                        *free = index;
-                        *len -= 1;
-                        if failed.is_none() {
-                            failed = Some(error.to_string());
-                        }
-                        refused.push(Refused { error, op });
+        match st.room_for::<T>(queued.len()) {
+            Ok(n) => {
+                for &index in &queued[..n] {
+                    if let Some(SetSlot { op: Some(op), .. }) = slots.get_mut(index as usize) {
+                        st.push_ready(op, set_user_data(*id, index));
                     }
                 }
+                queued.drain(..n);
+                Ok(())
             }
-        }
-        queued.clear();
-        match failed {
-            None => Ok(()),
-            Some(why) => Err(crate::Error::RingUnusable {
-                why: format!("ops of the set were refused ({why}); take_refused() gives them back"),
-            }),
+            Err(error) => {
+                let why = error.to_string();
+                for &index in queued.iter() {
+                    let Some(slot) = slots.get_mut(index as usize) else { continue };
+                    let Some(op) = slot.op.take() else { continue };
+                    slot.next_free = *free;
+                    *free = index;
+                    *len -= 1;
+                    refused.push(Refused { error: closed(), op });
+                }
+                queued.clear();
+                Err(crate::Error::RingUnusable {
+                    why: format!("ops of the set were refused ({why}); take_refused() gives them back"),
+                })
+            }
         }
     }
 
-    /// Move this set's logged completions from the driver into `done`.
+    /// Move this set's logged CQEs from the driver into `done`.
     #[inline]
     fn collect(&mut self, st: &mut State) {
         if st.ready_log.is_empty() {
             return;
         }
-        let Inner { id, len, done, .. } = self;
-        if st.log_set == *id && done.is_empty() {
-            // Every logged op is this set's (one set per driver, the usual
+        let Inner { id, done, .. } = self;
+        if st.slab.sets == 1 && done.is_empty() {
+            // Every logged CQE is this set's (one set per driver, the usual
             // case): take the log whole, leaving it `done`'s empty buffer.
             std::mem::swap(&mut st.ready_log, done);
-            *len -= done.len();
             return;
         }
-        let before = done.len();
         st.ready_log.retain(|&entry| {
-            if entry.0 != *id {
+            if set_of(entry.0).0 != *id {
                 return true;
             }
             done.push(entry);
             false
         });
-        *len -= done.len() - before;
-        // What is left is other sets' (possibly several).
-        st.log_set = 0;
+    }
+
+    /// Hand the ops whose final CQE is in `done` to `f`; returns how many.
+    #[inline]
+    fn hand_out(&mut self, f: &mut impl FnMut(u64, T::Output)) -> usize {
+        let Inner { id, slots, free, len, done, .. } = self;
+        let mut handed = 0;
+        for (user_data, res, flags) in done.drain(..) {
+            let (set, local) = set_of(user_data);
+            if set != *id {
+                continue;
+            }
+            let Some(slot) = slots.get_mut(local as usize) else { continue };
+            if flags & IORING_CQE_F_MORE != 0 {
+                slot.first = Some((res, flags));
+                continue;
+            }
+            let Some(op) = slot.op.take() else { continue };
+            let (res, flags) = match slot.first.take() {
+                Some((first, first_flags)) => (first, first_flags | flags),
+                None => (res, flags),
+            };
+            slot.next_free = *free;
+            *free = local;
+            *len -= 1;
+            handed += 1;
+            f(slot.tag, op.complete(res, flags));
+        }
+        handed
     }
 }
 
 impl<T: OwnedOp> Drop for OpSet<T> {
     fn drop(&mut self) {
-        if self.inner.len == 0 {
-            return;
-        }
         let OpSet { shared, inner } = self;
         let mut st = shared.lock();
         st.dispatch();
         inner.collect(&mut st);
-        let Inner { slots, done, .. } = inner;
-        let mut outputs = Vec::new();
+        let Inner { id, slots, queued, done, .. } = inner;
         // Completed ops: their outputs are dropped outside the lock (they
         // may hold descriptors the ops produced).
-        for (_, index, res, flags) in done.drain(..) {
-            if let Some(op) = slots.get_mut(index as usize).and_then(|s| s.op.take()) {
+        let mut outputs = Vec::new();
+        for (user_data, res, flags) in done.drain(..) {
+            let (set, local) = set_of(user_data);
+            let Some(slot) = slots.get_mut(local as usize).filter(|_| set == *id) else { continue };
+            if flags & IORING_CQE_F_MORE != 0 {
+                slot.first = Some((res, flags));
+                continue;
+            }
+            if let Some(op) = slot.op.take() {
+                let (res, flags) = match slot.first.take() {
+                    Some((first, first_flags)) => (first, first_flags | flags),
+                    None => (res, flags),
+                };
                 outputs.push(op.complete(res, flags));
             }
         }
+        // Ops never pushed: the kernel does not have them.
         let mut unsent = Vec::new();
-        for slot in slots.iter_mut() {
-            let Some(op) = slot.op.take() else { continue };
-            let key = slot.key;
-            match st.slab.get_mut(key) {
-                Some(entry @ Entry::Waiting { .. }) => {
-                    let first = match entry {
-                        Entry::Waiting { first, .. } => first.take(),
-                        _ => None,
-                    };
-                    *entry = Entry::Orphaned(Box::new(OrphanOp { op: Some(op), first }));
-                    Shared::push_cancel(&mut st, key);
-                }
-                // Never pushed (`UNPUSHED` is no slot's key), or its final
-                // CQE arrived and its slot was freed (a slot's generation
-                // moves on only then) while its log entry was lost to a
-                // panic in the caller's `f`: the kernel does not have it.
-                _ => unsent.push(op),
+        for index in queued.drain(..) {
+            if let Some(op) = slots.get_mut(index as usize).and_then(|s| s.op.take()) {
+                unsent.push(op);
             }
         }
+        // The rest are in flight: the driver keeps them until their final
+        // CQEs, in the set's slot, and cancels them.
+        let mut orphans: Vec<Option<Box<dyn Orphan>>> = Vec::new();
+        let mut left = 0;
+        let count = slots.len();
+        for (local, slot) in slots.iter_mut().enumerate() {
+            let Some(op) = slot.op.take() else { continue };
+            if orphans.is_empty() {
+                orphans.resize_with(count, || None);
+            }
+            orphans[local] = Some(Box::new(OrphanOp { op: Some(op), first: slot.first.take() }));
+            left += 1;
+            Shared::push_cancel(&mut st, set_user_data(*id, local as u32));
+        }
+        if left == 0 {
+            st.slab.remove_at(*id);
+        } else {
+            st.slab.end_set(*id, orphans, left);
+        }
         let waker = Shared::wake_driver(&mut st);
-        drop(st);
+        shared.unlock_and_bury(st);
         drop(outputs);
         drop(unsent);
         if let Some(w) = waker {

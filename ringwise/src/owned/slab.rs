@@ -6,14 +6,48 @@
 //! for. The table is a `Vec` with a free list: after it has grown to the
 //! most ops ever in flight at once, taking and freeing a slot allocates
 //! nothing.
+//!
+//! `user_data` has two forms, told apart by its top bit:
+//! * 0: a slot's key (index, and a 31-bit generation), for ops with an
+//!   [`Op`](super::Op) or [`Stream`](super::Stream) handle and mailboxes;
+//! * 1: an op of an [`OpSet`](super::OpSet): the set's slot index (31 bits)
+//!   and the op's index in the set (32 bits). The set keeps its ops itself;
+//!   the table holds one slot per set (`Entry::Set`), so a set's op costs
+//!   no slot of its own, and its CQE is logged for the set without a
+//!   lookup. A set's index is unique while the set, or anything of it the
+//!   kernel still has (`Entry::DeadSet`), lives.
 
 use super::Orphan;
 use std::collections::VecDeque;
 use std::task::Waker;
 
 /// `user_data` of SQEs whose CQEs nobody waits for (cancel requests, linked
-/// timeouts). No slot has it: a slot index is below `u32::MAX`.
+/// timeouts). No op has it: it would be the op `u32::MAX` of the set at
+/// index `2^31 - 1`, and neither a set nor the table gets that large.
 pub const IGNORED_USER_DATA: u64 = u64::MAX;
+
+/// The top bit of `user_data`: set for an op of an [`OpSet`](super::OpSet).
+pub(crate) const SET_BIT: u64 = 1 << 63;
+
+/// Generations are 31 bits, so a slot's key never has [`SET_BIT`].
+const GENERATION_MASK: u32 = u32::MAX >> 1;
+
+/// Slot indices stay below this (the 31 bits a set's index has in
+/// `user_data`, and never the index of [`IGNORED_USER_DATA`]).
+const MAX_SLOTS: u32 = u32::MAX >> 1;
+
+/// The `user_data` of op `local` of the set whose slot index is `set`.
+#[inline(always)]
+pub(crate) fn set_user_data(set: u32, local: u32) -> u64 {
+    SET_BIT | (u64::from(set) << 32) | u64::from(local)
+}
+
+/// The set index and op index of a set op's `user_data` (one with
+/// [`SET_BIT`]).
+#[inline(always)]
+pub(crate) fn set_of(user_data: u64) -> (u32, u32) {
+    (((user_data >> 32) as u32) & MAX_SLOTS, user_data as u32)
+}
 
 /// A slot's key: its index and generation, as packed into `user_data`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,11 +76,8 @@ pub(crate) enum Entry {
     Vacant(u32),
     /// A one-shot op in flight whose handle is alive. `first` is the result
     /// of a CQE that said more were coming (a zero-copy send's result,
-    /// whose buffer comes back with the notification). `set` is the id of
-    /// the [`OpSet`](super::OpSet) holding the op (0: an `Op` handle): its
-    /// completion is logged for that set, with `local`, the op's index in
-    /// the set.
-    Waiting { waker: Option<Waker>, first: Option<(i32, u32)>, set: u32, local: u32 },
+    /// whose buffer comes back with the notification).
+    Waiting { waker: Option<Waker>, first: Option<(i32, u32)> },
     /// A one-shot op's final result, waiting for its handle.
     Ready { res: i32, flags: u32 },
     /// A multishot op whose handle is alive: its CQEs in arrival order, and
@@ -59,6 +90,13 @@ pub(crate) enum Entry {
     /// An op whose handle was dropped while the kernel still had it: what it
     /// handed the kernel, kept until its final CQE.
     Orphaned(Box<dyn Orphan>),
+    /// A live [`OpSet`](super::OpSet): its ops' CQEs are logged for it (the
+    /// slot's index is the set's id). Not in flight itself.
+    Set,
+    /// A dropped set whose ops the kernel still had: each such op by its
+    /// index in the set, kept until its final CQE; `left` of them remain.
+    /// The slot is freed when none is left.
+    DeadSet { ops: Vec<Option<Box<dyn Orphan>>>, left: usize },
 }
 
 pub(crate) struct Slot {
@@ -75,22 +113,28 @@ pub(crate) struct Slab {
     pub(crate) in_flight: usize,
     /// Mailbox slots (not in flight, but a wait may be for them).
     pub(crate) mailboxes: usize,
+    /// `Set` slots: while there is one, every set op's CQE in the log is
+    /// its set's.
+    pub(crate) sets: usize,
+    /// `DeadSet` slots: while there are none, a set op's CQE goes to the
+    /// log without looking at its set's slot.
+    pub(crate) dead_sets: usize,
 }
 
 const NONE: u32 = u32::MAX;
 
 impl Slab {
     pub(crate) fn new() -> Slab {
-        Slab { slots: Vec::new(), free: NONE, in_flight: 0, mailboxes: 0 }
+        Slab { slots: Vec::new(), free: NONE, in_flight: 0, mailboxes: 0, sets: 0, dead_sets: 0 }
     }
 
     /// Take a free slot for `entry` (growing the table when none is free).
     #[inline]
     pub(crate) fn insert(&mut self, entry: Entry) -> Key {
-        if matches!(entry, Entry::Mailbox { .. }) {
-            self.mailboxes += 1;
-        } else {
-            self.in_flight += 1;
+        match entry {
+            Entry::Mailbox { .. } => self.mailboxes += 1,
+            Entry::Set => self.sets += 1,
+            _ => self.in_flight += 1,
         }
         if self.free != NONE {
             let index = self.free;
@@ -106,10 +150,10 @@ impl Slab {
     }
 
     /// [`insert`](Self::insert) of an op just pushed (`Waiting`, no waker,
-    /// no first result; `set` 0 for an `Op` handle's), the hot path of
-    /// every submit: the entry is built in the free slot, not moved there.
+    /// no first result), the hot path of every submit: the entry is built
+    /// in the free slot, not moved there.
     #[inline(always)]
-    pub(crate) fn insert_waiting(&mut self, set: u32, local: u32) -> Key {
+    pub(crate) fn insert_waiting(&mut self) -> Key {
         self.in_flight += 1;
         if self.free != NONE {
             let index = self.free;
@@ -120,18 +164,19 @@ impl Slab {
             // SAFETY: `slot.entry` is a valid, aligned place (from a `&mut`);
             // overwriting it without a drop leaks nothing, since a free slot
             // holds `Vacant`, which owns nothing.
-            unsafe { std::ptr::write(&mut slot.entry, Entry::Waiting { waker: None, first: None, set, local }) };
+            unsafe { std::ptr::write(&mut slot.entry, Entry::Waiting { waker: None, first: None }) };
             return Key { index, generation: slot.generation };
         }
-        self.grow(Entry::Waiting { waker: None, first: None, set, local })
+        self.grow(Entry::Waiting { waker: None, first: None })
     }
 
     #[cold]
     fn grow(&mut self, entry: Entry) -> Key {
-        // Index u32::MAX would make `IGNORED_USER_DATA` a key; a table of
-        // four billion ops in flight is beyond any ring anyway.
+        // A slot index has 31 bits in a set op's `user_data`, and the last
+        // would make `IGNORED_USER_DATA` a set's; a table of two billion
+        // slots (some 80 GiB) is beyond any machine anyway.
         let index = self.slots.len() as u32;
-        debug_assert!(index < NONE);
+        debug_assert!(index < MAX_SLOTS);
         self.slots.push(Slot { generation: 0, entry });
         Key { index, generation: 0 }
     }
@@ -166,7 +211,7 @@ impl Slab {
         if slot.generation != key.generation || matches!(slot.entry, Entry::Vacant(_)) {
             return None;
         }
-        slot.generation = slot.generation.wrapping_add(1);
+        slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
         let old = std::mem::replace(&mut slot.entry, Entry::Vacant(self.free));
         self.free = key.index;
         if matches!(old, Entry::Mailbox { .. }) {
@@ -185,47 +230,48 @@ impl Slab {
             return None;
         }
         let Entry::Ready { res, flags } = slot.entry else { return None };
-        slot.generation = slot.generation.wrapping_add(1);
+        slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
         // `Ready` owns nothing: overwriting it leaks nothing.
         std::mem::forget(std::mem::replace(&mut slot.entry, Entry::Vacant(self.free)));
         self.free = key.index;
         Some((res, flags))
     }
 
-    /// Free `key`'s slot, whose entry owns nothing any more (a completed
-    /// op of a set: waker and first result taken), without drop glue.
-    #[inline(always)]
-    pub(crate) fn release(&mut self, key: Key) {
-        if let Some(slot) = self.slots.get_mut(key.index as usize) {
-            if slot.generation == key.generation {
-                slot.generation = slot.generation.wrapping_add(1);
-                std::mem::forget(std::mem::replace(&mut slot.entry, Entry::Vacant(self.free)));
-                self.free = key.index;
+    /// The entry at `index`, whatever its generation: a set's slot, found
+    /// by the set index a set op's `user_data` carries.
+    #[inline]
+    pub(crate) fn at_index(&mut self, index: u32) -> Option<&mut Entry> {
+        self.slots.get_mut(index as usize).map(|slot| &mut slot.entry)
+    }
+
+    /// Free the slot at `index` whatever it holds (a set's, when the set
+    /// is gone and the kernel has none of its ops), dropping its entry.
+    pub(crate) fn remove_at(&mut self, index: u32) {
+        if let Some(slot) = self.slots.get_mut(index as usize) {
+            if matches!(slot.entry, Entry::Vacant(_)) {
+                return;
+            }
+            slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
+            let old = std::mem::replace(&mut slot.entry, Entry::Vacant(self.free));
+            self.free = index;
+            match old {
+                Entry::Mailbox { .. } => self.mailboxes -= 1,
+                Entry::Set => self.sets -= 1,
+                Entry::DeadSet { .. } => self.dead_sets -= 1,
+                _ => {}
             }
         }
     }
 
-    /// The final CQE of a set's op, the hot path of a set: if `key` is a
-    /// set's op waiting with nothing else in its slot (no waker, no first
-    /// result), free its slot and return the set and the op's index in it.
-    /// Anything else (the slow path) is left as it is.
-    #[inline(always)]
-    pub(crate) fn finish_set_op(&mut self, key: Key) -> Option<(u32, u32)> {
-        let slot = self.slots.get_mut(key.index as usize)?;
-        if slot.generation != key.generation {
-            return None;
+    /// The set at `index` was dropped while the kernel still had `left` of
+    /// its ops (`ops`, by their index in the set): keep them until their
+    /// final CQEs.
+    pub(crate) fn end_set(&mut self, index: u32, ops: Vec<Option<Box<dyn Orphan>>>, left: usize) {
+        if let Some(entry @ Entry::Set) = self.at_index(index) {
+            *entry = Entry::DeadSet { ops, left };
+            self.sets -= 1;
+            self.dead_sets += 1;
         }
-        let Entry::Waiting { waker: None, first: None, set, local } = slot.entry else { return None };
-        if set == 0 {
-            return None;
-        }
-        slot.generation = slot.generation.wrapping_add(1);
-        // A `Waiting` without waker or first result owns nothing: skip its
-        // drop glue.
-        std::mem::forget(std::mem::replace(&mut slot.entry, Entry::Vacant(self.free)));
-        self.free = key.index;
-        self.in_flight -= 1;
-        Some((set, local))
     }
 
     /// Every orphan still in the table: what is left when the kernel did not
@@ -233,10 +279,17 @@ impl Slab {
     pub(crate) fn take_orphans(&mut self) -> Vec<Box<dyn Orphan>> {
         let mut out = Vec::new();
         for slot in &mut self.slots {
-            if matches!(slot.entry, Entry::Orphaned(_)) {
-                if let Entry::Orphaned(o) = std::mem::replace(&mut slot.entry, Entry::Ready { res: 0, flags: 0 }) {
-                    out.push(o);
+            match &mut slot.entry {
+                Entry::Orphaned(_) => {
+                    if let Entry::Orphaned(o) = std::mem::replace(&mut slot.entry, Entry::Ready { res: 0, flags: 0 }) {
+                        out.push(o);
+                    }
                 }
+                Entry::DeadSet { ops, left } => {
+                    out.extend(ops.drain(..).flatten());
+                    *left = 0;
+                }
+                _ => {}
             }
         }
         out
