@@ -1,11 +1,11 @@
 //! Heap allocations per owned op in steady state, counted by a global
 //! allocator (this test binary only): after a warm-up (the op table has
 //! grown to the most ops in flight), submitting an op and taking its output
-//! allocates nothing, synchronously and through `Driver::block_on`, for
-//! reads, writes, receives and sends, cancelled or not. A timeout allocates
-//! exactly its boxed timespec.
+//! allocates nothing, synchronously, through an `OpSet` and through
+//! `Driver::block_on`, for reads, writes, receives and sends, cancelled or
+//! not. A timeout allocates exactly its boxed timespec.
 
-use ringwise::owned::{ops, Driver, SharedFd};
+use ringwise::owned::{ops, Driver, OpSet, SharedFd};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Duration;
@@ -287,4 +287,30 @@ fn futures_on_block_on_allocate_nothing_per_op() {
     let per_call = count(|| d.block_on(async {}).unwrap());
     eprintln!("async: {n} allocations in {} ops inside one block_on; {per_call} per block_on call", 4 * N);
     assert_eq!(n, 0, "allocations per op through block_on");
+}
+
+#[test]
+fn ops_of_a_set_allocate_nothing_per_op() {
+    // 16 reads kept in flight by a set, as a queue-depth-16 reader does.
+    let f = Fixture::new("set");
+    let mut reads = OpSet::new(&f.driver);
+    let mut idle: Vec<Vec<u8>> = (0..16).map(|_| Vec::with_capacity(512)).collect();
+    let mut run = |rounds: u64| {
+        for _ in 0..rounds {
+            while let Some(mut buf) = idle.pop() {
+                buf.clear();
+                reads.submit(ops::Read::at(&f.file, buf, 0), 0).unwrap();
+            }
+            reads
+                .wait(8, |_, (res, buf)| {
+                    assert_eq!(res, Ok(512));
+                    idle.push(buf);
+                })
+                .unwrap();
+        }
+    };
+    run(50);
+    let n = count(|| run(N / 8));
+    eprintln!("set: {n} allocations in about {N} reads");
+    assert_eq!(n, 0);
 }

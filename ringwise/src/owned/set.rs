@@ -56,7 +56,7 @@ struct Inner<T: OwnedOp> {
     /// there by `submit`, taken out when handed back.
     slots: Vec<SetSlot<T>>,
     /// The first slot holding no op ([`NO_SLOT`]: none); each free slot's
-    /// `next_free` is the next one's (an intrusive free list: taking and
+    /// `tag` is the next one's index (an intrusive free list: taking and
     /// giving back a slot is a load and a store or two).
     free: u32,
     len: usize,
@@ -65,6 +65,10 @@ struct Inner<T: OwnedOp> {
     queued: Vec<u32>,
     /// Ops the driver refused when they were pushed (it was shut down).
     refused: Vec<Refused<T>>,
+    /// Results of CQEs that said more were coming (index in `slots`,
+    /// result, flags): a zero-copy send's, whose buffer comes back with the
+    /// notification. Rare and short, so kept out of the slots.
+    firsts: Vec<(u32, i32, u32)>,
     /// CQEs taken from the driver's log under the lock (`user_data`,
     /// result, flags), handed out after it. Swapped with the driver's log
     /// when every entry there is this set's, so both keep their capacity
@@ -76,12 +80,10 @@ struct Inner<T: OwnedOp> {
 struct SetSlot<T> {
     /// `None`: free.
     op: Option<T>,
+    /// The caller's tag; while the slot is free, the next free slot's
+    /// index. (A slot is kept this small, op and tag, because the set's
+    /// slots are what its hot path touches most.)
     tag: u64,
-    /// The result of a CQE that said more were coming (a zero-copy send's,
-    /// whose buffer comes back with the notification).
-    first: Option<(i32, u32)>,
-    /// While the slot is free: the next free slot's index.
-    next_free: u32,
 }
 
 /// The end of a set's free list: no slot has index `u32::MAX` (a set that
@@ -100,6 +102,7 @@ impl<T: OwnedOp> OpSet<T> {
             len: 0,
             queued: Vec::new(),
             refused: Vec::new(),
+            firsts: Vec::new(),
             done: Vec::new(),
         };
         OpSet { shared, inner }
@@ -122,13 +125,15 @@ impl<T: OwnedOp> OpSet<T> {
     /// is refused here, with the op given back.
     #[inline]
     pub fn submit(&mut self, op: T, tag: u64) -> std::result::Result<(), Refused<T>> {
-        if let Err(error) = check_sqes::<T>().and_then(|()| op.validate()).and_then(|()| op.validate_for(self.shared.id())) {
+        if let Err(error) =
+            check_sqes::<T>().and_then(|()| op.validate()).and_then(|()| op.validate_for(self.shared.id()))
+        {
             return Err(Refused { error, op });
         }
         let set = &mut self.inner;
         let index = match set.slots.get(set.free as usize) {
             // `NO_SLOT` is no index of `slots`: one lookup for both cases.
-            Some(slot) => std::mem::replace(&mut set.free, slot.next_free),
+            Some(slot) => std::mem::replace(&mut set.free, slot.tag as u32),
             None => set.grow(),
         };
         set.queued.push(index);
@@ -136,7 +141,6 @@ impl<T: OwnedOp> OpSet<T> {
             // A free slot holds no op: nothing to drop.
             std::mem::forget(slot.op.replace(op));
             slot.tag = tag;
-            slot.first = None;
         }
         set.len += 1;
         Ok(())
@@ -196,7 +200,7 @@ impl<T: OwnedOp> Inner<T> {
     /// A new free slot: its index.
     #[cold]
     fn grow(&mut self) -> u32 {
-        self.slots.push(SetSlot { op: None, tag: 0, first: None, next_free: NO_SLOT });
+        self.slots.push(SetSlot { op: None, tag: u64::from(NO_SLOT) });
         (self.slots.len() - 1) as u32
     }
 
@@ -224,8 +228,7 @@ impl<T: OwnedOp> Inner<T> {
                 for &index in queued.iter() {
                     let Some(slot) = slots.get_mut(index as usize) else { continue };
                     let Some(op) = slot.op.take() else { continue };
-                    slot.next_free = *free;
-                    *free = index;
+                    slot.tag = u64::from(std::mem::replace(free, index));
                     *len -= 1;
                     refused.push(Refused { error: closed(), op });
                 }
@@ -262,30 +265,40 @@ impl<T: OwnedOp> Inner<T> {
     /// Hand the ops whose final CQE is in `done` to `f`; returns how many.
     #[inline]
     fn hand_out(&mut self, f: &mut impl FnMut(u64, T::Output)) -> usize {
-        let Inner { id, slots, free, len, done, .. } = self;
+        let Inner { id, slots, free, len, firsts, done, .. } = self;
         let mut handed = 0;
         for (user_data, res, flags) in done.drain(..) {
             let (set, local) = set_of(user_data);
-            if set != *id {
-                continue;
-            }
             let Some(slot) = slots.get_mut(local as usize) else { continue };
-            if flags & IORING_CQE_F_MORE != 0 {
-                slot.first = Some((res, flags));
+            if set != *id || slot.op.is_none() {
                 continue;
             }
+            if flags & IORING_CQE_F_MORE != 0 {
+                firsts.push((local, res, flags));
+                continue;
+            }
+            let (res, flags) = if firsts.is_empty() { (res, flags) } else { take_first(firsts, local, res, flags) };
             let Some(op) = slot.op.take() else { continue };
-            let (res, flags) = match slot.first.take() {
-                Some((first, first_flags)) => (first, first_flags | flags),
-                None => (res, flags),
-            };
-            slot.next_free = *free;
-            *free = local;
+            let tag = std::mem::replace(&mut slot.tag, u64::from(std::mem::replace(free, local)));
             *len -= 1;
             handed += 1;
-            f(slot.tag, op.complete(res, flags));
+            f(tag, op.complete(res, flags));
         }
         handed
+    }
+}
+
+/// The result an op's final CQE hands out: its first CQE's result (taken
+/// from `firsts`) with the final one's flags or'ed in, if it had a first
+/// CQE; else the final CQE's own.
+#[cold]
+fn take_first(firsts: &mut Vec<(u32, i32, u32)>, local: u32, res: i32, flags: u32) -> (i32, u32) {
+    match firsts.iter().position(|&(at, ..)| at == local) {
+        Some(i) => {
+            let (_, first, first_flags) = firsts.swap_remove(i);
+            (first, first_flags | flags)
+        }
+        None => (res, flags),
     }
 }
 
@@ -295,7 +308,7 @@ impl<T: OwnedOp> Drop for OpSet<T> {
         let mut st = shared.lock();
         st.dispatch();
         inner.collect(&mut st);
-        let Inner { id, slots, queued, done, .. } = inner;
+        let Inner { id, slots, queued, firsts, done, .. } = inner;
         // Completed ops: their outputs are dropped outside the lock (they
         // may hold descriptors the ops produced).
         let mut outputs = Vec::new();
@@ -303,14 +316,11 @@ impl<T: OwnedOp> Drop for OpSet<T> {
             let (set, local) = set_of(user_data);
             let Some(slot) = slots.get_mut(local as usize).filter(|_| set == *id) else { continue };
             if flags & IORING_CQE_F_MORE != 0 {
-                slot.first = Some((res, flags));
+                firsts.push((local, res, flags));
                 continue;
             }
             if let Some(op) = slot.op.take() {
-                let (res, flags) = match slot.first.take() {
-                    Some((first, first_flags)) => (first, first_flags | flags),
-                    None => (res, flags),
-                };
+                let (res, flags) = take_first(firsts, local, res, flags);
                 outputs.push(op.complete(res, flags));
             }
         }
@@ -331,7 +341,11 @@ impl<T: OwnedOp> Drop for OpSet<T> {
             if orphans.is_empty() {
                 orphans.resize_with(count, || None);
             }
-            orphans[local] = Some(Box::new(OrphanOp { op: Some(op), first: slot.first.take() }));
+            let first = firsts.iter().position(|&(at, ..)| at as usize == local).map(|i| {
+                let (_, res, flags) = firsts.swap_remove(i);
+                (res, flags)
+            });
+            orphans[local] = Some(Box::new(OrphanOp { op: Some(op), first }));
             left += 1;
             Shared::push_cancel(&mut st, set_user_data(*id, local as u32));
         }
