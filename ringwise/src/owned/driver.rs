@@ -747,9 +747,9 @@ impl State {
 
     /// Push `op`'s SQEs with `user_data` on the first; the SQ has room for
     /// them ([`ready_for`](Self::ready_for) or [`room_for`](Self::room_for)
-    /// said so) and `T::SQES` is 1 to [`MAX_SQES`] (checked there). A set
-    /// op counts as in flight from here; a table op counted when its slot
-    /// was taken.
+    /// said so) and `T::SQES` is 1 to [`MAX_SQES`] (checked there). (A
+    /// table op counted as in flight when its slot was taken; a set counts
+    /// the ops it pushed.)
     #[inline(always)]
     pub(crate) fn push_ready<T: OwnedOp>(&mut self, op: &mut T, user_data: u64) {
         let mut sq = self.ring.submission();
@@ -778,9 +778,6 @@ impl State {
                 let pushed = unsafe { sq.push_raw(|slot| *slot = *sqe) };
                 debug_assert!(pushed.is_ok());
             }
-        }
-        if user_data & SET_BIT != 0 {
-            self.slab.in_flight += 1;
         }
     }
 

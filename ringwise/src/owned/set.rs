@@ -215,11 +215,15 @@ impl<T: OwnedOp> Inner<T> {
         let Inner { id, slots, free, len, queued, refused, .. } = self;
         match st.room_for::<T>(queued.len()) {
             Ok(n) => {
+                let mut pushed = 0;
                 for &index in &queued[..n] {
                     if let Some(SetSlot { op: Some(op), .. }) = slots.get_mut(index as usize) {
                         st.push_ready(op, set_user_data(*id, index));
+                        pushed += 1;
                     }
                 }
+                // In flight from here to their final CQEs.
+                st.slab.in_flight += pushed;
                 queued.drain(..n);
                 Ok(())
             }
