@@ -57,9 +57,11 @@ unsafe impl<B: IoBufMut> OwnedOp for Read<B> {
 
     #[inline]
     fn complete(self, res: i32, _flags: u32) -> Self::Output {
+        let Read { fd, buf, .. } = self;
+        fd.release();
         // SAFETY: a read's `res` is the bytes the kernel wrote at the start
         // of the buffer (at most the length given).
-        unsafe { filled(self.buf, res) }
+        unsafe { filled(buf, res) }
     }
 }
 
