@@ -168,6 +168,15 @@ impl<T> From<Refused<T>> for std::io::Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DriverId(usize);
 
+impl DriverId {
+    /// The id of the driver whose shared state is at `shared` (the
+    /// address [`Shared::id`] gives).
+    #[inline]
+    pub(crate) fn of(shared: *const Shared) -> DriverId {
+        DriverId(shared as usize)
+    }
+}
+
 /// Counters of a driver ([`Driver::stats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DriverStats {
