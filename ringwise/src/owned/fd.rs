@@ -37,6 +37,17 @@ impl SharedFd {
     }
 
     /// The ring target: a plain fd, kept open by this owner.
+    /// Drop this share of the descriptor by value: what an op's
+    /// `complete` does with its fd. (Dropping the `Arc` in place would
+    /// hand its address to `Arc::drop_slow`, and with it the address of
+    /// the whole op holding it, so the compiler would keep the op, buffer
+    /// included, in memory and copy it on every move.)
+    #[inline(always)]
+    pub(crate) fn release(self) {
+        // The descriptor, closed here, if this was its last share.
+        drop(Arc::into_inner(self.0));
+    }
+
     pub(crate) fn target(&self) -> Target {
         // SAFETY: the op that uses this target holds a clone of `self` until
         // its final CQE, so the descriptor stays open and the same file.
@@ -116,6 +127,14 @@ impl Fd {
     }
 
     /// The ring target.
+    /// Drop this fd by value ([`SharedFd::release`]).
+    #[inline(always)]
+    pub(crate) fn release(self) {
+        if let Fd::Shared(fd) = self {
+            fd.release();
+        }
+    }
+
     pub(crate) fn target(&self) -> Target {
         match self {
             Fd::Shared(fd) => fd.target(),
