@@ -36,7 +36,6 @@ impl SharedFd {
         Arc::try_unwrap(self.0).map_err(SharedFd)
     }
 
-    /// The ring target: a plain fd, kept open by this owner.
     /// Drop this share of the descriptor by value: what an op's
     /// `complete` does with its fd. (Dropping the `Arc` in place would
     /// hand its address to `Arc::drop_slow`, and with it the address of
@@ -48,6 +47,7 @@ impl SharedFd {
         drop(Arc::into_inner(self.0));
     }
 
+    /// The ring target: a plain fd, kept open by this owner.
     pub(crate) fn target(&self) -> Target {
         // SAFETY: the op that uses this target holds a clone of `self` until
         // its final CQE, so the descriptor stays open and the same file.
@@ -126,7 +126,6 @@ impl Fd {
         Fd::Fixed(slot)
     }
 
-    /// The ring target.
     /// Drop this fd by value ([`SharedFd::release`]).
     #[inline(always)]
     pub(crate) fn release(self) {
@@ -135,6 +134,7 @@ impl Fd {
         }
     }
 
+    /// The ring target.
     pub(crate) fn target(&self) -> Target {
         match self {
             Fd::Shared(fd) => fd.target(),
