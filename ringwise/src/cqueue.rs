@@ -237,6 +237,43 @@ impl<C: CqeSize> CqState<C> {
     }
 }
 
+impl CqState<crate::entry::Cqe16> {
+    /// Append every CQE ready to `out`, consuming them, with one copy per
+    /// run of the ring (one, or two where it wraps) and the head published
+    /// once: the slots of a 16-byte ring are its entries, as they are.
+    /// Returns how many.
+    pub(crate) fn take_into(&mut self, out: &mut Vec<crate::entry::Cqe>) -> usize {
+        let head = self.local_head;
+        // Never more than the ring holds, whatever the memory says.
+        let n = self.load_tail().wrapping_sub(head).min(self.entries) as usize;
+        let start = (head & self.mask) as usize;
+        let first = n.min(self.entries as usize - start);
+        let cqes = self.cqes.cast::<crate::entry::Cqe>();
+        // SAFETY: the `n` slots from the cursor on hold CQEs the kernel
+        // published (the tail was read with acquire) and leaves alone until
+        // the head passes them; they are `start..start + first` and then
+        // `0..n - first` of the array of `entries` 16-byte slots, each a
+        // `Cqe` (`repr(C)`, 16 bytes, any bits valid), 8-byte aligned as
+        // the kernel lays the array out.
+        unsafe {
+            out.extend_from_slice(std::slice::from_raw_parts(cqes.add(start), first));
+            out.extend_from_slice(std::slice::from_raw_parts(cqes, n - first));
+        }
+        self.local_head = head.wrapping_add(n as u32);
+        self.publish();
+        n
+    }
+}
+
+impl CompletionQueue<'_, crate::entry::Cqe16> {
+    /// Append every CQE ready to `out` and consume them (see
+    /// `CqState::take_into`); returns how many.
+    #[inline]
+    pub(crate) fn take_into(&mut self, out: &mut Vec<crate::entry::Cqe>) -> usize {
+        self.state.take_into(out)
+    }
+}
+
 /// The completion side of a ring, borrowed from it by
 /// [`Ring::completion`](crate::Ring::completion) (or
 /// [`Ring::queues`](crate::Ring::queues)).

@@ -246,3 +246,73 @@ fn a_zero_copy_send_in_a_set_comes_back_once_after_its_notification() {
     std::io::Read::read_exact(&mut s, &mut got).unwrap();
     assert_eq!(driver.stats().in_flight, 0);
 }
+
+/// While a set's ops are all that is in flight, its waits take the CQEs
+/// straight from the CQ: a handle's op in flight (or its CQE waiting in
+/// the CQ) turns that off, so the handle still gets its result; an ignored
+/// CQE (of the cancel a dropped handle sends) passes through a set's wait
+/// without being counted as one of its ops.
+#[test]
+fn a_lone_set_takes_cqes_straight_from_the_cq_and_never_a_handles() {
+    let (file, path) = pattern_file("lone", 64 * 1024);
+    let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let b = SharedFd::from(b);
+    let driver = Driver::new(32).unwrap();
+    let mut reads = OpSet::new(&driver);
+    let mut next = 0u64;
+    let mut read_some = |reads: &mut OpSet<ops::Read<Vec<u8>>>, n: u64| {
+        for _ in 0..n {
+            reads.submit(ops::Read::at(&file, Vec::with_capacity(512), next % 128 * 512), next % 128).unwrap();
+            next += 1;
+        }
+        let mut got = 0;
+        while got < n as usize {
+            got += reads
+                .wait(1, |tag, (res, buf)| {
+                    assert_eq!(res, Ok(512), "read {tag}");
+                    check_pattern(tag as usize * 512, &buf);
+                })
+                .unwrap();
+        }
+    };
+    // Alone: the set's own CQEs, taken from the CQ.
+    read_some(&mut reads, 16);
+    assert_eq!(driver.stats().in_flight, 0);
+    // A handle's recv in flight while the set reads; its CQE arrives
+    // while the set waits, and must reach the handle.
+    let recv = driver.submit(ops::Recv::new(&b, Vec::with_capacity(8))).unwrap();
+    read_some(&mut reads, 16);
+    a.write_all(b"ab").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !recv.is_done() {
+        assert!(Instant::now() < deadline, "the recv's CQE never reached its handle");
+        read_some(&mut reads, 4);
+    }
+    let (res, buf) = recv.try_take().ok().expect("done");
+    assert_eq!((res, &buf[..]), (Ok(2), &b"ab"[..]));
+    assert_eq!(driver.stats().in_flight, 0);
+    // A dropped handle: the driver cancels its recv (an ignored CQE comes
+    // with the cancel's) and keeps it until its own CQE.
+    drop(driver.submit(ops::Recv::new(&b, Vec::with_capacity(8))).unwrap());
+    for _ in 0..8 {
+        read_some(&mut reads, 8);
+    }
+    drain(&driver);
+    // Counts still exact: 16 reads pushed, 16 in flight.
+    for i in 0..16u64 {
+        reads.submit(ops::Read::at(&file, Vec::with_capacity(512), i * 512), i).unwrap();
+    }
+    reads.flush().unwrap();
+    assert_eq!(driver.stats().in_flight, 16, "in flight: the 16 reads, no more and no less");
+    let mut got = 0;
+    while got < 16 {
+        got += reads
+            .wait(1, |tag, (res, buf)| {
+                assert_eq!(res, Ok(512));
+                check_pattern(tag as usize * 512, &buf);
+            })
+            .unwrap();
+    }
+    assert_eq!(driver.stats().in_flight, 0);
+    std::fs::remove_file(path).unwrap();
+}

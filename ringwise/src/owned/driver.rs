@@ -5,7 +5,7 @@ use super::handle::{Op, Stream};
 use super::slab::{set_of, Entry, Key, Slab, IGNORED_USER_DATA, SET_BIT};
 use super::{Orphan, OwnedOp, OwnedStream};
 use crate::abi::{IORING_CQE_F_MORE, IORING_SQ_CQ_OVERFLOW, IORING_SQ_TASKRUN};
-use crate::entry::Sqe;
+use crate::entry::{Cqe, Sqe};
 use crate::error::{Error, Result};
 use crate::flags::SetupFlags;
 use crate::op::AsyncCancel;
@@ -111,7 +111,7 @@ pub(crate) struct State {
     /// CQEs of [`OpSet`](super::OpSet)s' ops (`user_data`, result, flags),
     /// in arrival order, for their sets to take: while one set lives, all
     /// of them are its own, and it takes the log whole.
-    pub(crate) ready_log: Vec<(u64, i32, u32)>,
+    pub(crate) ready_log: Vec<Cqe>,
     teardown_timeout: Duration,
     defer_taskrun: bool,
 }
@@ -614,28 +614,70 @@ impl Shared {
     /// a `GETEVENTS` enter until none are left: without it, an executor
     /// polling the ring's fd would never hear of them.
     fn submit_and_dispatch_counting(st: &mut State, handled: &mut usize) -> Result<()> {
-        let entered = if !st.ring.submission().is_empty() {
+        let entered = Shared::enter_queued(st);
+        // Dispatch what arrived even if the enter failed (EBUSY: the CQ is
+        // full; reaping is how it drains).
+        *handled += st.dispatch();
+        Shared::flush_parked(st, handled)?;
+        Shared::entered(entered)
+    }
+
+    /// [`submit_and_dispatch`](Self::submit_and_dispatch) for a set's
+    /// wait: while every op in flight is that set's
+    /// ([`State::one_set_only`]), the CQEs go straight into the set's
+    /// `done`, as they are, with no dispatch and no log (the set checks
+    /// each when it hands them out).
+    #[inline]
+    pub(crate) fn submit_and_take(st: &mut State, done: &mut Vec<Cqe>) -> Result<()> {
+        if !st.one_set_only() {
+            return Shared::submit_and_dispatch(st);
+        }
+        let entered = Shared::enter_queued(st);
+        st.take_set_cqes(done);
+        // Parked CQEs are rare: the general dispatch logs them for the set.
+        Shared::flush_parked(st, &mut 0)?;
+        Shared::entered(entered)
+    }
+
+    /// Submit what is queued (a non-blocking enter), or, with nothing
+    /// queued on a `DEFER_TASKRUN` ring, run its task work (which posts
+    /// the CQEs it holds).
+    #[inline(always)]
+    fn enter_queued(st: &mut State) -> Result<()> {
+        if !st.ring.submission().is_empty() {
             st.ring.submit().map(drop)
         } else if st.defer_taskrun {
             st.ring.get_events()
         } else {
             Ok(())
-        };
-        // Dispatch what arrived even if the enter failed (EBUSY: the CQ is
-        // full; reaping is how it drains).
-        *handled += st.dispatch();
+        }
+    }
+
+    /// Flush completions the kernel parked (its CQ overflow list, or task
+    /// work waiting to post them) with `GETEVENTS` enters, dispatching
+    /// them, until none are left: without it, an executor polling the
+    /// ring's fd would never hear of them.
+    #[inline]
+    fn flush_parked(st: &mut State, handled: &mut usize) -> Result<()> {
         loop {
             let parked = IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN;
             if st.ring.submission().ring_flags() & parked == 0 {
-                break;
+                return Ok(());
             }
             st.ring.get_events()?;
             let more = st.dispatch();
             *handled += more;
             if more == 0 {
-                break;
+                return Ok(());
             }
         }
+    }
+
+    /// The outcome of [`enter_queued`](Self::enter_queued) once the CQ was
+    /// reaped: a full CQ (`EBUSY`) or a kernel short of memory (`EAGAIN`)
+    /// is not an error, reaping was the cure.
+    #[inline(always)]
+    fn entered(entered: Result<()>) -> Result<()> {
         match entered {
             Err(e) if e.errno() == Errno::BUSY || e.errno() == Errno::AGAIN => Ok(()),
             other => other,
@@ -819,6 +861,33 @@ impl State {
         self.slab.mailboxes
     }
 
+    /// Whether every op in flight is a set's, and only one set lives (no
+    /// table op, stream, mailbox or dead set): then every CQE that can be
+    /// in the CQ is that set's, or an ignored one (of a cancel).
+    #[inline(always)]
+    pub(crate) fn one_set_only(&self) -> bool {
+        let slab = &self.slab;
+        slab.sets == 1 && slab.dead_sets == 0 && slab.mailboxes == 0 && slab.in_flight == slab.set_in_flight
+    }
+
+    /// Move every CQE in the CQ into `done` as it is, taking the final ones off the ops in flight: the dispatch of
+    /// the one set when [`one_set_only`](Self::one_set_only) holds (the set
+    /// skips ignored CQEs when it hands its CQEs out).
+    #[inline]
+    fn take_set_cqes(&mut self, done: &mut Vec<Cqe>) {
+        let State { ring, slab, .. } = self;
+        let before = done.len();
+        let mut cq = ring.completion();
+        // As `dispatch`: the tail is read again until no new CQE came.
+        while cq.take_into(done) > 0 {}
+        let finals = done[before..]
+            .iter()
+            .filter(|cqe| cqe.flags & IORING_CQE_F_MORE == 0 && cqe.user_data != IGNORED_USER_DATA)
+            .count();
+        slab.in_flight = slab.in_flight.saturating_sub(finals);
+        slab.set_in_flight = slab.set_in_flight.saturating_sub(finals);
+    }
+
     /// Move every CQE in the CQ to its op; returns how many there were.
     #[inline]
     pub(crate) fn dispatch(&mut self) -> usize {
@@ -846,7 +915,7 @@ impl State {
                         continue;
                     }
                     set_done += usize::from(!more);
-                    ready_log.push((ud, cqe.res, cqe.flags));
+                    ready_log.push(cqe);
                     continue;
                 }
                 let key = Key::from_user_data(ud);
@@ -901,6 +970,7 @@ impl State {
             }
             if n == before {
                 slab.in_flight = slab.in_flight.saturating_sub(set_done);
+                slab.set_in_flight = slab.set_in_flight.saturating_sub(set_done);
                 return n;
             }
         }
@@ -933,6 +1003,7 @@ fn dead_set_cqe(
     *left -= 1;
     let done = *left == 0;
     slab.in_flight = slab.in_flight.saturating_sub(1);
+    slab.set_in_flight = slab.set_in_flight.saturating_sub(1);
     if done {
         // A dead set's last op: nothing of it is left to drop.
         drop(slab.remove_at(set));
@@ -955,4 +1026,35 @@ pub(crate) fn check_sqes<T: OwnedOp>() -> Result<()> {
 /// The error of an op submitted to a closed driver.
 pub(crate) fn closed() -> Error {
     Error::RingUnusable { why: "its owned-I/O driver was shut down (the last Driver was dropped)".into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::Nop;
+
+    /// `take_set_cqes` moves every CQE as it is, and takes only the set
+    /// ops' final CQEs off the counts: not an ignored one (a cancel's), not
+    /// one that says more are coming.
+    #[test]
+    fn taking_a_sets_cqes_counts_only_its_final_ones() {
+        let driver = Driver::new(8).unwrap();
+        let mut st = driver.shared().lock();
+        let set = super::super::slab::set_user_data(0, 3);
+        for ud in [set, IGNORED_USER_DATA, set | 1] {
+            st.ring.submission().push(Nop::new().user_data(ud)).unwrap();
+        }
+        st.ring.submit_and_wait(3).unwrap();
+        // Three set ops in flight by the counts, two of which completed.
+        st.slab.in_flight = 3;
+        st.slab.set_in_flight = 3;
+        let mut done = Vec::new();
+        st.take_set_cqes(&mut done);
+        let uds: Vec<u64> = done.iter().map(|c| c.user_data).collect();
+        assert_eq!(uds, [set, IGNORED_USER_DATA, set | 1], "every CQE, in order");
+        assert_eq!((st.slab.in_flight, st.slab.set_in_flight), (1, 1), "two finals taken off, not the ignored CQE");
+        assert!(st.ring.completion().is_empty());
+        st.slab.in_flight = 0;
+        st.slab.set_in_flight = 0;
+    }
 }

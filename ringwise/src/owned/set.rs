@@ -5,6 +5,7 @@ use super::driver::{check_sqes, closed, Driver, Refused, Shared, State, WAIT_SLI
 use super::slab::{set_of, set_user_data, Entry};
 use super::{Orphan, OrphanOp, OwnedOp};
 use crate::abi::IORING_CQE_F_MORE;
+use crate::entry::Cqe;
 use crate::error::Result;
 use std::fmt;
 use std::sync::Arc;
@@ -69,11 +70,12 @@ struct Inner<T: OwnedOp> {
     /// result, flags): a zero-copy send's, whose buffer comes back with the
     /// notification. Rare and short, so kept out of the slots.
     firsts: Vec<(u32, i32, u32)>,
-    /// CQEs taken from the driver's log under the lock (`user_data`,
-    /// result, flags), handed out after it. Swapped with the driver's log
-    /// when every entry there is this set's, so both keep their capacity
-    /// and taking a batch moves nothing.
-    done: Vec<(u64, i32, u32)>,
+    /// CQEs taken under the lock, handed out after it: from the driver's
+    /// log (swapped with it when every entry there is this set's, so both
+    /// keep their capacity and taking a batch moves nothing), or straight
+    /// from the CQ while every op in flight is this set's
+    /// (`Shared::submit_and_take`).
+    done: Vec<Cqe>,
 }
 
 /// One op of a set.
@@ -181,7 +183,7 @@ impl<T: OwnedOp> OpSet<T> {
                 shared.unlock_and_bury(st);
                 return Err(e);
             }
-            Shared::submit_and_dispatch(&mut st)?;
+            Shared::submit_and_take(&mut st, &mut inner.done)?;
             inner.collect(&mut st);
             shared.unlock_and_bury(st);
             if inner.done.is_empty() && handed < min {
@@ -226,6 +228,7 @@ impl<T: OwnedOp> Inner<T> {
                 }
                 // In flight from here to their final CQEs.
                 st.slab.in_flight += pushed;
+                st.slab.set_in_flight += pushed;
                 queued.drain(..n);
                 Ok(())
             }
@@ -260,7 +263,7 @@ impl<T: OwnedOp> Inner<T> {
             return;
         }
         st.ready_log.retain(|&entry| {
-            if set_of(entry.0).0 != *id {
+            if set_of(entry.user_data).0 != *id {
                 return true;
             }
             done.push(entry);
@@ -273,8 +276,10 @@ impl<T: OwnedOp> Inner<T> {
     fn hand_out(&mut self, f: &mut impl FnMut(u64, T::Output)) -> usize {
         let Inner { id, slots, free, len, firsts, done, .. } = self;
         let mut handed = 0;
-        for (user_data, res, flags) in done.drain(..) {
+        for Cqe { user_data, res, flags } in done.drain(..) {
             let (set, local) = set_of(user_data);
+            // An ignored CQE (`IGNORED_USER_DATA`, which `take_set_cqes`
+            // passes on) has local index `u32::MAX`, which no slot has.
             let Some(slot) = slots.get_mut(local as usize) else { continue };
             if set != *id || slot.op.is_none() {
                 continue;

@@ -119,13 +119,16 @@ pub(crate) struct Slab {
     /// `DeadSet` slots: while there are none, a set op's CQE goes to the
     /// log without looking at its set's slot.
     pub(crate) dead_sets: usize,
+    /// The set ops among `in_flight` (of live and dead sets): while they
+    /// are all of it, no table op can have a CQE coming.
+    pub(crate) set_in_flight: usize,
 }
 
 const NONE: u32 = u32::MAX;
 
 impl Slab {
     pub(crate) fn new() -> Slab {
-        Slab { slots: Vec::new(), free: NONE, in_flight: 0, mailboxes: 0, sets: 0, dead_sets: 0 }
+        Slab { slots: Vec::new(), free: NONE, in_flight: 0, mailboxes: 0, sets: 0, dead_sets: 0, set_in_flight: 0 }
     }
 
     /// Take a free slot for `entry` (growing the table when none is free).
