@@ -264,18 +264,20 @@ impl<S: SqeSize> SqState<S> {
         slot.cast::<Sqe>()
     }
 
-    /// The SQ looked full: re-read the kernel's head, and reserve the slot
-    /// if there is room after all. Out of line as a whole, so that nothing
-    /// of the caller's has to survive the call (a call in the push loop
-    /// would otherwise keep the tail in a callee-saved register).
+    /// The SQ looked full, or `next` reached the end of the SQE array:
+    /// re-read the kernel's head, and reserve the slot if there is room.
+    /// Out of line as a whole, so that nothing of the caller's has to
+    /// survive the call (a call in the push loop would otherwise keep the
+    /// slot pointer in a callee-saved register).
     #[cold]
     #[inline(never)]
     fn reserve_refreshed(&mut self) -> Result<*mut Sqe, SqFull> {
-        // Only the limit moves: the cached head is the submit path's "head
-        // as last accounted for", and SQEs an SQPOLL thread consumed since
-        // must still be counted by the next submit (`Submitted::consumed`).
-        // Out of room known, or at the end of the SQE array (the slots go on
-        // at its start): `resync` handles both, from the head read anew.
+        // Here at the end of the room known or at the end of the SQE array
+        // (the slots go on at its start): `resync` handles both, from the
+        // head read anew. Only the limit (and with it `next` and `stop`)
+        // moves: the cached head is the submit path's "head as last
+        // accounted for", and SQEs an SQPOLL thread consumed since must
+        // still be counted by the next submit (`Submitted::consumed`).
         if self.sealed {
             return Err(SqFull);
         }
