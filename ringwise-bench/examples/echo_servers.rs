@@ -14,7 +14,11 @@
 //!   it is (like `ringwise/examples/echo.rs`).
 //! - `ringwise-tokio`: a tokio `current_thread` runtime, one task per
 //!   connection awaiting ringwise's owned `Recv`/`Send` with a reused `Vec`
-//!   (`ringwise_tokio::current()`'s ring, default flags).
+//!   (`ringwise_tokio::current()`'s ring, default flags);
+//!   `ringwise-tokio-tuned` the same on a ring of its own with
+//!   `SINGLE_ISSUER` (`Uring::with_builder`). (`DEFER_TASKRUN` as well
+//!   hangs: the first receive's completion never wakes its task, see the
+//!   README.)
 //! - `tokio`: tokio's own epoll `TcpStream` (`read` / `write_all`) on a
 //!   `current_thread` runtime.
 //! - `monoio`: monoio's io_uring runtime, its `TcpStream` with owned
@@ -57,7 +61,8 @@ const WARMUP: Duration = Duration::from_millis(300);
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-const SERVERS: [&str; 5] = ["ringwise-sync", "ringwise-multi", "ringwise-tokio", "tokio", "monoio"];
+const SERVERS: [&str; 6] =
+    ["ringwise-sync", "ringwise-multi", "ringwise-tokio", "ringwise-tokio-tuned", "tokio", "monoio"];
 
 fn main() -> Result {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -97,11 +102,14 @@ fn main() -> Result {
                 let si = (k + round) % servers.len();
                 let sample = cell(&servers[si], n, duration)?;
                 eprintln!(
-                    "round {round} conns {n:>3} {:<15} {:>9.0} req/s  p50 {:>6.1} us  p99 {:>6.1} us",
+                    "round {round} conns {n:>3} {:<15} {:>9.0} req/s  p50 {:>6.1} us  p99 {:>6.1} us  \
+                     server cpu {:.2} client cpu {:.2}",
                     servers[si],
                     sample.rps,
                     sample.p50_ns / 1e3,
-                    sample.p99_ns / 1e3
+                    sample.p99_ns / 1e3,
+                    sample.server_cpu,
+                    sample.client_cpu
                 );
                 results[ci][si].push(sample);
             }
@@ -119,6 +127,25 @@ struct Sample {
     rps: f64,
     p50_ns: f64,
     p99_ns: f64,
+    /// CPU time of the server process (user + system, all its threads) per
+    /// second of the measured time: 1.0 is one CPU busy throughout.
+    server_cpu: f64,
+    /// The same for the load generator.
+    client_cpu: f64,
+}
+
+/// User + system CPU time of process `pid` so far, in seconds (from
+/// `/proc/PID/stat`, in clock ticks).
+fn cpu_secs(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').ok_or("bad /proc stat")?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 =
+        f.get(11).ok_or("bad /proc stat")?.parse::<u64>()? + f.get(12).ok_or("bad /proc stat")?.parse::<u64>()?;
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Ok(ticks as f64 / hz.max(1) as f64)
 }
 
 /// Start the server `kind`, load it with `conns` connections for
@@ -134,7 +161,9 @@ fn cell(kind: &str, conns: usize, duration: Duration) -> Result<Sample> {
         BufReader::new(child.stdout.take().ok_or("no child stdout")?).read_line(&mut line)?;
         line.trim().parse::<u16>().map_err(|e| format!("{kind}: no port from the server ({e}): {line:?}"))
     };
-    let result = port.map_err(Into::into).and_then(|port| load(SocketAddr::from(([127, 0, 0, 1], port)), conns, duration));
+    let pid = child.id();
+    let result =
+        port.map_err(Into::into).and_then(|port| load(SocketAddr::from(([127, 0, 0, 1], port)), conns, duration, pid));
     // The child is ours; killing it by its own handle.
     let _ = child.kill();
     let _ = child.wait();
@@ -152,6 +181,11 @@ fn median(mut v: Vec<f64>) -> f64 {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
+}
+
+/// Requests per second of server CPU time.
+fn per_cpu(x: &Sample) -> f64 {
+    x.rps / x.server_cpu.max(1e-9)
 }
 
 fn report(servers: &[String], conns: &[usize], results: &[Vec<Vec<Sample>>], rounds: usize, secs: f64, json: bool) {
@@ -177,11 +211,16 @@ fn report(servers: &[String], conns: &[usize], results: &[Vec<Vec<Sample>>], rou
                 let num = |v: Option<f64>| v.map_or("null".to_owned(), |v| format!("{v:.4}"));
                 out += &format!(
                     "{{\"server\":\"{s}\",\"conns\":{n},\"rps\":{rps:.0},\"p50_us\":{:.2},\"p99_us\":{:.2},\
-                     \"rps_vs_tokio\":{},\"p99_vs_tokio\":{},\"rounds_rps\":[{}]}}",
+                     \"rps_vs_tokio\":{},\"p99_vs_tokio\":{},\"server_cpu\":{:.3},\"client_cpu\":{:.3},\
+                     \"req_per_server_cpu_s\":{:.0},\"per_cpu_vs_tokio\":{},\"rounds_rps\":[{}]}}",
                     p50 / 1e3,
                     p99 / 1e3,
                     num(ratio(ci, si, |x| x.rps)),
                     num(ratio(ci, si, |x| x.p99_ns)),
+                    median(r.iter().map(|x| x.server_cpu).collect()),
+                    median(r.iter().map(|x| x.client_cpu).collect()),
+                    median(r.iter().map(per_cpu).collect()),
+                    num(ratio(ci, si, per_cpu)),
                     r.iter().map(|x| format!("{:.0}", x.rps)).collect::<Vec<_>>().join(",")
                 );
             }
@@ -191,8 +230,11 @@ fn report(servers: &[String], conns: &[usize], results: &[Vec<Vec<Sample>>], rou
         return;
     }
     println!("1 KiB echo, {rounds} interleaved rounds of {secs} s per cell; server on CPU {SERVER_CPU}, load generator on CPU {CLIENT_CPU}\n");
-    println!("| conns | server | requests/s | p50 | p99 | req/s vs tokio | p99 vs tokio |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| conns | server | requests/s | p50 | p99 | req/s vs tokio | p99 vs tokio | server CPU | client CPU | \
+         req per server CPU-s | vs tokio |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (ci, &n) in conns.iter().enumerate() {
         for (si, s) in servers.iter().enumerate() {
             let r = &results[ci][si];
@@ -201,12 +243,16 @@ fn report(servers: &[String], conns: &[usize], results: &[Vec<Vec<Sample>>], rou
             let p99 = median(r.iter().map(|x| x.p99_ns).collect());
             let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.3}"));
             println!(
-                "| {n} | {s} | {:.1} k | {:.1} us | {:.1} us | {} | {} |",
+                "| {n} | {s} | {:.1} k | {:.1} us | {:.1} us | {} | {} | {:.2} | {:.2} | {:.1} k | {} |",
                 rps / 1e3,
                 p50 / 1e3,
                 p99 / 1e3,
                 f(ratio(ci, si, |x| x.rps)),
-                f(ratio(ci, si, |x| x.p99_ns))
+                f(ratio(ci, si, |x| x.p99_ns)),
+                median(r.iter().map(|x| x.server_cpu).collect()),
+                median(r.iter().map(|x| x.client_cpu).collect()),
+                median(r.iter().map(per_cpu).collect()) / 1e3,
+                f(ratio(ci, si, per_cpu)),
             );
         }
     }
@@ -376,7 +422,7 @@ struct ClientConn {
 
 /// Load `addr` with `conns` ping-pong connections: the warm-up, then
 /// `duration` measured.
-fn load(addr: SocketAddr, conns: usize, duration: Duration) -> Result<Sample> {
+fn load(addr: SocketAddr, conns: usize, duration: Duration, server: u32) -> Result<Sample> {
     let driver = tuned_driver(2048)?;
     let mut set: OpSet<Io> = OpSet::new(&driver);
     let mut cs = Vec::with_capacity(conns);
@@ -405,10 +451,19 @@ fn load(addr: SocketAddr, conns: usize, duration: Duration) -> Result<Sample> {
     let end = measure_from + duration;
     let mut done: Vec<(u64, IoOut)> = Vec::with_capacity(conns * 2);
     let mut in_flight = conns;
+    let me = std::process::id();
+    let mut cpu_at_start = None;
+    let mut cpu_at_end = None;
     while in_flight > 0 {
         set.wait(1, |t, out| done.push((t, out)))?;
         let now = Instant::now();
         let stopping = now >= end;
+        if now >= measure_from && cpu_at_start.is_none() {
+            cpu_at_start = Some((cpu_secs(server)?, cpu_secs(me)?, now));
+        }
+        if stopping && cpu_at_end.is_none() {
+            cpu_at_end = Some((cpu_secs(server)?, cpu_secs(me)?, now));
+        }
         for (t, out) in done.drain(..) {
             let i = (t >> 1) as usize;
             let c = &mut cs[i];
@@ -458,7 +513,15 @@ fn load(addr: SocketAddr, conns: usize, duration: Duration) -> Result<Sample> {
         }
     }
     let elapsed = duration.as_secs_f64();
-    Ok(Sample { rps: measured as f64 / elapsed, p50_ns: hist.quantile(0.50), p99_ns: hist.quantile(0.99) })
+    let ((s0, c0, t0), (s1, c1, t1)) = (cpu_at_start.ok_or("no start")?, cpu_at_end.ok_or("no end")?);
+    let wall = t1.duration_since(t0).as_secs_f64();
+    Ok(Sample {
+        rps: measured as f64 / elapsed,
+        p50_ns: hist.quantile(0.50),
+        p99_ns: hist.quantile(0.99),
+        server_cpu: (s1 - s0) / wall,
+        client_cpu: (c1 - c0) / wall,
+    })
 }
 
 fn start_request(set: &mut OpSet<Io>, c: &mut ClientConn, i: usize, now: Instant) -> Result {
@@ -490,7 +553,8 @@ fn serve(kind: &str) -> Result {
     match kind {
         "ringwise-sync" => ringwise_sync(listener, announce),
         "ringwise-multi" => ringwise_multi(listener, announce),
-        "ringwise-tokio" => ringwise_tokio_server(listener, announce),
+        "ringwise-tokio" => ringwise_tokio_server(listener, announce, false),
+        "ringwise-tokio-tuned" => ringwise_tokio_server(listener, announce, true),
         "tokio" => tokio_server(listener, announce),
         "monoio" => monoio_server(listener, announce),
         other => Err(format!("unknown server {other}").into()),
@@ -677,11 +741,16 @@ fn ringwise_multi(listener: TcpListener, announce: impl FnOnce() -> Result) -> R
     }
 }
 
-fn ringwise_tokio_server(listener: TcpListener, announce: impl FnOnce() -> Result) -> Result {
+fn ringwise_tokio_server(listener: TcpListener, announce: impl FnOnce() -> Result, tuned: bool) -> Result {
     let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
     rt.block_on(async move {
         let listener = SharedFd::from(listener);
-        let ring = ringwise_tokio::current()?;
+        let ring = if tuned {
+            // A current_thread runtime: every submit comes from this thread.
+            ringwise_tokio::Uring::with_builder(Builder::new(1024).single_issuer())?
+        } else {
+            ringwise_tokio::current()?
+        };
         let mut accept = ring.submit_stream(ops::AcceptMulti::new(&listener)).map_err(|r| r.error.to_string())?;
         announce()?;
         loop {

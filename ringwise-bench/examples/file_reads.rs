@@ -104,7 +104,12 @@ fn main() -> Result {
     }
     let file = TempFile(dir.join(format!("ringwise-file-reads-{}.dat", std::process::id())));
     make_warm_file(&file.0, mib << 20)?;
-    let job = Job { path: file.0.clone(), blocks: (mib << 20) / BLOCK as u64, tasks, duration: Duration::from_secs_f64(secs) };
+    let job = Job {
+        path: file.0.clone(),
+        blocks: (mib << 20) / BLOCK as u64,
+        tasks,
+        duration: Duration::from_secs_f64(secs),
+    };
 
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
     for round in 0..rounds {
