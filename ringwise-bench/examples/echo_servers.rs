@@ -18,7 +18,9 @@
 //!   `ringwise-tokio-tuned` the same on a ring of its own with
 //!   `SINGLE_ISSUER` (`Uring::with_builder`). (`DEFER_TASKRUN` as well
 //!   hangs: the first receive's completion never wakes its task, see the
-//!   README.)
+//!   README.) `ringwise-tokio-pipe`: default ring, but each echo's send is
+//!   not awaited before the next receive is armed (two buffers per
+//!   connection): one wake-up per request instead of two.
 //! - `tokio`: tokio's own epoll `TcpStream` (`read` / `write_all`) on a
 //!   `current_thread` runtime.
 //! - `monoio`: monoio's io_uring runtime, its `TcpStream` with owned
@@ -61,14 +63,39 @@ const WARMUP: Duration = Duration::from_millis(300);
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-const SERVERS: [&str; 6] =
-    ["ringwise-sync", "ringwise-multi", "ringwise-tokio", "ringwise-tokio-tuned", "tokio", "monoio"];
+const SERVERS: [&str; 7] = [
+    "ringwise-sync",
+    "ringwise-multi",
+    "ringwise-tokio",
+    "ringwise-tokio-tuned",
+    "ringwise-tokio-pipe",
+    "tokio",
+    "monoio",
+];
 
 fn main() -> Result {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("serve") {
         let kind = args.get(1).ok_or("serve: which server?")?;
         return serve(kind);
+    }
+    if args.first().map(String::as_str) == Some("client") {
+        // The load generator alone, against a server started elsewhere (say
+        // under callgrind): `client PORT CONNS SECS`.
+        let num = |i: usize| args.get(i).ok_or("client PORT CONNS SECS");
+        let port: u16 = num(1)?.parse()?;
+        let conns: usize = num(2)?.parse()?;
+        let secs: f64 = num(3)?.parse()?;
+        pin(CLIENT_CPU)?;
+        let s = load(SocketAddr::from(([127, 0, 0, 1], port)), conns, Duration::from_secs_f64(secs), None)?;
+        println!(
+            "{} requests in all, {:.0} req/s measured, p50 {:.1} us, p99 {:.1} us",
+            s.total,
+            s.rps,
+            s.p50_ns / 1e3,
+            s.p99_ns / 1e3
+        );
+        return Ok(());
     }
     let mut rounds = 5;
     let mut secs = 2.0;
@@ -132,6 +159,8 @@ struct Sample {
     server_cpu: f64,
     /// The same for the load generator.
     client_cpu: f64,
+    /// Requests completed, the warm-up's included.
+    total: u64,
 }
 
 /// User + system CPU time of process `pid` so far, in seconds (from
@@ -162,8 +191,9 @@ fn cell(kind: &str, conns: usize, duration: Duration) -> Result<Sample> {
         line.trim().parse::<u16>().map_err(|e| format!("{kind}: no port from the server ({e}): {line:?}"))
     };
     let pid = child.id();
-    let result =
-        port.map_err(Into::into).and_then(|port| load(SocketAddr::from(([127, 0, 0, 1], port)), conns, duration, pid));
+    let result = port
+        .map_err(Into::into)
+        .and_then(|port| load(SocketAddr::from(([127, 0, 0, 1], port)), conns, duration, Some(pid)));
     // The child is ours; killing it by its own handle.
     let _ = child.kill();
     let _ = child.wait();
@@ -422,7 +452,7 @@ struct ClientConn {
 
 /// Load `addr` with `conns` ping-pong connections: the warm-up, then
 /// `duration` measured.
-fn load(addr: SocketAddr, conns: usize, duration: Duration, server: u32) -> Result<Sample> {
+fn load(addr: SocketAddr, conns: usize, duration: Duration, server: Option<u32>) -> Result<Sample> {
     let driver = tuned_driver(2048)?;
     let mut set: OpSet<Io> = OpSet::new(&driver);
     let mut cs = Vec::with_capacity(conns);
@@ -452,6 +482,8 @@ fn load(addr: SocketAddr, conns: usize, duration: Duration, server: u32) -> Resu
     let mut done: Vec<(u64, IoOut)> = Vec::with_capacity(conns * 2);
     let mut in_flight = conns;
     let me = std::process::id();
+    let server_cpu = || server.map_or(Ok(0.0), cpu_secs);
+    let mut total = 0u64;
     let mut cpu_at_start = None;
     let mut cpu_at_end = None;
     while in_flight > 0 {
@@ -459,10 +491,10 @@ fn load(addr: SocketAddr, conns: usize, duration: Duration, server: u32) -> Resu
         let now = Instant::now();
         let stopping = now >= end;
         if now >= measure_from && cpu_at_start.is_none() {
-            cpu_at_start = Some((cpu_secs(server)?, cpu_secs(me)?, now));
+            cpu_at_start = Some((server_cpu()?, cpu_secs(me)?, now));
         }
         if stopping && cpu_at_end.is_none() {
-            cpu_at_end = Some((cpu_secs(server)?, cpu_secs(me)?, now));
+            cpu_at_end = Some((server_cpu()?, cpu_secs(me)?, now));
         }
         for (t, out) in done.drain(..) {
             let i = (t >> 1) as usize;
@@ -483,6 +515,7 @@ fn load(addr: SocketAddr, conns: usize, duration: Duration, server: u32) -> Resu
                         return Err(format!("wrong echo on connection {i}").into());
                     }
                     c.back = Some(buf);
+                    total += 1;
                     if c.start >= measure_from && now < end {
                         hist.record(now.duration_since(c.start).as_nanos() as u64);
                         measured += 1;
@@ -521,6 +554,7 @@ fn load(addr: SocketAddr, conns: usize, duration: Duration, server: u32) -> Resu
         p99_ns: hist.quantile(0.99),
         server_cpu: (s1 - s0) / wall,
         client_cpu: (c1 - c0) / wall,
+        total,
     })
 }
 
@@ -555,6 +589,7 @@ fn serve(kind: &str) -> Result {
         "ringwise-multi" => ringwise_multi(listener, announce),
         "ringwise-tokio" => ringwise_tokio_server(listener, announce, false),
         "ringwise-tokio-tuned" => ringwise_tokio_server(listener, announce, true),
+        "ringwise-tokio-pipe" => ringwise_tokio_pipe_server(listener, announce),
         "tokio" => tokio_server(listener, announce),
         "monoio" => monoio_server(listener, announce),
         other => Err(format!("unknown server {other}").into()),
@@ -786,6 +821,70 @@ fn ringwise_tokio_server(listener: TcpListener, announce: impl FnOnce() -> Resul
                             Ok(0) | Err(_) => return,
                             Ok(n) => sent += n,
                         }
+                    }
+                }
+            });
+        }
+    })
+}
+
+fn ringwise_tokio_pipe_server(listener: TcpListener, announce: impl FnOnce() -> Result) -> Result {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    rt.block_on(async move {
+        let listener = SharedFd::from(listener);
+        let ring = ringwise_tokio::current()?;
+        let mut accept = ring.submit_stream(ops::AcceptMulti::new(&listener)).map_err(|r| r.error.to_string())?;
+        announce()?;
+        loop {
+            let conn = match accept.next().await {
+                Some(conn) => conn?,
+                None => {
+                    accept = ring.submit_stream(ops::AcceptMulti::new(&listener)).map_err(|r| r.error.to_string())?;
+                    continue;
+                }
+            };
+            let stream = TcpStream::from(conn);
+            stream.set_nodelay(true)?;
+            let conn = SharedFd::from(stream);
+            let ring = ring.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::with_capacity(BUF);
+                let mut spare = Vec::with_capacity(BUF);
+                let mut sending = None;
+                loop {
+                    buf.clear();
+                    let Ok(op) = ring.submit(ops::Recv::new(&conn, buf)) else { return };
+                    let (n, b) = op.await;
+                    buf = b;
+                    let n = match n {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    // The last echo's send: done by now (the peer answered
+                    // it), so this await does not suspend.
+                    if let Some(op) = sending.take() {
+                        let (res, part): (std::result::Result<usize, Errno>, Slice<Vec<u8>>) = op.await;
+                        let (mut sent, len) = match res {
+                            Ok(k) => (k, part.end()),
+                            Err(_) => return,
+                        };
+                        spare = part.into_inner();
+                        // A short send: the rest, awaited (rare).
+                        while sent < len {
+                            let Ok(op) = ring.submit(ops::Send::new(&conn, spare.slice(sent..len))) else { return };
+                            let (k, part) = op.await;
+                            spare = part.into_inner();
+                            match k {
+                                Ok(0) | Err(_) => return,
+                                Ok(k) => sent += k,
+                            }
+                        }
+                    }
+                    let Ok(op) = ring.submit(ops::Send::new(&conn, buf.slice(..n))) else { return };
+                    sending = Some(op);
+                    buf = std::mem::take(&mut spare);
+                    if buf.capacity() < BUF {
+                        buf.reserve(BUF);
                     }
                 }
             });
