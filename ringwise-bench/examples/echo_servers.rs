@@ -687,6 +687,9 @@ fn ringwise_sync(listener: TcpListener, announce: impl FnOnce() -> Result) -> Re
     }
 }
 
+/// What a send of a ring buffer gives back.
+type SendOut = <ops::Send<Slice<RingBuf>> as OwnedOp>::Output;
+
 /// A connection of the multishot server.
 struct MultiConn {
     fd: SharedFd,
@@ -704,7 +707,7 @@ fn ringwise_multi(listener: TcpListener, announce: impl FnOnce() -> Result) -> R
     let mut sends: OpSet<ops::Send<Slice<RingBuf>>> = OpSet::new(&driver);
     announce()?;
     let mut conns: Vec<MultiConn> = Vec::new();
-    let mut sent: Vec<(u64, (std::result::Result<usize, Errno>, Slice<RingBuf>))> = Vec::new();
+    let mut sent: Vec<(u64, SendOut)> = Vec::new();
     let mut idle = false;
     loop {
         // Block for a CQE of anything (the sends, the receive streams, the

@@ -147,7 +147,7 @@ fn report(names: &[String], results: &[Vec<f64>], job: &Job, rounds: usize, secs
         let r = ring?;
         Some(median(results[r].iter().zip(&results[i]).map(|(a, b)| a / b).collect()))
     };
-    let mib = job.blocks * BLOCK as u64 >> 20;
+    let mib = (job.blocks * BLOCK as u64) >> 20;
     if json {
         let cells: Vec<String> = names
             .iter()
