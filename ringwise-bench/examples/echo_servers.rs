@@ -40,7 +40,7 @@
 //!
 //! ```text
 //! cargo run --release -p ringwise-bench --example echo_servers -- \
-//!     [--rounds 5] [--secs 2] [--conns 10,100,250] [--servers a,b,...] [--json]
+//!     [--rounds 5] [--secs 2] [--quick] [--conns 10,100,250] [--servers a,b,...|all] [--json]
 //! ```
 
 use ringwise::owned::{ops, BufGroup, Driver, IoBuf, OpSet, OwnedOp, RingBuf, SharedFd, Slice, Stream};
@@ -63,10 +63,15 @@ const WARMUP: Duration = Duration::from_millis(300);
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-const SERVERS: [&str; 7] = [
+/// The servers the issue compares (`--servers all` runs every variant).
+const DEFAULT_SERVERS: [&str; 4] = ["ringwise-sync", "ringwise-tokio", "tokio", "monoio"];
+
+const SERVERS: [&str; 9] = [
     "ringwise-sync",
     "ringwise-multi",
     "ringwise-tokio",
+    "ringwise-tokio-now",
+    "ringwise-tokio-queue",
     "ringwise-tokio-tuned",
     "ringwise-tokio-pipe",
     "tokio",
@@ -100,7 +105,7 @@ fn main() -> Result {
     let mut rounds = 5;
     let mut secs = 2.0;
     let mut conns = vec![10, 100, 250];
-    let mut servers: Vec<String> = SERVERS.iter().map(|s| s.to_string()).collect();
+    let mut servers: Vec<String> = DEFAULT_SERVERS.iter().map(|s| s.to_string()).collect();
     let mut json = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -109,7 +114,13 @@ fn main() -> Result {
             "--rounds" => rounds = value()?.parse()?,
             "--secs" => secs = value()?.parse()?,
             "--conns" => conns = value()?.split(',').map(str::parse).collect::<std::result::Result<_, _>>()?,
-            "--servers" => servers = value()?.split(',').map(str::to_owned).collect(),
+            "--servers" => {
+                servers = match value()?.as_str() {
+                    "all" => SERVERS.iter().map(|s| s.to_string()).collect(),
+                    list => list.split(',').map(str::to_owned).collect(),
+                }
+            }
+            "--quick" => (rounds, secs) = (3, 1.0),
             "--json" => json = true,
             other => return Err(format!("unknown argument {other}").into()),
         }
@@ -121,6 +132,14 @@ fn main() -> Result {
     }
     pin(CLIENT_CPU)?;
     let duration = Duration::from_secs_f64(secs);
+    let cells = rounds * conns.len() * servers.len();
+    eprintln!(
+        "{cells} cells of {:.1} s (with the warm-up): about {:.0} s; load average {}",
+        secs + WARMUP.as_secs_f64(),
+        cells as f64 * (secs + WARMUP.as_secs_f64() + 0.1),
+        loadavg()
+    );
+    let load_before = loadavg();
     // results[conns][server] = one Sample per round.
     let mut results: Vec<Vec<Vec<Sample>>> = vec![vec![Vec::new(); servers.len()]; conns.len()];
     for round in 0..rounds {
@@ -142,8 +161,24 @@ fn main() -> Result {
             }
         }
     }
-    report(&servers, &conns, &results, rounds, secs, json);
+    let load = Load { before: load_before, after: loadavg() };
+    report(&servers, &conns, &results, rounds, secs, &load, json);
     Ok(())
+}
+
+/// The machine's load average (`/proc/loadavg`: 1, 5 and 15 minutes), or
+/// `?` where it cannot be read.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+/// The load average before and after the run: the other work on the
+/// machine, which every wall-clock number here depends on.
+struct Load {
+    before: String,
+    after: String,
 }
 
 // ---------------------------------------------------------------- runner
@@ -218,73 +253,123 @@ fn per_cpu(x: &Sample) -> f64 {
     x.rps / x.server_cpu.max(1e-9)
 }
 
-fn report(servers: &[String], conns: &[usize], results: &[Vec<Vec<Sample>>], rounds: usize, secs: f64, json: bool) {
-    let base = servers.iter().position(|s| s == "tokio");
-    let ratio = |ci: usize, si: usize, f: fn(&Sample) -> f64| -> Option<f64> {
+#[allow(clippy::too_many_arguments)]
+fn report(
+    servers: &[String],
+    conns: &[usize],
+    results: &[Vec<Vec<Sample>>],
+    rounds: usize,
+    secs: f64,
+    load: &Load,
+    json: bool,
+) {
+    let tokio = servers.iter().position(|s| s == "tokio");
+    let monoio = servers.iter().position(|s| s == "monoio");
+    // The median over the rounds of `f(this server) / f(base)`.
+    let ratio = |ci: usize, si: usize, base: Option<usize>, f: fn(&Sample) -> f64| -> Option<f64> {
         let b = base?;
         Some(median(results[ci][si].iter().zip(&results[ci][b]).map(|(x, t)| f(x) / f(t)).collect()))
     };
+    let rps = |x: &Sample| x.rps;
+    let p99 = |x: &Sample| x.p99_ns;
+    let med = |ci: usize, si: usize, f: fn(&Sample) -> f64| median(results[ci][si].iter().map(f).collect());
     if json {
-        let mut out = String::from("{\"bench\":\"echo\",\"msg_bytes\":1024,");
-        out += &format!("\"rounds\":{rounds},\"secs_per_cell\":{secs},\"cells\":[");
-        let mut first = true;
+        let num = |v: Option<f64>| v.map_or("null".to_owned(), |v| format!("{v:.4}"));
+        let mut cells = Vec::new();
         for (ci, &n) in conns.iter().enumerate() {
             for (si, s) in servers.iter().enumerate() {
-                let r = &results[ci][si];
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                let rps = median(r.iter().map(|x| x.rps).collect());
-                let p50 = median(r.iter().map(|x| x.p50_ns).collect());
-                let p99 = median(r.iter().map(|x| x.p99_ns).collect());
-                let num = |v: Option<f64>| v.map_or("null".to_owned(), |v| format!("{v:.4}"));
-                out += &format!(
-                    "{{\"server\":\"{s}\",\"conns\":{n},\"rps\":{rps:.0},\"p50_us\":{:.2},\"p99_us\":{:.2},\
-                     \"rps_vs_tokio\":{},\"p99_vs_tokio\":{},\"server_cpu\":{:.3},\"client_cpu\":{:.3},\
-                     \"req_per_server_cpu_s\":{:.0},\"per_cpu_vs_tokio\":{},\"rounds_rps\":[{}]}}",
-                    p50 / 1e3,
-                    p99 / 1e3,
-                    num(ratio(ci, si, |x| x.rps)),
-                    num(ratio(ci, si, |x| x.p99_ns)),
-                    median(r.iter().map(|x| x.server_cpu).collect()),
-                    median(r.iter().map(|x| x.client_cpu).collect()),
-                    median(r.iter().map(per_cpu).collect()),
-                    num(ratio(ci, si, per_cpu)),
-                    r.iter().map(|x| format!("{:.0}", x.rps)).collect::<Vec<_>>().join(",")
-                );
+                cells.push(format!(
+                    "{{\"server\":\"{s}\",\"conns\":{n},\"rps\":{:.0},\"p50_us\":{:.2},\"p99_us\":{:.2},\
+                     \"rps_vs_tokio\":{},\"rps_vs_monoio\":{},\"p99_vs_tokio\":{},\"p99_vs_monoio\":{},\
+                     \"server_cpu\":{:.3},\"client_cpu\":{:.3},\"req_per_server_cpu_s\":{:.0},\
+                     \"per_cpu_vs_tokio\":{},\"rounds_rps\":[{}],\"rounds_p99_us\":[{}]}}",
+                    med(ci, si, rps),
+                    med(ci, si, |x| x.p50_ns) / 1e3,
+                    med(ci, si, p99) / 1e3,
+                    num(ratio(ci, si, tokio, rps)),
+                    num(ratio(ci, si, monoio, rps)),
+                    num(ratio(ci, si, tokio, p99)),
+                    num(ratio(ci, si, monoio, p99)),
+                    med(ci, si, |x| x.server_cpu),
+                    med(ci, si, |x| x.client_cpu),
+                    med(ci, si, per_cpu),
+                    num(ratio(ci, si, tokio, per_cpu)),
+                    results[ci][si].iter().map(|x| format!("{:.0}", x.rps)).collect::<Vec<_>>().join(","),
+                    results[ci][si].iter().map(|x| format!("{:.1}", x.p99_ns / 1e3)).collect::<Vec<_>>().join(",")
+                ));
             }
         }
-        out += "]}";
-        println!("{out}");
+        println!(
+            "{{\"bench\":\"echo\",\"msg_bytes\":{MSG},\"rounds\":{rounds},\"secs_per_cell\":{secs},\
+             \"server_cpu_id\":{SERVER_CPU},\"client_cpu_id\":{CLIENT_CPU},\"loadavg_before\":\"{}\",\
+             \"loadavg_after\":\"{}\",\"cells\":[{}]}}",
+            load.before,
+            load.after,
+            cells.join(",")
+        );
         return;
     }
-    println!("1 KiB echo, {rounds} interleaved rounds of {secs} s per cell; server on CPU {SERVER_CPU}, load generator on CPU {CLIENT_CPU}\n");
     println!(
-        "| conns | server | requests/s | p50 | p99 | req/s vs tokio | p99 vs tokio | server CPU | client CPU | \
-         req per server CPU-s | vs tokio |"
+        "1 KiB echo, {rounds} interleaved rounds of {secs} s per cell; server on CPU {SERVER_CPU}, load generator on \
+         CPU {CLIENT_CPU}; load average before {}, after {}\n",
+        load.before, load.after
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("Ratios are medians of the per-round ratios.\n");
+    println!(
+        "| conns | server | requests/s | p50 | p99 | req/s ÷ tokio | req/s ÷ monoio | p99 ÷ tokio | server CPU | \
+         client CPU | req per server CPU-s | ÷ tokio |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.3}"));
     for (ci, &n) in conns.iter().enumerate() {
         for (si, s) in servers.iter().enumerate() {
-            let r = &results[ci][si];
-            let rps = median(r.iter().map(|x| x.rps).collect());
-            let p50 = median(r.iter().map(|x| x.p50_ns).collect());
-            let p99 = median(r.iter().map(|x| x.p99_ns).collect());
-            let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.3}"));
             println!(
-                "| {n} | {s} | {:.1} k | {:.1} us | {:.1} us | {} | {} | {:.2} | {:.2} | {:.1} k | {} |",
-                rps / 1e3,
-                p50 / 1e3,
-                p99 / 1e3,
-                f(ratio(ci, si, |x| x.rps)),
-                f(ratio(ci, si, |x| x.p99_ns)),
-                median(r.iter().map(|x| x.server_cpu).collect()),
-                median(r.iter().map(|x| x.client_cpu).collect()),
-                median(r.iter().map(per_cpu).collect()) / 1e3,
-                f(ratio(ci, si, per_cpu)),
+                "| {n} | {s} | {:.1} k | {:.1} µs | {:.1} µs | {} | {} | {} | {:.2} | {:.2} | {:.1} k | {} |",
+                med(ci, si, rps) / 1e3,
+                med(ci, si, |x| x.p50_ns) / 1e3,
+                med(ci, si, p99) / 1e3,
+                f(ratio(ci, si, tokio, rps)),
+                f(ratio(ci, si, monoio, rps)),
+                f(ratio(ci, si, tokio, p99)),
+                med(ci, si, |x| x.server_cpu),
+                med(ci, si, |x| x.client_cpu),
+                med(ci, si, per_cpu) / 1e3,
+                f(ratio(ci, si, tokio, per_cpu)),
             );
         }
+    }
+    // The issue's targets, for the ringwise servers measured.
+    let at = |n: usize| conns.iter().position(|&c| c == n);
+    let mut lines = Vec::new();
+    for (si, s) in servers.iter().enumerate().filter(|(_, s)| s.starts_with("ringwise")) {
+        let mut checks = Vec::new();
+        if let Some(ci) = at(100) {
+            if let Some(r) = ratio(ci, si, tokio, rps) {
+                checks.push(format!("100 conns req/s {r:.3} × tokio (≥ 1.10: {})", pass(r >= 1.10)));
+            }
+            if let Some(r) = ratio(ci, si, monoio, rps) {
+                checks.push(format!("{r:.3} × monoio (≥ 1.00: {})", pass(r >= 1.0)));
+            }
+        }
+        if let Some(ci) = at(10) {
+            if let Some(r) = ratio(ci, si, tokio, p99) {
+                checks.push(format!("10 conns p99 {r:.3} × tokio (≤ 1.20: {})", pass(r <= 1.2)));
+            }
+        }
+        if !checks.is_empty() {
+            lines.push(format!("- {s}: {}", checks.join("; ")));
+        }
+    }
+    if !lines.is_empty() {
+        println!("\nTargets (issue 12, item 2):\n{}", lines.join("\n"));
+    }
+}
+
+fn pass(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "missed"
     }
 }
 
@@ -587,8 +672,10 @@ fn serve(kind: &str) -> Result {
     match kind {
         "ringwise-sync" => ringwise_sync(listener, announce),
         "ringwise-multi" => ringwise_multi(listener, announce),
-        "ringwise-tokio" => ringwise_tokio_server(listener, announce, false),
-        "ringwise-tokio-tuned" => ringwise_tokio_server(listener, announce, true),
+        "ringwise-tokio" => ringwise_tokio_server(listener, announce, false, Submit::Queue, Submit::Now),
+        "ringwise-tokio-now" => ringwise_tokio_server(listener, announce, false, Submit::Now, Submit::Now),
+        "ringwise-tokio-queue" => ringwise_tokio_server(listener, announce, false, Submit::Queue, Submit::Queue),
+        "ringwise-tokio-tuned" => ringwise_tokio_server(listener, announce, true, Submit::Queue, Submit::Now),
         "ringwise-tokio-pipe" => ringwise_tokio_pipe_server(listener, announce),
         "tokio" => tokio_server(listener, announce),
         "monoio" => monoio_server(listener, announce),
@@ -779,7 +866,38 @@ fn ringwise_multi(listener: TcpListener, announce: impl FnOnce() -> Result) -> R
     }
 }
 
-fn ringwise_tokio_server(listener: TcpListener, announce: impl FnOnce() -> Result, tuned: bool) -> Result {
+/// How the tokio-integrated servers hand an op to the kernel.
+#[derive(Clone, Copy)]
+enum Submit {
+    /// `Uring::submit`: an enter now, the op's completion (a send's, usually)
+    /// dispatched before its future is polled.
+    Now,
+    /// `Uring::queue`: into the SQ, submitted with every other op queued by
+    /// the drive task when it next runs.
+    Queue,
+}
+
+fn submit_with<T: OwnedOp>(
+    ring: &ringwise_tokio::Uring,
+    how: Submit,
+    op: T,
+) -> std::result::Result<ringwise_tokio::Op<T>, ringwise::owned::Refused<T>> {
+    match how {
+        Submit::Now => ring.submit(op),
+        Submit::Queue => ring.queue(op),
+    }
+}
+
+/// The tokio-integrated server: one task per connection awaiting a receive
+/// and then the echo's send, each submitted as `recv_how` / `send_how` say,
+/// on `current()`'s ring or (`tuned`) a `SINGLE_ISSUER` ring of its own.
+fn ringwise_tokio_server(
+    listener: TcpListener,
+    announce: impl FnOnce() -> Result,
+    tuned: bool,
+    recv_how: Submit,
+    send_how: Submit,
+) -> Result {
     let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
     rt.block_on(async move {
         let listener = SharedFd::from(listener);
@@ -807,7 +925,7 @@ fn ringwise_tokio_server(listener: TcpListener, announce: impl FnOnce() -> Resul
                 let mut buf = Vec::with_capacity(BUF);
                 loop {
                     buf.clear();
-                    let Ok(op) = ring.submit(ops::Recv::new(&conn, buf)) else { return };
+                    let Ok(op) = submit_with(&ring, recv_how, ops::Recv::new(&conn, buf)) else { return };
                     let (n, b) = op.await;
                     buf = b;
                     match n {
@@ -817,7 +935,9 @@ fn ringwise_tokio_server(listener: TcpListener, announce: impl FnOnce() -> Resul
                     let len = buf.len();
                     let mut sent = 0;
                     while sent < len {
-                        let Ok(op) = ring.submit(ops::Send::new(&conn, buf.slice(sent..len))) else { return };
+                        let Ok(op) = submit_with(&ring, send_how, ops::Send::new(&conn, buf.slice(sent..len))) else {
+                            return;
+                        };
                         let (n, part) = op.await;
                         buf = part.into_inner();
                         match n {
@@ -856,7 +976,7 @@ fn ringwise_tokio_pipe_server(listener: TcpListener, announce: impl FnOnce() -> 
                 let mut sending = None;
                 loop {
                     buf.clear();
-                    let Ok(op) = ring.submit(ops::Recv::new(&conn, buf)) else { return };
+                    let Ok(op) = ring.queue(ops::Recv::new(&conn, buf)) else { return };
                     let (n, b) = op.await;
                     buf = b;
                     let n = match n {
