@@ -66,12 +66,14 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 /// The servers the issue compares (`--servers all` runs every variant).
 const DEFAULT_SERVERS: [&str; 4] = ["ringwise-sync", "ringwise-tokio", "tokio", "monoio"];
 
-const SERVERS: [&str; 9] = [
+const SERVERS: [&str; 11] = [
     "ringwise-sync",
     "ringwise-multi",
     "ringwise-tokio",
     "ringwise-tokio-now",
-    "ringwise-tokio-queue",
+    "ringwise-tokio-mixed",
+    "ringwise-tokio-coop",
+    "ringwise-tokio-coop-mixed",
     "ringwise-tokio-tuned",
     "ringwise-tokio-pipe",
     "tokio",
@@ -672,10 +674,14 @@ fn serve(kind: &str) -> Result {
     match kind {
         "ringwise-sync" => ringwise_sync(listener, announce),
         "ringwise-multi" => ringwise_multi(listener, announce),
-        "ringwise-tokio" => ringwise_tokio_server(listener, announce, false, Submit::Queue, Submit::Now),
-        "ringwise-tokio-now" => ringwise_tokio_server(listener, announce, false, Submit::Now, Submit::Now),
-        "ringwise-tokio-queue" => ringwise_tokio_server(listener, announce, false, Submit::Queue, Submit::Queue),
-        "ringwise-tokio-tuned" => ringwise_tokio_server(listener, announce, true, Submit::Queue, Submit::Now),
+        "ringwise-tokio" => ringwise_tokio_server(listener, announce, RingKind::Current, Submit::Queue, Submit::Queue),
+        "ringwise-tokio-now" => ringwise_tokio_server(listener, announce, RingKind::Current, Submit::Now, Submit::Now),
+        "ringwise-tokio-mixed" => ringwise_tokio_server(listener, announce, RingKind::Current, Submit::Queue, Submit::Now),
+        "ringwise-tokio-coop" => ringwise_tokio_server(listener, announce, RingKind::Coop, Submit::Queue, Submit::Queue),
+        "ringwise-tokio-coop-mixed" => ringwise_tokio_server(listener, announce, RingKind::Coop, Submit::Queue, Submit::Now),
+        "ringwise-tokio-tuned" => {
+            ringwise_tokio_server(listener, announce, RingKind::SingleIssuer, Submit::Queue, Submit::Queue)
+        }
         "ringwise-tokio-pipe" => ringwise_tokio_pipe_server(listener, announce),
         "tokio" => tokio_server(listener, announce),
         "monoio" => monoio_server(listener, announce),
@@ -869,43 +875,52 @@ fn ringwise_multi(listener: TcpListener, announce: impl FnOnce() -> Result) -> R
 /// How the tokio-integrated servers hand an op to the kernel.
 #[derive(Clone, Copy)]
 enum Submit {
-    /// `Uring::submit`: an enter now, the op's completion (a send's, usually)
-    /// dispatched before its future is polled.
+    /// `Uring::submit_now`: an enter now, the op's completion (a send's,
+    /// usually) dispatched before its future is polled.
     Now,
-    /// `Uring::queue`: into the SQ, submitted with every other op queued by
-    /// the drive task when it next runs.
+    /// `uring.submit` (`Driver::submit`): into the SQ, submitted with every
+    /// other op queued by the drive task when it next runs.
     Queue,
 }
 
-fn submit_with<T: OwnedOp>(
-    ring: &ringwise_tokio::Uring,
-    how: Submit,
-    op: T,
-) -> std::result::Result<ringwise_tokio::Op<T>, ringwise::owned::Refused<T>> {
+/// The output of an op submitted either way.
+async fn run<T: OwnedOp>(ring: &ringwise_tokio::Uring, how: Submit, op: T) -> Option<T::Output> {
     match how {
-        Submit::Now => ring.submit(op),
-        Submit::Queue => ring.queue(op),
+        Submit::Now => Some(ring.submit_now(op).ok()?.await),
+        Submit::Queue => Some(ring.submit(op).ok()?.await),
     }
 }
 
 /// The tokio-integrated server: one task per connection awaiting a receive
 /// and then the echo's send, each submitted as `recv_how` / `send_how` say,
 /// on `current()`'s ring or (`tuned`) a `SINGLE_ISSUER` ring of its own.
+/// The ring of a tokio-integrated server.
+#[derive(Clone, Copy)]
+enum RingKind {
+    /// `ringwise_tokio::current()`: default flags.
+    Current,
+    /// `SINGLE_ISSUER`.
+    SingleIssuer,
+    /// `COOP_TASKRUN | TASKRUN_FLAG`: completions that need the thread run
+    /// at its next system call instead of interrupting it.
+    Coop,
+}
+
 fn ringwise_tokio_server(
     listener: TcpListener,
     announce: impl FnOnce() -> Result,
-    tuned: bool,
+    kind: RingKind,
     recv_how: Submit,
     send_how: Submit,
 ) -> Result {
     let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
     rt.block_on(async move {
         let listener = SharedFd::from(listener);
-        let ring = if tuned {
+        let ring = match kind {
+            RingKind::Current => ringwise_tokio::current()?,
             // A current_thread runtime: every submit comes from this thread.
-            ringwise_tokio::Uring::with_builder(Builder::new(1024).single_issuer())?
-        } else {
-            ringwise_tokio::current()?
+            RingKind::SingleIssuer => ringwise_tokio::Uring::with_builder(Builder::new(1024).single_issuer())?,
+            RingKind::Coop => ringwise_tokio::Uring::with_builder(Builder::new(1024).coop_taskrun().taskrun_flag())?,
         };
         let mut accept = ring.submit_stream(ops::AcceptMulti::new(&listener)).map_err(|r| r.error.to_string())?;
         announce()?;
@@ -925,8 +940,7 @@ fn ringwise_tokio_server(
                 let mut buf = Vec::with_capacity(BUF);
                 loop {
                     buf.clear();
-                    let Ok(op) = submit_with(&ring, recv_how, ops::Recv::new(&conn, buf)) else { return };
-                    let (n, b) = op.await;
+                    let Some((n, b)) = run(&ring, recv_how, ops::Recv::new(&conn, buf)).await else { return };
                     buf = b;
                     match n {
                         Ok(0) | Err(_) => return,
@@ -935,10 +949,10 @@ fn ringwise_tokio_server(
                     let len = buf.len();
                     let mut sent = 0;
                     while sent < len {
-                        let Ok(op) = submit_with(&ring, send_how, ops::Send::new(&conn, buf.slice(sent..len))) else {
+                        let Some((n, part)) = run(&ring, send_how, ops::Send::new(&conn, buf.slice(sent..len))).await
+                        else {
                             return;
                         };
-                        let (n, part) = op.await;
                         buf = part.into_inner();
                         match n {
                             Ok(0) | Err(_) => return,
@@ -976,7 +990,7 @@ fn ringwise_tokio_pipe_server(listener: TcpListener, announce: impl FnOnce() -> 
                 let mut sending = None;
                 loop {
                     buf.clear();
-                    let Ok(op) = ring.queue(ops::Recv::new(&conn, buf)) else { return };
+                    let Ok(op) = ring.submit(ops::Recv::new(&conn, buf)) else { return };
                     let (n, b) = op.await;
                     buf = b;
                     let n = match n {

@@ -4,6 +4,8 @@
 //! - `ringwise-tokio`: a tokio `current_thread` runtime, each task awaiting
 //!   ringwise's owned `ops::Read` (a reused `Vec`) on
 //!   `ringwise_tokio::current()`'s ring;
+//! - `ringwise-tokio-now`: the same with `Uring::submit_now` (each read
+//!   submitted at once; a cached page is read during the submit);
 //! - `tokio-fs`: `tokio::fs::File`, one per task, `seek` + `read_exact`
 //!   (tokio's idiomatic path: every call goes through `spawn_blocking`);
 //! - `tokio-pread`: one `std::fs::File` shared by the tasks, each read a
@@ -20,7 +22,7 @@
 //!
 //! ```text
 //! cargo run --release -p ringwise-bench --example file_reads -- \
-//!     [--rounds 5] [--secs 2] [--tasks 32] [--mib 256] [--dir /var/tmp] [--cpu N] [--json]
+//!     [--rounds 5] [--secs 2] [--quick] [--tasks 32] [--mib 256] [--dir /var/tmp] [--cpu N] [--json]
 //! ```
 
 use ringwise::owned::{ops, SharedFd};
@@ -35,7 +37,7 @@ use std::time::{Duration, Instant};
 
 const BLOCK: usize = 4096;
 const WARMUP: Duration = Duration::from_millis(200);
-const CONTENDERS: [&str; 4] = ["ringwise-tokio", "tokio-fs", "tokio-pread", "monoio"];
+const CONTENDERS: [&str; 5] = ["ringwise-tokio", "ringwise-tokio-now", "tokio-fs", "tokio-pread", "monoio"];
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -90,6 +92,7 @@ fn main() -> Result {
             "--dir" => dir = PathBuf::from(value()?),
             "--cpu" => cpu = Some(value()?.parse::<usize>()?),
             "--contenders" => contenders = value()?.split(',').map(str::to_owned).collect(),
+            "--quick" => (rounds, secs) = (3, 1.0),
             "--json" => json = true,
             other => return Err(format!("unknown argument {other}").into()),
         }
@@ -111,12 +114,14 @@ fn main() -> Result {
         duration: Duration::from_secs_f64(secs),
     };
 
+    let load_before = loadavg();
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
     for round in 0..rounds {
         for k in 0..contenders.len() {
             let ci = (k + round) % contenders.len();
             let reads_per_s = match contenders[ci].as_str() {
-                "ringwise-tokio" => ringwise_tokio_reads(&job)?,
+                "ringwise-tokio" => ringwise_tokio_reads(&job, false)?,
+                "ringwise-tokio-now" => ringwise_tokio_reads(&job, true)?,
                 "tokio-fs" => tokio_fs_reads(&job)?,
                 "tokio-pread" => tokio_pread_reads(&job)?,
                 "monoio" => monoio_reads(&job)?,
@@ -126,8 +131,17 @@ fn main() -> Result {
             results[ci].push(reads_per_s);
         }
     }
-    report(&contenders, &results, &job, rounds, secs, cpu, json);
+    let load = [load_before, loadavg()];
+    report(&contenders, &results, &job, (rounds, secs), cpu, &load, json);
     Ok(())
+}
+
+/// The machine's load average (`/proc/loadavg`: 1, 5 and 15 minutes), or
+/// `?` where it cannot be read.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".to_owned())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -140,7 +154,15 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn report(names: &[String], results: &[Vec<f64>], job: &Job, rounds: usize, secs: f64, cpu: Option<usize>, json: bool) {
+fn report(
+    names: &[String],
+    results: &[Vec<f64>],
+    job: &Job,
+    (rounds, secs): (usize, f64),
+    cpu: Option<usize>,
+    load: &[String; 2],
+    json: bool,
+) {
     let ring = names.iter().position(|s| s == "ringwise-tokio");
     // ringwise-tokio over contender `i`, median of the per-round ratios.
     let ratio = |i: usize| -> Option<f64> {
@@ -163,19 +185,23 @@ fn report(names: &[String], results: &[Vec<f64>], job: &Job, rounds: usize, secs
             .collect();
         println!(
             "{{\"bench\":\"file_reads\",\"block\":{BLOCK},\"file_mib\":{mib},\"tasks\":{},\"rounds\":{rounds},\
-             \"secs_per_cell\":{secs},\"cpu\":{},\"cells\":[{}]}}",
+             \"secs_per_cell\":{secs},\"cpu\":{},\"loadavg_before\":\"{}\",\"loadavg_after\":\"{}\",\
+             \"cells\":[{}]}}",
             job.tasks,
             cpu.map_or("null".to_owned(), |c| c.to_string()),
+            load[0],
+            load[1],
             cells.join(",")
         );
         return;
     }
     let pinned = cpu.map_or("not pinned".to_owned(), |c| format!("pinned to CPU {c}"));
     println!(
-        "4 KiB random reads, warm {mib} MiB file, {} tasks, {rounds} interleaved rounds of {secs} s, {pinned}\n",
-        job.tasks
+        "4 KiB random reads, warm {mib} MiB file, {} tasks, {rounds} interleaved rounds of {secs} s, {pinned}; \
+         load average before {}, after {}\n",
+        job.tasks, load[0], load[1]
     );
-    println!("| contender | reads/s | ringwise-tokio / this |");
+    println!("| contender | reads/s | ringwise-tokio ÷ this (median of per-round ratios) |");
     println!("|---|---|---|");
     for (i, n) in names.iter().enumerate() {
         println!(
@@ -218,7 +244,7 @@ fn rate(counted: u64, job: &Job) -> f64 {
     counted as f64 / job.duration.as_secs_f64()
 }
 
-fn ringwise_tokio_reads(job: &Job) -> Result<f64> {
+fn ringwise_tokio_reads(job: &Job, now: bool) -> Result<f64> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
     let counted = rt.block_on(async {
         let file = SharedFd::from(std::fs::File::open(&job.path)?);
@@ -235,8 +261,12 @@ fn ringwise_tokio_reads(job: &Job) -> Result<f64> {
                 loop {
                     let block = next_block(&mut state, blocks);
                     buf.clear();
-                    let op = ring.submit(ops::Read::at(&file, buf, block * BLOCK as u64)).map_err(|r| r.error)?;
-                    let (res, b) = op.await;
+                    let read = ops::Read::at(&file, buf, block * BLOCK as u64);
+                    let (res, b) = if now {
+                        ring.submit_now(read).map_err(|r| r.error)?.await
+                    } else {
+                        ring.submit(read).map_err(|r| r.error)?.await
+                    };
                     buf = b;
                     res.map_err(std::io::Error::from)?;
                     check(&buf, block)?;

@@ -14,10 +14,10 @@
 //!   waker by the ring it submitted to.
 //! * [`Uring::new`] / [`Uring::with_builder`] make a ring of your own (other
 //!   sizes, setup flags) with its own drive task.
-//! * [`Uring::submit`] enters the kernel at once (an op that finishes
-//!   during the submit is ready at its first poll); [`Uring::queue`]
-//!   leaves the op for the drive task's next enter, shared with every op
-//!   queued meanwhile. Both return an [`Op`] future.
+//! * `uring.submit(op)` ([`Driver::submit`]) queues the op for the drive
+//!   task's next enter, which submits every op queued meanwhile in one
+//!   system call; [`Uring::submit_now`] enters the kernel at once (an op
+//!   that finishes during the submit is ready at its first poll).
 //!
 //! ```
 //! use ringwise::owned::{ops, SharedFd};
@@ -157,21 +157,25 @@ impl Uring {
         Ok(Uring { inner: Arc::new(Inner { driver, task }) })
     }
 
-    /// Submit `op` now and hand every completion that is already there to
-    /// its future: what `uring.submit(op)?.await` runs.
+    /// Submit `op` at once and hand every completion that is already there
+    /// to its future, instead of leaving it in the SQ for the drive task as
+    /// [`Driver::submit`] (`uring.submit(op)`, through `Deref`) does.
     ///
-    /// Unlike [`Driver::submit`] (reached through `Deref` or
-    /// [`driver`](Self::driver), and as [`queue`](Self::queue)), which
-    /// leaves the op in the SQ until the drive task next runs, this enters
-    /// the kernel at once (one `io_uring_enter` for what is queued, this op
-    /// included): an op the kernel finishes during the submit (a send into
-    /// a socket with room, a read of a cached file page) is done before its
-    /// future is first polled, which then returns its output without
-    /// suspending the task, and the op reaches the kernel without waiting
-    /// for the other ready tasks to run. The price is one system call per
-    /// op where [`queue`](Self::queue) shares one among every op pushed
-    /// before the drive task runs: prefer `queue` for ops that wait anyway
-    /// (a receive on an idle connection, an accept).
+    /// An op the kernel finishes during the submit (a read of a cached file
+    /// page, a send into a socket with room) is then done before its future
+    /// is first polled, which returns its output without suspending the
+    /// task, and the op does not wait for the other ready tasks to run
+    /// before it reaches the kernel. The price is one `io_uring_enter` per
+    /// op where `submit` shares one among every op pushed before the drive
+    /// task runs, and measured on loopback TCP it is a loss: an echo server
+    /// whose sends were submitted at once spent 1.3 to 1.9 times the CPU per
+    /// request of the same server with queued sends (the receive that
+    /// follows is armed before the peer answered, and completes through
+    /// task work instead of at its submit). Use it for ops that usually
+    /// complete at once and where latency counts; `submit` is the default.
+    ///
+    /// The returned [`Op`] spends tokio's cooperative budget (see there):
+    /// a loop of ops that complete at once still yields.
     ///
     /// A failed enter is not an error here: the op stays queued, and the
     /// drive task (woken by the push) submits it.
@@ -180,7 +184,7 @@ impl Uring {
     /// As [`Driver::submit`]: the op is given back when the ring is shut
     /// down, the op is invalid, or the SQ stays full.
     #[inline]
-    pub fn submit<T: OwnedOp>(&self, op: T) -> Result<Op<T>, Refused<T>> {
+    pub fn submit_now<T: OwnedOp>(&self, op: T) -> Result<Op<T>, Refused<T>> {
         let op = Op::new(self.inner.driver.submit(op)?);
         // An enter that fails (EINTR, EBUSY while the CQ overflows, EEXIST
         // from a thread other than a SINGLE_ISSUER ring's) leaves the SQE
@@ -188,17 +192,6 @@ impl Uring {
         // the push and woken, or it is already queued to run.
         let _ = self.inner.driver.drive();
         Ok(op)
-    }
-
-    /// Queue `op` for the drive task's next enter ([`Driver::submit`]): one
-    /// system call for every op queued before the drive task runs (it runs
-    /// after the tasks that are ready now). See [`submit`](Self::submit).
-    ///
-    /// # Errors
-    /// As [`Driver::submit`].
-    #[inline]
-    pub fn queue<T: OwnedOp>(&self, op: T) -> Result<Op<T>, Refused<T>> {
-        Ok(Op::new(self.inner.driver.submit(op)?))
     }
 
     /// The ring's driver (also reached through `Deref`).
@@ -226,14 +219,13 @@ impl fmt::Debug for Uring {
     }
 }
 
-/// An op in flight on a [`Uring`] ([`Uring::submit`], [`Uring::queue`]):
+/// An op submitted with [`Uring::submit_now`]:
 /// a future of the op's output, as [`ringwise::owned::Op`] (which it
 /// wraps), that also takes part in tokio's cooperative scheduling.
 ///
 /// Its first poll spends one unit of the task's budget
 /// ([`tokio::task::coop`]) when it returns the output, as tokio's own I/O
-/// does: an op submitted with [`Uring::submit`] is often done before it is
-/// first polled, so a loop of such ops would otherwise never yield and
+/// does: such an op is often done before it is first polled, so a loop of such ops would otherwise never yield and
 /// starve the worker's other tasks (the drive task among them). Once the
 /// budget is spent, the first poll yields (wakes the task and returns
 /// `Pending`) instead. Later polls cost no budget: a first poll that
