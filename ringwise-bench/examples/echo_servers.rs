@@ -66,14 +66,12 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 /// The servers the issue compares (`--servers all` runs every variant).
 const DEFAULT_SERVERS: [&str; 4] = ["ringwise-sync", "ringwise-tokio", "tokio", "monoio"];
 
-const SERVERS: [&str; 11] = [
+const SERVERS: [&str; 9] = [
     "ringwise-sync",
     "ringwise-multi",
     "ringwise-tokio",
-    "ringwise-tokio-now",
-    "ringwise-tokio-mixed",
+    "ringwise-tokio-send-now",
     "ringwise-tokio-coop",
-    "ringwise-tokio-coop-mixed",
     "ringwise-tokio-tuned",
     "ringwise-tokio-pipe",
     "tokio",
@@ -674,14 +672,10 @@ fn serve(kind: &str) -> Result {
     match kind {
         "ringwise-sync" => ringwise_sync(listener, announce),
         "ringwise-multi" => ringwise_multi(listener, announce),
-        "ringwise-tokio" => ringwise_tokio_server(listener, announce, RingKind::Current, Submit::Queue, Submit::Queue),
-        "ringwise-tokio-now" => ringwise_tokio_server(listener, announce, RingKind::Current, Submit::Now, Submit::Now),
-        "ringwise-tokio-mixed" => ringwise_tokio_server(listener, announce, RingKind::Current, Submit::Queue, Submit::Now),
-        "ringwise-tokio-coop" => ringwise_tokio_server(listener, announce, RingKind::Coop, Submit::Queue, Submit::Queue),
-        "ringwise-tokio-coop-mixed" => ringwise_tokio_server(listener, announce, RingKind::Coop, Submit::Queue, Submit::Now),
-        "ringwise-tokio-tuned" => {
-            ringwise_tokio_server(listener, announce, RingKind::SingleIssuer, Submit::Queue, Submit::Queue)
-        }
+        "ringwise-tokio" => ringwise_tokio_server::<false>(listener, announce, RingKind::Current),
+        "ringwise-tokio-send-now" => ringwise_tokio_server::<true>(listener, announce, RingKind::Current),
+        "ringwise-tokio-coop" => ringwise_tokio_server::<false>(listener, announce, RingKind::Coop),
+        "ringwise-tokio-tuned" => ringwise_tokio_server::<false>(listener, announce, RingKind::SingleIssuer),
         "ringwise-tokio-pipe" => ringwise_tokio_pipe_server(listener, announce),
         "tokio" => tokio_server(listener, announce),
         "monoio" => monoio_server(listener, announce),
@@ -872,28 +866,6 @@ fn ringwise_multi(listener: TcpListener, announce: impl FnOnce() -> Result) -> R
     }
 }
 
-/// How the tokio-integrated servers hand an op to the kernel.
-#[derive(Clone, Copy)]
-enum Submit {
-    /// `Uring::submit_now`: an enter now, the op's completion (a send's,
-    /// usually) dispatched before its future is polled.
-    Now,
-    /// `uring.submit` (`Driver::submit`): into the SQ, submitted with every
-    /// other op queued by the drive task when it next runs.
-    Queue,
-}
-
-/// The output of an op submitted either way.
-async fn run<T: OwnedOp>(ring: &ringwise_tokio::Uring, how: Submit, op: T) -> Option<T::Output> {
-    match how {
-        Submit::Now => Some(ring.submit_now(op).ok()?.await),
-        Submit::Queue => Some(ring.submit(op).ok()?.await),
-    }
-}
-
-/// The tokio-integrated server: one task per connection awaiting a receive
-/// and then the echo's send, each submitted as `recv_how` / `send_how` say,
-/// on `current()`'s ring or (`tuned`) a `SINGLE_ISSUER` ring of its own.
 /// The ring of a tokio-integrated server.
 #[derive(Clone, Copy)]
 enum RingKind {
@@ -906,12 +878,16 @@ enum RingKind {
     Coop,
 }
 
-fn ringwise_tokio_server(
+/// The tokio-integrated server: one task per connection awaiting a receive
+/// and then the echo's send (`ring.submit(op)?.await`), on the ring `kind`
+/// says. With `SEND_NOW`, each send is submitted at once (`ring.drive()`
+/// after its submit: the send is usually done before its future is polled)
+/// instead of being left for the drive task's next enter, and its future
+/// spends tokio's coop budget (`cooperative`).
+fn ringwise_tokio_server<const SEND_NOW: bool>(
     listener: TcpListener,
     announce: impl FnOnce() -> Result,
     kind: RingKind,
-    recv_how: Submit,
-    send_how: Submit,
 ) -> Result {
     let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
     rt.block_on(async move {
@@ -940,7 +916,8 @@ fn ringwise_tokio_server(
                 let mut buf = Vec::with_capacity(BUF);
                 loop {
                     buf.clear();
-                    let Some((n, b)) = run(&ring, recv_how, ops::Recv::new(&conn, buf)).await else { return };
+                    let Ok(op) = ring.submit(ops::Recv::new(&conn, buf)) else { return };
+                    let (n, b) = op.await;
                     buf = b;
                     match n {
                         Ok(0) | Err(_) => return,
@@ -949,9 +926,14 @@ fn ringwise_tokio_server(
                     let len = buf.len();
                     let mut sent = 0;
                     while sent < len {
-                        let Some((n, part)) = run(&ring, send_how, ops::Send::new(&conn, buf.slice(sent..len))).await
-                        else {
-                            return;
+                        let Ok(op) = ring.submit(ops::Send::new(&conn, buf.slice(sent..len))) else { return };
+                        let (n, part) = if SEND_NOW {
+                            // A failed enter leaves the send queued for the
+                            // drive task.
+                            let _ = ring.drive();
+                            tokio::task::coop::cooperative(op).await
+                        } else {
+                            op.await
                         };
                         buf = part.into_inner();
                         match n {

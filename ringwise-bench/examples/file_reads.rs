@@ -4,8 +4,11 @@
 //! - `ringwise-tokio`: a tokio `current_thread` runtime, each task awaiting
 //!   ringwise's owned `ops::Read` (a reused `Vec`) on
 //!   `ringwise_tokio::current()`'s ring;
-//! - `ringwise-tokio-now`: the same with `Uring::submit_now` (each read
-//!   submitted at once; a cached page is read during the submit);
+//! - `ringwise-tokio-now`: the same, but each read submitted at once
+//!   (`uring.drive()` after the submit: a cached page is read during the
+//!   enter, and the read is done before its future is polled; the future
+//!   wrapped in `tokio::task::coop::cooperative` so that the tasks take
+//!   turns);
 //! - `tokio-fs`: `tokio::fs::File`, one per task, `seek` + `read_exact`
 //!   (tokio's idiomatic path: every call goes through `spawn_blocking`);
 //! - `tokio-pread`: one `std::fs::File` shared by the tasks, each read a
@@ -262,10 +265,14 @@ fn ringwise_tokio_reads(job: &Job, now: bool) -> Result<f64> {
                     let block = next_block(&mut state, blocks);
                     buf.clear();
                     let read = ops::Read::at(&file, buf, block * BLOCK as u64);
+                    let op = ring.submit(read).map_err(|r| r.error)?;
                     let (res, b) = if now {
-                        ring.submit_now(read).map_err(|r| r.error)?.await
+                        // A failed enter leaves the read queued for the
+                        // drive task.
+                        let _ = ring.drive();
+                        tokio::task::coop::cooperative(op).await
                     } else {
-                        ring.submit(read).map_err(|r| r.error)?.await
+                        op.await
                     };
                     buf = b;
                     res.map_err(std::io::Error::from)?;

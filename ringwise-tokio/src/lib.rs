@@ -1,8 +1,8 @@
 //! Run ringwise's owned io_uring ops on tokio: every op is a future, and
 //! tokio's reactor drives the ring through the ring's pollable fd.
 //!
-//! [`ringwise::owned`] is executor-agnostic: an op's handle
-//! ([`ringwise::owned::Op`]) is a future, and someone has to call [`Driver::drive`] when the ring's fd is
+//! [`ringwise::owned`] is executor-agnostic: an op's [`Op`] handle is a
+//! future, and someone has to call [`Driver::drive`] when the ring's fd is
 //! readable and when ops were pushed (its "Driving" section). This crate
 //! does that with one tokio task per ring ([`Drive`]), which sleeps in
 //! tokio's reactor (an [`AsyncFd`] on the ring fd) between completions:
@@ -14,10 +14,6 @@
 //!   waker by the ring it submitted to.
 //! * [`Uring::new`] / [`Uring::with_builder`] make a ring of your own (other
 //!   sizes, setup flags) with its own drive task.
-//! * `uring.submit(op)` ([`Driver::submit`]) queues the op for the drive
-//!   task's next enter, which submits every op queued meanwhile in one
-//!   system call; [`Uring::submit_now`] enters the kernel at once (an op
-//!   that finishes during the submit is ready at its first poll).
 //!
 //! ```
 //! use ringwise::owned::{ops, SharedFd};
@@ -61,9 +57,10 @@
 //! the thread for their task work, so completions may wait until the
 //! submitting thread next enters the kernel; prefer default flags.
 //!
+//! [`Op`]: ringwise::owned::Op
 //! [`AsyncFd`]: tokio::io::unix::AsyncFd
 
-use ringwise::owned::{Driver, OwnedOp, Refused};
+use ringwise::owned::Driver;
 use ringwise::Builder;
 use std::cell::RefCell;
 use std::fmt;
@@ -157,43 +154,6 @@ impl Uring {
         Ok(Uring { inner: Arc::new(Inner { driver, task }) })
     }
 
-    /// Submit `op` at once and hand every completion that is already there
-    /// to its future, instead of leaving it in the SQ for the drive task as
-    /// [`Driver::submit`] (`uring.submit(op)`, through `Deref`) does.
-    ///
-    /// An op the kernel finishes during the submit (a read of a cached file
-    /// page, a send into a socket with room) is then done before its future
-    /// is first polled, which returns its output without suspending the
-    /// task, and the op does not wait for the other ready tasks to run
-    /// before it reaches the kernel. The price is one `io_uring_enter` per
-    /// op where `submit` shares one among every op pushed before the drive
-    /// task runs, and measured on loopback TCP it is a loss: an echo server
-    /// whose sends were submitted at once spent 1.3 to 1.9 times the CPU per
-    /// request of the same server with queued sends (the receive that
-    /// follows is armed before the peer answered, and completes through
-    /// task work instead of at its submit). Use it for ops that usually
-    /// complete at once and where latency counts; `submit` is the default.
-    ///
-    /// The returned [`Op`] spends tokio's cooperative budget (see there):
-    /// a loop of ops that complete at once still yields.
-    ///
-    /// A failed enter is not an error here: the op stays queued, and the
-    /// drive task (woken by the push) submits it.
-    ///
-    /// # Errors
-    /// As [`Driver::submit`]: the op is given back when the ring is shut
-    /// down, the op is invalid, or the SQ stays full.
-    #[inline]
-    pub fn submit_now<T: OwnedOp>(&self, op: T) -> Result<Op<T>, Refused<T>> {
-        let op = Op::new(self.inner.driver.submit(op)?);
-        // An enter that fails (EINTR, EBUSY while the CQ overflows, EEXIST
-        // from a thread other than a SINGLE_ISSUER ring's) leaves the SQE
-        // in the SQ, where the drive task finds it: its waker was taken by
-        // the push and woken, or it is already queued to run.
-        let _ = self.inner.driver.drive();
-        Ok(op)
-    }
-
     /// The ring's driver (also reached through `Deref`).
     pub fn driver(&self) -> &Driver {
         &self.inner.driver
@@ -216,74 +176,6 @@ impl Deref for Uring {
 impl fmt::Debug for Uring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Uring").field("driver", &self.inner.driver).field("running", &self.is_running()).finish()
-    }
-}
-
-/// An op submitted with [`Uring::submit_now`]:
-/// a future of the op's output, as [`ringwise::owned::Op`] (which it
-/// wraps), that also takes part in tokio's cooperative scheduling.
-///
-/// Its first poll spends one unit of the task's budget
-/// ([`tokio::task::coop`]) when it returns the output, as tokio's own I/O
-/// does: such an op is often done before it is first polled, so a loop of such ops would otherwise never yield and
-/// starve the worker's other tasks (the drive task among them). Once the
-/// budget is spent, the first poll yields (wakes the task and returns
-/// `Pending`) instead. Later polls cost no budget: a first poll that
-/// returned `Pending` was a yield.
-///
-/// Dropping it before its output was taken cancels the op, as dropping a
-/// [`ringwise::owned::Op`] does.
-#[must_use = "dropping an Op cancels it"]
-pub struct Op<T: OwnedOp> {
-    inner: ringwise::owned::Op<T>,
-    /// Not polled yet (past the budget check).
-    first: bool,
-}
-
-impl<T: OwnedOp> Op<T> {
-    #[inline(always)]
-    fn new(inner: ringwise::owned::Op<T>) -> Op<T> {
-        Op { inner, first: true }
-    }
-
-    /// The op handle of the ring (for [`cancel`](ringwise::owned::Op::cancel),
-    /// [`is_done`](ringwise::owned::Op::is_done),
-    /// [`user_data`](ringwise::owned::Op::user_data)).
-    pub fn get_ref(&self) -> &ringwise::owned::Op<T> {
-        &self.inner
-    }
-
-    /// The op handle of the ring, without the budget accounting.
-    pub fn into_inner(self) -> ringwise::owned::Op<T> {
-        self.inner
-    }
-}
-
-impl<T: OwnedOp> Future for Op<T> {
-    type Output = T::Output;
-
-    #[inline]
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
-        let this = &mut *self;
-        if !this.first {
-            return Pin::new(&mut this.inner).poll(cx);
-        }
-        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
-        this.first = false;
-        match Pin::new(&mut this.inner).poll(cx) {
-            Poll::Ready(out) => {
-                coop.made_progress();
-                Poll::Ready(out)
-            }
-            // The budget unit goes back (`coop`'s drop): the task yields.
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl<T: OwnedOp> fmt::Debug for Op<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Op").field(&self.inner).finish()
     }
 }
 
