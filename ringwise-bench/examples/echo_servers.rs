@@ -1,7 +1,9 @@
-//! Echo benchmark: 1 KiB ping-pong against four single-threaded servers,
-//! one load generator for all of them.
+//! Echo benchmark: 1 KiB ping-pong against single-threaded servers, one
+//! load generator for all of them.
 //!
-//! Servers (each a child process of this program, pinned to CPU 1):
+//! Servers (each a child process of this program, pinned to CPU 1); the
+//! default run has the four the issue compares (`ringwise-sync`,
+//! `ringwise-tokio`, `tokio`, `monoio`), `--servers all` every variant:
 //!
 //! - `ringwise-sync`: ringwise's owned ops, synchronously: one [`OpSet`]
 //!   holds every accept, receive and send in flight (one `io_uring_enter`
@@ -14,13 +16,19 @@
 //!   it is (like `ringwise/examples/echo.rs`).
 //! - `ringwise-tokio`: a tokio `current_thread` runtime, one task per
 //!   connection awaiting ringwise's owned `Recv`/`Send` with a reused `Vec`
-//!   (`ringwise_tokio::current()`'s ring, default flags);
-//!   `ringwise-tokio-tuned` the same on a ring of its own with
-//!   `SINGLE_ISSUER` (`Uring::with_builder`). (`DEFER_TASKRUN` as well
-//!   hangs: the first receive's completion never wakes its task, see the
-//!   README.) `ringwise-tokio-pipe`: default ring, but each echo's send is
-//!   not awaited before the next receive is armed (two buffers per
-//!   connection): one wake-up per request instead of two.
+//!   (`ring.submit(op)?.await` on `ringwise_tokio::current()`'s ring,
+//!   default flags: the drive task submits every op queued since its last
+//!   run in one enter). Variants: `ringwise-tokio-tuned`, a ring of its own
+//!   with `SINGLE_ISSUER`; `ringwise-tokio-coop`, a ring with
+//!   `COOP_TASKRUN | TASKRUN_FLAG` (completions that need the thread wait
+//!   for its next system call instead of interrupting it);
+//!   `ringwise-tokio-send-now`, each send submitted at once (`ring.drive()`
+//!   after its submit, so that it is done before its future is polled: one
+//!   task wake-up per request instead of two, but one enter per send);
+//!   `ringwise-tokio-pipe`, each echo's send not awaited before the next
+//!   receive is armed (two buffers per connection): one wake-up per
+//!   request, sends still batched. (`DEFER_TASKRUN` rings are refused by
+//!   ringwise-tokio: their completions never make the ring fd readable.)
 //! - `tokio`: tokio's own epoll `TcpStream` (`read` / `write_all`) on a
 //!   `current_thread` runtime.
 //! - `monoio`: monoio's io_uring runtime, its `TcpStream` with owned
@@ -30,13 +38,17 @@
 //! ringwise's owned [`OpSet`]: N connections, each sending 1 KiB and
 //! receiving the 1 KiB echo in a loop, for a fixed time after a warm-up,
 //! each request's latency (from the send's submission to the echo's last
-//! byte) in a log-linear histogram. Being io_uring with batched submission,
-//! it costs less per request than the servers, so the server is the
-//! bottleneck.
+//! byte) in a log-linear histogram. It is io_uring with batched
+//! submission, but on loopback much of the kernel's TCP work lands on the
+//! sender's CPU, so it runs near a full CPU as well (the table prints both
+//! CPU shares): requests/s measure the pair, requests per second of server
+//! CPU the server alone.
 //!
 //! Rounds are interleaved (each round runs every server once per connection
 //! count, the starting server rotating); the table gives the median of the
-//! rounds and the median of the per-round ratios against tokio.
+//! rounds and the medians of the per-round ratios against tokio and monoio,
+//! the machine's load average before and after, and which of the issue's
+//! targets the ringwise servers met. `--quick` is 3 rounds of 1 s.
 //!
 //! ```text
 //! cargo run --release -p ringwise-bench --example echo_servers -- \
@@ -148,7 +160,7 @@ fn main() -> Result {
                 let si = (k + round) % servers.len();
                 let sample = cell(&servers[si], n, duration)?;
                 eprintln!(
-                    "round {round} conns {n:>3} {:<15} {:>9.0} req/s  p50 {:>6.1} us  p99 {:>6.1} us  \
+                    "round {round} conns {n:>3} {:<23} {:>9.0} req/s  p50 {:>6.1} us  p99 {:>6.1} us  \
                      server cpu {:.2} client cpu {:.2}",
                     servers[si],
                     sample.rps,
