@@ -1,8 +1,9 @@
 //! A stress test of the owned-I/O layer against the kernel: a seeded random
 //! mix of reads, writes, socket sends and receives, timeouts, explicit
-//! cancels, handles and futures dropped at random points, and drivers
-//! dropped (or shut down) with ops in flight, including a receive that waits
-//! on a socket nobody writes to.
+//! cancels, handles and futures dropped at random points, `OpSet`s of reads
+//! and of receives that never finish (kept, dropped mid-flight, or kept past
+//! their driver's shutdown), and drivers dropped (or shut down) with ops in
+//! flight, including a receive that waits on a socket nobody writes to.
 //!
 //! It ends with:
 //! * the process's descriptor count (`/proc/self/fd`) as it was at the start;
@@ -26,7 +27,7 @@
 //! [`ACTIONS`], one arm in [`World::act`], and (for a kept handle) one
 //! [`Pending`] variant with its check in [`World::check`].
 
-use ringwise::owned::{ops, Driver, IoBuf, IoBufMut, Op, SharedFd};
+use ringwise::owned::{ops, Driver, IoBuf, IoBufMut, Op, OpSet, SharedFd};
 use ringwise::{Builder, Errno};
 use std::collections::HashMap;
 use std::future::Future;
@@ -281,6 +282,9 @@ enum Action {
     DropFuture,
     /// A few ops run as futures on `Driver::block_on`.
     Async,
+    /// A set of reads and a set of receives on the idle pair: some reads
+    /// taken, then both sets kept for later or dropped with ops in flight.
+    Set,
 }
 
 const ACTIONS: &[(Action, u64)] = &[
@@ -296,6 +300,7 @@ const ACTIONS: &[(Action, u64)] = &[
     (Action::DropHandle, 6),
     (Action::DropFuture, 4),
     (Action::Async, 2),
+    (Action::Set, 3),
 ];
 
 /// Channel (pair, direction) numbers: pair `p`'s side 0 sends to side 1 on
@@ -334,12 +339,20 @@ struct Stats {
     received_orphan: u64,
     received_drained: u64,
     drivers: u64,
+    sets_dropped: u64,
+    sets_finished: u64,
     driver_drops_in_flight: u64,
     in_flight_at_drop: u64,
 }
 
+/// A kept pair of sets: reads (tag: offset) and receives on the idle pair
+/// (tag: channel), which finish only when cancelled.
+type Sets = (OpSet<ops::Read<Counted>>, OpSet<ops::Recv<Counted>>);
+
 struct World {
     rng: Rng,
+    /// Sets kept across actions (at most 4).
+    sets: Vec<Sets>,
     driver: Driver,
     file: SharedFd,
     pairs: Vec<[SharedFd; 2]>,
@@ -405,6 +418,7 @@ impl World {
         let driver = new_driver(&mut rng);
         World {
             rng,
+            sets: Vec::new(),
             driver,
             file: new_file(),
             pairs: new_pairs(),
@@ -584,6 +598,72 @@ impl World {
             }
             Action::DropFuture => self.drop_future(),
             Action::Async => self.run_async(),
+            Action::Set => self.run_set(),
+        }
+    }
+
+    /// See [`Action::Set`]. Kept sets' finished reads are taken first.
+    fn run_set(&mut self) {
+        let mut outs = Vec::new();
+        for (reads, _) in &mut self.sets {
+            reads.wait(0, |off, out| outs.push((out, off))).expect("a kept set's wait");
+        }
+        let mut reads = OpSet::new(&self.driver);
+        let mut idle = OpSet::new(&self.driver);
+        let n = 1 + self.rng.below(8);
+        for _ in 0..n {
+            let (op, off) = self.read_op();
+            self.stats.submitted += 1;
+            reads.submit(op, off).unwrap_or_else(|r| panic!("a set refused a read: {}", r.error));
+        }
+        for _ in 0..1 + self.rng.below(3) {
+            let chan = IDLE_PAIR * 2 + self.rng.below(2) as usize;
+            let op = self.recv_op(chan);
+            self.stats.submitted += 1;
+            idle.submit(op, chan as u64).unwrap_or_else(|r| panic!("a set refused a recv: {}", r.error));
+        }
+        idle.flush().expect("flush");
+        let want = self.rng.below(n + 1) as usize;
+        reads.wait(want, |off, out| outs.push((out, off))).expect("a set's wait");
+        for (out, off) in outs {
+            self.check(Done::Read(out, off), false);
+        }
+        if self.sets.len() < 4 && self.rng.chance(60) {
+            self.sets.push((reads, idle));
+        } else {
+            self.drop_sets(vec![(reads, idle)]);
+        }
+    }
+
+    /// Drop sets with what is left in them (the idle receives at least):
+    /// the driver keeps those ops until their CQEs.
+    fn drop_sets(&mut self, sets: Vec<Sets>) {
+        for (reads, idle) in sets {
+            self.stats.abandoned += (reads.len() + idle.len()) as u64;
+            self.stats.sets_dropped += 1;
+        }
+    }
+
+    /// Every op of kept sets, after their driver's shutdown: each comes
+    /// back (reads done or cancelled, receives cancelled).
+    fn finish_sets(&mut self, sets: Vec<Sets>) {
+        for (mut reads, mut idle) in sets {
+            let mut outs = Vec::new();
+            let mut recvs = Vec::new();
+            while !reads.is_empty() {
+                reads.wait(reads.len(), |off, out| outs.push((out, off))).expect("a set's wait after shutdown");
+            }
+            while !idle.is_empty() {
+                idle.wait(idle.len(), |chan, out| recvs.push((out, chan as usize)))
+                    .expect("a set's wait after shutdown");
+            }
+            for (out, off) in outs {
+                self.check(Done::Read(out, off), true);
+            }
+            for (out, chan) in recvs {
+                self.check(Done::Recv(out, chan), true);
+            }
+            self.stats.sets_finished += 1;
         }
     }
 
@@ -869,15 +949,20 @@ impl World {
         let in_flight = self.driver.stats().in_flight as u64;
         self.stats.in_flight_at_drop += in_flight;
         let driver = std::mem::replace(&mut self.driver, new_driver(&mut self.rng));
+        let sets = std::mem::take(&mut self.sets);
         match self.rng.below(3) {
             0 => {
-                // The last clone dropped: teardown.
+                // The last clone dropped (with the sets, which hold it):
+                // teardown.
                 self.stats.driver_drops_in_flight += 1;
+                self.drop_sets(sets);
                 drop(driver);
             }
             1 => {
                 // Shut down explicitly, then use it: refused, buffer back.
+                // Kept sets get their ops back (cancelled ones too).
                 let st = driver.shutdown();
+                self.finish_sets(sets);
                 assert_eq!((st.in_flight, st.leaked), (0, 0), "after shutdown: {st:?}");
                 let (w, _) = self.write_op();
                 let r = driver.submit(w).expect_err("a shut-down driver refuses ops");
@@ -887,6 +972,7 @@ impl World {
             }
             _ => {
                 // Cancel everything the orderly way, reap, then drop.
+                self.drop_sets(sets);
                 for (p, _) in &self.pending {
                     p.cancel();
                 }
