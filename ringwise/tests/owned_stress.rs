@@ -341,6 +341,7 @@ struct Stats {
     drivers: u64,
     sets_dropped: u64,
     sets_finished: u64,
+    refused_after_shutdown: u64,
     driver_drops_in_flight: u64,
     in_flight_at_drop: u64,
 }
@@ -644,18 +645,35 @@ impl World {
         }
     }
 
+    /// Ops a shut-down driver refused and gave back: each counts as its
+    /// output (it came back exactly once), its buffer untouched.
+    fn refused(&mut self, bufs: impl Iterator<Item = Counted>) {
+        for buf in bufs {
+            assert!(buf.data.iter().all(|&b| b == FILL), "a refused op's buffer was touched");
+            self.stats.outputs += 1;
+            self.stats.refused_after_shutdown += 1;
+        }
+    }
+
     /// Every op of kept sets, after their driver's shutdown: each comes
     /// back (reads done or cancelled, receives cancelled).
     fn finish_sets(&mut self, sets: Vec<Sets>) {
         for (mut reads, mut idle) in sets {
             let mut outs = Vec::new();
             let mut recvs = Vec::new();
+            // Ops still queued in a set (the SQ had no room for them) are
+            // refused by the shut-down driver and given back whole.
             while !reads.is_empty() {
-                reads.wait(reads.len(), |off, out| outs.push((out, off))).expect("a set's wait after shutdown");
+                if let Err(e) = reads.wait(reads.len(), |off, out| outs.push((out, off))) {
+                    assert!(matches!(e, ringwise::Error::RingUnusable { .. }), "a set's wait after shutdown: {e}");
+                    self.refused(reads.take_refused().into_iter().map(|r| r.op.into_buf()));
+                }
             }
             while !idle.is_empty() {
-                idle.wait(idle.len(), |chan, out| recvs.push((out, chan as usize)))
-                    .expect("a set's wait after shutdown");
+                if let Err(e) = idle.wait(idle.len(), |chan, out| recvs.push((out, chan as usize))) {
+                    assert!(matches!(e, ringwise::Error::RingUnusable { .. }), "a set's wait after shutdown: {e}");
+                    self.refused(idle.take_refused().into_iter().map(|r| r.op.into_buf()));
+                }
             }
             for (out, off) in outs {
                 self.check(Done::Read(out, off), true);

@@ -14,11 +14,13 @@
 //!   600, default 2; t/io_uring runs S + 1 and its first second is dropped,
 //!   and its CPU time is taken between its per-second lines, so it needs two)
 //! - `--cpu N`: the CPU both clients are pinned to (default: the last one)
-//! - `--rt PRIO`: run both clients SCHED_FIFO at PRIO (`chrt -f`), so that
+//! - `--rt PRIO`: run both clients SCHED_RR at PRIO (`chrt -r`), so that
 //!   other work on the machine cannot preempt them on their CPU (it gets
 //!   the CPU only in the kernel's RT throttling slice, the same for both
 //!   clients); for a machine shared with other load, where plain wall-time
-//!   rounds swing by ±20 %
+//!   rounds swing by ±20 %. Round-robin, not FIFO: t/io_uring's submitting
+//!   thread never blocks, and under SCHED_FIFO on one CPU its reporting
+//!   thread, which ends the run, would never run again (the run hung)
 //! - `--io buffered,direct`, `--modes plain,tuned`, `--patterns seq,random`,
 //!   `--depths 32,128`: which cells to run (default: all)
 //!
@@ -177,7 +179,7 @@ struct Placement {
 fn pinned(at: Placement, program: &Path) -> Command {
     let mut argv: Vec<std::ffi::OsString> = Vec::new();
     if let Some(prio) = at.rt {
-        argv.extend(["chrt".into(), "-f".into(), prio.to_string().into()]);
+        argv.extend(["chrt".into(), "-r".into(), prio.to_string().into()]);
     }
     if let Some(cpu) = at.cpu {
         argv.extend(["taskset".into(), "-c".into(), cpu.to_string().into()]);
@@ -399,7 +401,7 @@ fn write_report(
         o.rounds,
         o.secs,
         at.cpu.map_or("unpinned".to_string(), |c| format!("both pinned to CPU {c}"))
-            + &at.rt.map_or(String::new(), |p| format!(", SCHED_FIFO priority {p}")),
+            + &at.rt.map_or(String::new(), |p| format!(", SCHED_RR priority {p}")),
         kernel.trim()
     );
     let mut md = if tio.is_some() {

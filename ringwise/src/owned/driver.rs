@@ -168,6 +168,15 @@ impl<T> From<Refused<T>> for std::io::Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DriverId(usize);
 
+impl DriverId {
+    /// The id of the driver whose shared state is at `shared` (the
+    /// address [`Shared::id`] gives).
+    #[inline]
+    pub(crate) fn of(shared: *const Shared) -> DriverId {
+        DriverId(shared as usize)
+    }
+}
+
 /// Counters of a driver ([`Driver::stats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DriverStats {
@@ -815,6 +824,8 @@ impl State {
     pub(crate) fn dispatch(&mut self) -> usize {
         let State { ring, slab, graveyard, ready_log, .. } = self;
         let mut n = 0;
+        // Final CQEs of set ops, taken off `in_flight` once at the end.
+        let mut set_done = 0;
         let mut cq = ring.completion();
         // A batch per read of the tail, its head published once at its end;
         // the tail is read again until no new CQE came meanwhile.
@@ -834,9 +845,7 @@ impl State {
                     if slab.dead_sets != 0 && dead_set_cqe(slab, graveyard, ud, cqe.res, cqe.flags) {
                         continue;
                     }
-                    if !more {
-                        slab.in_flight = slab.in_flight.saturating_sub(1);
-                    }
+                    set_done += usize::from(!more);
                     ready_log.push((ud, cqe.res, cqe.flags));
                     continue;
                 }
@@ -891,6 +900,7 @@ impl State {
                 }
             }
             if n == before {
+                slab.in_flight = slab.in_flight.saturating_sub(set_done);
                 return n;
             }
         }

@@ -36,6 +36,17 @@ impl SharedFd {
         Arc::try_unwrap(self.0).map_err(SharedFd)
     }
 
+    /// Drop this share of the descriptor by value: what an op's
+    /// `complete` does with its fd. (Dropping the `Arc` in place would
+    /// hand its address to `Arc::drop_slow`, and with it the address of
+    /// the whole op holding it, so the compiler would keep the op, buffer
+    /// included, in memory and copy it on every move.)
+    #[inline(always)]
+    pub(crate) fn release(self) {
+        // The descriptor, closed here, if this was its last share.
+        drop(Arc::into_inner(self.0));
+    }
+
     /// The ring target: a plain fd, kept open by this owner.
     pub(crate) fn target(&self) -> Target {
         // SAFETY: the op that uses this target holds a clone of `self` until
@@ -113,6 +124,14 @@ impl Fd {
     /// Slot `slot` of the ring's registered file table.
     pub fn fixed(slot: u32) -> Fd {
         Fd::Fixed(slot)
+    }
+
+    /// Drop this fd by value ([`SharedFd::release`]).
+    #[inline(always)]
+    pub(crate) fn release(self) {
+        if let Fd::Shared(fd) = self {
+            fd.release();
+        }
     }
 
     /// The ring target.

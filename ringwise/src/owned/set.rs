@@ -216,9 +216,11 @@ impl<T: OwnedOp> Inner<T> {
         match st.room_for::<T>(queued.len()) {
             Ok(n) => {
                 let mut pushed = 0;
+                // The set's part of the `user_data`, or'ed with each index.
+                let base = set_user_data(*id, 0);
                 for &index in &queued[..n] {
                     if let Some(SetSlot { op: Some(op), .. }) = slots.get_mut(index as usize) {
-                        st.push_ready(op, set_user_data(*id, index));
+                        st.push_ready(op, base | u64::from(index));
                         pushed += 1;
                     }
                 }

@@ -59,13 +59,23 @@ pub(crate) fn errno(res: i32) -> Errno {
 /// (never a silently truncated length).
 #[inline(always)]
 pub(crate) fn len32(what: &'static str, len: usize) -> Result<u32> {
-    u32::try_from(len).map_err(|_| Error::InvalidArgument {
+    match u32::try_from(len) {
+        Ok(len) => Ok(len),
+        Err(_) => Err(too_long(what, len)),
+    }
+}
+
+/// [`len32`]'s refusal, out of line: the hot path only compares.
+#[cold]
+#[inline(never)]
+fn too_long(what: &'static str, len: usize) -> Error {
+    Error::InvalidArgument {
         what: format!("a {what} buffer of {len} bytes"),
         why: format!(
             "an SQE's length field is 32 bits: at most {} bytes per op; split the I/O or slice the buffer",
             u32::MAX
         ),
-    })
+    }
 }
 
 /// The most iovecs one vectored op may carry: `UIO_MAXIOV` (1024), the

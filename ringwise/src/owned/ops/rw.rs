@@ -57,9 +57,14 @@ unsafe impl<B: IoBufMut> OwnedOp for Read<B> {
 
     #[inline]
     fn complete(self, res: i32, _flags: u32) -> Self::Output {
+        // The fd goes by value (`Fd::release`): dropped in place, it would
+        // give the op's address away, and the op would then be kept in
+        // memory and copied on every move.
+        let Read { fd, buf, .. } = self;
+        fd.release();
         // SAFETY: a read's `res` is the bytes the kernel wrote at the start
         // of the buffer (at most the length given).
-        unsafe { filled(self.buf, res) }
+        unsafe { filled(buf, res) }
     }
 }
 
@@ -108,7 +113,9 @@ unsafe impl<B: IoBuf> OwnedOp for Write<B> {
 
     #[inline]
     fn complete(self, res: i32, _flags: u32) -> Self::Output {
-        (count(res), self.buf)
+        let Self { fd, buf, .. } = self;
+        fd.release();
+        (count(res), buf)
     }
 }
 
@@ -325,12 +332,14 @@ unsafe impl OwnedOp for ReadFixed {
     }
 
     #[inline]
-    fn complete(mut self, res: i32, _flags: u32) -> Self::Output {
+    fn complete(self, res: i32, _flags: u32) -> Self::Output {
+        let ReadFixed { fd, mut buf, .. } = self;
+        fd.release();
         let n = count(res);
         if let Ok(n) = n {
-            self.buf.truncate_to_read(n);
+            buf.truncate_to_read(n);
         }
-        (n, self.buf)
+        (n, buf)
     }
 }
 
@@ -386,6 +395,8 @@ unsafe impl OwnedOp for WriteFixed {
 
     #[inline]
     fn complete(self, res: i32, _flags: u32) -> Self::Output {
-        (count(res), self.buf)
+        let Self { fd, buf, .. } = self;
+        fd.release();
+        (count(res), buf)
     }
 }
