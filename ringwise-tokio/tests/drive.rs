@@ -4,7 +4,7 @@
 //! shut down promptly with ops in flight, and a ring outlives nothing it
 //! should not.
 
-use ringwise::owned::{ops, Driver, IoBuf, IoBufMut, SharedFd};
+use ringwise::owned::{ops, Driver, SharedFd};
 use ringwise::Errno;
 use ringwise_tokio::{current, Uring};
 use std::os::fd::AsRawFd;
@@ -15,47 +15,14 @@ use std::time::{Duration, Instant};
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinSet;
 
-/// A buffer that counts its drops.
-struct Counted {
-    data: Vec<u8>,
-    drops: Arc<AtomicUsize>,
-}
+// The drop-counting buffer the core's owned-I/O tests use.
+#[path = "../../ringwise/tests/common/counted.rs"]
+mod counted;
+use counted::Counted;
 
-impl Counted {
-    fn new(cap: usize, drops: &Arc<AtomicUsize>) -> Counted {
-        Counted { data: Vec::with_capacity(cap), drops: drops.clone() }
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-// SAFETY: forwards to the Vec's heap memory, which stays put when `Counted`
-// moves.
-unsafe impl IoBuf for Counted {
-    fn stable_ptr(&self) -> *const u8 {
-        self.data.stable_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.data.bytes_init()
-    }
-    fn bytes_total(&self) -> usize {
-        self.data.bytes_total()
-    }
-}
-
-// SAFETY: as above.
-unsafe impl IoBufMut for Counted {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.data.stable_mut_ptr()
-    }
-    unsafe fn set_init(&mut self, n: usize) {
-        // SAFETY: forwarded, with the caller's promise.
-        unsafe { self.data.set_init(n) }
-    }
+/// An empty counted buffer of `cap` bytes.
+fn counted(cap: usize, drops: &Arc<AtomicUsize>) -> Counted {
+    Counted { data: Vec::with_capacity(cap), drops: drops.clone() }
 }
 
 const BLOCK: usize = 4096;
@@ -274,7 +241,7 @@ fn a_dropped_future_is_cancelled_and_its_buffer_freed_once() {
     let (_a, b) = pair();
     let ring = rt.block_on(async {
         let ring = current().unwrap();
-        let recv = ring.submit(ops::Recv::new(&b, Counted::new(64, &drops))).unwrap();
+        let recv = ring.submit(ops::Recv::new(&b, counted(64, &drops))).unwrap();
         let timed_out = tokio::time::timeout(Duration::from_millis(20), recv).await;
         assert!(timed_out.is_err(), "nothing was sent");
         // The future was dropped mid-flight: the driver keeps the buffer
@@ -309,7 +276,7 @@ fn runtime_drop_with_ops_in_flight(rt: Runtime, tasks: usize) {
         let (tx, rx) = std::sync::mpsc::channel();
         rt.spawn(async move {
             let ring = current().unwrap();
-            let recv = ring.submit(ops::Recv::new(&b, Counted::new(64, &drops))).unwrap();
+            let recv = ring.submit(ops::Recv::new(&b, counted(64, &drops))).unwrap();
             tx.send(ring).unwrap();
             started.fetch_add(1, Ordering::SeqCst);
             // Nothing is ever sent: this task is dropped with the runtime

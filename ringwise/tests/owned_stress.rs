@@ -27,7 +27,13 @@
 //! [`ACTIONS`], one arm in [`World::act`], and (for a kept handle) one
 //! [`Pending`] variant with its check in [`World::check`].
 
-use ringwise::owned::{ops, Driver, IoBuf, IoBufMut, Op, OpSet, SharedFd};
+use ringwise::owned::{ops, Driver, Op, OpSet, SharedFd};
+
+// For `forward_io_buf!` only: this file's `Counted` keeps its own counts.
+#[allow(dead_code)]
+#[macro_use]
+#[path = "common/counted.rs"]
+mod counted;
 use ringwise::{Builder, Errno};
 use std::collections::HashMap;
 use std::future::Future;
@@ -94,30 +100,7 @@ impl Drop for Counted {
     }
 }
 
-// SAFETY: forwards to the Vec's heap memory, which stays put when `Counted`
-// moves and is not touched by anything else while an op owns it.
-unsafe impl IoBuf for Counted {
-    fn stable_ptr(&self) -> *const u8 {
-        self.data.stable_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.data.bytes_init()
-    }
-    fn bytes_total(&self) -> usize {
-        self.data.bytes_total()
-    }
-}
-
-// SAFETY: as above.
-unsafe impl IoBufMut for Counted {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.data.stable_mut_ptr()
-    }
-    unsafe fn set_init(&mut self, n: usize) {
-        // SAFETY: forwarded.
-        unsafe { self.data.set_init(n) }
-    }
-}
+forward_io_buf!(Counted, data);
 
 // ---------------------------------------------------------------------------
 // Data: the file's pattern and self-checking messages.

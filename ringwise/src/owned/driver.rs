@@ -934,7 +934,8 @@ fn dead_set_cqe(
     let done = *left == 0;
     slab.in_flight = slab.in_flight.saturating_sub(1);
     if done {
-        slab.remove_at(set);
+        // A dead set's last op: nothing of it is left to drop.
+        drop(slab.remove_at(set));
     }
     true
 }

@@ -299,13 +299,18 @@ impl<T: OwnedOp> Inner<T> {
 /// CQE; else the final CQE's own.
 #[cold]
 fn take_first(firsts: &mut Vec<(u32, i32, u32)>, local: u32, res: i32, flags: u32) -> (i32, u32) {
-    match firsts.iter().position(|&(at, ..)| at == local) {
-        Some(i) => {
-            let (_, first, first_flags) = firsts.swap_remove(i);
-            (first, first_flags | flags)
-        }
+    match first_of(firsts, local) {
+        Some((first, first_flags)) => (first, first_flags | flags),
         None => (res, flags),
     }
+}
+
+/// Take op `local`'s first CQE (result, flags) out of `firsts`, if it had
+/// one.
+fn first_of(firsts: &mut Vec<(u32, i32, u32)>, local: u32) -> Option<(i32, u32)> {
+    let i = firsts.iter().position(|&(at, ..)| at == local)?;
+    let (_, res, flags) = firsts.swap_remove(i);
+    Some((res, flags))
 }
 
 impl<T: OwnedOp> Drop for OpSet<T> {
@@ -314,22 +319,12 @@ impl<T: OwnedOp> Drop for OpSet<T> {
         let mut st = shared.lock();
         st.dispatch();
         inner.collect(&mut st);
-        let Inner { id, slots, queued, firsts, done, .. } = inner;
-        // Completed ops: their outputs are dropped outside the lock (they
-        // may hold descriptors the ops produced).
+        // Completed ops, handed out as `wait` would: their outputs are
+        // dropped outside the lock (they may hold descriptors the ops
+        // produced).
         let mut outputs = Vec::new();
-        for (user_data, res, flags) in done.drain(..) {
-            let (set, local) = set_of(user_data);
-            let Some(slot) = slots.get_mut(local as usize).filter(|_| set == *id) else { continue };
-            if flags & IORING_CQE_F_MORE != 0 {
-                firsts.push((local, res, flags));
-                continue;
-            }
-            if let Some(op) = slot.op.take() {
-                let (res, flags) = take_first(firsts, local, res, flags);
-                outputs.push(op.complete(res, flags));
-            }
-        }
+        inner.hand_out(&mut |_, output| outputs.push(output));
+        let Inner { id, slots, queued, firsts, .. } = inner;
         // Ops never pushed: the kernel does not have them.
         let mut unsent = Vec::new();
         for index in queued.drain(..) {
@@ -347,16 +342,13 @@ impl<T: OwnedOp> Drop for OpSet<T> {
             if orphans.is_empty() {
                 orphans.resize_with(count, || None);
             }
-            let first = firsts.iter().position(|&(at, ..)| at as usize == local).map(|i| {
-                let (_, res, flags) = firsts.swap_remove(i);
-                (res, flags)
-            });
+            let first = first_of(firsts, local as u32);
             orphans[local] = Some(Box::new(OrphanOp { op: Some(op), first }));
             left += 1;
             Shared::push_cancel(&mut st, set_user_data(*id, local as u32));
         }
         if left == 0 {
-            st.slab.remove_at(*id);
+            drop(st.slab.remove_at(*id));
         } else {
             st.slab.end_set(*id, orphans, left);
         }

@@ -207,17 +207,10 @@ impl Slab {
     /// generation moves on, so late CQEs for the old key find nothing.
     #[inline]
     pub(crate) fn remove(&mut self, key: Key) -> Option<Entry> {
-        let slot = self.slots.get_mut(key.index as usize)?;
-        if slot.generation != key.generation || matches!(slot.entry, Entry::Vacant(_)) {
+        if self.slots.get(key.index as usize)?.generation != key.generation {
             return None;
         }
-        slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
-        let old = std::mem::replace(&mut slot.entry, Entry::Vacant(self.free));
-        self.free = key.index;
-        if matches!(old, Entry::Mailbox { .. }) {
-            self.mailboxes -= 1;
-        }
-        Some(old)
+        self.remove_at(key.index)
     }
 
     /// If `key`'s op is done, free its slot and return its result; the slot
@@ -244,23 +237,24 @@ impl Slab {
         self.slots.get_mut(index as usize).map(|slot| &mut slot.entry)
     }
 
-    /// Free the slot at `index` whatever it holds (a set's, when the set
-    /// is gone and the kernel has none of its ops), dropping its entry.
-    pub(crate) fn remove_at(&mut self, index: u32) {
-        if let Some(slot) = self.slots.get_mut(index as usize) {
-            if matches!(slot.entry, Entry::Vacant(_)) {
-                return;
-            }
-            slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
-            let old = std::mem::replace(&mut slot.entry, Entry::Vacant(self.free));
-            self.free = index;
-            match old {
-                Entry::Mailbox { .. } => self.mailboxes -= 1,
-                Entry::Set => self.sets -= 1,
-                Entry::DeadSet { .. } => self.dead_sets -= 1,
-                _ => {}
-            }
+    /// Free the slot at `index` whatever its generation (a set's slot,
+    /// found by the set index a set op's `user_data` carries), returning
+    /// what it held; the counters follow.
+    pub(crate) fn remove_at(&mut self, index: u32) -> Option<Entry> {
+        let slot = self.slots.get_mut(index as usize)?;
+        if matches!(slot.entry, Entry::Vacant(_)) {
+            return None;
         }
+        slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
+        let old = std::mem::replace(&mut slot.entry, Entry::Vacant(self.free));
+        self.free = index;
+        match old {
+            Entry::Mailbox { .. } => self.mailboxes -= 1,
+            Entry::Set => self.sets -= 1,
+            Entry::DeadSet { .. } => self.dead_sets -= 1,
+            _ => {}
+        }
+        Some(old)
     }
 
     /// The set at `index` was dropped while the kernel still had `left` of

@@ -2,7 +2,6 @@
 //! once, and only after the kernel is done" is checked by counting.
 //! Included with `#[path]` by the test files that use it.
 
-use ringwise::owned::{IoBuf, IoBufMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -20,27 +19,36 @@ impl Drop for Counted {
     }
 }
 
-// SAFETY: forwards to the Vec's heap memory, which stays put when `Counted`
-// moves.
-unsafe impl IoBuf for Counted {
-    fn stable_ptr(&self) -> *const u8 {
-        self.data.stable_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.data.bytes_init()
-    }
-    fn bytes_total(&self) -> usize {
-        self.data.bytes_total()
-    }
+/// `IoBuf` and `IoBufMut` for a test buffer type `$ty` whose bytes are the
+/// `Vec<u8>` in its field `$field`: every call forwards to the `Vec`.
+macro_rules! forward_io_buf {
+    ($ty:ty, $field:ident) => {
+        // SAFETY: forwards to the Vec's heap memory, which stays put when
+        // the buffer moves and is not touched by anything else while an op
+        // owns it.
+        unsafe impl ringwise::owned::IoBuf for $ty {
+            fn stable_ptr(&self) -> *const u8 {
+                ringwise::owned::IoBuf::stable_ptr(&self.$field)
+            }
+            fn bytes_init(&self) -> usize {
+                ringwise::owned::IoBuf::bytes_init(&self.$field)
+            }
+            fn bytes_total(&self) -> usize {
+                ringwise::owned::IoBuf::bytes_total(&self.$field)
+            }
+        }
+
+        // SAFETY: as above.
+        unsafe impl ringwise::owned::IoBufMut for $ty {
+            fn stable_mut_ptr(&mut self) -> *mut u8 {
+                ringwise::owned::IoBufMut::stable_mut_ptr(&mut self.$field)
+            }
+            unsafe fn set_init(&mut self, n: usize) {
+                // SAFETY: forwarded, with the caller's promise.
+                unsafe { ringwise::owned::IoBufMut::set_init(&mut self.$field, n) }
+            }
+        }
+    };
 }
 
-// SAFETY: as above.
-unsafe impl IoBufMut for Counted {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.data.stable_mut_ptr()
-    }
-    unsafe fn set_init(&mut self, n: usize) {
-        // SAFETY: forwarded.
-        unsafe { self.data.set_init(n) }
-    }
-}
+forward_io_buf!(Counted, data);
