@@ -225,11 +225,16 @@ impl fmt::Debug for FixedBufPool {
 /// It keeps the pool's memory alive, so it may outlive the pool and the
 /// driver. It works with the ring that registered it only
 /// ([`check_driver`](Self::check_driver)).
+// 16 bytes (the length as a u32): an op holding one, and the output that
+// gives it back, are a few bytes smaller to move.
 pub struct FixedBuf {
     pool: Arc<PoolInner>,
     index: u16,
-    len: usize,
+    /// At most the capacity, which is at most 1 GiB (checked by `register`).
+    len: u32,
 }
+
+const _: () = assert!(std::mem::size_of::<FixedBuf>() == 16);
 
 impl FixedBuf {
     /// The buffer's index in the ring's fixed-buffer table.
@@ -239,7 +244,7 @@ impl FixedBuf {
 
     /// Bytes of data.
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// Whether there is no data.
@@ -261,16 +266,16 @@ impl FixedBuf {
     /// Keep only the first `len` bytes of data (no change if there are
     /// fewer).
     pub fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
+        self.put_len(self.len().min(len));
     }
 
     /// Append as much of `data` as fits; returns how many bytes were
     /// appended (fewer than `data.len()` when the buffer is full).
     pub fn extend_from_slice(&mut self, data: &[u8]) -> usize {
-        let n = data.len().min(self.capacity() - self.len);
-        let start = self.len;
+        let start = self.len();
+        let n = data.len().min(self.capacity() - start);
         self.whole_mut()[start..start + n].copy_from_slice(&data[..n]);
-        self.len += n;
+        self.put_len(start + n);
         n
     }
 
@@ -278,7 +283,7 @@ impl FixedBuf {
     /// they hold (the pool's memory starts zeroed, and then holds what was
     /// last written or read there).
     pub fn set_len(&mut self, len: usize) {
-        self.len = len.min(self.capacity());
+        self.put_len(len.min(self.capacity()));
     }
 
     /// The whole buffer, data and spare room, for filling in place (then
@@ -321,7 +326,17 @@ impl FixedBuf {
 
     /// After a fixed read of `n` bytes (at most the length asked for).
     pub(crate) fn truncate_to_read(&mut self, n: usize) {
-        self.len = n.min(self.capacity());
+        // Stored only when it changes (see `set_init`).
+        let n = n.min(self.capacity());
+        if n != self.len() {
+            self.put_len(n);
+        }
+    }
+
+    /// Store a length of at most the capacity (so at most 1 GiB: it fits).
+    #[inline(always)]
+    fn put_len(&mut self, len: usize) {
+        self.len = len as u32;
     }
 
     #[inline]
@@ -342,13 +357,13 @@ impl std::ops::Deref for FixedBuf {
     fn deref(&self) -> &[u8] {
         // SAFETY: as in `whole_mut`, shared: the first `len` (≤ capacity)
         // bytes of this buffer's own slice, and no op holds the buffer.
-        unsafe { std::slice::from_raw_parts(self.base(), self.len) }
+        unsafe { std::slice::from_raw_parts(self.base(), self.len()) }
     }
 }
 
 impl std::ops::DerefMut for FixedBuf {
     fn deref_mut(&mut self) -> &mut [u8] {
-        let len = self.len;
+        let len = self.len();
         &mut self.whole_mut()[..len]
     }
 }
@@ -373,7 +388,7 @@ unsafe impl IoBuf for FixedBuf {
     }
     #[inline]
     fn bytes_init(&self) -> usize {
-        self.len
+        self.len()
     }
     #[inline]
     fn bytes_total(&self) -> usize {
@@ -389,6 +404,12 @@ unsafe impl IoBufMut for FixedBuf {
     }
     #[inline]
     unsafe fn set_init(&mut self, n: usize) {
-        self.len = self.len.max(n.min(self.capacity()));
+        // Stored only when it grows, as a `Vec`'s: a buffer read into again
+        // keeps its length, and a store here would be followed at once by
+        // the move of the whole buffer (a stall on store-to-load forwarding).
+        let n = n.min(self.capacity());
+        if n > self.len() {
+            self.put_len(n);
+        }
     }
 }
