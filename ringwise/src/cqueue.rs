@@ -434,6 +434,23 @@ impl<C: CqeSize> Iterator for Drain<'_, C> {
 
     #[inline(always)]
     fn next(&mut self) -> Option<C::Entry> {
+        if C::ONE_SLOT {
+            // The cursor moves before the entry is read: it is ours (the
+            // kernel sees it only when published), and with the store first
+            // a caller that uses part of the entry only on a cold path (an
+            // error's `user_data`) does not load the rest on the hot one.
+            let head = self.queue.local_head;
+            if head == self.tail {
+                return None;
+            }
+            let (cqes, mask) = (self.queue.cqes, self.queue.mask);
+            self.queue.local_head = head.wrapping_add(1);
+            // SAFETY: `tail` was read with acquire when the drain was made,
+            // and the cursor lies in [cursor at creation, tail): the slot
+            // holds a published CQE, not reused before the head is published.
+            let (entry, _) = unsafe { C::read(cqes, head & mask, mask) };
+            return Some(entry);
+        }
         loop {
             let head = self.queue.local_head;
             if head == self.tail {

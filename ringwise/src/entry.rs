@@ -162,6 +162,10 @@ pub trait CqeSize: sealed::Sealed + Send + Sync + 'static {
     /// `cqes` must point to the ring's CQE array of `mask + 1` slots and
     /// `slot` must hold a CQE published by the kernel (before the tail).
     unsafe fn read(cqes: *const u8, slot: u32, mask: u32) -> (Self::Entry, u32);
+    /// Every entry takes exactly one slot (and none is a filler): the
+    /// queue knows where the next entry starts before reading this one.
+    /// False for `CQE_MIXED`.
+    const ONE_SLOT: bool = true;
     /// A filler entry the queue skips (only `CQE_MIXED` rings have them).
     #[inline(always)]
     fn is_filler(_entry: &Self::Entry) -> bool {
@@ -253,6 +257,7 @@ impl CqeSize for CqeMixed {
     const SLOT_BYTES: usize = 16;
     type Entry = BigCqe;
     const NAME: &'static str = "mixed 16/32-byte CQEs (CQE_MIXED)";
+    const ONE_SLOT: bool = false;
     /// A 32-byte CQE's second half is the next slot, `(slot + 1) & mask`:
     /// slot 0 when the first half is the ring's last slot.
     ///

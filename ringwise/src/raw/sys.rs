@@ -18,8 +18,9 @@ pub fn page_size() -> usize {
     rustix::param::page_size()
 }
 
+/// A raw syscall result as a count or an errno.
 #[inline(always)]
-fn check(ret: isize) -> Result<u32, Errno> {
+pub(crate) fn check(ret: isize) -> Result<u32, Errno> {
     if (-4095..0).contains(&ret) {
         Err(Errno::from_raw_os_error(-ret as i32))
     } else {
@@ -121,6 +122,33 @@ pub unsafe fn io_uring_enter(
             [fd as usize, to_submit as usize, min_complete as usize, flags as usize, arg as usize, argsz],
         )
     })
+}
+
+/// [`io_uring_enter`] with the kernel's return left raw: a count, or a
+/// negated errno in `-4095..0` (see [`check`]). For the submit path, which
+/// compares the count with what it asked for before anything else: one
+/// compare then covers "no error" and "all consumed".
+///
+/// # Safety
+/// As for [`io_uring_enter`].
+#[inline(always)]
+pub(crate) unsafe fn io_uring_enter_ret(
+    fd: u32,
+    to_submit: u32,
+    min_complete: u32,
+    flags: u32,
+    arg: *const c_void,
+    argsz: usize,
+) -> isize {
+    #[cfg(test)]
+    ENTERS.with(|n| n.set(n.get() + 1));
+    // SAFETY: forwarded contract.
+    unsafe {
+        syscall6(
+            abi::SYS_IO_URING_ENTER,
+            [fd as usize, to_submit as usize, min_complete as usize, flags as usize, arg as usize, argsz],
+        )
+    }
 }
 
 #[cfg(test)]

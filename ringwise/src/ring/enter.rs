@@ -2,9 +2,9 @@
 //! through from the calling thread ([`EnterTarget`]), the call itself, the
 //! ring's `io_uring_register`, and the sentences their errors carry.
 //!
-//! The route is precomputed so that the submit path (see `wait.rs`) tests
-//! one byte for a plain ring, or compares one thread token for a ring whose
-//! fd this thread registered. Ownership of the fd and of the registered index
+//! The route is precomputed so that the submit path (see `wait.rs`)
+//! compares one thread token, for a plain ring as for a ring whose fd this
+//! thread registered. Ownership of the fd and of the registered index
 //! is [`RingFd`]'s; this module only decides which of them an enter names.
 
 use super::Ring;
@@ -35,25 +35,36 @@ pub(super) fn current_pid() -> u32 {
 /// table of the thread that submits.
 ///
 /// The submit path picks its target in [`direct`](Self::direct) from state
-/// precomputed whenever the registration changes (at setup and in
-/// [`register_here`](Self::register_here), both through
-/// [`set_registered`](Self::set_registered) where an index is involved).
+/// precomputed whenever the route changes (at setup, in
+/// [`register_here`](Self::register_here), and when a plain ring is entered
+/// from a new thread, in [`adopt_thread`](Self::adopt_thread)).
 #[derive(Debug)]
 pub(super) struct EnterTarget {
     /// The ring fd (or, for a `REGISTERED_FD_ONLY` ring, its index): what
     /// an enter passes where no registered index of this thread applies.
     pub(super) fd: u32,
     /// The registered ring index while `thread` is set; until then the
-    /// ring fd. Either way what the direct route passes, so both of its arms
-    /// load the same field.
+    /// ring fd. Either way what the direct route passes.
     index: Cell<u32>,
     /// Token of the thread in whose table `index` lives, or [`NO_THREAD`].
     thread: Cell<u64>,
-    /// `thread` for a ring that is not polled, [`NO_THREAD`] for one that
-    /// is: the one thread that may take the direct route through `index`.
+    /// The one thread that may take the direct route, or [`NO_THREAD`]:
+    /// for a registered ring the registering thread, for a plain ring the
+    /// thread that entered it last (any thread may use the fd; the general
+    /// route hands the direct one to each new thread), never for a polled
+    /// or unusable ring or one whose fd is still to be registered. One
+    /// compare with this thread's token picks the route, whichever kind of
+    /// ring it is.
     fast_thread: Cell<u64>,
-    /// Not polled, no index in play and nothing to register: the direct
-    /// route with the plain fd, decided by one byte.
+    /// `IORING_ENTER_REGISTERED_RING` where `index` is a registered index
+    /// (the direct route is then the registering thread's), else 0.
+    direct_reg: Cell<u32>,
+    /// `IORING_ENTER_GETEVENTS | direct_reg`: the flags of a plain
+    /// `submit_and_wait` on the direct route, one load.
+    direct_wait: Cell<u32>,
+    /// Not polled, no index in play and nothing to register: the plain fd,
+    /// usable from any thread (the general route then re-points
+    /// `fast_thread`).
     plain: Cell<bool>,
     /// Register the fd at the next enter (set once, at setup).
     register_on_enter: Cell<bool>,
@@ -81,6 +92,8 @@ impl EnterTarget {
             index: Cell::new(fd),
             thread: Cell::new(NO_THREAD),
             fast_thread: Cell::new(NO_THREAD),
+            direct_reg: Cell::new(0),
+            direct_wait: Cell::new(abi::IORING_ENTER_GETEVENTS),
             plain: Cell::new(!polled && !register_on_enter && registered.is_none()),
             register_on_enter: Cell::new(register_on_enter),
             setup,
@@ -91,7 +104,17 @@ impl EnterTarget {
         if let Some(index) = registered {
             target.set_registered(index, thread_token());
         }
+        target.adopt_thread();
         target
+    }
+
+    /// On a plain ring, give the direct route to the calling thread (the
+    /// plain fd works from any thread). Nothing on any other ring.
+    #[inline]
+    pub(super) fn adopt_thread(&self) {
+        if self.plain.get() {
+            self.fast_thread.set(thread_token());
+        }
     }
 
     /// Refuse every further enter and registration, saying `why`. The
@@ -122,8 +145,10 @@ impl EnterTarget {
     pub(super) fn set_registered(&self, index: u32, thread: u64) {
         self.index.set(index);
         self.thread.set(thread);
-        self.fast_thread.set(if self.polled { NO_THREAD } else { thread });
         self.plain.set(false);
+        self.direct_reg.set(abi::IORING_ENTER_REGISTERED_RING);
+        self.direct_wait.set(abi::IORING_ENTER_GETEVENTS | abi::IORING_ENTER_REGISTERED_RING);
+        self.fast_thread.set(if self.polled { NO_THREAD } else { thread });
     }
 
     /// The registered index and its thread's token, if the fd is registered
@@ -135,21 +160,22 @@ impl EnterTarget {
     }
 
     /// The target of the direct submit route, for a ring that is not
-    /// polled and has nothing to register: the plain fd where no index is in
-    /// play (one byte tested), the registered index from its own thread (one
-    /// thread-local load and compare more). `None`: take the general route
-    /// (polled, still to register, or an index registered by another
-    /// thread). Flags are merged per arm, so the inlined caller loads one
-    /// constant.
+    /// polled and has nothing to register, from the one thread it is set
+    /// up for (`fast_thread`): the registered index from the registering
+    /// thread, the plain fd from the thread that entered a plain ring last.
+    /// One thread-local load and compare either way. `None`: take the
+    /// general route (polled, still to register, unusable, an index
+    /// registered by another thread, or a plain ring new to this thread).
+    /// Flags are merged from precomputed fields, so the inlined caller
+    /// loads one word for a plain wait.
     #[inline(always)]
     pub(super) fn direct(&self, flags: u32) -> Option<(u32, u32)> {
-        if self.plain.get() {
-            Some((self.index.get(), flags))
-        } else if self.fast_thread.get() == thread_token_if_any() {
-            Some((self.index.get(), flags | abi::IORING_ENTER_REGISTERED_RING))
-        } else {
-            None
+        if self.fast_thread.get() != thread_token_if_any() {
+            return None;
         }
+        let flags =
+            if flags == abi::IORING_ENTER_GETEVENTS { self.direct_wait.get() } else { flags | self.direct_reg.get() };
+        Some((self.index.get(), flags))
     }
 
     /// The fd to pass, and `IORING_ENTER_REGISTERED_RING` or 0.
@@ -207,6 +233,7 @@ impl EnterTarget {
             }
             Err(_) => {
                 self.plain.set(!self.polled);
+                self.adopt_thread();
                 (self.fd, 0)
             }
         }
@@ -362,7 +389,35 @@ mod tests {
     fn plain_ring_takes_the_fd() {
         let t = EnterTarget::new(7, SetupFlags::empty(), None, false);
         assert_eq!(t.direct(GET), Some((7, GET)));
+        assert_eq!(t.direct(0), Some((7, 0)));
         assert_eq!(t.registered(), None);
+    }
+
+    /// A plain ring's direct route belongs to the thread that entered it
+    /// last: another thread takes the general route once (which hands the
+    /// direct route over), and the plain fd either way.
+    #[test]
+    fn plain_ring_hands_the_direct_route_to_each_new_thread() {
+        let t = EnterTarget::new(7, SetupFlags::empty(), None, false);
+        let (t, (before, after)) = elsewhere(move || {
+            let before = t.direct(GET);
+            assert_eq!(t.target_with(GET), (7, GET), "the general route's fd");
+            t.adopt_thread();
+            (before, t.direct(GET), t)
+        })
+        .rotate();
+        assert_eq!((before, after), (None, Some((7, GET))));
+        assert_eq!(t.direct(GET), None, "the other thread has it now");
+        t.adopt_thread();
+        assert_eq!(t.direct(GET), Some((7, GET)));
+        // A registered ring's route is not handed over.
+        let r = EnterTarget::new(7, SetupFlags::empty(), None, true);
+        r.set_registered(3, thread_token());
+        let (direct, _r) = elsewhere(move || {
+            r.adopt_thread();
+            (r.direct(GET), r)
+        });
+        assert_eq!(direct, None, "adopt_thread gave another thread a registered index");
     }
 
     #[test]

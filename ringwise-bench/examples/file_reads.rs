@@ -1,0 +1,433 @@
+//! Async file reads: 4 KiB random reads from a warm file by 32 concurrent
+//! tasks on one runtime thread, for a fixed time.
+//!
+//! - `ringwise-tokio`: a tokio `current_thread` runtime, each task awaiting
+//!   ringwise's owned `ops::Read` (a reused `Vec`) on
+//!   `ringwise_tokio::current()`'s ring;
+//! - `ringwise-tokio-now`: the same, but each read submitted at once
+//!   (`uring.drive()` after the submit: a cached page is read during the
+//!   enter, and the read is done before its future is polled; the future
+//!   wrapped in `tokio::task::coop::cooperative` so that the tasks take
+//!   turns);
+//! - `tokio-fs`: `tokio::fs::File`, one per task, `seek` + `read_exact`
+//!   (tokio's idiomatic path: every call goes through `spawn_blocking`);
+//! - `tokio-pread`: one `std::fs::File` shared by the tasks, each read a
+//!   `FileExt::read_at` inside `spawn_blocking` (the cheapest tokio path:
+//!   one blocking-pool trip per read instead of two);
+//! - `monoio`: monoio's io_uring runtime, one shared `monoio::fs::File`,
+//!   `read_at`.
+//!
+//! Rounds are interleaved (the starting contender rotating); the table
+//! gives the median of the rounds and the median of the per-round ratios.
+//! The process is not pinned unless `--cpu N` says so: tokio's blocking
+//! pool may then use both CPUs while the io_uring runtimes read on one
+//! (a warm buffered read completes inline in `io_uring_enter`).
+//!
+//! ```text
+//! cargo run --release -p ringwise-bench --example file_reads -- \
+//!     [--rounds 5] [--secs 2] [--quick] [--tasks 32] [--mib 256] [--dir /var/tmp] [--cpu N] [--json]
+//! ```
+
+use ringwise::owned::{ops, SharedFd};
+use std::cell::Cell;
+use std::io::{Read, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BLOCK: usize = 4096;
+const WARMUP: Duration = Duration::from_millis(200);
+const CONTENDERS: [&str; 5] = ["ringwise-tokio", "ringwise-tokio-now", "tokio-fs", "tokio-pread", "monoio"];
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// The parameters of one run of one contender.
+#[derive(Clone)]
+struct Job {
+    path: PathBuf,
+    blocks: u64,
+    tasks: usize,
+    duration: Duration,
+}
+
+/// A per-task xorshift: the block to read next.
+fn next_block(state: &mut u64, blocks: u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state % blocks
+}
+
+fn seed(task: usize) -> u64 {
+    0x9e37_79b9_7f4a_7c15u64.wrapping_mul(task as u64 + 1) | 1
+}
+
+/// Remove the file when the run ends, also on an error.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn main() -> Result {
+    let mut rounds = 5;
+    let mut secs = 2.0;
+    let mut tasks = 32;
+    let mut mib = 256u64;
+    let mut dir = PathBuf::from("/var/tmp");
+    let mut cpu = None;
+    let mut json = false;
+    let mut contenders: Vec<String> = CONTENDERS.iter().map(|s| s.to_string()).collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--rounds" => rounds = value()?.parse()?,
+            "--secs" => secs = value()?.parse()?,
+            "--tasks" => tasks = value()?.parse()?,
+            "--mib" => mib = value()?.parse()?,
+            "--dir" => dir = PathBuf::from(value()?),
+            "--cpu" => cpu = Some(value()?.parse::<usize>()?),
+            "--contenders" => contenders = value()?.split(',').map(str::to_owned).collect(),
+            "--quick" => (rounds, secs) = (3, 1.0),
+            "--json" => json = true,
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    for c in &contenders {
+        if !CONTENDERS.contains(&c.as_str()) {
+            return Err(format!("unknown contender {c} (one of {CONTENDERS:?})").into());
+        }
+    }
+    if let Some(cpu) = cpu {
+        pin(cpu)?;
+    }
+    let file = TempFile(dir.join(format!("ringwise-file-reads-{}.dat", std::process::id())));
+    make_warm_file(&file.0, mib << 20)?;
+    let job = Job {
+        path: file.0.clone(),
+        blocks: (mib << 20) / BLOCK as u64,
+        tasks,
+        duration: Duration::from_secs_f64(secs),
+    };
+
+    let load_before = loadavg();
+    let mut results: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
+    for round in 0..rounds {
+        for k in 0..contenders.len() {
+            let ci = (k + round) % contenders.len();
+            let reads_per_s = match contenders[ci].as_str() {
+                "ringwise-tokio" => ringwise_tokio_reads(&job, false)?,
+                "ringwise-tokio-now" => ringwise_tokio_reads(&job, true)?,
+                "tokio-fs" => tokio_fs_reads(&job)?,
+                "tokio-pread" => tokio_pread_reads(&job)?,
+                "monoio" => monoio_reads(&job)?,
+                _ => unreachable!("checked above"),
+            };
+            eprintln!("round {round} {:<15} {:>10.0} reads/s", contenders[ci], reads_per_s);
+            results[ci].push(reads_per_s);
+        }
+    }
+    let load = [load_before, loadavg()];
+    report(&contenders, &results, &job, (rounds, secs), cpu, &load, json);
+    Ok(())
+}
+
+/// The machine's load average (`/proc/loadavg`: 1, 5 and 15 minutes), or
+/// `?` where it cannot be read.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn report(
+    names: &[String],
+    results: &[Vec<f64>],
+    job: &Job,
+    (rounds, secs): (usize, f64),
+    cpu: Option<usize>,
+    load: &[String; 2],
+    json: bool,
+) {
+    let ring = names.iter().position(|s| s == "ringwise-tokio");
+    // ringwise-tokio over contender `i`, median of the per-round ratios.
+    let ratio = |i: usize| -> Option<f64> {
+        let r = ring?;
+        Some(median(results[r].iter().zip(&results[i]).map(|(a, b)| a / b).collect()))
+    };
+    let mib = (job.blocks * BLOCK as u64) >> 20;
+    if json {
+        let cells: Vec<String> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                format!(
+                    "{{\"contender\":\"{n}\",\"reads_per_s\":{:.0},\"ringwise_over_this\":{},\"rounds\":[{}]}}",
+                    median(results[i].clone()),
+                    ratio(i).map_or("null".to_owned(), |v| format!("{v:.4}")),
+                    results[i].iter().map(|v| format!("{v:.0}")).collect::<Vec<_>>().join(",")
+                )
+            })
+            .collect();
+        println!(
+            "{{\"bench\":\"file_reads\",\"block\":{BLOCK},\"file_mib\":{mib},\"tasks\":{},\"rounds\":{rounds},\
+             \"secs_per_cell\":{secs},\"cpu\":{},\"loadavg_before\":\"{}\",\"loadavg_after\":\"{}\",\
+             \"cells\":[{}]}}",
+            job.tasks,
+            cpu.map_or("null".to_owned(), |c| c.to_string()),
+            load[0],
+            load[1],
+            cells.join(",")
+        );
+        return;
+    }
+    let pinned = cpu.map_or("not pinned".to_owned(), |c| format!("pinned to CPU {c}"));
+    println!(
+        "4 KiB random reads, warm {mib} MiB file, {} tasks, {rounds} interleaved rounds of {secs} s, {pinned}; \
+         load average before {}, after {}\n",
+        job.tasks, load[0], load[1]
+    );
+    println!("| contender | reads/s | ringwise-tokio ÷ this (median of per-round ratios) |");
+    println!("|---|---|---|");
+    for (i, n) in names.iter().enumerate() {
+        println!(
+            "| {n} | {:.1} k | {} |",
+            median(results[i].clone()) / 1e3,
+            ratio(i).map_or("-".to_owned(), |v| format!("{v:.3}"))
+        );
+    }
+}
+
+/// Write `len` bytes (each block starting with its index) and read them
+/// back once, so every page is in the page cache.
+fn make_warm_file(path: &Path, len: u64) -> Result {
+    let mut f = std::fs::File::create(path)?;
+    let mut chunk = vec![0u8; 1 << 20];
+    for off in (0..len).step_by(chunk.len()) {
+        for (i, block) in chunk.chunks_mut(BLOCK).enumerate() {
+            let index = off / BLOCK as u64 + i as u64;
+            block[..8].copy_from_slice(&index.to_le_bytes());
+        }
+        f.write_all(&chunk)?;
+    }
+    f.sync_all()?;
+    let mut f = std::fs::File::open(path)?;
+    while f.read(&mut chunk)? > 0 {}
+    Ok(())
+}
+
+/// Check a block's first bytes: it is the one asked for.
+fn check(buf: &[u8], block: u64) -> std::io::Result<()> {
+    if buf.len() != BLOCK || buf[..8] != block.to_le_bytes() {
+        return Err(std::io::Error::other(format!("block {block}: wrong data ({} bytes)", buf.len())));
+    }
+    Ok(())
+}
+
+/// Reads per second between `start + WARMUP` and the end, from the count
+/// of reads completed in that window.
+fn rate(counted: u64, job: &Job) -> f64 {
+    counted as f64 / job.duration.as_secs_f64()
+}
+
+fn ringwise_tokio_reads(job: &Job, now: bool) -> Result<f64> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    let counted = rt.block_on(async {
+        let file = SharedFd::from(std::fs::File::open(&job.path)?);
+        let ring = ringwise_tokio::current()?;
+        let count = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let (from, end) = (start + WARMUP, start + WARMUP + job.duration);
+        let mut set = tokio::task::JoinSet::new();
+        for t in 0..job.tasks {
+            let (file, ring, count, blocks) = (file.clone(), ring.clone(), count.clone(), job.blocks);
+            set.spawn(async move {
+                let mut state = seed(t);
+                let mut buf = Vec::with_capacity(BLOCK);
+                loop {
+                    let block = next_block(&mut state, blocks);
+                    buf.clear();
+                    let read = ops::Read::at(&file, buf, block * BLOCK as u64);
+                    let op = ring.submit(read).map_err(|r| r.error)?;
+                    let (res, b) = if now {
+                        // A failed enter leaves the read queued for the
+                        // drive task.
+                        let _ = ring.drive();
+                        tokio::task::coop::cooperative(op).await
+                    } else {
+                        op.await
+                    };
+                    buf = b;
+                    res.map_err(std::io::Error::from)?;
+                    check(&buf, block)?;
+                    let now = Instant::now();
+                    if now >= end {
+                        return Ok::<_, std::io::Error>(());
+                    }
+                    if now >= from {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r.map_err(std::io::Error::other)??;
+        }
+        Ok::<_, std::io::Error>(count.load(Ordering::Relaxed))
+    })?;
+    Ok(rate(counted, job))
+}
+
+fn tokio_fs_reads(job: &Job) -> Result<f64> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    let counted = rt.block_on(async {
+        let count = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let (from, end) = (start + WARMUP, start + WARMUP + job.duration);
+        let mut set = tokio::task::JoinSet::new();
+        for t in 0..job.tasks {
+            let (path, count, blocks) = (job.path.clone(), count.clone(), job.blocks);
+            set.spawn(async move {
+                let mut file = tokio::fs::File::open(&path).await?;
+                let mut state = seed(t);
+                let mut buf = vec![0u8; BLOCK];
+                loop {
+                    let block = next_block(&mut state, blocks);
+                    file.seek(SeekFrom::Start(block * BLOCK as u64)).await?;
+                    file.read_exact(&mut buf).await?;
+                    check(&buf, block)?;
+                    let now = Instant::now();
+                    if now >= end {
+                        return Ok::<_, std::io::Error>(());
+                    }
+                    if now >= from {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r.map_err(std::io::Error::other)??;
+        }
+        Ok::<_, std::io::Error>(count.load(Ordering::Relaxed))
+    })?;
+    Ok(rate(counted, job))
+}
+
+fn tokio_pread_reads(job: &Job) -> Result<f64> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    let counted = rt.block_on(async {
+        let file = Arc::new(std::fs::File::open(&job.path)?);
+        let count = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let (from, end) = (start + WARMUP, start + WARMUP + job.duration);
+        let mut set = tokio::task::JoinSet::new();
+        for t in 0..job.tasks {
+            let (file, count, blocks) = (file.clone(), count.clone(), job.blocks);
+            set.spawn(async move {
+                let mut state = seed(t);
+                let mut buf = vec![0u8; BLOCK];
+                loop {
+                    let block = next_block(&mut state, blocks);
+                    let f = file.clone();
+                    let (res, b) = tokio::task::spawn_blocking(move || {
+                        let res = f.read_exact_at(&mut buf, block * BLOCK as u64);
+                        (res, buf)
+                    })
+                    .await
+                    .map_err(std::io::Error::other)?;
+                    buf = b;
+                    res?;
+                    check(&buf, block)?;
+                    let now = Instant::now();
+                    if now >= end {
+                        return Ok::<_, std::io::Error>(());
+                    }
+                    if now >= from {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r.map_err(std::io::Error::other)??;
+        }
+        Ok::<_, std::io::Error>(count.load(Ordering::Relaxed))
+    })?;
+    Ok(rate(counted, job))
+}
+
+fn monoio_reads(job: &Job) -> Result<f64> {
+    let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().build()?;
+    let counted = rt.block_on(async {
+        let file = Rc::new(monoio::fs::File::open(&job.path).await?);
+        let count = Rc::new(Cell::new(0u64));
+        let start = Instant::now();
+        let (from, end) = (start + WARMUP, start + WARMUP + job.duration);
+        let mut handles = Vec::new();
+        for t in 0..job.tasks {
+            let (file, count, blocks) = (file.clone(), count.clone(), job.blocks);
+            handles.push(monoio::spawn(async move {
+                let mut state = seed(t);
+                let mut buf = Vec::with_capacity(BLOCK);
+                loop {
+                    let block = next_block(&mut state, blocks);
+                    buf.clear();
+                    let (res, b) = file.read_at(buf, block * BLOCK as u64).await;
+                    buf = b;
+                    res?;
+                    check(&buf, block)?;
+                    let now = Instant::now();
+                    if now >= end {
+                        return Ok::<_, std::io::Error>(());
+                    }
+                    if now >= from {
+                        count.set(count.get() + 1);
+                    }
+                }
+            }));
+        }
+        for h in handles {
+            h.await?;
+        }
+        Ok::<_, std::io::Error>(count.get())
+    })?;
+    Ok(rate(counted, job))
+}
+
+/// Pin the calling thread (and the threads it spawns after) to `cpu`.
+fn pin(cpu: usize) -> Result {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(format!("cpu {cpu} out of range").into());
+    }
+    // SAFETY: a zeroed cpu_set_t is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` is below the set's size (checked above); CPU_SET writes
+    // only inside `set`.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: pid 0 is the calling thread; `set` is a valid cpu_set_t of
+    // the size passed.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc != 0 {
+        return Err(format!("sched_setaffinity({cpu}): {}", std::io::Error::last_os_error()).into());
+    }
+    Ok(())
+}
