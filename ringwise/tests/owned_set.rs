@@ -288,7 +288,7 @@ fn a_lone_set_takes_cqes_straight_from_the_cq_and_never_a_handles() {
         assert!(Instant::now() < deadline, "the recv's CQE never reached its handle");
         read_some(&mut reads, 4);
     }
-    let (res, buf) = recv.try_take().ok().expect("done");
+    let Ok((res, buf)) = recv.try_take() else { panic!("the recv is done, its output ready") };
     assert_eq!((res, &buf[..]), (Ok(2), &b"ab"[..]));
     assert_eq!(driver.stats().in_flight, 0);
     // A dropped handle: the driver cancels its recv (an ignored CQE comes
