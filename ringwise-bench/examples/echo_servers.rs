@@ -75,6 +75,10 @@ const WARMUP: Duration = Duration::from_millis(300);
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+#[path = "common/pin.rs"]
+mod pin;
+use pin::pin;
+
 /// The servers the issue compares (`--servers all` runs every variant).
 const DEFAULT_SERVERS: [&str; 4] = ["ringwise-sync", "ringwise-tokio", "tokio", "monoio"];
 
@@ -383,25 +387,6 @@ fn pass(ok: bool) -> &'static str {
     } else {
         "missed"
     }
-}
-
-/// Pin the calling thread (and the threads it spawns after) to `cpu`.
-fn pin(cpu: usize) -> Result {
-    if cpu >= libc::CPU_SETSIZE as usize {
-        return Err(format!("cpu {cpu} out of range").into());
-    }
-    // SAFETY: a zeroed cpu_set_t is a valid empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` is below the set's size (checked above); CPU_SET writes
-    // only inside `set`.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: pid 0 is the calling thread; `set` is a valid cpu_set_t of
-    // the size passed.
-    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
-    if rc != 0 {
-        return Err(format!("sched_setaffinity({cpu}): {}", std::io::Error::last_os_error()).into());
-    }
-    Ok(())
 }
 
 // ------------------------------------------------- one ring, several ops
@@ -890,6 +875,31 @@ enum RingKind {
     Coop,
 }
 
+/// Accept connections on `listener` through `ring` (a multishot accept,
+/// armed again when it ends), set TCP_NODELAY on each and hand it to
+/// `serve`; `announce` once the accept is armed.
+async fn accept_each(
+    ring: &ringwise_tokio::Uring,
+    listener: &SharedFd,
+    announce: impl FnOnce() -> Result,
+    mut serve: impl FnMut(ringwise_tokio::Uring, SharedFd),
+) -> Result {
+    let mut accept = ring.submit_stream(ops::AcceptMulti::new(listener)).map_err(|r| r.error.to_string())?;
+    announce()?;
+    loop {
+        let conn = match accept.next().await {
+            Some(conn) => conn?,
+            None => {
+                accept = ring.submit_stream(ops::AcceptMulti::new(listener)).map_err(|r| r.error.to_string())?;
+                continue;
+            }
+        };
+        let stream = TcpStream::from(conn);
+        stream.set_nodelay(true)?;
+        serve(ring.clone(), SharedFd::from(stream));
+    }
+}
+
 /// The tokio-integrated server: one task per connection awaiting a receive
 /// and then the echo's send (`ring.submit(op)?.await`), on the ring `kind`
 /// says. With `SEND_NOW`, each send is submitted at once (`ring.drive()`
@@ -910,20 +920,7 @@ fn ringwise_tokio_server<const SEND_NOW: bool>(
             RingKind::SingleIssuer => ringwise_tokio::Uring::with_builder(Builder::new(1024).single_issuer())?,
             RingKind::Coop => ringwise_tokio::Uring::with_builder(Builder::new(1024).coop_taskrun().taskrun_flag())?,
         };
-        let mut accept = ring.submit_stream(ops::AcceptMulti::new(&listener)).map_err(|r| r.error.to_string())?;
-        announce()?;
-        loop {
-            let conn = match accept.next().await {
-                Some(conn) => conn?,
-                None => {
-                    accept = ring.submit_stream(ops::AcceptMulti::new(&listener)).map_err(|r| r.error.to_string())?;
-                    continue;
-                }
-            };
-            let stream = TcpStream::from(conn);
-            stream.set_nodelay(true)?;
-            let conn = SharedFd::from(stream);
-            let ring = ring.clone();
+        accept_each(&ring, &listener, announce, |ring, conn| {
             tokio::spawn(async move {
                 let mut buf = Vec::with_capacity(BUF);
                 loop {
@@ -955,7 +952,8 @@ fn ringwise_tokio_server<const SEND_NOW: bool>(
                     }
                 }
             });
-        }
+        })
+        .await
     })
 }
 
@@ -964,20 +962,7 @@ fn ringwise_tokio_pipe_server(listener: TcpListener, announce: impl FnOnce() -> 
     rt.block_on(async move {
         let listener = SharedFd::from(listener);
         let ring = ringwise_tokio::current()?;
-        let mut accept = ring.submit_stream(ops::AcceptMulti::new(&listener)).map_err(|r| r.error.to_string())?;
-        announce()?;
-        loop {
-            let conn = match accept.next().await {
-                Some(conn) => conn?,
-                None => {
-                    accept = ring.submit_stream(ops::AcceptMulti::new(&listener)).map_err(|r| r.error.to_string())?;
-                    continue;
-                }
-            };
-            let stream = TcpStream::from(conn);
-            stream.set_nodelay(true)?;
-            let conn = SharedFd::from(stream);
-            let ring = ring.clone();
+        accept_each(&ring, &listener, announce, |ring, conn| {
             tokio::spawn(async move {
                 let mut buf = Vec::with_capacity(BUF);
                 let mut spare = Vec::with_capacity(BUF);
@@ -1019,7 +1004,8 @@ fn ringwise_tokio_pipe_server(listener: TcpListener, announce: impl FnOnce() -> 
                     }
                 }
             });
-        }
+        })
+        .await
     })
 }
 

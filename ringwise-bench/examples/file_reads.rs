@@ -44,6 +44,10 @@ const CONTENDERS: [&str; 5] = ["ringwise-tokio", "ringwise-tokio-now", "tokio-fs
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+#[path = "common/pin.rs"]
+mod pin;
+use pin::pin;
+
 /// The parameters of one run of one contender.
 #[derive(Clone)]
 struct Job {
@@ -243,6 +247,42 @@ fn check(buf: &[u8], block: u64) -> std::io::Result<()> {
 
 /// Reads per second between `start + WARMUP` and the end, from the count
 /// of reads completed in that window.
+/// A job's measured time: reads before `from` warm up, the run stops at
+/// `end`.
+#[derive(Clone, Copy)]
+struct Window {
+    from: Instant,
+    end: Instant,
+}
+
+impl Window {
+    fn start(job: &Job) -> Window {
+        let start = Instant::now();
+        Window { from: start + WARMUP, end: start + WARMUP + job.duration }
+    }
+
+    /// After a read: true when the run is over; otherwise `count` the read
+    /// if it fell in the measured time.
+    fn after_read(&self, count: impl FnOnce()) -> bool {
+        let now = Instant::now();
+        if now >= self.end {
+            return true;
+        }
+        if now >= self.from {
+            count();
+        }
+        false
+    }
+}
+
+/// Wait for every task of `set`, the first failure (or panic) as the error.
+async fn join_all(set: &mut tokio::task::JoinSet<std::io::Result<()>>) -> std::io::Result<()> {
+    while let Some(r) = set.join_next().await {
+        r.map_err(std::io::Error::other)??;
+    }
+    Ok(())
+}
+
 fn rate(counted: u64, job: &Job) -> f64 {
     counted as f64 / job.duration.as_secs_f64()
 }
@@ -253,8 +293,7 @@ fn ringwise_tokio_reads(job: &Job, now: bool) -> Result<f64> {
         let file = SharedFd::from(std::fs::File::open(&job.path)?);
         let ring = ringwise_tokio::current()?;
         let count = Arc::new(AtomicU64::new(0));
-        let start = Instant::now();
-        let (from, end) = (start + WARMUP, start + WARMUP + job.duration);
+        let window = Window::start(job);
         let mut set = tokio::task::JoinSet::new();
         for t in 0..job.tasks {
             let (file, ring, count, blocks) = (file.clone(), ring.clone(), count.clone(), job.blocks);
@@ -277,19 +316,15 @@ fn ringwise_tokio_reads(job: &Job, now: bool) -> Result<f64> {
                     buf = b;
                     res.map_err(std::io::Error::from)?;
                     check(&buf, block)?;
-                    let now = Instant::now();
-                    if now >= end {
-                        return Ok::<_, std::io::Error>(());
-                    }
-                    if now >= from {
+                    if window.after_read(|| {
                         count.fetch_add(1, Ordering::Relaxed);
+                    }) {
+                        return Ok::<_, std::io::Error>(());
                     }
                 }
             });
         }
-        while let Some(r) = set.join_next().await {
-            r.map_err(std::io::Error::other)??;
-        }
+        join_all(&mut set).await?;
         Ok::<_, std::io::Error>(count.load(Ordering::Relaxed))
     })?;
     Ok(rate(counted, job))
@@ -300,8 +335,7 @@ fn tokio_fs_reads(job: &Job) -> Result<f64> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
     let counted = rt.block_on(async {
         let count = Arc::new(AtomicU64::new(0));
-        let start = Instant::now();
-        let (from, end) = (start + WARMUP, start + WARMUP + job.duration);
+        let window = Window::start(job);
         let mut set = tokio::task::JoinSet::new();
         for t in 0..job.tasks {
             let (path, count, blocks) = (job.path.clone(), count.clone(), job.blocks);
@@ -314,19 +348,15 @@ fn tokio_fs_reads(job: &Job) -> Result<f64> {
                     file.seek(SeekFrom::Start(block * BLOCK as u64)).await?;
                     file.read_exact(&mut buf).await?;
                     check(&buf, block)?;
-                    let now = Instant::now();
-                    if now >= end {
-                        return Ok::<_, std::io::Error>(());
-                    }
-                    if now >= from {
+                    if window.after_read(|| {
                         count.fetch_add(1, Ordering::Relaxed);
+                    }) {
+                        return Ok::<_, std::io::Error>(());
                     }
                 }
             });
         }
-        while let Some(r) = set.join_next().await {
-            r.map_err(std::io::Error::other)??;
-        }
+        join_all(&mut set).await?;
         Ok::<_, std::io::Error>(count.load(Ordering::Relaxed))
     })?;
     Ok(rate(counted, job))
@@ -337,8 +367,7 @@ fn tokio_pread_reads(job: &Job) -> Result<f64> {
     let counted = rt.block_on(async {
         let file = Arc::new(std::fs::File::open(&job.path)?);
         let count = Arc::new(AtomicU64::new(0));
-        let start = Instant::now();
-        let (from, end) = (start + WARMUP, start + WARMUP + job.duration);
+        let window = Window::start(job);
         let mut set = tokio::task::JoinSet::new();
         for t in 0..job.tasks {
             let (file, count, blocks) = (file.clone(), count.clone(), job.blocks);
@@ -357,19 +386,15 @@ fn tokio_pread_reads(job: &Job) -> Result<f64> {
                     buf = b;
                     res?;
                     check(&buf, block)?;
-                    let now = Instant::now();
-                    if now >= end {
-                        return Ok::<_, std::io::Error>(());
-                    }
-                    if now >= from {
+                    if window.after_read(|| {
                         count.fetch_add(1, Ordering::Relaxed);
+                    }) {
+                        return Ok::<_, std::io::Error>(());
                     }
                 }
             });
         }
-        while let Some(r) = set.join_next().await {
-            r.map_err(std::io::Error::other)??;
-        }
+        join_all(&mut set).await?;
         Ok::<_, std::io::Error>(count.load(Ordering::Relaxed))
     })?;
     Ok(rate(counted, job))
@@ -380,8 +405,7 @@ fn monoio_reads(job: &Job) -> Result<f64> {
     let counted = rt.block_on(async {
         let file = Rc::new(monoio::fs::File::open(&job.path).await?);
         let count = Rc::new(Cell::new(0u64));
-        let start = Instant::now();
-        let (from, end) = (start + WARMUP, start + WARMUP + job.duration);
+        let window = Window::start(job);
         let mut handles = Vec::new();
         for t in 0..job.tasks {
             let (file, count, blocks) = (file.clone(), count.clone(), job.blocks);
@@ -395,12 +419,10 @@ fn monoio_reads(job: &Job) -> Result<f64> {
                     buf = b;
                     res?;
                     check(&buf, block)?;
-                    let now = Instant::now();
-                    if now >= end {
-                        return Ok::<_, std::io::Error>(());
-                    }
-                    if now >= from {
+                    if window.after_read(|| {
                         count.set(count.get() + 1);
+                    }) {
+                        return Ok::<_, std::io::Error>(());
                     }
                 }
             }));
@@ -411,23 +433,4 @@ fn monoio_reads(job: &Job) -> Result<f64> {
         Ok::<_, std::io::Error>(count.get())
     })?;
     Ok(rate(counted, job))
-}
-
-/// Pin the calling thread (and the threads it spawns after) to `cpu`.
-fn pin(cpu: usize) -> Result {
-    if cpu >= libc::CPU_SETSIZE as usize {
-        return Err(format!("cpu {cpu} out of range").into());
-    }
-    // SAFETY: a zeroed cpu_set_t is a valid empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` is below the set's size (checked above); CPU_SET writes
-    // only inside `set`.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: pid 0 is the calling thread; `set` is a valid cpu_set_t of
-    // the size passed.
-    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
-    if rc != 0 {
-        return Err(format!("sched_setaffinity({cpu}): {}", std::io::Error::last_os_error()).into());
-    }
-    Ok(())
 }

@@ -113,15 +113,8 @@ pub unsafe fn io_uring_enter(
     arg: *const c_void,
     argsz: usize,
 ) -> Result<u32, Errno> {
-    #[cfg(test)]
-    ENTERS.with(|n| n.set(n.get() + 1));
     // SAFETY: forwarded contract.
-    check(unsafe {
-        syscall6(
-            abi::SYS_IO_URING_ENTER,
-            [fd as usize, to_submit as usize, min_complete as usize, flags as usize, arg as usize, argsz],
-        )
-    })
+    check(unsafe { io_uring_enter_ret(fd, to_submit, min_complete, flags, arg, argsz) })
 }
 
 /// [`io_uring_enter`] with the kernel's return left raw: a count, or a
