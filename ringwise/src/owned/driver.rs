@@ -614,10 +614,16 @@ impl Shared {
     /// a `GETEVENTS` enter until none are left: without it, an executor
     /// polling the ring's fd would never hear of them.
     fn submit_and_dispatch_counting(st: &mut State, handled: &mut usize) -> Result<()> {
+        Shared::submit_and_reap(st, handled, State::dispatch)
+    }
+
+    /// Submit what is queued, `reap` the CQ (returning how many CQEs it
+    /// handled) even if the enter failed (EBUSY: the CQ is full; reaping is
+    /// how it drains), then flush what the kernel parked.
+    #[inline(always)]
+    fn submit_and_reap(st: &mut State, handled: &mut usize, reap: impl FnOnce(&mut State) -> usize) -> Result<()> {
         let entered = Shared::enter_queued(st);
-        // Dispatch what arrived even if the enter failed (EBUSY: the CQ is
-        // full; reaping is how it drains).
-        *handled += st.dispatch();
+        *handled += reap(st);
         Shared::flush_parked(st, handled)?;
         Shared::entered(entered)
     }
@@ -632,11 +638,8 @@ impl Shared {
         if !st.one_set_only() {
             return Shared::submit_and_dispatch(st);
         }
-        let entered = Shared::enter_queued(st);
-        st.take_set_cqes(done);
         // Parked CQEs are rare: the general dispatch logs them for the set.
-        Shared::flush_parked(st, &mut 0)?;
-        Shared::entered(entered)
+        Shared::submit_and_reap(st, &mut 0, |st| st.take_set_cqes(done))
     }
 
     /// Submit what is queued (a non-blocking enter), or, with nothing
@@ -870,11 +873,12 @@ impl State {
         slab.sets == 1 && slab.dead_sets == 0 && slab.mailboxes == 0 && slab.in_flight == slab.set_in_flight
     }
 
-    /// Move every CQE in the CQ into `done` as it is, taking the final ones off the ops in flight: the dispatch of
-    /// the one set when [`one_set_only`](Self::one_set_only) holds (the set
-    /// skips ignored CQEs when it hands its CQEs out).
+    /// Move every CQE in the CQ into `done` as it is, taking the final ones
+    /// off the ops in flight: the dispatch of the one set when
+    /// [`one_set_only`](Self::one_set_only) holds (the set skips ignored
+    /// CQEs when it hands its CQEs out).
     #[inline]
-    fn take_set_cqes(&mut self, done: &mut Vec<Cqe>) {
+    fn take_set_cqes(&mut self, done: &mut Vec<Cqe>) -> usize {
         let State { ring, slab, .. } = self;
         let before = done.len();
         let mut cq = ring.completion();
@@ -884,8 +888,8 @@ impl State {
             .iter()
             .filter(|cqe| cqe.flags & IORING_CQE_F_MORE == 0 && cqe.user_data != IGNORED_USER_DATA)
             .count();
-        slab.in_flight = slab.in_flight.saturating_sub(finals);
-        slab.set_in_flight = slab.set_in_flight.saturating_sub(finals);
+        slab.set_ops_done(finals);
+        done.len() - before
     }
 
     /// Move every CQE in the CQ to its op; returns how many there were.
@@ -969,8 +973,7 @@ impl State {
                 }
             }
             if n == before {
-                slab.in_flight = slab.in_flight.saturating_sub(set_done);
-                slab.set_in_flight = slab.set_in_flight.saturating_sub(set_done);
+                slab.set_ops_done(set_done);
                 return n;
             }
         }
@@ -1002,8 +1005,7 @@ fn dead_set_cqe(
     graveyard.push((orphan, res, flags));
     *left -= 1;
     let done = *left == 0;
-    slab.in_flight = slab.in_flight.saturating_sub(1);
-    slab.set_in_flight = slab.set_in_flight.saturating_sub(1);
+    slab.set_ops_done(1);
     if done {
         // A dead set's last op: nothing of it is left to drop.
         drop(slab.remove_at(set));
@@ -1046,15 +1048,13 @@ mod tests {
         }
         st.ring.submit_and_wait(3).unwrap();
         // Three set ops in flight by the counts, two of which completed.
-        st.slab.in_flight = 3;
-        st.slab.set_in_flight = 3;
+        st.slab.set_ops_pushed(3);
         let mut done = Vec::new();
         st.take_set_cqes(&mut done);
         let uds: Vec<u64> = done.iter().map(|c| c.user_data).collect();
         assert_eq!(uds, [set, IGNORED_USER_DATA, set | 1], "every CQE, in order");
         assert_eq!((st.slab.in_flight, st.slab.set_in_flight), (1, 1), "two finals taken off, not the ignored CQE");
         assert!(st.ring.completion().is_empty());
-        st.slab.in_flight = 0;
-        st.slab.set_in_flight = 0;
+        st.slab.set_ops_done(1);
     }
 }

@@ -227,8 +227,7 @@ impl<T: OwnedOp> Inner<T> {
                     }
                 }
                 // In flight from here to their final CQEs.
-                st.slab.in_flight += pushed;
-                st.slab.set_in_flight += pushed;
+                st.slab.set_ops_pushed(pushed);
                 queued.drain(..n);
                 Ok(())
             }

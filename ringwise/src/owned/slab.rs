@@ -131,6 +131,20 @@ impl Slab {
         Slab { slots: Vec::new(), free: NONE, in_flight: 0, mailboxes: 0, sets: 0, dead_sets: 0, set_in_flight: 0 }
     }
 
+    /// `n` ops of a set went to the SQ: in flight until their final CQEs.
+    #[inline(always)]
+    pub(crate) fn set_ops_pushed(&mut self, n: usize) {
+        self.in_flight += n;
+        self.set_in_flight += n;
+    }
+
+    /// `n` set ops' final CQEs were taken off the CQ.
+    #[inline(always)]
+    pub(crate) fn set_ops_done(&mut self, n: usize) {
+        self.in_flight = self.in_flight.saturating_sub(n);
+        self.set_in_flight = self.set_in_flight.saturating_sub(n);
+    }
+
     /// Take a free slot for `entry` (growing the table when none is free).
     #[inline]
     pub(crate) fn insert(&mut self, entry: Entry) -> Key {
