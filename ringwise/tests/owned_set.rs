@@ -9,7 +9,8 @@ mod common;
 
 use common::{skip, supports};
 use ringwise::op::opcode;
-use ringwise::owned::{ops, Driver, OpSet, SharedFd};
+use ringwise::owned::{ops, Driver, Fd, OpSet, SharedFd};
+use std::os::fd::AsFd;
 use ringwise::Errno;
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -314,5 +315,35 @@ fn a_lone_set_takes_cqes_straight_from_the_cq_and_never_a_handles() {
             .unwrap();
     }
     assert_eq!(driver.stats().in_flight, 0);
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn reads_on_a_static_fd_come_back_and_leave_it_open() {
+    let (_, path) = pattern_file("static", 64 * 1024);
+    // A file open for the rest of the test process: its `BorrowedFd<'static>`
+    // is an `Fd` with no owner to clone per op.
+    let file: &'static std::fs::File = Box::leak(Box::new(std::fs::File::open(&path).unwrap()));
+    let fd = Fd::from(file.as_fd());
+    let driver = Driver::new(16).unwrap();
+    let mut reads = OpSet::new(&driver);
+    for i in 0..64u64 {
+        reads.submit(ops::Read::at(fd.clone(), Vec::with_capacity(1024), i * 1024), i).unwrap();
+    }
+    let mut seen = 0;
+    while !reads.is_empty() {
+        reads
+            .wait(1, |tag, (res, buf)| {
+                assert_eq!(res, Ok(1024), "read {tag}");
+                check_pattern(tag as usize * 1024, &buf);
+                seen += 1;
+            })
+            .unwrap();
+    }
+    assert_eq!(seen, 64);
+    // Completing the ops closed nothing: the file still reads.
+    let mut byte = [0u8; 1];
+    std::os::unix::fs::FileExt::read_at(file, &mut byte, 300).unwrap();
+    assert_eq!(byte[0], (300 % 251) as u8);
     std::fs::remove_file(path).unwrap();
 }

@@ -10,8 +10,9 @@
 //!   back with the result: `let (res, buf) = driver.submit(read)?.wait()?`.
 //!   Nothing the kernel may write is reachable from safe code in between.
 //! * **An op owns its file.** Ops act on a [`SharedFd`] (a shared owner of
-//!   an `OwnedFd`, kept open until the op's last CQE) or on a fixed-file slot
-//!   of the ring ([`Fd::Fixed`]); no safe op takes a raw fd number. Ops that
+//!   an `OwnedFd`, kept open until the op's last CQE), a descriptor open
+//!   for the rest of the program ([`Fd::Static`]) or a fixed-file slot of
+//!   the ring ([`Fd::Fixed`]); no safe op takes a raw fd number. Ops that
 //!   produce a descriptor (accept, open, socket) return an `OwnedFd`, and if
 //!   nobody takes it the library closes it.
 //! * **Dropping is always safe.** Dropping (or `mem::forget`ting) an op's
