@@ -3,7 +3,9 @@
 //!
 //! - `ringwise-tokio`: a tokio `current_thread` runtime, each task awaiting
 //!   ringwise's owned `ops::Read` (a reused `Vec`) on
-//!   `ringwise_tokio::current()`'s ring;
+//!   `ringwise_tokio::current()`'s ring, the file named by an `Fd::Static`
+//!   (it is open for the whole run: no refcount per read, as monoio's
+//!   `Rc`'d file has none);
 //! - `ringwise-tokio-now`: the same, but each read submitted at once
 //!   (`uring.drive()` after the submit: a cached page is read during the
 //!   enter, and the read is done before its future is polled; the future
@@ -17,6 +19,7 @@
 //! - `monoio`: monoio's io_uring runtime, one shared `monoio::fs::File`,
 //!   `read_at`.
 //!
+//! Each task counts its own reads (no shared counter on the hot path).
 //! Rounds are interleaved (the starting contender rotating); the table
 //! gives the median of the rounds and the median of the per-round ratios.
 //! The process is not pinned unless `--cpu N` says so: tokio's blocking
@@ -28,13 +31,12 @@
 //!     [--rounds 5] [--secs 2] [--quick] [--tasks 32] [--mib 256] [--dir /var/tmp] [--cpu N] [--json]
 //! ```
 
-use ringwise::owned::{ops, SharedFd};
-use std::cell::Cell;
+use ringwise::owned::{ops, Fd};
 use std::io::{Read, SeekFrom, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,6 +54,8 @@ use pin::pin;
 #[derive(Clone)]
 struct Job {
     path: PathBuf,
+    /// The file, open for the rest of the process (ringwise's `Fd::Static`).
+    file: &'static std::fs::File,
     blocks: u64,
     tasks: usize,
     duration: Duration,
@@ -116,6 +120,7 @@ fn main() -> Result {
     make_warm_file(&file.0, mib << 20)?;
     let job = Job {
         path: file.0.clone(),
+        file: Box::leak(Box::new(std::fs::File::open(&file.0)?)),
         blocks: (mib << 20) / BLOCK as u64,
         tasks,
         duration: Duration::from_secs_f64(secs),
@@ -275,12 +280,14 @@ impl Window {
     }
 }
 
-/// Wait for every task of `set`, the first failure (or panic) as the error.
-async fn join_all(set: &mut tokio::task::JoinSet<std::io::Result<()>>) -> std::io::Result<()> {
+/// Wait for every task of `set`: the reads they counted, or the first
+/// failure (or panic) as the error.
+async fn join_all(set: &mut tokio::task::JoinSet<std::io::Result<u64>>) -> std::io::Result<u64> {
+    let mut counted = 0;
     while let Some(r) = set.join_next().await {
-        r.map_err(std::io::Error::other)??;
+        counted += r.map_err(std::io::Error::other)??;
     }
-    Ok(())
+    Ok(counted)
 }
 
 fn rate(counted: u64, job: &Job) -> f64 {
@@ -290,20 +297,20 @@ fn rate(counted: u64, job: &Job) -> f64 {
 fn ringwise_tokio_reads(job: &Job, now: bool) -> Result<f64> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
     let counted = rt.block_on(async {
-        let file = SharedFd::from(std::fs::File::open(&job.path)?);
+        let file = Fd::from(job.file.as_fd());
         let ring = ringwise_tokio::current()?;
-        let count = Arc::new(AtomicU64::new(0));
         let window = Window::start(job);
         let mut set = tokio::task::JoinSet::new();
         for t in 0..job.tasks {
-            let (file, ring, count, blocks) = (file.clone(), ring.clone(), count.clone(), job.blocks);
+            let (file, ring, blocks) = (file.clone(), ring.clone(), job.blocks);
             set.spawn(async move {
+                let mut counted = 0u64;
                 let mut state = seed(t);
                 let mut buf = Vec::with_capacity(BLOCK);
                 loop {
                     let block = next_block(&mut state, blocks);
                     buf.clear();
-                    let read = ops::Read::at(&file, buf, block * BLOCK as u64);
+                    let read = ops::Read::at(file.clone(), buf, block * BLOCK as u64);
                     let op = ring.submit(read).map_err(|r| r.error)?;
                     let (res, b) = if now {
                         // A failed enter leaves the read queued for the
@@ -316,16 +323,13 @@ fn ringwise_tokio_reads(job: &Job, now: bool) -> Result<f64> {
                     buf = b;
                     res.map_err(std::io::Error::from)?;
                     check(&buf, block)?;
-                    if window.after_read(|| {
-                        count.fetch_add(1, Ordering::Relaxed);
-                    }) {
-                        return Ok::<_, std::io::Error>(());
+                    if window.after_read(|| counted += 1) {
+                        return Ok::<_, std::io::Error>(counted);
                     }
                 }
             });
         }
-        join_all(&mut set).await?;
-        Ok::<_, std::io::Error>(count.load(Ordering::Relaxed))
+        join_all(&mut set).await
     })?;
     Ok(rate(counted, job))
 }
@@ -334,12 +338,12 @@ fn tokio_fs_reads(job: &Job) -> Result<f64> {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
     let counted = rt.block_on(async {
-        let count = Arc::new(AtomicU64::new(0));
         let window = Window::start(job);
         let mut set = tokio::task::JoinSet::new();
         for t in 0..job.tasks {
-            let (path, count, blocks) = (job.path.clone(), count.clone(), job.blocks);
+            let (path, blocks) = (job.path.clone(), job.blocks);
             set.spawn(async move {
+                let mut counted = 0u64;
                 let mut file = tokio::fs::File::open(&path).await?;
                 let mut state = seed(t);
                 let mut buf = vec![0u8; BLOCK];
@@ -348,16 +352,13 @@ fn tokio_fs_reads(job: &Job) -> Result<f64> {
                     file.seek(SeekFrom::Start(block * BLOCK as u64)).await?;
                     file.read_exact(&mut buf).await?;
                     check(&buf, block)?;
-                    if window.after_read(|| {
-                        count.fetch_add(1, Ordering::Relaxed);
-                    }) {
-                        return Ok::<_, std::io::Error>(());
+                    if window.after_read(|| counted += 1) {
+                        return Ok::<_, std::io::Error>(counted);
                     }
                 }
             });
         }
-        join_all(&mut set).await?;
-        Ok::<_, std::io::Error>(count.load(Ordering::Relaxed))
+        join_all(&mut set).await
     })?;
     Ok(rate(counted, job))
 }
@@ -366,12 +367,12 @@ fn tokio_pread_reads(job: &Job) -> Result<f64> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
     let counted = rt.block_on(async {
         let file = Arc::new(std::fs::File::open(&job.path)?);
-        let count = Arc::new(AtomicU64::new(0));
         let window = Window::start(job);
         let mut set = tokio::task::JoinSet::new();
         for t in 0..job.tasks {
-            let (file, count, blocks) = (file.clone(), count.clone(), job.blocks);
+            let (file, blocks) = (file.clone(), job.blocks);
             set.spawn(async move {
+                let mut counted = 0u64;
                 let mut state = seed(t);
                 let mut buf = vec![0u8; BLOCK];
                 loop {
@@ -386,16 +387,13 @@ fn tokio_pread_reads(job: &Job) -> Result<f64> {
                     buf = b;
                     res?;
                     check(&buf, block)?;
-                    if window.after_read(|| {
-                        count.fetch_add(1, Ordering::Relaxed);
-                    }) {
-                        return Ok::<_, std::io::Error>(());
+                    if window.after_read(|| counted += 1) {
+                        return Ok::<_, std::io::Error>(counted);
                     }
                 }
             });
         }
-        join_all(&mut set).await?;
-        Ok::<_, std::io::Error>(count.load(Ordering::Relaxed))
+        join_all(&mut set).await
     })?;
     Ok(rate(counted, job))
 }
@@ -404,12 +402,12 @@ fn monoio_reads(job: &Job) -> Result<f64> {
     let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().build()?;
     let counted = rt.block_on(async {
         let file = Rc::new(monoio::fs::File::open(&job.path).await?);
-        let count = Rc::new(Cell::new(0u64));
         let window = Window::start(job);
         let mut handles = Vec::new();
         for t in 0..job.tasks {
-            let (file, count, blocks) = (file.clone(), count.clone(), job.blocks);
+            let (file, blocks) = (file.clone(), job.blocks);
             handles.push(monoio::spawn(async move {
+                let mut counted = 0u64;
                 let mut state = seed(t);
                 let mut buf = Vec::with_capacity(BLOCK);
                 loop {
@@ -419,18 +417,17 @@ fn monoio_reads(job: &Job) -> Result<f64> {
                     buf = b;
                     res?;
                     check(&buf, block)?;
-                    if window.after_read(|| {
-                        count.set(count.get() + 1);
-                    }) {
-                        return Ok::<_, std::io::Error>(());
+                    if window.after_read(|| counted += 1) {
+                        return Ok::<_, std::io::Error>(counted);
                     }
                 }
             }));
         }
+        let mut counted = 0;
         for h in handles {
-            h.await?;
+            counted += h.await?;
         }
-        Ok::<_, std::io::Error>(count.get())
+        Ok::<_, std::io::Error>(counted)
     })?;
     Ok(rate(counted, job))
 }
