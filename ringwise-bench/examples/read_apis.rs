@@ -1,16 +1,18 @@
 //! Owned reads against the unsafe core, same loop shape, same buffers:
 //! 4 KiB buffered reads at a constant queue depth from a warm file,
-//! interleaved rounds; prints ops/s per API and the median per-round ratio.
+//! interleaved rounds; prints ops/s per API and the median per-round
+//! ratios. The owned loop runs twice, naming the file by an `Fd::Static`
+//! and by a `SharedFd` (whose `Arc` each read clones and drops).
 //!
 //!   cargo run --release -p ringwise-bench --example read_apis -- [FILE] [ROUNDS] [OPS] [API]
 //!
-//! FILE defaults to a 64 MiB temporary file; API (`core` or `owned`) runs
-//! only that loop once (for callgrind).
+//! FILE defaults to a 64 MiB temporary file; API (`core`, `owned` or
+//! `owned-shared`) runs only that loop once (for callgrind).
 
 use ringwise::op::{Read, Target};
-use ringwise::owned::{ops, Driver, OpSet, SharedFd};
+use ringwise::owned::{ops, Driver, Fd, OpSet, SharedFd};
 use ringwise::Ring;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::Instant;
 
 const SIZE: usize = 4096;
@@ -54,13 +56,13 @@ fn core(file: &std::fs::File, pieces: u64, ops: u64) -> f64 {
     done as f64 / secs
 }
 
-fn owned(file: &SharedFd, pieces: u64, ops: u64) -> f64 {
+fn owned(file: &Fd, pieces: u64, ops: u64) -> f64 {
     let driver = Driver::new(64).unwrap();
     let mut set = OpSet::new(&driver);
     let mut next = 0u64;
     let start = Instant::now();
     for i in 0..DEPTH {
-        set.submit(ops::Read::at(file, vec![0u8; SIZE], next % pieces * SIZE as u64), i).unwrap();
+        set.submit(ops::Read::at(file.clone(), vec![0u8; SIZE], next % pieces * SIZE as u64), i).unwrap();
         next += 1;
     }
     let mut done = 0;
@@ -73,7 +75,7 @@ fn owned(file: &SharedFd, pieces: u64, ops: u64) -> f64 {
         .unwrap();
         done += spare.len() as u64;
         for buf in spare.drain(..) {
-            set.submit(ops::Read::at(file, buf, next % pieces * SIZE as u64), 0).unwrap();
+            set.submit(ops::Read::at(file.clone(), buf, next % pieces * SIZE as u64), 0).unwrap();
             next += 1;
         }
     }
@@ -97,40 +99,58 @@ fn main() {
     let only = args.get(4).cloned();
     let file = std::fs::File::open(&path).unwrap();
     let pieces = file.metadata().unwrap().len() / SIZE as u64;
-    let shared = SharedFd::from(file.try_clone().unwrap());
+    // The owned loop names the file two ways: a `BorrowedFd<'static>` (the
+    // file, leaked, is open for the process) and a `SharedFd` (an `Arc`
+    // cloned and dropped per read).
+    let fixed_for_life: &'static std::fs::File = Box::leak(Box::new(file.try_clone().unwrap()));
+    let forever = Fd::from(fixed_for_life.as_fd());
+    let shared = Fd::from(SharedFd::from(file.try_clone().unwrap()));
     match only.as_deref() {
         Some("core") => {
             println!("core {:.0}", core(&file, pieces, ops));
             return;
         }
         Some("owned") => {
-            println!("owned {:.0}", owned(&shared, pieces, ops));
+            println!("owned {:.0}", owned(&forever, pieces, ops));
+            return;
+        }
+        Some("owned-shared") => {
+            println!("owned-shared {:.0}", owned(&shared, pieces, ops));
             return;
         }
         _ => {}
     }
-    let (mut c, mut o, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    // Per round: core, owned (static fd), owned (SharedFd), the order
+    // rotating; ratios to the same round's core.
+    let (mut c, mut o, mut s, mut ro, mut rs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
-        let (a, b) = if round % 2 == 0 {
-            let a = core(&file, pieces, ops);
-            (a, owned(&shared, pieces, ops))
-        } else {
-            let b = owned(&shared, pieces, ops);
-            (core(&file, pieces, ops), b)
-        };
-        c.push(a);
-        o.push(b);
-        r.push(b / a);
+        let mut got = [0.0f64; 3];
+        for k in 0..3 {
+            let which = (k + round) % 3;
+            got[which] = match which {
+                0 => core(&file, pieces, ops),
+                1 => owned(&forever, pieces, ops),
+                _ => owned(&shared, pieces, ops),
+            };
+        }
+        c.push(got[0]);
+        o.push(got[1]);
+        s.push(got[2]);
+        ro.push(got[1] / got[0]);
+        rs.push(got[2] / got[0]);
     }
     let med = |v: &mut Vec<f64>| {
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
         v[v.len() / 2]
     };
     println!(
-        "core {:.3} M/s, owned {:.3} M/s, owned/core median per-round ratio {:.3} ({rounds} rounds of {ops} reads, QD {DEPTH}, {SIZE} B)",
+        "core {:.3} M/s, owned {:.3} M/s (static fd), owned {:.3} M/s (SharedFd); owned/core median per-round ratio \
+         {:.3} (static fd), {:.3} (SharedFd) ({rounds} rounds of {ops} reads, QD {DEPTH}, {SIZE} B)",
         med(&mut c) / 1e6,
         med(&mut o) / 1e6,
-        med(&mut r)
+        med(&mut s) / 1e6,
+        med(&mut ro),
+        med(&mut rs)
     );
     if only.is_none() && args.get(1).map_or(true, |a| a.is_empty() || a == "-") {
         let _ = std::fs::remove_file(&path);

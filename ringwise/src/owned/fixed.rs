@@ -312,19 +312,27 @@ impl FixedBuf {
         self.check_id(driver.id())
     }
 
-    /// [`check_driver`](Self::check_driver) by the driver's id.
+    /// [`check_driver`](Self::check_driver) by the driver's id (inlined:
+    /// every fixed op's submit runs it).
+    #[inline]
     pub(crate) fn check_id(&self, id: super::DriverId) -> Result<()> {
         if self.pool.driver_id() == id {
             return Ok(());
         }
-        Err(Error::InvalidArgument {
+        Err(self.not_on_this_driver())
+    }
+
+    #[cold]
+    fn not_on_this_driver(&self) -> Error {
+        Error::InvalidArgument {
             what: format!("fixed buffer {} used on a driver that did not register its pool", self.index),
             why: "a fixed buffer works only with the ring whose table holds it; use a pool registered on this driver"
                 .into(),
-        })
+        }
     }
 
     /// After a fixed read of `n` bytes (at most the length asked for).
+    #[inline]
     pub(crate) fn truncate_to_read(&mut self, n: usize) {
         // Stored only when it changes (see `set_init`).
         let n = n.min(self.capacity());

@@ -45,6 +45,7 @@ impl<B: IoBufMut> Read<B> {
 unsafe impl<B: IoBufMut> OwnedOp for Read<B> {
     type Output = (std::result::Result<usize, Errno>, B);
 
+    #[inline]
     fn validate(&self) -> Result<()> {
         len32("read", self.buf.bytes_total()).map(drop)
     }
@@ -101,6 +102,7 @@ impl<B: IoBuf> Write<B> {
 unsafe impl<B: IoBuf> OwnedOp for Write<B> {
     type Output = (std::result::Result<usize, Errno>, B);
 
+    #[inline]
     fn validate(&self) -> Result<()> {
         len32("write", self.buf.bytes_init()).map(drop)
     }
@@ -186,6 +188,7 @@ impl<B: IoBufMut> Readv<B> {
 unsafe impl<B: IoBufMut> OwnedOp for Readv<B> {
     type Output = (std::result::Result<usize, Errno>, Vec<B>);
 
+    #[inline]
     fn validate(&self) -> Result<()> {
         check_iovecs("readv", self.bufs.iter().map(IoBuf::bytes_total))
     }
@@ -253,6 +256,7 @@ impl<B: IoBuf> Writev<B> {
 unsafe impl<B: IoBuf> OwnedOp for Writev<B> {
     type Output = (std::result::Result<usize, Errno>, Vec<B>);
 
+    #[inline]
     fn validate(&self) -> Result<()> {
         check_iovecs("writev", self.bufs.iter().map(IoBuf::bytes_init))
     }
@@ -314,10 +318,12 @@ impl ReadFixed {
 unsafe impl OwnedOp for ReadFixed {
     type Output = (std::result::Result<usize, Errno>, FixedBuf);
 
+    #[inline]
     fn validate_for(&self, driver: crate::owned::DriverId) -> Result<()> {
         self.buf.check_id(driver)
     }
 
+    #[inline]
     fn validate(&self) -> Result<()> {
         len32("fixed read", self.buf.capacity()).map(drop)
     }
@@ -376,10 +382,12 @@ impl WriteFixed {
 unsafe impl OwnedOp for WriteFixed {
     type Output = (std::result::Result<usize, Errno>, FixedBuf);
 
+    #[inline]
     fn validate_for(&self, driver: crate::owned::DriverId) -> Result<()> {
         self.buf.check_id(driver)
     }
 
+    #[inline]
     fn validate(&self) -> Result<()> {
         len32("fixed write", self.buf.len()).map(drop)
     }
