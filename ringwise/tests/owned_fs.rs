@@ -173,6 +173,36 @@ fn fixed_buffers_round_trip_and_return_to_the_pool() {
 }
 
 #[test]
+fn fixed_reads_into_buffers_sharing_a_table_entry_land_in_their_own() {
+    // 16 buffers of 4 KiB: one table entry holds them all, and each read
+    // names it with its own buffer's address.
+    let path = temp("fixed-entry");
+    let data: Vec<u8> = (0..16 * 4096).map(|i| (i / 4096) as u8 ^ (i % 251) as u8).collect();
+    std::fs::write(&path, &data).unwrap();
+    let file = SharedFd::from(std::fs::File::open(&path).unwrap());
+    let driver = Driver::new(32).unwrap();
+    let pool = FixedBufPool::register(&driver, 16, 4096).unwrap();
+    let bufs: Vec<_> = (0..16).map(|_| pool.checkout().unwrap()).collect();
+    assert!(bufs.iter().all(|b| b.buf_index() == 0), "one entry for a 64 KiB pool");
+    let mut numbers: Vec<u16> = bufs.iter().map(|b| b.index()).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (0..16).collect::<Vec<u16>>(), "each buffer its own number");
+    // Buffer k reads block 15 - k, all in flight at once.
+    let reads: Vec<_> = bufs
+        .into_iter()
+        .enumerate()
+        .map(|(k, b)| driver.submit(ops::ReadFixed::at(&file, b, (15 - k as u64) * 4096)).unwrap())
+        .collect();
+    for (k, read) in reads.into_iter().enumerate() {
+        let (n, buf) = read.wait().unwrap();
+        assert_eq!(n, Ok(4096));
+        let block = 15 - k;
+        assert_eq!(&buf[..], &data[block * 4096..(block + 1) * 4096], "read {k} landed in its own buffer");
+    }
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
 fn a_fixed_buffer_outlives_its_pool_and_driver_while_in_flight() {
     let (r, mut w) = std::io::pipe().unwrap();
     let r = SharedFd::from(OwnedFd::from(r));

@@ -7,8 +7,17 @@
 //! # Who owns the memory
 //!
 //! The pool maps one anonymous region, `count` buffers of `size` bytes, and
-//! registers each buffer with the ring through
-//! [`Ring::register_buffers_owned`](crate::Ring::register_buffers_owned):
+//! registers it with the ring through
+//! [`Ring::register_buffers_owned`](crate::Ring::register_buffers_owned),
+//! in as few table entries as the kernel's 1 GiB per entry allows (one for
+//! a pool of up to 1 GiB; [`FixedBuf::buf_index`] names a buffer's entry).
+//! Fewer entries are cheaper for the kernel: a read names its entry and an
+//! address inside it, and with one entry per buffer every read touches an
+//! entry (and its page vector) of its own; `ringwise bench read --tuned`
+//! measured one entry per 4 KiB buffer at 0.98 of one entry for all. The
+//! ring holds a share of the region until the buffers are unregistered
+//! or the ring is closed, the pool holds one, and every [`FixedBuf`] holds
+//! one. So the region lives as long as any of them does:
 //! the ring holds a share of the region until the buffers are unregistered
 //! or the ring is closed, the pool holds one, and every [`FixedBuf`] holds
 //! one. So the region lives as long as any of them does:
@@ -39,8 +48,8 @@ struct Region {
     map: Mapping,
 }
 
-/// One registered buffer as the ring holds it: a share of the region and
-/// where the buffer lies in it.
+/// One table entry as the ring holds it: a share of the region and where
+/// the entry's buffers lie in it.
 struct Piece {
     region: Arc<Region>,
     offset: usize,
@@ -54,9 +63,9 @@ struct Piece {
 // The pages are unmapped (never reused) when the last owner drops. The
 // contract's "no other code reads or writes the memory" holds in the sense
 // the kernel needs: besides the kernel, only the one `FixedBuf` that owns
-// index `i` touches piece `i`, and only while no op holds that `FixedBuf`
-// (an op takes it by value until its CQE), so the process and the kernel
-// never use a piece at the same time.
+// buffer `i` touches that buffer's bytes of its piece, and only while no op
+// holds that `FixedBuf` (an op takes it by value until its CQE), so the
+// process and the kernel never use a buffer's bytes at the same time.
 unsafe impl RingMemory for Piece {
     fn as_mut_ptr(&mut self) -> *mut u8 {
         self.region.map.as_ptr().wrapping_add(self.offset)
@@ -74,12 +83,21 @@ struct PoolInner {
     region: Arc<Region>,
     size: usize,
     count: u16,
+    /// Buffers per table entry (entry `i / per_entry` holds buffer `i`).
+    per_entry: u16,
     /// Indices not checked out.
     free: Mutex<Vec<u16>>,
     /// The driver whose ring registered the buffers. A `Weak` keeps the
     /// allocation's address from being reused, so comparing addresses
     /// identifies that driver for as long as the pool lives.
     driver: Weak<Shared>,
+}
+
+/// Buffers of `size` bytes per table entry for a pool of `count`: as many
+/// as fit in the kernel's 1 GiB per entry (at least one: a buffer is at
+/// most 1 GiB), at most `count`.
+fn per_entry(count: usize, size: usize) -> usize {
+    (crate::register::buffers::MAX_BUFFER_BYTES / size).clamp(1, count.max(1))
 }
 
 impl PoolInner {
@@ -134,8 +152,9 @@ pub struct FixedBufPool {
 
 impl FixedBufPool {
     /// Map `count` buffers of `size` bytes each and register them as the
-    /// fixed buffers (indices `0..count`) of `driver`'s ring
-    /// (`IORING_REGISTER_BUFFERS`, Linux 5.1).
+    /// fixed buffers of `driver`'s ring (`IORING_REGISTER_BUFFERS`, Linux
+    /// 5.1): table entries of up to 1 GiB, each holding as many whole
+    /// buffers as fit (one entry for a pool of up to 1 GiB).
     ///
     /// Refused before any syscall when `count` is 0 or more than 16384 (the
     /// kernel's table limit), or `size` is 0 or more than 1 GiB (the kernel's
@@ -160,8 +179,14 @@ impl FixedBufPool {
             why: "the total overflows the address space".into(),
         })?;
         let region = Arc::new(Region { map: Mapping::anonymous(total)? });
-        let pieces: Vec<Piece> =
-            (0..count).map(|i| Piece { region: region.clone(), offset: i * size, len: size }).collect();
+        let per_entry = per_entry(count, size);
+        let pieces: Vec<Piece> = (0..count.div_ceil(per_entry))
+            .map(|e| {
+                let first = e * per_entry;
+                let n = per_entry.min(count - first);
+                Piece { region: region.clone(), offset: first * size, len: n * size }
+            })
+            .collect();
         // SAFETY: the closure only registers buffers; it pushes no SQE and
         // consumes no CQE, so the driver's bookkeeping is untouched.
         unsafe { driver.with_ring_mut(|ring| ring.register_buffers_owned(pieces)) }?;
@@ -171,6 +196,8 @@ impl FixedBufPool {
             region,
             size,
             count: count as u16,
+            // At most `count`, so at most 16384.
+            per_entry: per_entry as u16,
             free: Mutex::new(free),
             driver: Arc::downgrade(driver.shared()),
         };
@@ -181,7 +208,8 @@ impl FixedBufPool {
     /// or in flight.
     pub fn checkout(&self) -> Option<FixedBuf> {
         let index = self.inner.free.lock().unwrap_or_else(PoisonError::into_inner).pop()?;
-        Some(FixedBuf { pool: self.inner.clone(), index, len: 0 })
+        let entry = index / self.inner.per_entry;
+        Some(FixedBuf { pool: self.inner.clone(), index, entry, len: 0 })
     }
 
     /// Bytes per buffer.
@@ -216,7 +244,8 @@ impl fmt::Debug for FixedBufPool {
 }
 
 /// One registered buffer of a [`FixedBufPool`], checked out: an exclusive
-/// slice of the pool's memory, with its index in the ring's buffer table.
+/// slice of the pool's memory, with its number in the pool and the entry of
+/// the ring's buffer table that holds it.
 /// Its data is the first [`len`](Self::len) bytes (what a
 /// [`WriteFixed`](super::ops::WriteFixed) writes; a
 /// [`ReadFixed`](super::ops::ReadFixed) sets it to what was read); it
@@ -230,6 +259,9 @@ impl fmt::Debug for FixedBufPool {
 pub struct FixedBuf {
     pool: Arc<PoolInner>,
     index: u16,
+    /// The table entry holding it (`index / per_entry`, kept: every fixed
+    /// op's SQE names it).
+    entry: u16,
     /// At most the capacity, which is at most 1 GiB (checked by `register`).
     len: u32,
 }
@@ -237,9 +269,18 @@ pub struct FixedBuf {
 const _: () = assert!(std::mem::size_of::<FixedBuf>() == 16);
 
 impl FixedBuf {
-    /// The buffer's index in the ring's fixed-buffer table.
+    /// The buffer's number in its pool (`0..count`): no two checked-out
+    /// buffers of a pool share it.
     pub fn index(&self) -> u16 {
         self.index
+    }
+
+    /// The entry of the ring's fixed-buffer table that holds this buffer
+    /// (what a fixed op's SQE names in `buf_index`, with the buffer's
+    /// address inside the entry); buffers of one pool share entries.
+    #[inline]
+    pub fn buf_index(&self) -> u16 {
+        self.entry
     }
 
     /// Bytes of data.
@@ -419,5 +460,27 @@ unsafe impl IoBufMut for FixedBuf {
         if n > self.len() {
             self.put_len(n);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_entry;
+
+    #[test]
+    fn entries_hold_whole_buffers_up_to_a_gibibyte() {
+        const GIB: usize = 1 << 30;
+        // Small pools: one entry for all.
+        assert_eq!(per_entry(32, 4096), 32);
+        assert_eq!(per_entry(16384, 65536), 16384);
+        // 1 GiB of 4 KiB buffers fills one entry; more spill to the next.
+        assert_eq!(per_entry(1 << 19, 4096), 1 << 18);
+        // Buffers that do not divide 1 GiB: as many whole ones as fit.
+        assert_eq!(per_entry(5, 400 << 20), 2);
+        // A buffer of more than half a GiB, or of exactly 1 GiB: one each.
+        assert_eq!(per_entry(3, 600 << 20), 1);
+        assert_eq!(per_entry(2, GIB), 1);
+        // Never zero (a zero count is refused before this is asked).
+        assert_eq!(per_entry(0, 4096), 1);
     }
 }

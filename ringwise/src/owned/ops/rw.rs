@@ -333,7 +333,7 @@ unsafe impl OwnedOp for ReadFixed {
         let len = self.buf.capacity() as u32;
         op::Read::new(self.fd.target(), self.buf.stable_mut_ptr(), len)
             .offset(self.offset)
-            .fixed_buffer(self.buf.index())
+            .fixed_buffer(self.buf.buf_index())
             .prepare(&mut sqes[0]);
     }
 
@@ -397,7 +397,7 @@ unsafe impl OwnedOp for WriteFixed {
         let len = self.buf.len() as u32;
         op::Write::new(self.fd.target(), self.buf.stable_ptr(), len)
             .offset(self.offset)
-            .fixed_buffer(self.buf.index())
+            .fixed_buffer(self.buf.buf_index())
             .prepare(&mut sqes[0]);
     }
 
