@@ -9,7 +9,8 @@
 //!   holds every accept, receive and send in flight (one `io_uring_enter`
 //!   per loop, no scan of the connections); per connection, a receive into
 //!   an owned `Vec` whose data is sent straight back while the next receive
-//!   (into a second buffer) is already armed. Ring with `SINGLE_ISSUER |
+//!   (into a second buffer, `poll_first`: the socket is empty until the
+//!   client has the echo) is already armed. Ring with `SINGLE_ISSUER |
 //!   DEFER_TASKRUN`.
 //! - `ringwise-multi`: the same loop with a multishot receive per
 //!   connection into a shared [`BufGroup`], each [`RingBuf`] sent back as
@@ -761,7 +762,11 @@ fn ringwise_sync(listener: TcpListener, announce: impl FnOnce() -> Result) -> Re
             }
             if !c.receiving && !c.closed {
                 let buf = c.spare.pop().unwrap_or_else(|| vec![0; BUF]);
-                submit(&mut set, Io::Recv(ops::Recv::new(&c.fd, buf.slice(..))), tag(i, TAG_RECV))?;
+                // Armed before the echo of what just arrived is sent: the
+                // socket is empty until the client has that echo, so the
+                // kernel may wait for data without trying first.
+                let recv = ops::Recv::new(&c.fd, buf.slice(..)).poll_first();
+                submit(&mut set, Io::Recv(recv), tag(i, TAG_RECV))?;
                 c.receiving = true;
             }
             if c.closed && !c.sending && !c.receiving && c.queued.is_empty() {

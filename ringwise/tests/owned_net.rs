@@ -521,3 +521,33 @@ fn accept_connect_and_multishot_accept_as_futures() {
     assert_eq!(out, 3);
     assert_eq!(driver.stats().in_flight, 0);
 }
+
+#[test]
+fn poll_first_recv_waits_for_data_and_takes_what_is_queued() {
+    use ringwise::owned::OwnedOp;
+    let (a, b) = tcp_pair();
+    // The hint reaches the SQE (the kernel's IORING_RECVSEND_POLL_FIRST).
+    let mut sqe = [ringwise::Sqe::default()];
+    let mut probe = ops::Recv::new(&b, vec![0u8; 8]).poll_first();
+    probe.prepare(&mut sqe);
+    assert_eq!(sqe[0].opcode, opcode::RECV);
+    let poll_first = linux_raw_sys::io_uring::IORING_RECVSEND_POLL_FIRST as u16;
+    assert_eq!(sqe[0].ioprio, poll_first, "ioprio carries POLL_FIRST");
+    let mut plain = [ringwise::Sqe::default()];
+    ops::Recv::new(&b, vec![0u8; 8]).prepare(&mut plain);
+    assert_eq!(plain[0].ioprio, 0);
+
+    let driver = Driver::new(8).unwrap();
+    // Empty socket: the receive waits for the data.
+    let recv = driver.submit(ops::Recv::new(&b, Vec::with_capacity(16)).poll_first()).unwrap();
+    driver.wait(0).unwrap();
+    assert!(driver.stats().in_flight == 1, "nothing to receive yet");
+    let mut writer = TcpStream::from(dup(&a));
+    writer.write_all(b"late").unwrap();
+    let (n, buf) = recv.wait().unwrap();
+    assert_eq!(&buf[..n.unwrap()], b"late");
+    // Data already queued: taken at once.
+    writer.write_all(b"there").unwrap();
+    let (n, buf) = driver.submit(ops::Recv::new(&b, Vec::with_capacity(16)).poll_first()).unwrap().wait().unwrap();
+    assert_eq!(&buf[..n.unwrap()], b"there");
+}

@@ -19,6 +19,7 @@ pub struct Recv<B> {
     fd: Fd,
     buf: B,
     flags: MsgFlags,
+    poll_first: bool,
 }
 
 impl<B: IoBufMut> Recv<B> {
@@ -29,12 +30,23 @@ impl<B: IoBufMut> Recv<B> {
 
     /// Receive from the socket `fd`.
     pub fn new(fd: impl Into<Fd>, buf: B) -> Recv<B> {
-        Recv { fd: fd.into(), buf, flags: MsgFlags::empty() }
+        Recv { fd: fd.into(), buf, flags: MsgFlags::empty(), poll_first: false }
     }
 
     /// `MSG_*` flags of `recv(2)` (say, `MSG_WAITALL`).
     pub fn flags(mut self, flags: MsgFlags) -> Recv<B> {
         self.flags = flags;
+        self
+    }
+
+    /// Wait for data before trying to receive (`IORING_RECVSEND_POLL_FIRST`,
+    /// Linux 5.19): for a socket known to be empty, such as a server's
+    /// receive armed before it has answered the request just received. The
+    /// kernel then skips the receive attempt that would fail with `EAGAIN`
+    /// before arming its poll. (Data that is already there is still
+    /// received: the poll fires at once.)
+    pub fn poll_first(mut self) -> Recv<B> {
+        self.poll_first = true;
         self
     }
 }
@@ -51,7 +63,8 @@ unsafe impl<B: IoBufMut> OwnedOp for Recv<B> {
     #[inline]
     fn prepare(&mut self, sqes: &mut [Sqe]) {
         let len = self.buf.bytes_total() as u32;
-        op::Recv::new(self.fd.target(), self.buf.stable_mut_ptr(), len).msg_flags(self.flags).prepare(&mut sqes[0]);
+        let recv = op::Recv::new(self.fd.target(), self.buf.stable_mut_ptr(), len).msg_flags(self.flags);
+        if self.poll_first { recv.poll_first() } else { recv }.prepare(&mut sqes[0]);
     }
 
     #[inline]
