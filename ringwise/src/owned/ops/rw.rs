@@ -283,8 +283,8 @@ unsafe impl<B: IoBuf> OwnedOp for Writev<B> {
 /// `(bytes read, buffer)` with the buffer's length set to what was read.
 ///
 /// The buffer must come from a pool registered on the driver the op is
-/// submitted to: on another ring the index names that ring's buffer, whose
-/// range does not hold this memory, and the kernel fails the read with
+/// submitted to: on another ring its entry index names that ring's buffer,
+/// whose range does not hold this memory, and the kernel fails the read with
 /// `EFAULT` (memory stays safe either way; see
 /// [`FixedBuf::check_driver`] for the check before submitting).
 #[derive(Debug)]
@@ -313,7 +313,8 @@ impl ReadFixed {
 
 // SAFETY: the SQE points at the fixed buffer's slice of the pool's mapping
 // (which the buffer keeps alive and which no other `FixedBuf` covers) for at
-// most its capacity, with its registered index; the fd is kept open by
+// most its capacity, naming the table entry that holds it (the kernel
+// checks the range lies inside that entry); the fd is kept open by
 // `self.fd`.
 unsafe impl OwnedOp for ReadFixed {
     type Output = (std::result::Result<usize, Errno>, FixedBuf);
