@@ -18,9 +18,6 @@
 //! ring holds a share of the region until the buffers are unregistered
 //! or the ring is closed, the pool holds one, and every [`FixedBuf`] holds
 //! one. So the region lives as long as any of them does:
-//! the ring holds a share of the region until the buffers are unregistered
-//! or the ring is closed, the pool holds one, and every [`FixedBuf`] holds
-//! one. So the region lives as long as any of them does:
 //!
 //! * the pool dropped while buffers are checked out or in flight: the
 //!   buffers keep the region (and the pool's free list) alive, and go back
