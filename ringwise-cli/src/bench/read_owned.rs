@@ -10,6 +10,10 @@
 //! - `async`: `--depth` tokio tasks on a current-thread runtime, each
 //!   awaiting one read at a time, the ring driven from tokio's reactor by
 //!   `ringwise-tokio`: what an async program does.
+//!
+//! Both name the file by an `Fd::Static` (or its fixed slot with
+//! `--register-files`), as the core loop names it by its raw number: no
+//! refcount per read.
 
 use super::read::{Clock, ReadSettings, Ticker};
 use super::Measured;
