@@ -1,5 +1,6 @@
 //! A stress test of the owned-I/O layer against the kernel: a seeded random
-//! mix of reads, writes, socket sends and receives, timeouts, explicit
+//! mix of reads (into owned and into registered buffers), writes, socket
+//! sends and receives, timeouts, explicit
 //! cancels, handles and futures dropped at random points, `OpSet`s of reads
 //! and of receives that never finish (kept, dropped mid-flight, or kept past
 //! their driver's shutdown), and drivers dropped (or shut down) with ops in
@@ -8,7 +9,8 @@
 //! It ends with:
 //! * the process's descriptor count (`/proc/self/fd`) as it was at the start;
 //! * every buffer dropped exactly once (a counting buffer type: created ==
-//!   dropped, and nothing dropped that was not created);
+//!   dropped, and nothing dropped that was not created), and every
+//!   registered buffer back in its pool;
 //! * no CQE lost: every op whose handle was kept gave its output exactly
 //!   once (submitted == outputs + abandoned), every driver reported
 //!   `in_flight == 0` and `leaked == 0` after teardown;
@@ -27,7 +29,7 @@
 //! [`ACTIONS`], one arm in [`World::act`], and (for a kept handle) one
 //! [`Pending`] variant with its check in [`World::check`].
 
-use ringwise::owned::{ops, Driver, Op, OpSet, SharedFd};
+use ringwise::owned::{ops, Driver, FixedBufPool, Op, OpSet, SharedFd};
 
 // For `forward_io_buf!` only: this file's `Counted` keeps its own counts.
 #[allow(dead_code)]
@@ -188,6 +190,7 @@ fn fd_count() -> usize {
 /// One kept handle in flight.
 enum Pending {
     Read(Op<ops::Read<Counted>>, u64),
+    ReadFixed(Op<ops::ReadFixed>, u64),
     Write(Op<ops::Write<Counted>>, u64),
     Recv(Op<ops::Recv<Counted>>, usize),
     Send(Op<ops::Send<Counted>>, u64),
@@ -197,6 +200,7 @@ enum Pending {
 /// A kept handle's output.
 enum Done {
     Read(<ops::Read<Counted> as ringwise::owned::OwnedOp>::Output, u64),
+    ReadFixed(<ops::ReadFixed as ringwise::owned::OwnedOp>::Output, u64),
     Write(<ops::Write<Counted> as ringwise::owned::OwnedOp>::Output, u64),
     Recv(<ops::Recv<Counted> as ringwise::owned::OwnedOp>::Output, usize),
     Send(<ops::Send<Counted> as ringwise::owned::OwnedOp>::Output, u64),
@@ -207,6 +211,7 @@ impl Pending {
     fn cancel(&self) {
         match self {
             Pending::Read(op, _) => op.cancel(),
+            Pending::ReadFixed(op, _) => op.cancel(),
             Pending::Write(op, _) => op.cancel(),
             Pending::Recv(op, _) => op.cancel(),
             Pending::Send(op, _) => op.cancel(),
@@ -217,6 +222,7 @@ impl Pending {
     fn wait(self) -> Done {
         match self {
             Pending::Read(op, x) => Done::Read(op.wait().expect("wait"), x),
+            Pending::ReadFixed(op, x) => Done::ReadFixed(op.wait().expect("wait"), x),
             Pending::Write(op, x) => Done::Write(op.wait().expect("wait"), x),
             Pending::Recv(op, x) => Done::Recv(op.wait().expect("wait"), x),
             Pending::Send(op, x) => Done::Send(op.wait().expect("wait"), x),
@@ -227,6 +233,9 @@ impl Pending {
     fn try_take(self) -> Result<Done, Pending> {
         match self {
             Pending::Read(op, x) => op.try_take().map(|o| Done::Read(o, x)).map_err(|op| Pending::Read(op, x)),
+            Pending::ReadFixed(op, x) => {
+                op.try_take().map(|o| Done::ReadFixed(o, x)).map_err(|op| Pending::ReadFixed(op, x))
+            }
             Pending::Write(op, x) => op.try_take().map(|o| Done::Write(o, x)).map_err(|op| Pending::Write(op, x)),
             Pending::Recv(op, x) => op.try_take().map(|o| Done::Recv(o, x)).map_err(|op| Pending::Recv(op, x)),
             Pending::Send(op, x) => op.try_take().map(|o| Done::Send(o, x)).map_err(|op| Pending::Send(op, x)),
@@ -237,7 +246,7 @@ impl Pending {
     /// Whether a plain wait is sure to end (the op does not wait for a peer
     /// or for an hour).
     fn finishes_alone(&self) -> bool {
-        matches!(self, Pending::Read(..) | Pending::Write(..) | Pending::Timeout(_, false))
+        matches!(self, Pending::Read(..) | Pending::ReadFixed(..) | Pending::Write(..) | Pending::Timeout(_, false))
     }
 }
 
@@ -246,6 +255,8 @@ impl Pending {
 #[derive(Clone, Copy, Debug)]
 enum Action {
     Read,
+    /// A read into a registered buffer of the driver's pool.
+    ReadFixed,
     Write,
     Recv,
     Send,
@@ -272,6 +283,7 @@ enum Action {
 
 const ACTIONS: &[(Action, u64)] = &[
     (Action::Read, 12),
+    (Action::ReadFixed, 6),
     (Action::Write, 8),
     (Action::Recv, 14),
     (Action::Send, 14),
@@ -338,6 +350,11 @@ struct World {
     /// Sets kept across actions (at most 4).
     sets: Vec<Sets>,
     driver: Driver,
+    /// Registered buffers on `driver`'s ring.
+    pool: FixedBufPool,
+    /// The pools of the drivers before, checked at the end: every buffer
+    /// back.
+    old_pools: Vec<FixedBufPool>,
     file: SharedFd,
     pairs: Vec<[SharedFd; 2]>,
     /// Kept handles in flight, and whether a cancel was asked for.
@@ -372,6 +389,12 @@ fn new_driver(rng: &mut Rng) -> Driver {
     }
 }
 
+/// Registered buffers for `driver`: few, so that reads sometimes find none
+/// free.
+fn new_pool(driver: &Driver) -> FixedBufPool {
+    FixedBufPool::register(driver, 8, 4096).expect("a fixed-buffer pool")
+}
+
 fn new_file() -> SharedFd {
     let path = std::env::temp_dir().join(format!("ringwise-owned-stress-{}", std::process::id()));
     let data: Vec<u8> = (0..FILE_LEN).map(file_byte).collect();
@@ -400,10 +423,13 @@ impl World {
     fn new(seed: u64) -> World {
         let mut rng = Rng(seed | 1);
         let driver = new_driver(&mut rng);
+        let pool = new_pool(&driver);
         World {
             rng,
             sets: Vec::new(),
             driver,
+            pool,
+            old_pools: Vec::new(),
             file: new_file(),
             pairs: new_pairs(),
             pending: Vec::new(),
@@ -510,6 +536,13 @@ impl World {
                 let (op, off) = self.read_op();
                 let h = self.submit(op);
                 self.keep(Pending::Read(h, off));
+            }
+            Action::ReadFixed => {
+                let Some(buf) = self.pool.checkout() else { return self.reap() };
+                let offset = self.rng.below(FILE_LEN + 64);
+                let op = ops::ReadFixed::at(&self.file, buf, offset);
+                let h = self.submit(op);
+                self.keep(Pending::ReadFixed(h, offset));
             }
             Action::Write => {
                 let (op, off) = self.write_op();
@@ -842,6 +875,20 @@ impl World {
                     }
                 }
             }
+            Done::ReadFixed((res, buf), off) => {
+                was_cancelled(&res, &mut self.stats);
+                match res {
+                    Ok(n) => {
+                        let want = (FILE_LEN.saturating_sub(off) as usize).min(buf.capacity());
+                        assert_eq!(n, want, "fixed read at {off}");
+                        assert_eq!(buf.len(), n, "a fixed read's buffer holds what was read");
+                        for (i, &b) in buf.iter().enumerate() {
+                            assert_eq!(b, file_byte(off + i as u64), "fixed read at {off}: byte {i}");
+                        }
+                    }
+                    Err(e) => assert!(cancelled && e == Errno::CANCELED, "fixed read: {e:?} (cancelled: {cancelled})"),
+                }
+            }
             Done::Write((res, buf), off) => {
                 was_cancelled(&res, &mut self.stats);
                 match res {
@@ -950,6 +997,8 @@ impl World {
         let in_flight = self.driver.stats().in_flight as u64;
         self.stats.in_flight_at_drop += in_flight;
         let driver = std::mem::replace(&mut self.driver, new_driver(&mut self.rng));
+        let pool = std::mem::replace(&mut self.pool, new_pool(&self.driver));
+        self.old_pools.push(pool);
         let sets = std::mem::take(&mut self.sets);
         match self.rng.below(3) {
             0 => {
@@ -1063,8 +1112,11 @@ fn a_million_owned_ops_leak_nothing_and_lose_nothing() {
         }
     }
     w.end_driver(true);
-    let World { stats, file, pairs, driver, .. } = w;
+    let World { stats, file, pairs, driver, pool, old_pools, .. } = w;
     drop((file, pairs, driver));
+    for (i, pool) in old_pools.iter().chain([&pool]).enumerate() {
+        assert_eq!(pool.available(), pool.count(), "pool {i}: every registered buffer came back");
+    }
     done.store(true, Ordering::Relaxed);
     watchdog.join().unwrap();
 
