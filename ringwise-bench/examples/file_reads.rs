@@ -250,8 +250,6 @@ fn check(buf: &[u8], block: u64) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Reads per second between `start + WARMUP` and the end, from the count
-/// of reads completed in that window.
 /// A job's measured time: reads before `from` warm up, the run stops at
 /// `end`.
 #[derive(Clone, Copy)]
@@ -290,6 +288,8 @@ async fn join_all(set: &mut tokio::task::JoinSet<std::io::Result<u64>>) -> std::
     Ok(counted)
 }
 
+/// Reads per second over the measured window, from the count of reads
+/// completed in it.
 fn rate(counted: u64, job: &Job) -> f64 {
     counted as f64 / job.duration.as_secs_f64()
 }

@@ -102,8 +102,8 @@ fn main() {
     // The owned loop names the file two ways: a `BorrowedFd<'static>` (the
     // file, leaked, is open for the process) and a `SharedFd` (an `Arc`
     // cloned and dropped per read).
-    let fixed_for_life: &'static std::fs::File = Box::leak(Box::new(file.try_clone().unwrap()));
-    let forever = Fd::from(fixed_for_life.as_fd());
+    let open_for_life: &'static std::fs::File = Box::leak(Box::new(file.try_clone().unwrap()));
+    let forever = Fd::from(open_for_life.as_fd());
     let shared = Fd::from(SharedFd::from(file.try_clone().unwrap()));
     match only.as_deref() {
         Some("core") => {

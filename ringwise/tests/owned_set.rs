@@ -50,14 +50,12 @@ fn check_pattern(offset: usize, buf: &[u8]) {
     }
 }
 
-#[test]
-fn every_op_comes_back_once_with_its_tag_when_the_set_outgrows_the_sq() {
-    let (file, path) = pattern_file("tags", 64 * 1024);
-    // 64 reads on an SQ of 8: the set pushes them in parts as room frees.
-    let driver = Driver::new(8).unwrap();
-    let mut reads = OpSet::new(&driver);
+/// Submit 64 reads of 1 KiB of `fd` (read `i` at `i` KiB, tagged `i`) to
+/// `reads` and take every one back, each checked against the pattern:
+/// how many times each tag came back.
+fn read_64_back(reads: &mut OpSet<ops::Read<Vec<u8>>>, fd: impl Into<Fd> + Clone) -> HashMap<u64, usize> {
     for i in 0..64u64 {
-        reads.submit(ops::Read::at(&file, Vec::with_capacity(1024), i * 1024), i).unwrap();
+        reads.submit(ops::Read::at(fd.clone(), Vec::with_capacity(1024), i * 1024), i).unwrap();
     }
     assert_eq!(reads.len(), 64);
     let mut seen = HashMap::new();
@@ -70,6 +68,16 @@ fn every_op_comes_back_once_with_its_tag_when_the_set_outgrows_the_sq() {
             })
             .unwrap();
     }
+    seen
+}
+
+#[test]
+fn every_op_comes_back_once_with_its_tag_when_the_set_outgrows_the_sq() {
+    let (file, path) = pattern_file("tags", 64 * 1024);
+    // 64 reads on an SQ of 8: the set pushes them in parts as room frees.
+    let driver = Driver::new(8).unwrap();
+    let mut reads = OpSet::new(&driver);
+    let seen = read_64_back(&mut reads, &file);
     assert_eq!(seen.len(), 64);
     assert!(seen.values().all(|&n| n == 1), "each op handed back exactly once");
     assert_eq!(driver.stats().in_flight, 0);
@@ -327,20 +335,9 @@ fn reads_on_a_static_fd_come_back_and_leave_it_open() {
     let fd = Fd::from(file.as_fd());
     let driver = Driver::new(16).unwrap();
     let mut reads = OpSet::new(&driver);
-    for i in 0..64u64 {
-        reads.submit(ops::Read::at(fd.clone(), Vec::with_capacity(1024), i * 1024), i).unwrap();
-    }
-    let mut seen = 0;
-    while !reads.is_empty() {
-        reads
-            .wait(1, |tag, (res, buf)| {
-                assert_eq!(res, Ok(1024), "read {tag}");
-                check_pattern(tag as usize * 1024, &buf);
-                seen += 1;
-            })
-            .unwrap();
-    }
-    assert_eq!(seen, 64);
+    let seen = read_64_back(&mut reads, fd);
+    assert_eq!(seen.len(), 64);
+    assert!(seen.values().all(|&n| n == 1), "each op handed back exactly once");
     // Completing the ops closed nothing: the file still reads.
     let mut byte = [0u8; 1];
     std::os::unix::fs::FileExt::read_at(file, &mut byte, 300).unwrap();

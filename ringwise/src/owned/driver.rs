@@ -609,10 +609,8 @@ impl Shared {
     }
 
     /// [`submit_and_dispatch`](Self::submit_and_dispatch), adding the CQEs
-    /// handled to `handled`. Completions the kernel parked (its CQ
-    /// overflow list, or task work waiting to post them) are flushed with
-    /// a `GETEVENTS` enter until none are left: without it, an executor
-    /// polling the ring's fd would never hear of them.
+    /// handled to `handled` (parked completions included: see
+    /// [`flush_parked`](Self::flush_parked)).
     fn submit_and_dispatch_counting(st: &mut State, handled: &mut usize) -> Result<()> {
         Shared::submit_and_reap(st, handled, State::dispatch)
     }
