@@ -60,7 +60,7 @@
 //! [`Op`]: ringwise::owned::Op
 //! [`AsyncFd`]: tokio::io::unix::AsyncFd
 
-use ringwise::owned::Driver;
+use ringwise::owned::{Driver, Local, Sharing, Threads};
 use ringwise::Builder;
 use std::cell::RefCell;
 use std::fmt;
@@ -73,7 +73,7 @@ use std::task::{Context, Poll};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::runtime::Handle;
-use tokio::task::AbortHandle;
+use tokio::task::{AbortHandle, LocalSet};
 
 /// SQ entries of the rings [`current()`] makes.
 pub const DEFAULT_ENTRIES: u32 = 256;
@@ -93,17 +93,30 @@ const DRIVE_BUDGET: u32 = 64;
 /// thread. Dropping the last clone stops the drive task and shuts the ring
 /// down (see the crate's "Lifetime"): `Driver` clones taken from it are
 /// then closed too, and refuse new ops.
-#[derive(Clone)]
-pub struct Uring {
-    inner: Arc<Inner>,
+///
+/// `Uring<Local>` ([`LocalUring`]) is the same for the tasks of one
+/// [`LocalSet`]: its driver is [`Driver<Local>`](Driver::local), whose
+/// op futures are `!Send` and take no lock (no atomic operation) to submit
+/// an op or take its result.
+pub struct Uring<S: Sharing = Threads> {
+    inner: Arc<Inner<S>>,
 }
 
-struct Inner {
-    driver: Driver,
+/// A ring for the tasks of one [`LocalSet`] (see [`Uring::local`]).
+pub type LocalUring = Uring<Local>;
+
+impl<S: Sharing> Clone for Uring<S> {
+    fn clone(&self) -> Uring<S> {
+        Uring { inner: self.inner.clone() }
+    }
+}
+
+struct Inner<S: Sharing> {
+    driver: Driver<S>,
     task: AbortHandle,
 }
 
-impl Drop for Inner {
+impl<S: Sharing> Drop for Inner<S> {
     fn drop(&mut self) {
         // A finished task (runtime shut down) is left alone: aborting it
         // could reach into a runtime that is being torn down.
@@ -151,11 +164,72 @@ impl Uring {
     fn spawn(handle: &Handle, driver: Driver) -> io::Result<Uring> {
         let drive = Drive::new(driver.clone())?;
         let task = handle.spawn(drive).abort_handle();
-        Ok(Uring { inner: Arc::new(Inner { driver, task }) })
+        Ok(Uring::owning(driver, task))
+    }
+}
+
+impl Uring<Local> {
+    /// A ring for the tasks of `local` ([`Driver::local`]: `!Send` op
+    /// futures, no lock per op) of `entries` SQEs (default setup flags),
+    /// its drive task spawned on `local`. Make it inside the runtime that
+    /// runs `local` (its reactor watches the ring), and use it from tasks
+    /// of `local` (or from its `run_until` future).
+    ///
+    /// ```
+    /// use ringwise::owned::{ops, SharedFd};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    /// let local = tokio::task::LocalSet::new();
+    /// let file = SharedFd::from(std::fs::File::open("/proc/self/exe")?);
+    /// // Made inside the runtime (its reactor watches the ring), driven on `local`.
+    /// let ring = rt.block_on(async { ringwise_tokio::LocalUring::local(64, &local) })?;
+    /// let (res, buf) = local.block_on(&rt, async {
+    ///     let read = ring.submit(ops::Read::at(&file, vec![0u8; 4], 0))?;
+    ///     std::io::Result::Ok(read.await)
+    /// })?;
+    /// assert_eq!(res?, 4);
+    /// assert_eq!(&buf[..], b"\x7fELF");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// Outside a tokio runtime, or when the ring cannot be made or
+    /// registered with the reactor.
+    ///
+    /// # Panics
+    /// As tokio's own I/O types do, when the runtime was built without I/O.
+    pub fn local(entries: u32, local: &LocalSet) -> io::Result<LocalUring> {
+        Uring::local_with_builder(Builder::new(entries), local)
+    }
+
+    /// A ring for the tasks of `local`, set up by `builder` (see the crate's
+    /// "Setup flags"; `SINGLE_ISSUER` suits a ring of one thread). Errors
+    /// and panics as [`local`](Self::local).
+    pub fn local_with_builder(builder: Builder, local: &LocalSet) -> io::Result<LocalUring> {
+        runtime()?;
+        Uring::from_local_driver(Driver::local_with_builder(builder)?, local)
+    }
+
+    /// Drive an existing local `driver` from the tasks of `local`: spawns
+    /// its drive task there. Errors and panics as [`local`](Self::local).
+    pub fn from_local_driver(driver: Driver<Local>, local: &LocalSet) -> io::Result<LocalUring> {
+        let drive = Drive::new(driver.clone())?;
+        let task = local.spawn_local(drive).abort_handle();
+        Ok(Uring::owning(driver, task))
+    }
+}
+
+impl<S: Sharing> Uring<S> {
+    /// The handle owning `driver` and its drive `task`. (One `Arc` for both
+    /// sharings: cloning a `Uring` is rare, an op never does it.)
+    fn owning(driver: Driver<S>, task: AbortHandle) -> Uring<S> {
+        Uring { inner: Arc::new(Inner { driver, task }) }
     }
 
     /// The ring's driver (also reached through `Deref`).
-    pub fn driver(&self) -> &Driver {
+    pub fn driver(&self) -> &Driver<S> {
         &self.inner.driver
     }
 
@@ -166,14 +240,14 @@ impl Uring {
     }
 }
 
-impl Deref for Uring {
-    type Target = Driver;
-    fn deref(&self) -> &Driver {
+impl<S: Sharing> Deref for Uring<S> {
+    type Target = Driver<S>;
+    fn deref(&self) -> &Driver<S> {
         &self.inner.driver
     }
 }
 
-impl fmt::Debug for Uring {
+impl<S: Sharing> fmt::Debug for Uring<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Uring").field("driver", &self.inner.driver).field("running", &self.is_running()).finish()
     }
@@ -185,7 +259,7 @@ impl fmt::Debug for Uring {
 /// nothing makes the ring's fd readable meanwhile, so a ring driven by fd
 /// readiness would stall (measured: an echo run on such a ring never
 /// finished).
-fn refuse_defer_taskrun(driver: &Driver) -> io::Result<()> {
+fn refuse_defer_taskrun<S: Sharing>(driver: &Driver<S>) -> io::Result<()> {
     if driver.with_ring(|ring| ring.setup_flags().contains(ringwise::SetupFlags::DEFER_TASKRUN)) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -250,11 +324,11 @@ pub fn current() -> io::Result<Uring> {
 /// It never completes while its runtime runs (it ends when the reactor
 /// shuts down). Dropping it shuts the ring down ([`Driver::shutdown`]):
 /// nothing would drive it any more.
-pub struct Drive {
-    fd: AsyncFd<Driver>,
+pub struct Drive<S: Sharing = Threads> {
+    fd: AsyncFd<Driver<S>>,
 }
 
-impl Drive {
+impl<S: Sharing> Drive<S> {
     /// The drive future of `driver`, registered with the current runtime's
     /// reactor.
     ///
@@ -263,7 +337,7 @@ impl Drive {
     ///
     /// # Panics
     /// As tokio's own I/O types do, when the runtime was built without I/O.
-    pub fn new(driver: Driver) -> io::Result<Drive> {
+    pub fn new(driver: Driver<S>) -> io::Result<Drive<S>> {
         runtime()?;
         refuse_defer_taskrun(&driver)?;
         // SAFETY: `Driver::as_raw_fd` is the fd of the driver's ring, which
@@ -277,12 +351,12 @@ impl Drive {
     }
 
     /// The driver this future drives.
-    pub fn driver(&self) -> &Driver {
+    pub fn driver(&self) -> &Driver<S> {
         self.fd.get_ref()
     }
 }
 
-impl Future for Drive {
+impl<S: Sharing> Future for Drive<S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -317,13 +391,13 @@ impl Future for Drive {
     }
 }
 
-impl Drop for Drive {
+impl<S: Sharing> Drop for Drive<S> {
     fn drop(&mut self) {
         self.fd.get_ref().shutdown();
     }
 }
 
-impl fmt::Debug for Drive {
+impl<S: Sharing> fmt::Debug for Drive<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Drive").field("driver", self.fd.get_ref()).finish()
     }

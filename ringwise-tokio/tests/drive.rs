@@ -380,3 +380,74 @@ fn defer_taskrun_rings_are_refused_not_stalled() {
         assert_eq!(res, Ok(()));
     });
 }
+
+// ------------------------------------------------- one LocalSet's ring
+
+/// A `LocalUring`'s reads, from 200 local tasks at once: each gets its own
+/// block, woken by the drive task on the same `LocalSet`.
+#[test]
+fn a_local_ring_runs_concurrent_reads_from_local_tasks() {
+    let file = TempFile::new("local", 200);
+    let fd = file.open();
+    let rt = current_thread();
+    let local = tokio::task::LocalSet::new();
+    let ring = rt.block_on(async { ringwise_tokio::LocalUring::local(64, &local) }).unwrap();
+    local.block_on(&rt, async {
+        let mut handles = Vec::new();
+        for i in 0..200usize {
+            let (ring, fd) = (ring.clone(), fd.clone());
+            handles.push(tokio::task::spawn_local(async move {
+                let (n, buf) =
+                    ring.submit(ops::Read::at(&fd, Vec::with_capacity(BLOCK), (i * BLOCK) as u64)).unwrap().await;
+                assert_eq!(n.unwrap(), BLOCK, "block {i}");
+                assert!(buf.iter().all(|&b| b == (i % 251) as u8), "block {i} holds its pattern");
+            }));
+        }
+        let all = async {
+            for h in handles {
+                h.await.unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), all).await.expect("every read completed");
+        assert_eq!(ring.stats().in_flight, 0);
+    });
+}
+
+/// Sockets on a local ring: a recv waits for the send of another task; a
+/// recv whose future is dropped mid-flight is cancelled and its buffer freed
+/// once; dropping the `LocalUring` shuts its driver down.
+#[test]
+fn a_local_ring_cancels_dropped_futures_and_shuts_down_with_its_last_handle() {
+    let rt = current_thread();
+    let local = tokio::task::LocalSet::new();
+    let ring = rt.block_on(async { ringwise_tokio::LocalUring::local(8, &local) }).unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (a, b) = pair();
+    local.block_on(&rt, async {
+        let recv = ring.submit(ops::Recv::new(&b, Vec::with_capacity(16))).unwrap();
+        let sender = {
+            let (ring, a) = (ring.clone(), a.clone());
+            tokio::task::spawn_local(async move { ring.submit(ops::Send::new(&a, b"local".to_vec())).unwrap().await })
+        };
+        let (got, buf) = tokio::time::timeout(Duration::from_secs(5), recv).await.expect("the recv completes");
+        assert_eq!(&buf[..got.unwrap()], b"local");
+        assert_eq!(sender.await.unwrap().0.unwrap(), 5);
+
+        let recv = ring.submit(ops::Recv::new(&b, counted(64, &drops))).unwrap();
+        assert!(tokio::time::timeout(Duration::from_millis(20), recv).await.is_err(), "nothing was sent");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while ring.stats().in_flight != 0 || drops.load(Ordering::SeqCst) != 1 {
+            assert!(Instant::now() < deadline, "the cancelled recv never came back: {:?}", ring.stats());
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+
+        let driver = ring.driver().clone();
+        let pending = ring.submit(ops::Recv::new(&b, Vec::with_capacity(8))).unwrap();
+        tokio::task::yield_now().await;
+        drop(ring);
+        let (res, _buf) = tokio::time::timeout(Duration::from_secs(5), pending).await.expect("shut down at drop");
+        assert_eq!(res.unwrap_err(), Errno::CANCELED);
+        assert!(driver.submit(ops::Timeout::after(Duration::from_millis(1))).is_err(), "a shut-down ring refuses ops");
+    });
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "freed exactly once");
+}

@@ -72,7 +72,8 @@ pub struct ReadArgs {
     #[arg(long, default_value = "")]
     pub setup_flags: String,
     /// Which API drives the loop: `core` (the ring's SQ and CQ, reads pushed
-    /// with `push_unchecked`), `owned` or `async` (owned-buffer I/O).
+    /// with `push_unchecked`), `owned`, `async` or `async-local`
+    /// (owned-buffer I/O; `async-local` on a driver for one thread).
     #[arg(long, value_enum, default_value_t = Api::Core)]
     pub api: Api,
     /// Print one JSON object instead of the text summary.
@@ -86,6 +87,9 @@ pub enum Api {
     Core,
     Owned,
     Async,
+    /// `async` on a [`Local`](ringwise::owned::Local) driver: `!Send` op
+    /// futures on a `LocalSet`, no lock per op.
+    AsyncLocal,
 }
 
 impl Api {
@@ -94,6 +98,7 @@ impl Api {
             Api::Core => "core",
             Api::Owned => "owned",
             Api::Async => "async",
+            Api::AsyncLocal => "async-local",
         }
     }
 }
@@ -139,6 +144,7 @@ pub fn read_loop(api: Api) -> ReadLoop {
         Api::Core => core_loop,
         Api::Owned => super::read_owned::owned_loop,
         Api::Async => super::read_owned::async_loop,
+        Api::AsyncLocal => super::read_owned::async_local_loop,
     }
 }
 

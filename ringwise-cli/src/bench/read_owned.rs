@@ -10,6 +10,11 @@
 //! - `async`: `--depth` tokio tasks on a current-thread runtime, each
 //!   awaiting one read at a time, the ring driven from tokio's reactor by
 //!   `ringwise-tokio`: what an async program does.
+//! - `async-local`: the same tasks on a tokio `LocalSet`, on a driver for
+//!   one thread (`Driver<Local>`, `ringwise_tokio::LocalUring`): `!Send`
+//!   futures, no lock per op; the tasks share their offset generator and
+//!   count through a `RefCell` and a `Cell` where `async`'s use a mutex and
+//!   an atomic, as a program of each kind would.
 //!
 //! Both name the file by an `Fd::Static` (or its fixed slot with
 //! `--register-files`), as the core loop names it by its raw number: no
@@ -18,9 +23,10 @@
 use super::read::{Clock, ReadSettings, Ticker};
 use super::Measured;
 use crate::error::CliError;
-use ringwise::owned::{ops, Driver, Fd, FixedBuf, FixedBufPool, OpSet, OwnedOp};
+use ringwise::owned::{ops, Driver, Fd, FixedBuf, FixedBufPool, Local, OpSet, OwnedOp, Sharing};
 use ringwise::register::files::FileSlot;
 use ringwise::Errno;
+use ringwise::Ring;
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,6 +37,14 @@ const MAX_BUFFERS: u32 = 16384;
 /// A driver on the ring `--setup-flags` and `--register-ring` ask for, the
 /// buffers and the file as the settings say.
 fn setup(s: &ReadSettings) -> Result<(Driver, FixedBufPool, Fd), CliError> {
+    setup_with(s, Driver::from_ring)
+}
+
+/// [`setup`] with a driver of either sharing, made by `driver_on`.
+fn setup_with<S: Sharing>(
+    s: &ReadSettings,
+    driver_on: fn(Ring) -> ringwise::Result<Driver<S>>,
+) -> Result<(Driver<S>, FixedBufPool, Fd), CliError> {
     if s.depth > MAX_BUFFERS {
         return Err(CliError::TooLarge {
             option: "--depth",
@@ -40,7 +54,7 @@ fn setup(s: &ReadSettings) -> Result<(Driver, FixedBufPool, Fd), CliError> {
         });
     }
     let ring = super::read::ring_for(s)?;
-    let driver = Driver::from_ring(ring).map_err(|source| CliError::Ring { call: "Driver::from_ring", source })?;
+    let driver = driver_on(ring).map_err(|source| CliError::Ring { call: "Driver::from_ring", source })?;
     let pool = FixedBufPool::register(&driver, s.depth as usize, s.size as usize)
         .map_err(|source| CliError::Register { what: "the read buffers", source })?;
     let file =
@@ -187,6 +201,67 @@ pub fn async_loop(s: &ReadSettings) -> Result<Measured, CliError> {
         }
         clock.stop(&ticker, done, 0, failure)
     })
+}
+
+/// The `async` loop's tasks on a `LocalSet`, on a driver for one thread.
+pub fn async_local_loop(s: &ReadSettings) -> Result<Measured, CliError> {
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(|source| CliError::Runtime { what: "start a tokio runtime", source })?;
+    let local = tokio::task::LocalSet::new();
+    runtime.block_on(local.run_until(async {
+        let (driver, pool, fd) = setup_with(s, Driver::<Local>::local_from_ring)?;
+        let uring = ringwise_tokio::LocalUring::from_local_driver(driver, &local)
+            .map_err(|source| CliError::Runtime { what: "drive the ring from tokio", source })?;
+        let offsets = Rc::new(RefCell::new(super::read::Offsets::new(s)));
+        let issued = Rc::new(Cell::new(0u64));
+        let mut ticker = Ticker::new(s.ops);
+        let clock = Clock::start();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..s.depth {
+            let Some(mut buf) = pool.checkout() else { break };
+            let (uring, fd, offsets, issued) = (uring.clone(), fd.clone(), offsets.clone(), issued.clone());
+            let (size, ops, fixed) = (s.size, s.ops, s.fixed_buffers);
+            tasks.spawn_local(async move {
+                let mut done = 0u64;
+                while issued.replace(issued.get() + 1) < ops {
+                    let offset = offsets.borrow_mut().next_offset();
+                    let (res, back) = if fixed {
+                        uring.submit(ops::ReadFixed::at(fd.clone(), buf, offset)).map_err(|r| r.error)?.await
+                    } else {
+                        uring.submit(ops::Read::at(fd.clone(), buf, offset)).map_err(|r| r.error)?.await
+                    };
+                    buf = back;
+                    if let Some(e) = check(res, size) {
+                        return Err(CliErrorOrRing::Cli(e));
+                    }
+                    done += 1;
+                }
+                Ok::<u64, CliErrorOrRing>(done)
+            });
+        }
+        let mut done = 0;
+        let mut failure = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(n)) => done += n,
+                Ok(Err(e)) => {
+                    failure.get_or_insert(e.into_cli());
+                }
+                Err(e) => {
+                    failure.get_or_insert(CliError::Runtime {
+                        what: "run a read task",
+                        source: std::io::Error::other(e.to_string()),
+                    });
+                }
+            }
+            ticker.at(done);
+        }
+        clock.stop(&ticker, done, 0, failure)
+    }))
 }
 
 /// A read task's failure: a bad read, or the ring refusing the op.

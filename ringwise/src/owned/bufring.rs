@@ -17,8 +17,7 @@
 //! [`ops::RecvBundleMulti`]: super::ops::RecvBundleMulti
 //! [`ops::ReadProvided`]: super::ops::ReadProvided
 
-use super::driver;
-use super::{Driver, DriverId, IoBuf};
+use super::{Driver, DriverId, IoBuf, Sharing};
 use crate::entry::Cqe;
 use crate::error::{Error, Result};
 use crate::register::{BufRing, BufRingConfig};
@@ -70,10 +69,10 @@ pub struct BufGroup {
 /// What the handles, the ops and the lent buffers share.
 pub(crate) struct Group {
     pool: Mutex<Pool>,
-    /// Keeps the allocation of the driver the group is registered with (never
-    /// upgraded), so that no other driver can get its address, and with it
-    /// `driver_id`, while the group lives.
-    _driver: Weak<driver::Shared>,
+    /// Keeps the identity allocation of the driver the group is registered
+    /// with (never upgraded), so that no other driver can get its address,
+    /// and with it `driver_id`, while the group lives.
+    _driver: Weak<u8>,
     driver_id: DriverId,
     bgid: u16,
     buf_len: u32,
@@ -100,7 +99,7 @@ impl BufGroup {
     /// until the driver's ring is closed; dropping every handle without
     /// unregistering keeps the group id taken on that ring (its memory is
     /// freed with the ring).
-    pub fn register(driver: &Driver, config: BufRingConfig) -> Result<BufGroup> {
+    pub fn register<S: Sharing>(driver: &Driver<S>, config: BufRingConfig) -> Result<BufGroup> {
         if config.incremental {
             return Err(Error::InvalidArgument {
                 what: format!("an incremental buffer ring (group {}) for owned ops", config.bgid),
@@ -116,7 +115,7 @@ impl BufGroup {
             buf_len: config.buf_len,
             buffers: config.buffers,
             pool: Mutex::new(pool),
-            _driver: Arc::downgrade(driver.shared()),
+            _driver: driver.shared().id_token(),
             driver_id: driver.id(),
         };
         Ok(BufGroup { inner: Arc::new(inner) })
@@ -130,7 +129,7 @@ impl BufGroup {
     /// `BufGroup` clone, an op that picks from the group or a [`RingBuf`] is
     /// alive ([`users`](Self::users) says how many), or when `driver` is not
     /// the driver the group was registered with.
-    pub fn unregister(self, driver: &Driver) -> Result<()> {
+    pub fn unregister<S: Sharing>(self, driver: &Driver<S>) -> Result<()> {
         self.check_driver(driver)?;
         let inner = Arc::try_unwrap(self.inner).map_err(|inner| Error::InvalidArgument {
             what: format!("unregistering buffer group {} while it has {} users", inner.bgid, Arc::strong_count(&inner)),
@@ -206,7 +205,7 @@ impl BufGroup {
     /// Refused unless `driver` is the driver the group is registered with:
     /// an op submitted elsewhere would pick from that ring's group of the
     /// same id, and its CQE would name buffers this group may have lent.
-    pub(crate) fn check_driver(&self, driver: &Driver) -> Result<()> {
+    pub(crate) fn check_driver<S: Sharing>(&self, driver: &Driver<S>) -> Result<()> {
         self.check_driver_id(driver.id())
     }
 

@@ -2,6 +2,7 @@
 //! uses alive until the kernel is done with it.
 
 use super::handle::{Op, Stream};
+use super::sharing::{sealed::Sealed, Local, Sharing, Threads};
 use super::slab::{set_of, Entry, Key, Slab, IGNORED_USER_DATA, SET_BIT};
 use super::{Orphan, OwnedOp, OwnedStream};
 use crate::abi::{IORING_CQE_F_MORE, IORING_SQ_CQ_OVERFLOW, IORING_SQ_TASKRUN};
@@ -15,7 +16,7 @@ use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -84,17 +85,26 @@ const CANCEL_EVERY: Duration = Duration::from_millis(50);
 /// assert_eq!(&buf[..got?], b"ping");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Driver {
-    shared: Arc<Shared>,
+pub struct Driver<S: Sharing = Threads> {
+    shared: Arc<Shared<S>>,
 }
 
 /// What the op handles share with the driver.
-pub(crate) struct Shared {
-    state: Mutex<State>,
+pub(crate) struct Shared<S: Sharing> {
+    state: S::Cell<State>,
     /// Live `Driver` clones: the last one tears the ring down.
     drivers: AtomicUsize,
     ring_fd: RawFd,
+    /// The driver's identity ([`DriverId`]): the address of this
+    /// allocation, which buffer groups and fixed-buffer pools hold weakly so
+    /// that no other driver can get it while they live (a `Weak` of its
+    /// own, because one of the whole state would make them `!Send` with a
+    /// [`Local`] driver).
+    id: Arc<u8>,
 }
+
+/// The guard of a driver's state.
+pub(crate) type Guard<'a, S> = <S as Sealed>::Guard<'a, State>;
 
 /// Everything behind the lock.
 pub(crate) struct State {
@@ -169,11 +179,11 @@ impl<T> From<Refused<T>> for std::io::Error {
 pub struct DriverId(usize);
 
 impl DriverId {
-    /// The id of the driver whose shared state is at `shared` (the
+    /// The id of the driver whose identity allocation is at `token` (the
     /// address [`Shared::id`] gives).
     #[inline]
-    pub(crate) fn of(shared: *const Shared) -> DriverId {
-        DriverId(shared as usize)
+    pub(crate) fn of(token: *const u8) -> DriverId {
+        DriverId(token as usize)
     }
 }
 
@@ -209,7 +219,50 @@ impl Driver {
     /// A driver on an existing ring, which must have nothing in flight (its
     /// CQEs would reach ops they are not for): it is refused if its SQ or
     /// CQ holds entries.
-    pub fn from_ring(mut ring: Ring) -> Result<Driver> {
+    pub fn from_ring(ring: Ring) -> Result<Driver> {
+        Driver::on_ring(ring)
+    }
+}
+
+/// A driver for one thread: [`Local`] sharing (see its docs), the same API.
+impl Driver<Local> {
+    /// A driver for this thread only, on a new ring of `entries` SQEs
+    /// (default flags): its handles are `!Send`, and submitting, driving
+    /// and taking a result take no lock (no atomic operation).
+    ///
+    /// ```
+    /// use ringwise::owned::{ops, Driver, SharedFd};
+    ///
+    /// let file = SharedFd::from(std::fs::File::open("/proc/self/exe")?);
+    /// let driver = Driver::local(8)?;
+    /// let (res, buf) = driver.block_on(async {
+    ///     driver.submit(ops::Read::at(&file, vec![0u8; 4], 0)).unwrap().await
+    /// })?;
+    /// assert_eq!(res?, 4);
+    /// assert_eq!(&buf[..], b"\x7fELF");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn local(entries: u32) -> Result<Driver<Local>> {
+        Driver::local_with_builder(Builder::new(entries))
+    }
+
+    /// A driver for this thread only, on a ring set up by `builder` (any
+    /// flags: `SINGLE_ISSUER` and `DEFER_TASKRUN` suit it, the ring being
+    /// used by one thread anyway).
+    pub fn local_with_builder(builder: Builder) -> Result<Driver<Local>> {
+        Driver::on_ring(builder.build()?)
+    }
+
+    /// A driver for this thread only, on an existing ring with nothing in
+    /// flight (as [`from_ring`](Driver::from_ring)).
+    pub fn local_from_ring(ring: Ring) -> Result<Driver<Local>> {
+        Driver::on_ring(ring)
+    }
+}
+
+impl<S: Sharing> Driver<S> {
+    /// A driver of either sharing on `ring` (see `from_ring`).
+    fn on_ring(mut ring: Ring) -> Result<Driver<S>> {
         if !ring.submission().is_empty() || !ring.completion().is_empty() {
             return Err(Error::InvalidArgument {
                 what: "a ring with queued SQEs or unreaped CQEs".into(),
@@ -238,7 +291,7 @@ impl Driver {
             teardown_timeout: TEARDOWN_TIMEOUT,
             defer_taskrun,
         };
-        let shared = Shared { state: Mutex::new(state), drivers: AtomicUsize::new(1), ring_fd };
+        let shared = Shared { state: S::cell(state), drivers: AtomicUsize::new(1), ring_fd, id: Arc::new(0) };
         Ok(Driver { shared: Arc::new(shared) })
     }
 
@@ -250,7 +303,7 @@ impl Driver {
     /// op is invalid (say, a buffer longer than the kernel's 32-bit length
     /// field), or when the SQ stays full after a submit.
     #[inline]
-    pub fn submit<T: OwnedOp>(&self, op: T) -> std::result::Result<Op<T>, Refused<T>> {
+    pub fn submit<T: OwnedOp>(&self, op: T) -> std::result::Result<Op<T, S>, Refused<T>> {
         match self.shared.push_op(op) {
             Ok((key, op)) => Ok(Op::new(self.shared.clone(), key, op)),
             Err(refused) => Err(refused),
@@ -258,7 +311,7 @@ impl Driver {
     }
 
     /// Queue a multishot op; its CQEs come out of the returned [`Stream`].
-    pub fn submit_stream<T: OwnedStream>(&self, mut op: T) -> std::result::Result<Stream<T>, Refused<T>> {
+    pub fn submit_stream<T: OwnedStream>(&self, mut op: T) -> std::result::Result<Stream<T, S>, Refused<T>> {
         let mut st = self.shared.lock();
         if let Err(error) = st.ready_for(1) {
             return Err(Refused { error, op });
@@ -290,7 +343,7 @@ impl Driver {
     pub fn drive(&self) -> Result<usize> {
         let mut st = self.shared.lock();
         let mut n = 0;
-        let entered = Shared::submit_and_dispatch_counting(&mut st, &mut n);
+        let entered = State::submit_and_dispatch_counting(&mut st, &mut n);
         self.shared.unlock_and_bury(st);
         entered.map(|()| n)
     }
@@ -305,7 +358,7 @@ impl Driver {
             _ => st.drive_waker = Some(waker.clone()),
         }
         let mut n = 0;
-        let entered = Shared::submit_and_dispatch_counting(&mut st, &mut n);
+        let entered = State::submit_and_dispatch_counting(&mut st, &mut n);
         self.shared.unlock_and_bury(st);
         entered.map(|()| n)
     }
@@ -329,7 +382,7 @@ impl Driver {
         let mut handled = 0;
         loop {
             let mut st = self.shared.lock();
-            Shared::submit_and_dispatch_counting(&mut st, &mut handled)?;
+            State::submit_and_dispatch_counting(&mut st, &mut handled)?;
             let idle = st.slab.in_flight == 0 && st.mailboxes() == 0;
             self.shared.unlock_and_bury(st);
             if handled >= min as usize || idle {
@@ -444,7 +497,7 @@ impl Driver {
 
     /// The state the driver shares with its handles (for handles made
     /// outside this file: mailboxes, buffer groups).
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<Shared<S>> {
         &self.shared
     }
 
@@ -475,14 +528,14 @@ impl Driver {
     }
 }
 
-impl Clone for Driver {
-    fn clone(&self) -> Driver {
+impl<S: Sharing> Clone for Driver<S> {
+    fn clone(&self) -> Driver<S> {
         self.shared.drivers.fetch_add(1, Ordering::Relaxed);
         Driver { shared: self.shared.clone() }
     }
 }
 
-impl Drop for Driver {
+impl<S: Sharing> Drop for Driver<S> {
     fn drop(&mut self) {
         if self.shared.drivers.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.shared.teardown();
@@ -490,40 +543,45 @@ impl Drop for Driver {
     }
 }
 
-impl AsRawFd for Driver {
+impl<S: Sharing> AsRawFd for Driver<S> {
     /// The ring's fd: poll it for readability (completions waiting).
     fn as_raw_fd(&self) -> RawFd {
         self.shared.ring_fd
     }
 }
 
-impl fmt::Debug for Driver {
+impl<S: Sharing> fmt::Debug for Driver<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Driver").field("ring_fd", &self.shared.ring_fd).field("stats", &self.stats()).finish()
     }
 }
 
-impl Shared {
-    /// The driver's identity: the address of this shared state, which no
-    /// other driver has while any handle of this one lives.
+impl<S: Sharing> Shared<S> {
+    /// The driver's identity: the address of its identity allocation,
+    /// which no other driver has while any handle of this one, or a weak
+    /// reference to it, lives.
     #[inline(always)]
     pub(crate) fn id(&self) -> DriverId {
-        DriverId(std::ptr::from_ref(self) as usize)
+        DriverId::of(Arc::as_ptr(&self.id))
     }
 
-    /// The lock; a panic elsewhere while holding it leaves the state
-    /// consistent (every change under it is a few field writes), so a
-    /// poisoned lock is used as is.
+    /// The identity allocation, for what must keep it from being reused
+    /// ([`DriverId`]).
+    pub(crate) fn id_token(&self) -> std::sync::Weak<u8> {
+        Arc::downgrade(&self.id)
+    }
+
+    /// The state, taken: a mutex ([`Threads`]) or a borrow flag ([`Local`]).
     #[inline(always)]
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn lock(&self) -> Guard<'_, S> {
+        S::take(&self.state)
     }
 
     /// Release the lock, then finish orphans whose final CQE arrived (their
     /// outputs may close descriptors or give ring buffers back, which must
     /// not happen under the lock).
     #[inline(always)]
-    pub(crate) fn unlock_and_bury(&self, mut st: MutexGuard<'_, State>) {
+    pub(crate) fn unlock_and_bury(&self, mut st: Guard<'_, S>) {
         if st.graveyard.is_empty() {
             return;
         }
@@ -600,19 +658,78 @@ impl Shared {
         }
     }
 
+    /// See [`Driver`]'s "Teardown".
+    fn teardown(&self) {
+        let mut st = self.lock();
+        st.closed = true;
+        let start = Instant::now();
+        let timeout = st.teardown_timeout;
+        let mut last_cancel: Option<Instant> = None;
+        loop {
+            st.dispatch();
+            if !st.graveyard.is_empty() {
+                self.unlock_and_bury(st);
+                st = self.lock();
+                continue;
+            }
+            if st.slab.in_flight == 0 {
+                break;
+            }
+            let now = Instant::now();
+            if now.duration_since(start) >= timeout {
+                // The kernel still has these: never free them.
+                let orphans = st.slab.take_orphans();
+                st.leaked += orphans.len();
+                std::mem::forget(orphans);
+                break;
+            }
+            if last_cancel.map_or(true, |t| now.duration_since(t) >= CANCEL_EVERY) {
+                if st.ring.submission().space() == 0 {
+                    let _ = st.ring.submit();
+                }
+                let all = AsyncCancel::any().all().user_data(IGNORED_USER_DATA);
+                let _ = st.ring.submission().push(all);
+                last_cancel = Some(now);
+            }
+            let entered = State::submit_and_dispatch(&mut st);
+            drop(st);
+            let blocked = entered.and_then(|()| self.block(Duration::from_millis(10)));
+            st = self.lock();
+            if blocked.is_err() {
+                // The ring cannot be entered any more: nothing will come
+                // back, so nothing may be freed.
+                let orphans = st.slab.take_orphans();
+                st.leaked += orphans.len();
+                std::mem::forget(orphans);
+                break;
+            }
+        }
+    }
+}
+
+impl<S: Sharing> Drop for Shared<S> {
+    fn drop(&mut self) {
+        // Ops dropped after the driver closed, or a driver forgotten while
+        // its handles lived: reap them before the ring (and with it the
+        // registrations) goes.
+        self.teardown();
+    }
+}
+
+impl State {
     /// Submit what is queued (a non-blocking enter) and move completions to
     /// their slots, under the lock.
     #[inline]
     pub(crate) fn submit_and_dispatch(st: &mut State) -> Result<()> {
         let mut n = 0;
-        Shared::submit_and_dispatch_counting(st, &mut n)
+        State::submit_and_dispatch_counting(st, &mut n)
     }
 
     /// [`submit_and_dispatch`](Self::submit_and_dispatch), adding the CQEs
     /// handled to `handled` (parked completions included: see
     /// [`flush_parked`](Self::flush_parked)).
     fn submit_and_dispatch_counting(st: &mut State, handled: &mut usize) -> Result<()> {
-        Shared::submit_and_reap(st, handled, State::dispatch)
+        State::submit_and_reap(st, handled, State::dispatch)
     }
 
     /// Submit what is queued, `reap` the CQ (returning how many CQEs it
@@ -620,10 +737,10 @@ impl Shared {
     /// how it drains), then flush what the kernel parked.
     #[inline(always)]
     fn submit_and_reap(st: &mut State, handled: &mut usize, reap: impl FnOnce(&mut State) -> usize) -> Result<()> {
-        let entered = Shared::enter_queued(st);
+        let entered = State::enter_queued(st);
         *handled += reap(st);
-        Shared::flush_parked(st, handled)?;
-        Shared::entered(entered)
+        State::flush_parked(st, handled)?;
+        State::entered(entered)
     }
 
     /// [`submit_and_dispatch`](Self::submit_and_dispatch) for a set's
@@ -634,10 +751,10 @@ impl Shared {
     #[inline]
     pub(crate) fn submit_and_take(st: &mut State, done: &mut Vec<Cqe>) -> Result<()> {
         if !st.one_set_only() {
-            return Shared::submit_and_dispatch(st);
+            return State::submit_and_dispatch(st);
         }
         // Parked CQEs are rare: the general dispatch logs them for the set.
-        Shared::submit_and_reap(st, &mut 0, |st| st.take_set_cqes(done))
+        State::submit_and_reap(st, &mut 0, |st| st.take_set_cqes(done))
     }
 
     /// Submit what is queued (a non-blocking enter), or, with nothing
@@ -705,65 +822,6 @@ impl Shared {
         st.drive_waker.take()
     }
 
-    /// See [`Driver`]'s "Teardown".
-    fn teardown(&self) {
-        let mut st = self.lock();
-        st.closed = true;
-        let start = Instant::now();
-        let timeout = st.teardown_timeout;
-        let mut last_cancel: Option<Instant> = None;
-        loop {
-            st.dispatch();
-            if !st.graveyard.is_empty() {
-                self.unlock_and_bury(st);
-                st = self.lock();
-                continue;
-            }
-            if st.slab.in_flight == 0 {
-                break;
-            }
-            let now = Instant::now();
-            if now.duration_since(start) >= timeout {
-                // The kernel still has these: never free them.
-                let orphans = st.slab.take_orphans();
-                st.leaked += orphans.len();
-                std::mem::forget(orphans);
-                break;
-            }
-            if last_cancel.map_or(true, |t| now.duration_since(t) >= CANCEL_EVERY) {
-                if st.ring.submission().space() == 0 {
-                    let _ = st.ring.submit();
-                }
-                let all = AsyncCancel::any().all().user_data(IGNORED_USER_DATA);
-                let _ = st.ring.submission().push(all);
-                last_cancel = Some(now);
-            }
-            let entered = Shared::submit_and_dispatch(&mut st);
-            drop(st);
-            let blocked = entered.and_then(|()| self.block(Duration::from_millis(10)));
-            st = self.lock();
-            if blocked.is_err() {
-                // The ring cannot be entered any more: nothing will come
-                // back, so nothing may be freed.
-                let orphans = st.slab.take_orphans();
-                st.leaked += orphans.len();
-                std::mem::forget(orphans);
-                break;
-            }
-        }
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        // Ops dropped after the driver closed, or a driver forgotten while
-        // its handles lived: reap them before the ring (and with it the
-        // registrations) goes.
-        self.teardown();
-    }
-}
-
-impl State {
     /// Queue `op`'s SQEs (making room, refusing when closed) under a new
     /// slot of the table. The op itself stays where the caller keeps it; by
     /// the `OwnedOp` contract it may move afterwards.

@@ -32,8 +32,7 @@
 //! only while no op holds it, and the kernel writes it only while an op
 //! that owns it is in flight.
 
-use super::driver::Shared;
-use super::{Driver, IoBuf, IoBufMut};
+use super::{Driver, IoBuf, IoBufMut, Sharing};
 use crate::error::{Error, Result};
 use crate::memory::{Mapping, RingMemory};
 use std::fmt;
@@ -84,10 +83,11 @@ struct PoolInner {
     per_entry: u16,
     /// Indices not checked out.
     free: Mutex<Vec<u16>>,
-    /// The driver whose ring registered the buffers. A `Weak` keeps the
-    /// allocation's address from being reused, so comparing addresses
-    /// identifies that driver for as long as the pool lives.
-    driver: Weak<Shared>,
+    /// The identity of the driver whose ring registered the buffers
+    /// ([`DriverId`](super::DriverId)). A `Weak` keeps the allocation's
+    /// address from being reused, so comparing addresses identifies that
+    /// driver for as long as the pool lives.
+    driver: Weak<u8>,
 }
 
 /// Buffers of `size` bytes per table entry for a pool of `count`: as many
@@ -98,12 +98,12 @@ fn per_entry(count: usize, size: usize) -> usize {
 }
 
 impl PoolInner {
-    fn is_registered_on(&self, driver: &Driver) -> bool {
-        std::ptr::eq(self.driver.as_ptr(), Arc::as_ptr(driver.shared()))
+    fn is_registered_on<S: Sharing>(&self, driver: &Driver<S>) -> bool {
+        self.driver_id() == driver.id()
     }
 
     /// The id of the driver the pool was registered on, without reaching
-    /// it: its address, which the pool's weak reference keeps allocated
+    /// it: the address of its identity, which the pool's weak reference keeps allocated
     /// (so no other driver can have it) even after that driver is gone,
     /// when no live driver's id equals it. (No upgrade of the reference,
     /// which costs two atomic updates per fixed op.)
@@ -156,7 +156,7 @@ impl FixedBufPool {
     /// Refused before any syscall when `count` is 0 or more than 16384 (the
     /// kernel's table limit), or `size` is 0 or more than 1 GiB (the kernel's
     /// limit per buffer); `EBUSY` when the ring already has fixed buffers.
-    pub fn register(driver: &Driver, count: usize, size: usize) -> Result<FixedBufPool> {
+    pub fn register<S: Sharing>(driver: &Driver<S>, count: usize, size: usize) -> Result<FixedBufPool> {
         let max_count = crate::register::buffers::MAX_BUFFERS;
         if count == 0 || count > max_count {
             return Err(Error::InvalidArgument {
@@ -196,7 +196,7 @@ impl FixedBufPool {
             // At most `count`, so at most 16384.
             per_entry: per_entry as u16,
             free: Mutex::new(free),
-            driver: Arc::downgrade(driver.shared()),
+            driver: driver.shared().id_token(),
         };
         Ok(FixedBufPool { inner: Arc::new(inner) })
     }
@@ -225,7 +225,7 @@ impl FixedBufPool {
     }
 
     /// Whether the pool is registered on `driver`'s ring.
-    pub fn is_registered_on(&self, driver: &Driver) -> bool {
+    pub fn is_registered_on<S: Sharing>(&self, driver: &Driver<S>) -> bool {
         self.inner.is_registered_on(driver)
     }
 }
@@ -338,7 +338,7 @@ impl FixedBuf {
     }
 
     /// Whether the buffer belongs to a pool registered on `driver`'s ring.
-    pub fn is_registered_on(&self, driver: &Driver) -> bool {
+    pub fn is_registered_on<S: Sharing>(&self, driver: &Driver<S>) -> bool {
         self.pool.is_registered_on(driver)
     }
 
@@ -346,7 +346,7 @@ impl FixedBuf {
     /// otherwise the typed refusal: on another ring, its index would name
     /// that ring's buffer (the kernel then fails the op with `EFAULT`,
     /// because the address is not inside it).
-    pub fn check_driver(&self, driver: &Driver) -> Result<()> {
+    pub fn check_driver<S: Sharing>(&self, driver: &Driver<S>) -> Result<()> {
         self.check_id(driver.id())
     }
 

@@ -1,7 +1,8 @@
 //! The handles of ops in flight: [`Op`] (one result) and [`Stream`]
 //! (multishot), each usable synchronously and as a future.
 
-use super::driver::{Shared, WAIT_SLICE};
+use super::driver::{Shared, State, WAIT_SLICE};
+use super::sharing::{Sharing, Threads};
 use super::slab::{Entry, Key};
 use super::{OrphanOp, OrphanStream, OwnedOp, OwnedStream};
 use crate::error::Result;
@@ -42,14 +43,14 @@ use std::task::{Context, Poll};
 /// let op = driver.submit(ops::Read::at(0, vec![0u8; 16], 0)); // error: i32 is not an Fd
 /// ```
 #[must_use = "dropping an Op cancels it"]
-pub struct Op<T: OwnedOp> {
-    shared: Arc<Shared>,
+pub struct Op<T: OwnedOp, S: Sharing = Threads> {
+    shared: Arc<Shared<S>>,
     key: Key,
     op: Option<T>,
 }
 
-impl<T: OwnedOp> Op<T> {
-    pub(crate) fn new(shared: Arc<Shared>, key: Key, op: T) -> Op<T> {
+impl<T: OwnedOp, S: Sharing> Op<T, S> {
+    pub(crate) fn new(shared: Arc<Shared<S>>, key: Key, op: T) -> Op<T, S> {
         Op { shared, key, op: Some(op) }
     }
 
@@ -73,8 +74,8 @@ impl<T: OwnedOp> Op<T> {
     pub fn cancel(&self) {
         let mut st = self.shared.lock();
         if let Some(Entry::Waiting { .. }) = st.slab.get_mut(self.key) {
-            Shared::push_cancel(&mut st, self.key.user_data());
-            let waker = Shared::wake_driver(&mut st);
+            State::push_cancel(&mut st, self.key.user_data());
+            let waker = State::wake_driver(&mut st);
             drop(st);
             if let Some(w) = waker {
                 w.wake();
@@ -108,11 +109,11 @@ impl<T: OwnedOp> Op<T> {
                 // Submit (the op itself, usually) and look again before
                 // sleeping: many ops complete during the submit.
                 entered = true;
-                Shared::submit_and_dispatch(&mut st)?;
+                State::submit_and_dispatch(&mut st)?;
                 self.shared.unlock_and_bury(st);
                 continue;
             }
-            Shared::submit_and_dispatch(&mut st)?;
+            State::submit_and_dispatch(&mut st)?;
             let done = matches!(st.slab.get_mut(self.key), Some(Entry::Ready { .. }));
             self.shared.unlock_and_bury(st);
             if !done {
@@ -125,7 +126,7 @@ impl<T: OwnedOp> Op<T> {
     /// enter the kernel (see [`Driver::drive`](super::Driver::drive) and
     /// [`Driver::wait`](super::Driver::wait)).
     /// A handle whose output was already taken is given back as it is.
-    pub fn try_take(mut self) -> std::result::Result<T::Output, Op<T>> {
+    pub fn try_take(mut self) -> std::result::Result<T::Output, Op<T, S>> {
         let mut st = self.shared.lock();
         if let Some(Entry::Ready { res, flags }) = st.slab.get_mut(self.key) {
             let (res, flags) = (*res, *flags);
@@ -147,7 +148,7 @@ fn taken() -> crate::Error {
     }
 }
 
-impl<T: OwnedOp> Future for Op<T> {
+impl<T: OwnedOp, S: Sharing> Future for Op<T, S> {
     type Output = T::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
@@ -181,9 +182,9 @@ impl<T: OwnedOp> Future for Op<T> {
 
 // The op's memory is on the heap (the `OwnedOp` contract), so the handle
 // does not need to stay put.
-impl<T: OwnedOp> Unpin for Op<T> {}
+impl<T: OwnedOp, S: Sharing> Unpin for Op<T, S> {}
 
-impl<T: OwnedOp> Drop for Op<T> {
+impl<T: OwnedOp, S: Sharing> Drop for Op<T, S> {
     fn drop(&mut self) {
         let Some(op) = self.op.take() else { return };
         let mut st = self.shared.lock();
@@ -201,8 +202,8 @@ impl<T: OwnedOp> Drop for Op<T> {
                     _ => None,
                 };
                 *entry = Entry::Orphaned(Box::new(OrphanOp { op: Some(op), first }));
-                Shared::push_cancel(&mut st, self.key.user_data());
-                let waker = Shared::wake_driver(&mut st);
+                State::push_cancel(&mut st, self.key.user_data());
+                let waker = State::wake_driver(&mut st);
                 drop(st);
                 if let Some(w) = waker {
                     w.wake();
@@ -215,7 +216,7 @@ impl<T: OwnedOp> Drop for Op<T> {
     }
 }
 
-impl<T: OwnedOp> fmt::Debug for Op<T> {
+impl<T: OwnedOp, S: Sharing> fmt::Debug for Op<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Op").field("user_data", &self.key.user_data()).finish_non_exhaustive()
     }
@@ -230,15 +231,15 @@ impl<T: OwnedOp> fmt::Debug for Op<T> {
 /// descriptors are closed), the op is cancelled, and the driver keeps it
 /// until its final CQE.
 #[must_use = "dropping a Stream cancels it"]
-pub struct Stream<T: OwnedStream> {
-    shared: Arc<Shared>,
+pub struct Stream<T: OwnedStream, S: Sharing = Threads> {
+    shared: Arc<Shared<S>>,
     key: Key,
     op: Option<T>,
     finished: bool,
 }
 
-impl<T: OwnedStream> Stream<T> {
-    pub(crate) fn new(shared: Arc<Shared>, key: Key, op: T) -> Stream<T> {
+impl<T: OwnedStream, S: Sharing> Stream<T, S> {
+    pub(crate) fn new(shared: Arc<Shared<S>>, key: Key, op: T) -> Stream<T, S> {
         Stream { shared, key, op: Some(op), finished: false }
     }
 
@@ -250,8 +251,8 @@ impl<T: OwnedStream> Stream<T> {
         }
         let mut st = self.shared.lock();
         if let Some(Entry::Streaming { finished: false, .. }) = st.slab.get_mut(self.key) {
-            Shared::push_cancel(&mut st, self.key.user_data());
-            let waker = Shared::wake_driver(&mut st);
+            State::push_cancel(&mut st, self.key.user_data());
+            let waker = State::wake_driver(&mut st);
             drop(st);
             if let Some(w) = waker {
                 w.wake();
@@ -275,7 +276,7 @@ impl<T: OwnedStream> Stream<T> {
             if self.finished {
                 return Ok(None);
             }
-            Shared::submit_and_dispatch(&mut st)?;
+            State::submit_and_dispatch(&mut st)?;
             let arrived =
                 matches!(st.slab.get_mut(self.key), Some(Entry::Streaming { queue, .. }) if !queue.is_empty());
             shared.unlock_and_bury(st);
@@ -328,7 +329,7 @@ impl<T: OwnedStream> Stream<T> {
     /// The next item, as a future (`None` after the final CQE). (Not an
     /// iterator's `next`: it returns a future.)
     #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Next<'_, T> {
+    pub fn next(&mut self) -> Next<'_, T, S> {
         Next { stream: self }
     }
 
@@ -344,7 +345,7 @@ impl<T: OwnedStream> Stream<T> {
 
 /// The oldest CQE that arrived for the stream `key`; frees the slot (and
 /// sets `finished`) after the final one.
-fn pop(st: &mut super::driver::State, key: Key, finished: &mut bool) -> Option<(i32, u32)> {
+fn pop(st: &mut State, key: Key, finished: &mut bool) -> Option<(i32, u32)> {
     let Some(Entry::Streaming { queue, finished: last_arrived, .. }) = st.slab.get_mut(key) else {
         *finished = true;
         return None;
@@ -357,7 +358,7 @@ fn pop(st: &mut super::driver::State, key: Key, finished: &mut bool) -> Option<(
     cqe
 }
 
-impl<T: OwnedStream> Drop for Stream<T> {
+impl<T: OwnedStream, S: Sharing> Drop for Stream<T, S> {
     fn drop(&mut self) {
         let Some(mut op) = self.op.take() else { return };
         if self.finished {
@@ -386,8 +387,8 @@ impl<T: OwnedStream> Drop for Stream<T> {
             drop(op.item(res, flags));
         }
         *entry = Entry::Orphaned(Box::new(OrphanStream(op)));
-        Shared::push_cancel(&mut st, self.key.user_data());
-        let waker = Shared::wake_driver(&mut st);
+        State::push_cancel(&mut st, self.key.user_data());
+        let waker = State::wake_driver(&mut st);
         drop(st);
         if let Some(w) = waker {
             w.wake();
@@ -395,7 +396,7 @@ impl<T: OwnedStream> Drop for Stream<T> {
     }
 }
 
-impl<T: OwnedStream> fmt::Debug for Stream<T> {
+impl<T: OwnedStream, S: Sharing> fmt::Debug for Stream<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stream")
             .field("user_data", &self.key.user_data())
@@ -407,11 +408,11 @@ impl<T: OwnedStream> fmt::Debug for Stream<T> {
 /// The future of [`Stream::next`].
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
-pub struct Next<'a, T: OwnedStream> {
-    stream: &'a mut Stream<T>,
+pub struct Next<'a, T: OwnedStream, S: Sharing = Threads> {
+    stream: &'a mut Stream<T, S>,
 }
 
-impl<T: OwnedStream> Future for Next<'_, T> {
+impl<T: OwnedStream, S: Sharing> Future for Next<'_, T, S> {
     type Output = Option<T::Item>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T::Item>> {
         self.stream.poll_next(cx)

@@ -3,6 +3,7 @@
 //! (The rules are on [`Mailbox`].)
 
 use super::driver::{Shared, State, WAIT_SLICE};
+use super::sharing::Threads;
 use super::slab::{Entry, Key};
 use super::Driver;
 use crate::error::{Error, Result};
@@ -19,7 +20,7 @@ use std::task::{Context, Poll};
 /// The slot behind a mailbox and its addresses; freeing it (the last of
 /// them dropped) frees the table slot.
 struct Slot {
-    shared: Arc<Shared>,
+    shared: Arc<Shared<Threads>>,
     key: Key,
     /// The ring's fd, open while `shared` lives (a `Ring` closes its fd
     /// only when dropped).
@@ -49,6 +50,10 @@ impl Drop for Slot {
 /// for each message, and the driver queues those CQEs in the slot as it
 /// reaps them, without bound (a receiver that stops receiving lets them
 /// pile up). A [`MailboxAddr`] names it for senders.
+///
+/// A mailbox lives on a [`Threads`](super::Threads) driver (the default):
+/// its addresses go to other threads, and the last one frees the table
+/// slot, so they reach the driver's state from there.
 ///
 /// ```
 /// use ringwise::owned::{ops, Driver, Mailbox};
@@ -168,7 +173,7 @@ impl Mailbox {
                     why: "its owned-I/O driver was shut down (the last Driver was dropped)".into(),
                 });
             }
-            Shared::submit_and_dispatch(&mut st)?;
+            State::submit_and_dispatch(&mut st)?;
             let arrived = has_message(&mut st, self.slot.key);
             shared.unlock_and_bury(st);
             if !arrived {

@@ -68,6 +68,7 @@ mod handle;
 mod mailbox;
 pub mod ops;
 mod set;
+mod sharing;
 mod slab;
 mod valgrind;
 
@@ -79,6 +80,7 @@ pub use fixed::{FixedBuf, FixedBufPool};
 pub use handle::{Next, Op, Stream};
 pub use mailbox::{Mailbox, MailboxAddr, MailboxRecv};
 pub use set::OpSet;
+pub use sharing::{Local, Sharing, Threads};
 pub use slab::IGNORED_USER_DATA;
 
 use crate::entry::Sqe;

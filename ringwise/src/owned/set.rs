@@ -2,6 +2,7 @@
 //! form of "keep N ops going".
 
 use super::driver::{check_sqes, closed, Driver, Refused, Shared, State, WAIT_SLICE};
+use super::sharing::{Sharing, Threads};
 use super::slab::{set_of, set_user_data, Entry};
 use super::{Orphan, OrphanOp, OwnedOp};
 use crate::abi::IORING_CQE_F_MORE;
@@ -43,8 +44,8 @@ use std::sync::Arc;
 /// assert_eq!(seen, 8);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct OpSet<T: OwnedOp> {
-    shared: Arc<Shared>,
+pub struct OpSet<T: OwnedOp, S: Sharing = Threads> {
+    shared: Arc<Shared<S>>,
     inner: Inner<T>,
 }
 
@@ -74,7 +75,7 @@ struct Inner<T: OwnedOp> {
     /// log (swapped with it when every entry there is this set's, so both
     /// keep their capacity and taking a batch moves nothing), or straight
     /// from the CQ while every op in flight is this set's
-    /// (`Shared::submit_and_take`).
+    /// (`State::submit_and_take`).
     done: Vec<Cqe>,
 }
 
@@ -92,9 +93,9 @@ struct SetSlot<T> {
 /// large could not be pushed to any ring).
 const NO_SLOT: u32 = u32::MAX;
 
-impl<T: OwnedOp> OpSet<T> {
+impl<T: OwnedOp, S: Sharing> OpSet<T, S> {
     /// An empty set for ops on `driver`.
-    pub fn new(driver: &Driver) -> OpSet<T> {
+    pub fn new(driver: &Driver<S>) -> OpSet<T, S> {
         let shared = driver.shared().clone();
         let id = shared.lock().slab.insert(Entry::Set).index;
         let inner = Inner {
@@ -183,7 +184,7 @@ impl<T: OwnedOp> OpSet<T> {
                 shared.unlock_and_bury(st);
                 return Err(e);
             }
-            Shared::submit_and_take(&mut st, &mut inner.done)?;
+            State::submit_and_take(&mut st, &mut inner.done)?;
             inner.collect(&mut st);
             shared.unlock_and_bury(st);
             if inner.done.is_empty() && handed < min {
@@ -317,7 +318,7 @@ fn first_of(firsts: &mut Vec<(u32, i32, u32)>, local: u32) -> Option<(i32, u32)>
     Some((res, flags))
 }
 
-impl<T: OwnedOp> Drop for OpSet<T> {
+impl<T: OwnedOp, S: Sharing> Drop for OpSet<T, S> {
     fn drop(&mut self) {
         let OpSet { shared, inner } = self;
         let mut st = shared.lock();
@@ -349,14 +350,14 @@ impl<T: OwnedOp> Drop for OpSet<T> {
             let first = first_of(firsts, local as u32);
             orphans[local] = Some(Box::new(OrphanOp { op: Some(op), first }));
             left += 1;
-            Shared::push_cancel(&mut st, set_user_data(*id, local as u32));
+            State::push_cancel(&mut st, set_user_data(*id, local as u32));
         }
         if left == 0 {
             drop(st.slab.remove_at(*id));
         } else {
             st.slab.end_set(*id, orphans, left);
         }
-        let waker = Shared::wake_driver(&mut st);
+        let waker = State::wake_driver(&mut st);
         shared.unlock_and_bury(st);
         drop(outputs);
         drop(unsent);
@@ -366,7 +367,7 @@ impl<T: OwnedOp> Drop for OpSet<T> {
     }
 }
 
-impl<T: OwnedOp> fmt::Debug for OpSet<T> {
+impl<T: OwnedOp, S: Sharing> fmt::Debug for OpSet<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpSet").field("len", &self.inner.len).finish_non_exhaustive()
     }
