@@ -86,8 +86,12 @@ const CANCEL_EVERY: Duration = Duration::from_millis(50);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Driver<S: Sharing = Threads> {
-    shared: Arc<Shared<S>>,
+    shared: SharedPtr<S>,
 }
+
+/// How a driver and its handles own the shared state: an `Arc`
+/// ([`Threads`]) or an `Rc` ([`Local`]).
+pub(crate) type SharedPtr<S> = <S as Sealed>::Ptr<Shared<S>>;
 
 /// What the op handles share with the driver.
 pub(crate) struct Shared<S: Sharing> {
@@ -100,7 +104,10 @@ pub(crate) struct Shared<S: Sharing> {
     /// that no other driver can get it while they live (a `Weak` of its
     /// own, because one of the whole state would make them `!Send` with a
     /// [`Local`] driver).
-    id: Arc<u8>,
+    id_token: Arc<u8>,
+    /// The address of `id_token`'s allocation, kept at hand: every submit
+    /// checks its op against it.
+    id: DriverId,
 }
 
 /// The guard of a driver's state.
@@ -291,8 +298,10 @@ impl<S: Sharing> Driver<S> {
             teardown_timeout: TEARDOWN_TIMEOUT,
             defer_taskrun,
         };
-        let shared = Shared { state: S::cell(state), drivers: AtomicUsize::new(1), ring_fd, id: Arc::new(0) };
-        Ok(Driver { shared: Arc::new(shared) })
+        let id_token = Arc::new(0);
+        let id = DriverId::of(Arc::as_ptr(&id_token));
+        let shared = Shared { state: S::cell(state), drivers: AtomicUsize::new(1), ring_fd, id_token, id };
+        Ok(Driver { shared: S::ptr(shared) })
     }
 
     /// Queue `op`: it is in the SQ when this returns, and goes to the kernel
@@ -497,7 +506,7 @@ impl<S: Sharing> Driver<S> {
 
     /// The state the driver shares with its handles (for handles made
     /// outside this file: mailboxes, buffer groups).
-    pub(crate) fn shared(&self) -> &Arc<Shared<S>> {
+    pub(crate) fn shared(&self) -> &SharedPtr<S> {
         &self.shared
     }
 
@@ -562,13 +571,13 @@ impl<S: Sharing> Shared<S> {
     /// reference to it, lives.
     #[inline(always)]
     pub(crate) fn id(&self) -> DriverId {
-        DriverId::of(Arc::as_ptr(&self.id))
+        self.id
     }
 
     /// The identity allocation, for what must keep it from being reused
     /// ([`DriverId`]).
     pub(crate) fn id_token(&self) -> std::sync::Weak<u8> {
-        Arc::downgrade(&self.id)
+        Arc::downgrade(&self.id_token)
     }
 
     /// The state, taken: a mutex ([`Threads`]) or a borrow flag ([`Local`]).
@@ -748,7 +757,7 @@ impl State {
     /// ([`State::one_set_only`]), the CQEs go straight into the set's
     /// `done`, as they are, with no dispatch and no log (the set checks
     /// each when it hands them out).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn submit_and_take(st: &mut State, done: &mut Vec<Cqe>) -> Result<()> {
         if !st.one_set_only() {
             return State::submit_and_dispatch(st);
@@ -825,7 +834,10 @@ impl State {
     /// Queue `op`'s SQEs (making room, refusing when closed) under a new
     /// slot of the table. The op itself stays where the caller keeps it; by
     /// the `OwnedOp` contract it may move afterwards.
-    #[inline]
+    // Always inlined into `push_op`, its one caller (left to the
+    // heuristics, it went out of line once `Shared` became generic: 14
+    // more instructions per op).
+    #[inline(always)]
     pub(crate) fn push_locked<T: OwnedOp>(&mut self, op: &mut T) -> Result<Key> {
         check_sqes::<T>()?;
         self.ready_for(T::SQES as u32)?;

@@ -1,7 +1,7 @@
 //! The handles of ops in flight: [`Op`] (one result) and [`Stream`]
 //! (multishot), each usable synchronously and as a future.
 
-use super::driver::{Shared, State, WAIT_SLICE};
+use super::driver::{SharedPtr, State, WAIT_SLICE};
 use super::sharing::{Sharing, Threads};
 use super::slab::{Entry, Key};
 use super::{OrphanOp, OrphanStream, OwnedOp, OwnedStream};
@@ -9,7 +9,6 @@ use crate::error::Result;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// An owned op in flight, from [`Driver::submit`](super::Driver::submit):
@@ -44,13 +43,13 @@ use std::task::{Context, Poll};
 /// ```
 #[must_use = "dropping an Op cancels it"]
 pub struct Op<T: OwnedOp, S: Sharing = Threads> {
-    shared: Arc<Shared<S>>,
+    shared: SharedPtr<S>,
     key: Key,
     op: Option<T>,
 }
 
 impl<T: OwnedOp, S: Sharing> Op<T, S> {
-    pub(crate) fn new(shared: Arc<Shared<S>>, key: Key, op: T) -> Op<T, S> {
+    pub(crate) fn new(shared: SharedPtr<S>, key: Key, op: T) -> Op<T, S> {
         Op { shared, key, op: Some(op) }
     }
 
@@ -151,6 +150,9 @@ fn taken() -> crate::Error {
 impl<T: OwnedOp, S: Sharing> Future for Op<T, S> {
     type Output = T::Output;
 
+    // Inlined into the awaiting future: the hot path of every async op
+    // (measured: out of line, 60 more instructions per async read).
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         let this = &mut *self;
         if this.op.is_none() {
@@ -232,14 +234,14 @@ impl<T: OwnedOp, S: Sharing> fmt::Debug for Op<T, S> {
 /// until its final CQE.
 #[must_use = "dropping a Stream cancels it"]
 pub struct Stream<T: OwnedStream, S: Sharing = Threads> {
-    shared: Arc<Shared<S>>,
+    shared: SharedPtr<S>,
     key: Key,
     op: Option<T>,
     finished: bool,
 }
 
 impl<T: OwnedStream, S: Sharing> Stream<T, S> {
-    pub(crate) fn new(shared: Arc<Shared<S>>, key: Key, op: T) -> Stream<T, S> {
+    pub(crate) fn new(shared: SharedPtr<S>, key: Key, op: T) -> Stream<T, S> {
         Stream { shared, key, op: Some(op), finished: false }
     }
 

@@ -1,7 +1,7 @@
 //! Many ops of one type in flight, taken back as they complete: the sync
 //! form of "keep N ops going".
 
-use super::driver::{check_sqes, closed, Driver, Refused, Shared, State, WAIT_SLICE};
+use super::driver::{check_sqes, closed, Driver, Refused, SharedPtr, State, WAIT_SLICE};
 use super::sharing::{Sharing, Threads};
 use super::slab::{set_of, set_user_data, Entry};
 use super::{Orphan, OrphanOp, OwnedOp};
@@ -9,7 +9,6 @@ use crate::abi::IORING_CQE_F_MORE;
 use crate::entry::Cqe;
 use crate::error::Result;
 use std::fmt;
-use std::sync::Arc;
 
 /// Ops of one type in flight on one driver, each with a caller's tag, whose
 /// outputs come back as they complete ([`wait`](Self::wait)): what a server
@@ -45,7 +44,7 @@ use std::sync::Arc;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct OpSet<T: OwnedOp, S: Sharing = Threads> {
-    shared: Arc<Shared<S>>,
+    shared: SharedPtr<S>,
     inner: Inner<T>,
 }
 

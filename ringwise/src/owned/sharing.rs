@@ -13,7 +13,8 @@
 //! them on that thread.
 
 use std::cell::{RefCell, RefMut};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// How a [`Driver`](super::Driver) and its handles share the driver's
 /// state: [`Threads`] (the default: `Send` and `Sync` handles, a mutex) or
@@ -27,8 +28,9 @@ pub trait Sharing: sealed::Sealed + Sized + 'static {}
 pub enum Threads {}
 
 /// Driver state used by one thread only: the driver and its handles are
-/// `!Send` and `!Sync`, and taking the state is a non-atomic borrow flag
-/// instead of a mutex. Made by [`Driver::local`](super::Driver::local).
+/// `!Send` and `!Sync`, they share the state through an `Rc` instead of an
+/// `Arc`, and taking it is a non-atomic borrow flag instead of a mutex: no
+/// atomic operation per op. Made by [`Driver::local`](super::Driver::local).
 ///
 /// What needs a `Send` handle will not take a local one:
 ///
@@ -46,10 +48,17 @@ impl Sharing for Threads {}
 impl Sharing for Local {}
 
 pub(crate) mod sealed {
-    use std::ops::DerefMut;
+    use std::ops::{Deref, DerefMut};
 
-    /// The cell a driver's state lives in, and how it is taken.
+    /// The cell a driver's state lives in, how it is taken, and the
+    /// pointer its handles share it through.
     pub trait Sealed {
+        /// A shared owner of a `T`: `Arc` or `Rc` (an op handle clones
+        /// one at submit and drops it with the output: two atomic updates
+        /// per op for an `Arc`, two plain ones for an `Rc`).
+        type Ptr<T>: Clone + Deref<Target = T>;
+        /// A shared owner of `value`.
+        fn ptr<T>(value: T) -> Self::Ptr<T>;
         /// The cell holding a `T`.
         type Cell<T>;
         /// The guard of a taken cell.
@@ -62,7 +71,13 @@ pub(crate) mod sealed {
 }
 
 impl sealed::Sealed for Threads {
+    type Ptr<T> = Arc<T>;
     type Cell<T> = Mutex<T>;
+
+    fn ptr<T>(value: T) -> Arc<T> {
+        Arc::new(value)
+    }
+
     type Guard<'a, T: 'a> = MutexGuard<'a, T>;
 
     fn cell<T>(value: T) -> Mutex<T> {
@@ -79,7 +94,13 @@ impl sealed::Sealed for Threads {
 }
 
 impl sealed::Sealed for Local {
+    type Ptr<T> = Rc<T>;
     type Cell<T> = RefCell<T>;
+
+    fn ptr<T>(value: T) -> Rc<T> {
+        Rc::new(value)
+    }
+
     type Guard<'a, T: 'a> = RefMut<'a, T>;
 
     fn cell<T>(value: T) -> RefCell<T> {
