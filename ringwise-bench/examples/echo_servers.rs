@@ -2,8 +2,9 @@
 //! load generator for all of them.
 //!
 //! Servers (each a child process of this program, pinned to CPU 1); the
-//! default run has the four the issue compares (`ringwise-sync`,
-//! `ringwise-tokio`, `tokio`, `monoio`), `--servers all` every variant:
+//! default run has the ones the issue compares (`ringwise-sync`,
+//! `ringwise-tokio`, `ringwise-tokio-local`, `tokio`, `monoio`),
+//! `--servers all` every variant:
 //!
 //! - `ringwise-sync`: ringwise's owned ops, synchronously: one [`OpSet`]
 //!   holds every accept, receive and send in flight (one `io_uring_enter`
@@ -30,6 +31,10 @@
 //!   receive is armed (two buffers per connection): one wake-up per
 //!   request, sends still batched. (`DEFER_TASKRUN` rings are refused by
 //!   ringwise-tokio: their completions never make the ring fd readable.)
+//! - `ringwise-tokio-local`: the `ringwise-tokio` server on a `LocalSet`:
+//!   a `ringwise_tokio::LocalUring` (`Driver<Local>`: `!Send` op futures,
+//!   no lock per op; default flags, the same entries) and `spawn_local`
+//!   per connection.
 //! - `tokio`: tokio's own epoll `TcpStream` (`read` / `write_all`) on a
 //!   `current_thread` runtime.
 //! - `monoio`: monoio's io_uring runtime, its `TcpStream` with owned
@@ -56,7 +61,7 @@
 //!     [--rounds 5] [--secs 2] [--quick] [--conns 10,100,250] [--servers a,b,...|all] [--json]
 //! ```
 
-use ringwise::owned::{ops, BufGroup, Driver, IoBuf, OpSet, OwnedOp, RingBuf, SharedFd, Slice, Stream};
+use ringwise::owned::{ops, BufGroup, Driver, IoBuf, OpSet, OwnedOp, RingBuf, SharedFd, Sharing, Slice, Stream};
 use ringwise::register::BufRingConfig;
 use ringwise::{Builder, Errno, Sqe};
 use std::collections::VecDeque;
@@ -81,12 +86,13 @@ mod pin;
 use pin::pin;
 
 /// The servers the issue compares (`--servers all` runs every variant).
-const DEFAULT_SERVERS: [&str; 4] = ["ringwise-sync", "ringwise-tokio", "tokio", "monoio"];
+const DEFAULT_SERVERS: [&str; 5] = ["ringwise-sync", "ringwise-tokio", "ringwise-tokio-local", "tokio", "monoio"];
 
-const SERVERS: [&str; 9] = [
+const SERVERS: [&str; 10] = [
     "ringwise-sync",
     "ringwise-multi",
     "ringwise-tokio",
+    "ringwise-tokio-local",
     "ringwise-tokio-send-now",
     "ringwise-tokio-coop",
     "ringwise-tokio-tuned",
@@ -675,6 +681,7 @@ fn serve(kind: &str) -> Result {
         "ringwise-tokio-coop" => ringwise_tokio_server::<false>(listener, announce, RingKind::Coop),
         "ringwise-tokio-tuned" => ringwise_tokio_server::<false>(listener, announce, RingKind::SingleIssuer),
         "ringwise-tokio-pipe" => ringwise_tokio_pipe_server(listener, announce),
+        "ringwise-tokio-local" => ringwise_tokio_local_server(listener, announce),
         "tokio" => tokio_server(listener, announce),
         "monoio" => monoio_server(listener, announce),
         other => Err(format!("unknown server {other}").into()),
@@ -883,11 +890,11 @@ enum RingKind {
 /// Accept connections on `listener` through `ring` (a multishot accept,
 /// armed again when it ends), set TCP_NODELAY on each and hand it to
 /// `serve`; `announce` once the accept is armed.
-async fn accept_each(
-    ring: &ringwise_tokio::Uring,
+async fn accept_each<S: Sharing>(
+    ring: &ringwise_tokio::Uring<S>,
     listener: &SharedFd,
     announce: impl FnOnce() -> Result,
-    mut serve: impl FnMut(ringwise_tokio::Uring, SharedFd),
+    mut serve: impl FnMut(ringwise_tokio::Uring<S>, SharedFd),
 ) -> Result {
     let mut accept = ring.submit_stream(ops::AcceptMulti::new(listener)).map_err(|r| r.error.to_string())?;
     announce()?;
@@ -926,40 +933,60 @@ fn ringwise_tokio_server<const SEND_NOW: bool>(
             RingKind::Coop => ringwise_tokio::Uring::with_builder(Builder::new(1024).coop_taskrun().taskrun_flag())?,
         };
         accept_each(&ring, &listener, announce, |ring, conn| {
-            tokio::spawn(async move {
-                let mut buf = Vec::with_capacity(BUF);
-                loop {
-                    buf.clear();
-                    let Ok(op) = ring.submit(ops::Recv::new(&conn, buf)) else { return };
-                    let (n, b) = op.await;
-                    buf = b;
-                    match n {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {}
-                    }
-                    let len = buf.len();
-                    let mut sent = 0;
-                    while sent < len {
-                        let Ok(op) = ring.submit(ops::Send::new(&conn, buf.slice(sent..len))) else { return };
-                        let (n, part) = if SEND_NOW {
-                            // A failed enter leaves the send queued for the
-                            // drive task.
-                            let _ = ring.drive();
-                            tokio::task::coop::cooperative(op).await
-                        } else {
-                            op.await
-                        };
-                        buf = part.into_inner();
-                        match n {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => sent += n,
-                        }
-                    }
-                }
-            });
+            tokio::spawn(echo_conn::<_, SEND_NOW>(ring, conn));
         })
         .await
     })
+}
+
+/// `ringwise-tokio` on a `LocalSet`: a `LocalUring` (default flags, the
+/// entries of `current()`'s ring) and `spawn_local` per connection.
+fn ringwise_tokio_local_server(listener: TcpListener, announce: impl FnOnce() -> Result) -> Result {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    let local = tokio::task::LocalSet::new();
+    rt.block_on(local.run_until(async {
+        let listener = SharedFd::from(listener);
+        let ring = ringwise_tokio::LocalUring::local(ringwise_tokio::DEFAULT_ENTRIES, &local)?;
+        accept_each(&ring, &listener, announce, |ring, conn| {
+            tokio::task::spawn_local(echo_conn::<_, false>(ring, conn));
+        })
+        .await
+    }))
+}
+
+/// One connection of the tokio-integrated servers: a receive, then the
+/// echo's send, awaited in turn, with one reused `Vec` (see
+/// `ringwise_tokio_server` for `SEND_NOW`).
+async fn echo_conn<S: Sharing, const SEND_NOW: bool>(ring: ringwise_tokio::Uring<S>, conn: SharedFd) {
+    let mut buf = Vec::with_capacity(BUF);
+    loop {
+        buf.clear();
+        let Ok(op) = ring.submit(ops::Recv::new(&conn, buf)) else { return };
+        let (n, b) = op.await;
+        buf = b;
+        match n {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let len = buf.len();
+        let mut sent = 0;
+        while sent < len {
+            let Ok(op) = ring.submit(ops::Send::new(&conn, buf.slice(sent..len))) else { return };
+            let (n, part) = if SEND_NOW {
+                // A failed enter leaves the send queued for the
+                // drive task.
+                let _ = ring.drive();
+                tokio::task::coop::cooperative(op).await
+            } else {
+                op.await
+            };
+            buf = part.into_inner();
+            match n {
+                Ok(0) | Err(_) => return,
+                Ok(n) => sent += n,
+            }
+        }
+    }
 }
 
 fn ringwise_tokio_pipe_server(listener: TcpListener, announce: impl FnOnce() -> Result) -> Result {

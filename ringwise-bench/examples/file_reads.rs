@@ -11,6 +11,10 @@
 //!   enter, and the read is done before its future is polled; the future
 //!   wrapped in `tokio::task::coop::cooperative` so that the tasks take
 //!   turns);
+//! - `ringwise-tokio-local`: the `ringwise-tokio` workload on a
+//!   `LocalSet`: a `ringwise_tokio::LocalUring` (`Driver<Local>`: `!Send`
+//!   op futures, no lock per op; default entries and flags) and
+//!   `spawn_local` tasks;
 //! - `tokio-fs`: `tokio::fs::File`, one per task, `seek` + `read_exact`
 //!   (tokio's idiomatic path: every call goes through `spawn_blocking`);
 //! - `tokio-pread`: one `std::fs::File` shared by the tasks, each read a
@@ -31,7 +35,7 @@
 //!     [--rounds 5] [--secs 2] [--quick] [--tasks 32] [--mib 256] [--dir /var/tmp] [--cpu N] [--json]
 //! ```
 
-use ringwise::owned::{ops, Fd};
+use ringwise::owned::{ops, Fd, Sharing};
 use std::io::{Read, SeekFrom, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
@@ -42,7 +46,8 @@ use std::time::{Duration, Instant};
 
 const BLOCK: usize = 4096;
 const WARMUP: Duration = Duration::from_millis(200);
-const CONTENDERS: [&str; 5] = ["ringwise-tokio", "ringwise-tokio-now", "tokio-fs", "tokio-pread", "monoio"];
+const CONTENDERS: [&str; 6] =
+    ["ringwise-tokio", "ringwise-tokio-now", "ringwise-tokio-local", "tokio-fs", "tokio-pread", "monoio"];
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -134,12 +139,13 @@ fn main() -> Result {
             let reads_per_s = match contenders[ci].as_str() {
                 "ringwise-tokio" => ringwise_tokio_reads(&job, false)?,
                 "ringwise-tokio-now" => ringwise_tokio_reads(&job, true)?,
+                "ringwise-tokio-local" => ringwise_tokio_local_reads(&job)?,
                 "tokio-fs" => tokio_fs_reads(&job)?,
                 "tokio-pread" => tokio_pread_reads(&job)?,
                 "monoio" => monoio_reads(&job)?,
                 _ => unreachable!("checked above"),
             };
-            eprintln!("round {round} {:<15} {:>10.0} reads/s", contenders[ci], reads_per_s);
+            eprintln!("round {round} {:<20} {:>10.0} reads/s", contenders[ci], reads_per_s);
             results[ci].push(reads_per_s);
         }
     }
@@ -175,10 +181,11 @@ fn report(
     load: &[String; 2],
     json: bool,
 ) {
-    let ring = names.iter().position(|s| s == "ringwise-tokio");
-    // ringwise-tokio over contender `i`, median of the per-round ratios.
-    let ratio = |i: usize| -> Option<f64> {
-        let r = ring?;
+    let at = |name: &str| names.iter().position(|s| s == name);
+    let (ring, local) = (at("ringwise-tokio"), at("ringwise-tokio-local"));
+    // Contender `r` over contender `i`, median of the per-round ratios.
+    let ratio = |r: Option<usize>, i: usize| -> Option<f64> {
+        let r = r?;
         Some(median(results[r].iter().zip(&results[i]).map(|(a, b)| a / b).collect()))
     };
     let mib = (job.blocks * BLOCK as u64) >> 20;
@@ -188,9 +195,11 @@ fn report(
             .enumerate()
             .map(|(i, n)| {
                 format!(
-                    "{{\"contender\":\"{n}\",\"reads_per_s\":{:.0},\"ringwise_over_this\":{},\"rounds\":[{}]}}",
+                    "{{\"contender\":\"{n}\",\"reads_per_s\":{:.0},\"ringwise_over_this\":{},\
+                     \"ringwise_local_over_this\":{},\"rounds\":[{}]}}",
                     median(results[i].clone()),
-                    ratio(i).map_or("null".to_owned(), |v| format!("{v:.4}")),
+                    ratio(ring, i).map_or("null".to_owned(), |v| format!("{v:.4}")),
+                    ratio(local, i).map_or("null".to_owned(), |v| format!("{v:.4}")),
                     results[i].iter().map(|v| format!("{v:.0}")).collect::<Vec<_>>().join(",")
                 )
             })
@@ -213,14 +222,36 @@ fn report(
          load average before {}, after {}\n",
         job.tasks, load[0], load[1]
     );
-    println!("| contender | reads/s | ringwise-tokio ÷ this (median of per-round ratios) |");
-    println!("|---|---|---|");
+    println!("Ratios are medians of the per-round ratios.\n");
+    println!("| contender | reads/s | ringwise-tokio ÷ this | ringwise-tokio-local ÷ this |");
+    println!("|---|---|---|---|");
+    let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.3}"));
     for (i, n) in names.iter().enumerate() {
         println!(
-            "| {n} | {:.1} k | {} |",
+            "| {n} | {:.1} k | {} | {} |",
             median(results[i].clone()) / 1e3,
-            ratio(i).map_or("-".to_owned(), |v| format!("{v:.3}"))
+            f(ratio(ring, i)),
+            f(ratio(local, i))
         );
+    }
+    // The issue's targets, for ringwise-tokio-local.
+    let mut checks = Vec::new();
+    if let Some(r) = at("tokio-fs").and_then(|i| ratio(local, i)) {
+        checks.push(format!("{r:.3} × tokio-fs (≥ 3.00: {})", pass(r >= 3.0)));
+    }
+    if let Some(r) = at("monoio").and_then(|i| ratio(local, i)) {
+        checks.push(format!("{r:.3} × monoio (≥ 1.00: {})", pass(r >= 1.0)));
+    }
+    if !checks.is_empty() {
+        println!("\nTargets:\n- ringwise-tokio-local reads/s: {}", checks.join("; "));
+    }
+}
+
+fn pass(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "missed"
     }
 }
 
@@ -297,41 +328,69 @@ fn rate(counted: u64, job: &Job) -> f64 {
 fn ringwise_tokio_reads(job: &Job, now: bool) -> Result<f64> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
     let counted = rt.block_on(async {
-        let file = Fd::from(job.file.as_fd());
         let ring = ringwise_tokio::current()?;
         let window = Window::start(job);
         let mut set = tokio::task::JoinSet::new();
         for t in 0..job.tasks {
-            let (file, ring, blocks) = (file.clone(), ring.clone(), job.blocks);
-            set.spawn(async move {
-                let mut counted = 0u64;
-                let mut state = seed(t);
-                let mut buf = Vec::with_capacity(BLOCK);
-                loop {
-                    let block = next_block(&mut state, blocks);
-                    buf.clear();
-                    let read = ops::Read::at(file.clone(), buf, block * BLOCK as u64);
-                    let op = ring.submit(read).map_err(|r| r.error)?;
-                    let (res, b) = if now {
-                        // A failed enter leaves the read queued for the
-                        // drive task.
-                        let _ = ring.drive();
-                        tokio::task::coop::cooperative(op).await
-                    } else {
-                        op.await
-                    };
-                    buf = b;
-                    res.map_err(std::io::Error::from)?;
-                    check(&buf, block)?;
-                    if window.after_read(|| counted += 1) {
-                        return Ok::<_, std::io::Error>(counted);
-                    }
-                }
-            });
+            set.spawn(ringwise_read_task(ring.clone(), job, t, window, now));
         }
         join_all(&mut set).await
     })?;
     Ok(rate(counted, job))
+}
+
+/// `ringwise-tokio`'s workload on a `LocalSet`: a `LocalUring` (default
+/// entries and flags, as `current()`'s ring) and `spawn_local` tasks.
+fn ringwise_tokio_local_reads(job: &Job) -> Result<f64> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    let local = tokio::task::LocalSet::new();
+    let counted = rt.block_on(local.run_until(async {
+        let ring = ringwise_tokio::LocalUring::local(ringwise_tokio::DEFAULT_ENTRIES, &local)?;
+        let window = Window::start(job);
+        let mut set = tokio::task::JoinSet::new();
+        for t in 0..job.tasks {
+            set.spawn_local(ringwise_read_task(ring.clone(), job, t, window, false));
+        }
+        join_all(&mut set).await
+    }))?;
+    Ok(rate(counted, job))
+}
+
+/// One task of the ringwise contenders: owned `ops::Read`s (a reused
+/// `Vec`) of the file named by an `Fd::Static`, awaited on `ring`; with
+/// `now`, each read submitted at once. The reads it counted.
+fn ringwise_read_task<S: Sharing>(
+    ring: ringwise_tokio::Uring<S>,
+    job: &Job,
+    t: usize,
+    window: Window,
+    now: bool,
+) -> impl std::future::Future<Output = std::io::Result<u64>> {
+    let (file, blocks) = (Fd::from(job.file.as_fd()), job.blocks);
+    async move {
+        let mut counted = 0u64;
+        let mut state = seed(t);
+        let mut buf = Vec::with_capacity(BLOCK);
+        loop {
+            let block = next_block(&mut state, blocks);
+            buf.clear();
+            let read = ops::Read::at(file.clone(), buf, block * BLOCK as u64);
+            let op = ring.submit(read).map_err(|r| r.error)?;
+            let (res, b) = if now {
+                // A failed enter leaves the read queued for the drive task.
+                let _ = ring.drive();
+                tokio::task::coop::cooperative(op).await
+            } else {
+                op.await
+            };
+            buf = b;
+            res.map_err(std::io::Error::from)?;
+            check(&buf, block)?;
+            if window.after_read(|| counted += 1) {
+                return Ok(counted);
+            }
+        }
+    }
 }
 
 fn tokio_fs_reads(job: &Job) -> Result<f64> {
