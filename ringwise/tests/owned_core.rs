@@ -1,9 +1,10 @@
 //! The owned-I/O driver's core rules, against the kernel: results and
 //! buffers come back, dropped handles are kept until their CQE and
 //! cancelled, teardown reaps everything before freeing, nothing is freed
-//! twice.
+//! twice. The rules that do not depend on the sharing run on both a
+//! default and a `Local` driver.
 
-use ringwise::owned::{ops, Driver, SharedFd};
+use ringwise::owned::{ops, Driver, Local, SharedFd, Sharing, Threads};
 use ringwise::Errno;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -18,12 +19,56 @@ fn pair() -> (SharedFd, SharedFd) {
     (SharedFd::from(a), SharedFd::from(b))
 }
 
-#[test]
-fn read_and_write_give_the_buffer_back() {
-    let path = std::env::temp_dir().join(format!("ringwise-owned-core-{}", std::process::id()));
+/// The rules hold for both sharings of the driver: each rule's test runs
+/// on a `Driver<Threads>` (the default) and on a `Driver<Local>`.
+trait MakeDriver: Sharing {
+    fn driver(entries: u32) -> Driver<Self>;
+    /// For names of files the two runs of a test make at once.
+    fn driver_name() -> &'static str {
+        std::any::type_name::<Self>().rsplit("::").next().unwrap_or("driver")
+    }
+}
+
+impl MakeDriver for Threads {
+    fn driver(entries: u32) -> Driver<Threads> {
+        Driver::new(entries).unwrap()
+    }
+}
+
+impl MakeDriver for Local {
+    fn driver(entries: u32) -> Driver<Local> {
+        Driver::local(entries).unwrap()
+    }
+}
+
+/// `#[test]`s running `$rule::<Threads>` and `$rule::<Local>`.
+macro_rules! on_both_drivers {
+    ($($rule:ident => $threads:ident, $local:ident;)*) => {$(
+        #[test]
+        fn $threads() {
+            $rule::<Threads>();
+        }
+        #[test]
+        fn $local() {
+            $rule::<Local>();
+        }
+    )*};
+}
+
+on_both_drivers! {
+    read_and_write_give_back => read_and_write_give_the_buffer_back, local_read_and_write_give_the_buffer_back;
+    dropped_recv_is_cancelled_and_freed_once_after_the_cqe
+        => dropped_recv_is_cancelled_and_its_buffer_freed_once_after_the_cqe,
+           local_dropped_recv_is_cancelled_and_its_buffer_freed_once_after_the_cqe;
+    dropping_the_driver_cancels_and_reaps
+        => dropping_the_driver_cancels_and_reaps_before_freeing, local_dropping_the_driver_cancels_and_reaps_before_freeing;
+}
+
+fn read_and_write_give_back<S: MakeDriver>() {
+    let path = std::env::temp_dir().join(format!("ringwise-owned-core-{}-{}", std::process::id(), S::driver_name()));
     let file = std::fs::File::options().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
     let file = SharedFd::from(file);
-    let driver = Driver::new(8).unwrap();
+    let driver = S::driver(8);
     let (n, buf) = driver.submit(ops::Write::at(&file, b"0123456789".to_vec(), 0)).unwrap().wait().unwrap();
     assert_eq!(n, Ok(10));
     assert_eq!(buf, b"0123456789");
@@ -33,11 +78,10 @@ fn read_and_write_give_the_buffer_back() {
     std::fs::remove_file(&path).unwrap();
 }
 
-#[test]
-fn dropped_recv_is_cancelled_and_its_buffer_freed_once_after_the_cqe() {
+fn dropped_recv_is_cancelled_and_freed_once_after_the_cqe<S: MakeDriver>() {
     let (_a, b) = pair();
     let drops = Arc::new(AtomicUsize::new(0));
-    let driver = Driver::new(8).unwrap();
+    let driver = S::driver(8);
     let buf = Counted { data: Vec::with_capacity(64), drops: drops.clone() };
     let op = driver.submit(ops::Recv::new(&b, buf)).unwrap();
     driver.wait(0).unwrap();
@@ -79,11 +123,10 @@ fn cancel_after_data_arrived_keeps_the_data() {
     assert_eq!(buf, b"data");
 }
 
-#[test]
-fn dropping_the_driver_cancels_and_reaps_before_freeing() {
+fn dropping_the_driver_cancels_and_reaps<S: MakeDriver>() {
     let (_a, b) = pair();
     let drops = Arc::new(AtomicUsize::new(0));
-    let driver = Driver::new(8).unwrap();
+    let driver = S::driver(8);
     let kept =
         driver.submit(ops::Recv::new(&b, Counted { data: Vec::with_capacity(8), drops: drops.clone() })).unwrap();
     let dropped =

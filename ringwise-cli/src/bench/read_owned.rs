@@ -161,44 +161,15 @@ pub fn async_loop(s: &ReadSettings) -> Result<Measured, CliError> {
         let clock = Clock::start();
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..s.depth {
-            let Some(mut buf) = pool.checkout() else { break };
-            let (uring, fd, offsets, issued) = (uring.clone(), fd.clone(), offsets.clone(), issued.clone());
-            let (size, ops, fixed) = (s.size, s.ops, s.fixed_buffers);
-            tasks.spawn(async move {
-                let mut done = 0u64;
-                while issued.fetch_add(1, Ordering::Relaxed) < ops {
-                    let offset = offsets.lock().map(|mut o| o.next_offset()).unwrap_or(0);
-                    let (res, back) = if fixed {
-                        uring.submit(ops::ReadFixed::at(fd.clone(), buf, offset)).map_err(|r| r.error)?.await
-                    } else {
-                        uring.submit(ops::Read::at(fd.clone(), buf, offset)).map_err(|r| r.error)?.await
-                    };
-                    buf = back;
-                    if let Some(e) = check(res, size) {
-                        return Err(CliErrorOrRing::Cli(e));
-                    }
-                    done += 1;
-                }
-                Ok::<u64, CliErrorOrRing>(done)
-            });
+            let Some(buf) = pool.checkout() else { break };
+            let (offsets, issued, ops) = (offsets.clone(), issued.clone(), s.ops);
+            let next = move || {
+                (issued.fetch_add(1, Ordering::Relaxed) < ops)
+                    .then(|| offsets.lock().map(|mut o| o.next_offset()).unwrap_or(0))
+            };
+            tasks.spawn(read_task(uring.clone(), fd.clone(), buf, (s.size, s.fixed_buffers), next));
         }
-        let mut done = 0;
-        let mut failure = None;
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(n)) => done += n,
-                Ok(Err(e)) => {
-                    failure.get_or_insert(e.into_cli());
-                }
-                Err(e) => {
-                    failure.get_or_insert(CliError::Runtime {
-                        what: "run a read task",
-                        source: std::io::Error::other(e.to_string()),
-                    });
-                }
-            }
-            ticker.at(done);
-        }
+        let (done, failure) = join_reads(tasks, &mut ticker).await;
         clock.stop(&ticker, done, 0, failure)
     })
 }
@@ -222,46 +193,65 @@ pub fn async_local_loop(s: &ReadSettings) -> Result<Measured, CliError> {
         let clock = Clock::start();
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..s.depth {
-            let Some(mut buf) = pool.checkout() else { break };
-            let (uring, fd, offsets, issued) = (uring.clone(), fd.clone(), offsets.clone(), issued.clone());
-            let (size, ops, fixed) = (s.size, s.ops, s.fixed_buffers);
-            tasks.spawn_local(async move {
-                let mut done = 0u64;
-                while issued.replace(issued.get() + 1) < ops {
-                    let offset = offsets.borrow_mut().next_offset();
-                    let (res, back) = if fixed {
-                        uring.submit(ops::ReadFixed::at(fd.clone(), buf, offset)).map_err(|r| r.error)?.await
-                    } else {
-                        uring.submit(ops::Read::at(fd.clone(), buf, offset)).map_err(|r| r.error)?.await
-                    };
-                    buf = back;
-                    if let Some(e) = check(res, size) {
-                        return Err(CliErrorOrRing::Cli(e));
-                    }
-                    done += 1;
-                }
-                Ok::<u64, CliErrorOrRing>(done)
-            });
+            let Some(buf) = pool.checkout() else { break };
+            let (offsets, issued, ops) = (offsets.clone(), issued.clone(), s.ops);
+            let next = move || (issued.replace(issued.get() + 1) < ops).then(|| offsets.borrow_mut().next_offset());
+            tasks.spawn_local(read_task(uring.clone(), fd.clone(), buf, (s.size, s.fixed_buffers), next));
         }
-        let mut done = 0;
-        let mut failure = None;
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(n)) => done += n,
-                Ok(Err(e)) => {
-                    failure.get_or_insert(e.into_cli());
-                }
-                Err(e) => {
-                    failure.get_or_insert(CliError::Runtime {
-                        what: "run a read task",
-                        source: std::io::Error::other(e.to_string()),
-                    });
-                }
-            }
-            ticker.at(done);
-        }
+        let (done, failure) = join_reads(tasks, &mut ticker).await;
         clock.stop(&ticker, done, 0, failure)
     }))
+}
+
+/// One task of the async loops: reads of `size` bytes (`READ_FIXED` if
+/// `fixed`) into `buf` at the offsets `next` gives, one at a time, until it
+/// gives none; returns how many.
+async fn read_task<S: Sharing>(
+    uring: ringwise_tokio::Uring<S>,
+    fd: Fd,
+    mut buf: FixedBuf,
+    (size, fixed): (u32, bool),
+    mut next: impl FnMut() -> Option<u64>,
+) -> Result<u64, CliErrorOrRing> {
+    let mut done = 0u64;
+    while let Some(offset) = next() {
+        let (res, back) = if fixed {
+            uring.submit(ops::ReadFixed::at(fd.clone(), buf, offset)).map_err(|r| r.error)?.await
+        } else {
+            uring.submit(ops::Read::at(fd.clone(), buf, offset)).map_err(|r| r.error)?.await
+        };
+        buf = back;
+        if let Some(e) = check(res, size) {
+            return Err(CliErrorOrRing::Cli(e));
+        }
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// Wait for every read task: the reads they did, and the first failure.
+async fn join_reads(
+    mut tasks: tokio::task::JoinSet<Result<u64, CliErrorOrRing>>,
+    ticker: &mut Ticker,
+) -> (u64, Option<CliError>) {
+    let mut done = 0;
+    let mut failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(n)) => done += n,
+            Ok(Err(e)) => {
+                failure.get_or_insert(e.into_cli());
+            }
+            Err(e) => {
+                failure.get_or_insert(CliError::Runtime {
+                    what: "run a read task",
+                    source: std::io::Error::other(e.to_string()),
+                });
+            }
+        }
+        ticker.at(done);
+    }
+    (done, failure)
 }
 
 /// A read task's failure: a bad read, or the ring refusing the op.
