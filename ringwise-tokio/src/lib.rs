@@ -17,8 +17,8 @@
 //! * [`LocalUring`] ([`Uring::local`]) is a ring for the tasks of one
 //!   `LocalSet`, on a [`Driver<Local>`](ringwise::owned::Driver::local):
 //!   `!Send` op futures that take no lock, for programs that keep their
-//!   tasks on one thread (6-7 % more 4 KiB reads per second than on a
-//!   `Uring`, measured by `ringwise bench read --api async-local`).
+//!   tasks on one thread (1.03-1.06 times a `Uring`'s 4 KiB reads per
+//!   second in `ringwise-bench`'s `file_reads`, 2026).
 //!
 //! ```
 //! use ringwise::owned::{ops, SharedFd};

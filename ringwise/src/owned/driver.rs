@@ -50,8 +50,9 @@ const CANCEL_EVERY: Duration = Duration::from_millis(50);
 /// `Driver<Local>`, the same API whose clones and handles share the state
 /// through an `Rc` and a `RefCell` ([`Local`]). They are `!Send`, so the
 /// compiler keeps them on their thread, and an op costs no atomic
-/// operation (an async 4 KiB read: about 100 fewer instructions and 6-7 %
-/// more reads per second than on the default driver). The default,
+/// operation (an async 4 KiB read on tokio: about 100 fewer user-space
+/// instructions, and 1.03-1.06 times the reads per second of the default
+/// driver in `ringwise-bench`'s `file_reads`, 2026). The default,
 /// `Driver<Threads>`, is what `Driver` names.
 ///
 /// # Driving
