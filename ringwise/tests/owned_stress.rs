@@ -22,14 +22,18 @@
 //! * an explicit cancel gives either the op's real result with its data, or
 //!   `ECANCELED` with the buffer untouched.
 //!
-//! Ops: `RINGWISE_STRESS_OPS` (default 1,000,000); seed:
-//! `RINGWISE_STRESS_SEED`. CI runs 100,000 ops of it under valgrind.
+//! It runs on default drivers (`Driver<Threads>`) and, with a fifth of the
+//! ops, on drivers for one thread (`Driver<Local>`).
+//!
+//! Ops: `RINGWISE_STRESS_OPS` (default 1,000,000, and 200,000 on local
+//! drivers); seed: `RINGWISE_STRESS_SEED`. CI runs 100,000 ops of each
+//! under valgrind.
 //!
 //! Adding an op to the mix is one [`Action`] variant, its weight in
 //! [`ACTIONS`], one arm in [`World::act`], and (for a kept handle) one
 //! [`Pending`] variant with its check in [`World::check`].
 
-use ringwise::owned::{ops, Driver, FixedBufPool, Op, OpSet, SharedFd};
+use ringwise::owned::{ops, Driver, FixedBufPool, Local, Op, OpSet, SharedFd, Sharing, Threads};
 
 // For `forward_io_buf!` only: this file's `Counted` keeps its own counts.
 #[allow(dead_code)]
@@ -54,6 +58,9 @@ static DROPPED: AtomicUsize = AtomicUsize::new(0);
 /// Messages found in receive buffers dropped by the driver (a receive whose
 /// handle was dropped after data arrived).
 static ORPHAN_MSGS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+/// Held by a stress run: the counters above, the descriptor count and the
+/// watchdog are the process's, so the runs take turns.
+static SERIAL: Mutex<()> = Mutex::new(());
 /// Bumped by every op: the watchdog aborts when it stops moving.
 static PROGRESS: AtomicU64 = AtomicU64::new(0);
 
@@ -188,13 +195,13 @@ fn fd_count() -> usize {
 // The workload.
 
 /// One kept handle in flight.
-enum Pending {
-    Read(Op<ops::Read<Counted>>, u64),
-    ReadFixed(Op<ops::ReadFixed>, u64),
-    Write(Op<ops::Write<Counted>>, u64),
-    Recv(Op<ops::Recv<Counted>>, usize),
-    Send(Op<ops::Send<Counted>>, u64),
-    Timeout(Op<ops::Timeout>, bool),
+enum Pending<S: Sharing> {
+    Read(Op<ops::Read<Counted>, S>, u64),
+    ReadFixed(Op<ops::ReadFixed, S>, u64),
+    Write(Op<ops::Write<Counted>, S>, u64),
+    Recv(Op<ops::Recv<Counted>, S>, usize),
+    Send(Op<ops::Send<Counted>, S>, u64),
+    Timeout(Op<ops::Timeout, S>, bool),
 }
 
 /// A kept handle's output.
@@ -207,7 +214,7 @@ enum Done {
     Timeout(<ops::Timeout as ringwise::owned::OwnedOp>::Output, bool),
 }
 
-impl Pending {
+impl<S: Sharing> Pending<S> {
     fn cancel(&self) {
         match self {
             Pending::Read(op, _) => op.cancel(),
@@ -230,7 +237,7 @@ impl Pending {
         }
     }
 
-    fn try_take(self) -> Result<Done, Pending> {
+    fn try_take(self) -> Result<Done, Pending<S>> {
         match self {
             Pending::Read(op, x) => op.try_take().map(|o| Done::Read(o, x)).map_err(|op| Pending::Read(op, x)),
             Pending::ReadFixed(op, x) => {
@@ -343,13 +350,13 @@ struct Stats {
 
 /// A kept pair of sets: reads (tag: offset) and receives on the idle pair
 /// (tag: channel), which finish only when cancelled.
-type Sets = (OpSet<ops::Read<Counted>>, OpSet<ops::Recv<Counted>>);
+type Sets<S> = (OpSet<ops::Read<Counted>, S>, OpSet<ops::Recv<Counted>, S>);
 
-struct World {
+struct World<S: Stressed> {
     rng: Rng,
     /// Sets kept across actions (at most 4).
-    sets: Vec<Sets>,
-    driver: Driver,
+    sets: Vec<Sets<S>>,
+    driver: Driver<S>,
     /// Registered buffers on `driver`'s ring.
     pool: FixedBufPool,
     /// The pools of the drivers before, checked at the end: every buffer
@@ -358,7 +365,7 @@ struct World {
     file: SharedFd,
     pairs: Vec<[SharedFd; 2]>,
     /// Kept handles in flight, and whether a cancel was asked for.
-    pending: Vec<(Pending, bool)>,
+    pending: Vec<(Pending<S>, bool)>,
     msgs: HashMap<u64, Msg>,
     /// Sends submitted minus messages known received, per channel: an upper
     /// bound of what sits in the socket.
@@ -368,7 +375,24 @@ struct World {
     noop: Waker,
 }
 
-fn new_driver(rng: &mut Rng) -> Driver {
+/// The two sharings of the driver, made the same way.
+trait Stressed: Sharing {
+    fn with_builder(builder: Builder) -> ringwise::Result<Driver<Self>>;
+}
+
+impl Stressed for Threads {
+    fn with_builder(builder: Builder) -> ringwise::Result<Driver<Threads>> {
+        Driver::with_builder(builder)
+    }
+}
+
+impl Stressed for Local {
+    fn with_builder(builder: Builder) -> ringwise::Result<Driver<Local>> {
+        Driver::local_with_builder(builder)
+    }
+}
+
+fn new_driver<S: Stressed>(rng: &mut Rng) -> Driver<S> {
     let entries = [4u32, 16, 64, 256][rng.below(4) as usize];
     let builder: Builder = Builder::new(entries);
     let builder = match rng.below(3) {
@@ -376,7 +400,7 @@ fn new_driver(rng: &mut Rng) -> Driver {
         1 => builder.coop_taskrun(),
         _ => builder.single_issuer().defer_taskrun(),
     };
-    match Driver::with_builder(builder) {
+    match S::with_builder(builder) {
         Ok(d) => d,
         // An old kernel without these flags: the plain ring (said once).
         Err(e) => {
@@ -384,14 +408,14 @@ fn new_driver(rng: &mut Rng) -> Driver {
             if !SAID.swap(true, Ordering::Relaxed) {
                 eprintln!("owned_stress: skipping COOP_TASKRUN/DEFER_TASKRUN rings ({e}); default rings only");
             }
-            Driver::new(entries).expect("a ring")
+            S::with_builder(Builder::new(entries)).expect("a ring")
         }
     }
 }
 
 /// Registered buffers for `driver`: few, so that reads sometimes find none
 /// free.
-fn new_pool(driver: &Driver) -> FixedBufPool {
+fn new_pool<S: Sharing>(driver: &Driver<S>) -> FixedBufPool {
     FixedBufPool::register(driver, 8, 4096).expect("a fixed-buffer pool")
 }
 
@@ -419,8 +443,8 @@ fn new_pairs() -> Vec<[SharedFd; 2]> {
         .collect()
 }
 
-impl World {
-    fn new(seed: u64) -> World {
+impl<S: Stressed> World<S> {
+    fn new(seed: u64) -> World<S> {
         let mut rng = Rng(seed | 1);
         let driver = new_driver(&mut rng);
         let pool = new_pool(&driver);
@@ -505,7 +529,7 @@ impl World {
 
     /// Submit `op` (counted); a refusal is a failure here (the driver is
     /// open and the buffers small).
-    fn submit<T: ringwise::owned::OwnedOp>(&mut self, op: T) -> Op<T> {
+    fn submit<T: ringwise::owned::OwnedOp>(&mut self, op: T) -> Op<T, S> {
         self.stats.submitted += 1;
         PROGRESS.fetch_add(1, Ordering::Relaxed);
         match self.driver.submit(op) {
@@ -514,7 +538,7 @@ impl World {
         }
     }
 
-    fn keep(&mut self, p: Pending) {
+    fn keep(&mut self, p: Pending<S>) {
         self.pending.push((p, false));
         if self.pending.len() > MAX_PENDING {
             self.reap();
@@ -654,7 +678,7 @@ impl World {
 
     /// Drop sets with what is left in them (the idle receives at least):
     /// the driver keeps those ops until their CQEs.
-    fn drop_sets(&mut self, sets: Vec<Sets>) {
+    fn drop_sets(&mut self, sets: Vec<Sets<S>>) {
         for (reads, idle) in sets {
             self.stats.abandoned += (reads.len() + idle.len()) as u64;
             self.stats.sets_dropped += 1;
@@ -673,7 +697,7 @@ impl World {
 
     /// Every op of kept sets, after their driver's shutdown: each comes
     /// back (reads done or cancelled, receives cancelled).
-    fn finish_sets(&mut self, sets: Vec<Sets>) {
+    fn finish_sets(&mut self, sets: Vec<Sets<S>>) {
         for (mut reads, mut idle) in sets {
             let mut outs = Vec::new();
             let mut recvs = Vec::new();
@@ -702,7 +726,7 @@ impl World {
     }
 
     /// Drop a kept handle.
-    fn abandon(&mut self, p: Pending) {
+    fn abandon(&mut self, p: Pending<S>) {
         self.stats.abandoned += 1;
         if let Pending::Send(_, seq) = &p {
             self.msgs.get_mut(seq).unwrap().fate = Fate::Abandoned;
@@ -1064,7 +1088,7 @@ impl World {
         self.queued.iter_mut().for_each(|q| *q = 0);
         self.stats.drivers += 1;
         if last {
-            let driver = std::mem::replace(&mut self.driver, Driver::new(4).unwrap());
+            let driver = std::mem::replace(&mut self.driver, S::with_builder(Builder::new(4)).unwrap());
             drop(driver);
         }
         self.file = new_file();
@@ -1074,7 +1098,22 @@ impl World {
 
 #[test]
 fn a_million_owned_ops_leak_nothing_and_lose_nothing() {
-    let ops: u64 = std::env::var("RINGWISE_STRESS_OPS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    stress::<Threads>(1_000_000);
+}
+
+/// The same mix on drivers for one thread (`Driver<Local>`: a `RefCell`
+/// and an `Rc` instead of a mutex and an `Arc`), with a fifth of the ops.
+#[test]
+fn owned_ops_on_local_drivers_leak_nothing_and_lose_nothing() {
+    stress::<Local>(200_000);
+}
+
+/// `ops` ops (or `RINGWISE_STRESS_OPS`) of the seeded mix on drivers of
+/// sharing `S`, then the checks of the module's docs. (The counters are
+/// process-wide: the two tests compare counts taken before and after.)
+fn stress<S: Stressed>(default_ops: u64) {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let ops: u64 = std::env::var("RINGWISE_STRESS_OPS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_ops);
     let seed: u64 = std::env::var("RINGWISE_STRESS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_1234);
     let fds_before = fd_count();
     let start = Instant::now();
@@ -1100,7 +1139,8 @@ fn a_million_owned_ops_leak_nothing_and_lose_nothing() {
         })
     };
 
-    let mut w = World::new(seed);
+    let (created_before, dropped_before) = (CREATED.load(Ordering::Relaxed), DROPPED.load(Ordering::Relaxed));
+    let mut w: World<S> = World::new(seed);
     let mut until_end = 200 + w.rng.below(3000);
     while w.stats.submitted < ops {
         let a = w.pick_action();
@@ -1124,6 +1164,6 @@ fn a_million_owned_ops_leak_nothing_and_lose_nothing() {
     eprintln!("owned_stress: {} ops in {:.2?} (seed {seed:#x}): {stats:?}", stats.submitted, elapsed);
     assert_eq!(stats.submitted, stats.outputs + stats.abandoned, "every kept op gave its output once");
     let (created, dropped) = (CREATED.load(Ordering::Relaxed), DROPPED.load(Ordering::Relaxed));
-    assert_eq!(created, dropped, "buffers created vs dropped");
+    assert_eq!(created - created_before, dropped - dropped_before, "buffers created vs dropped");
     assert_eq!(fd_count(), fds_before, "descriptors open at the end vs the start");
 }
