@@ -4,7 +4,7 @@
 //! from it come [`opcode`] (the constants), [`CATALOG`], [`name`], each
 //! builder's `CODE` constant and its common setters (`user_data`, `flags`,
 //! `personality`). `docs/opcodes.md` prints the table with this kernel's
-//! probe result, and [`check`](super::check) names the release in its
+//! probe result, and [`check`](fn@super::check) names the release in its
 //! "unsupported" error.
 
 use super::*;

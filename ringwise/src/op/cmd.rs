@@ -4,7 +4,7 @@
 //! the command area is 16 bytes; in a 128-byte SQE (`Ring<Sqe128, _>`) it
 //! is 80 bytes ([`UringCmd80`], pushed with `push_big_unchecked`). The
 //! 128-byte opcodes of newer kernels ([`Nop128`], [`UringCmd128`], Linux
-//! 6.19) are here too; on older kernels [`check`](super::check) refuses them.
+//! 6.19) are here too; on older kernels [`check`](fn@super::check) refuses them.
 //! Typed commands: the socket ones ([`SocketQueue`], [`GetSockOpt`],
 //! [`SetSockOpt`], [`GetSockName`]) and the block device's [`BlockDiscard`].
 //!

@@ -27,7 +27,7 @@
 //! can do it (a multishot receive is built from a buffer group, never from a
 //! buffer pointer); what depends on the ring's state (a fixed-buffer index
 //! past the registered table, an opcode the kernel lacks) is caught by
-//! [`check`] before the op is pushed.
+//! [`check`](fn@check) before the op is pushed.
 //!
 //! # The shape of an op
 //!

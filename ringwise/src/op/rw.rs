@@ -187,7 +187,7 @@ impl Readv {
     /// the op, so `*iovec` must stay valid until `submit` returns (until the
     /// CQE is the simple rule); the data lands in the provided buffer, not
     /// in caller memory. Not combinable with
-    /// [`fixed_buffer`](Readv::fixed_buffer) ([`check`](super::check)
+    /// [`fixed_buffer`](Readv::fixed_buffer) ([`check`](fn@super::check)
     /// refuses it).
     #[inline]
     pub fn provided(target: impl Into<Target>, iovec: *const Iovec, group: u16) -> Readv {
@@ -244,7 +244,7 @@ setters!(impl Read, Write, Readv, Writev, ReadProvided {
 setters!(impl Read, Write, Readv, Writev {
     /// Use registered buffer `index` (the `*_FIXED` opcode, `FIXED_CODE`):
     /// the memory must lie inside that buffer, and the kernel skips pinning
-    /// it per I/O. [`check`](super::check) catches an index past the table.
+    /// it per I/O. [`check`](fn@super::check) catches an index past the table.
     #[inline]
     pub fn fixed_buffer(mut self, index: u16) -> Self {
         self.fixed_buffer = Some(index);

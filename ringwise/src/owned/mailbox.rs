@@ -51,7 +51,7 @@ impl Drop for Slot {
 /// reaps them, without bound (a receiver that stops receiving lets them
 /// pile up). A [`MailboxAddr`] names it for senders.
 ///
-/// A mailbox lives on a [`Threads`](super::Threads) driver (the default):
+/// A mailbox lives on a [`Threads`] driver (the default):
 /// its addresses go to other threads, and the last one frees the table
 /// slot, so they reach the driver's state from there.
 ///
@@ -98,7 +98,7 @@ impl Drop for Slot {
 /// every blocking wait of the driver does.)
 ///
 /// Raw access to a driver's ring (the core's `MsgRingData` aimed at
-/// [`Driver`](super::Driver)'s fd) goes through `unsafe`
+/// [`Driver`]'s fd) goes through `unsafe`
 /// [`Target::fd`](crate::op::Target::fd), whose contract this reasoning
 /// relies on.
 ///

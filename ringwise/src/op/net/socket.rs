@@ -146,7 +146,7 @@ setters!(impl Accept, AcceptFrom {
     /// Stay armed: one CQE per connection, each with
     /// [`more`](crate::Cqe::more) set while armed (Linux 5.19). With
     /// [`direct`](Self::direct) the slot must be [`DirectSlot::Alloc`]
-    /// ([`check`](crate::op::check) refuses a fixed slot).
+    /// ([`check`](fn@crate::op::check) refuses a fixed slot).
     #[inline]
     pub fn multishot(mut self) -> Self {
         self.opts.ioprio |= k::IORING_ACCEPT_MULTISHOT as u16;
