@@ -21,24 +21,24 @@
 use crate::entry::{PrepareSqe, Sqe};
 use crate::error::{Error, Result};
 use crate::op::{self, MsgFlags};
-use crate::owned::{BufGroup, Driver, DriverId, Fd, Op, OwnedOp, OwnedStream, RingBuf, RingBundle, Stream};
+use crate::owned::{BufGroup, Driver, DriverId, Fd, Op, OwnedOp, OwnedStream, RingBuf, RingBundle, Sharing, Stream};
 use crate::{Errno, Features};
 
 /// Submit `op` on `driver`, after checking that it is `group`'s driver.
-fn submit_on<T: OwnedOp>(driver: &Driver, group: &BufGroup, op: T) -> Result<Op<T>> {
+fn submit_on<T: OwnedOp, S: Sharing>(driver: &Driver<S>, group: &BufGroup, op: T) -> Result<Op<T, S>> {
     group.check_driver(driver)?;
     driver.submit(op).map_err(|refused| refused.error)
 }
 
 /// Submit the multishot `op` on `driver`, after checking that it is
 /// `group`'s driver.
-fn submit_stream_on<T: OwnedStream>(driver: &Driver, group: &BufGroup, op: T) -> Result<Stream<T>> {
+fn submit_stream_on<T: OwnedStream, S: Sharing>(driver: &Driver<S>, group: &BufGroup, op: T) -> Result<Stream<T, S>> {
     group.check_driver(driver)?;
     driver.submit_stream(op).map_err(|refused| refused.error)
 }
 
 /// Refused when the kernel has no bundles.
-fn check_bundles(driver: &Driver) -> Result<()> {
+fn check_bundles<S: Sharing>(driver: &Driver<S>) -> Result<()> {
     if driver.with_ring(|ring| ring.features().contains(Features::RECVSEND_BUNDLE)) {
         return Ok(());
     }
@@ -89,17 +89,17 @@ pub struct RecvProvided {
 impl RecvProvided {
     /// Receive once from the socket `fd` into a buffer of `group`, on
     /// `group`'s driver.
-    pub fn submit(driver: &Driver, fd: impl Into<Fd>, group: &BufGroup) -> Result<Op<RecvProvided>> {
+    pub fn submit<S: Sharing>(driver: &Driver<S>, fd: impl Into<Fd>, group: &BufGroup) -> Result<Op<RecvProvided, S>> {
         RecvProvided::submit_with_flags(driver, fd, group, MsgFlags::empty())
     }
 
     /// As [`submit`](Self::submit), with `MSG_*` flags of `recv(2)`.
-    pub fn submit_with_flags(
-        driver: &Driver,
+    pub fn submit_with_flags<S: Sharing>(
+        driver: &Driver<S>,
         fd: impl Into<Fd>,
         group: &BufGroup,
         flags: MsgFlags,
-    ) -> Result<Op<RecvProvided>> {
+    ) -> Result<Op<RecvProvided, S>> {
         submit_on(driver, group, RecvProvided { fd: fd.into(), group: group.clone(), flags })
     }
 }
@@ -150,17 +150,17 @@ pub struct RecvMulti {
 impl RecvMulti {
     /// Receive from the socket `fd` into buffers of `group` until it
     /// closes, fails or is cancelled, on `group`'s driver.
-    pub fn submit(driver: &Driver, fd: impl Into<Fd>, group: &BufGroup) -> Result<Stream<RecvMulti>> {
+    pub fn submit<S: Sharing>(driver: &Driver<S>, fd: impl Into<Fd>, group: &BufGroup) -> Result<Stream<RecvMulti, S>> {
         RecvMulti::submit_with_flags(driver, fd, group, MsgFlags::empty())
     }
 
     /// As [`submit`](Self::submit), with `MSG_*` flags of `recv(2)`.
-    pub fn submit_with_flags(
-        driver: &Driver,
+    pub fn submit_with_flags<S: Sharing>(
+        driver: &Driver<S>,
         fd: impl Into<Fd>,
         group: &BufGroup,
         flags: MsgFlags,
-    ) -> Result<Stream<RecvMulti>> {
+    ) -> Result<Stream<RecvMulti, S>> {
         submit_stream_on(driver, group, RecvMulti { fd: fd.into(), group: group.clone(), flags, arm: Arm::Fresh })
     }
 }
@@ -206,17 +206,17 @@ pub struct RecvBundle {
 impl RecvBundle {
     /// Receive a bundle once from the socket `fd` into buffers of `group`,
     /// on `group`'s driver.
-    pub fn submit(driver: &Driver, fd: impl Into<Fd>, group: &BufGroup) -> Result<Op<RecvBundle>> {
+    pub fn submit<S: Sharing>(driver: &Driver<S>, fd: impl Into<Fd>, group: &BufGroup) -> Result<Op<RecvBundle, S>> {
         RecvBundle::submit_with_flags(driver, fd, group, MsgFlags::empty())
     }
 
     /// As [`submit`](Self::submit), with `MSG_*` flags of `recv(2)`.
-    pub fn submit_with_flags(
-        driver: &Driver,
+    pub fn submit_with_flags<S: Sharing>(
+        driver: &Driver<S>,
         fd: impl Into<Fd>,
         group: &BufGroup,
         flags: MsgFlags,
-    ) -> Result<Op<RecvBundle>> {
+    ) -> Result<Op<RecvBundle, S>> {
         check_bundles(driver)?;
         submit_on(driver, group, RecvBundle { fd: fd.into(), group: group.clone(), flags })
     }
@@ -260,17 +260,21 @@ pub struct RecvBundleMulti {
 impl RecvBundleMulti {
     /// Receive bundles from the socket `fd` into buffers of `group` until it
     /// closes, fails or is cancelled, on `group`'s driver.
-    pub fn submit(driver: &Driver, fd: impl Into<Fd>, group: &BufGroup) -> Result<Stream<RecvBundleMulti>> {
+    pub fn submit<S: Sharing>(
+        driver: &Driver<S>,
+        fd: impl Into<Fd>,
+        group: &BufGroup,
+    ) -> Result<Stream<RecvBundleMulti, S>> {
         RecvBundleMulti::submit_with_flags(driver, fd, group, MsgFlags::empty())
     }
 
     /// As [`submit`](Self::submit), with `MSG_*` flags of `recv(2)`.
-    pub fn submit_with_flags(
-        driver: &Driver,
+    pub fn submit_with_flags<S: Sharing>(
+        driver: &Driver<S>,
         fd: impl Into<Fd>,
         group: &BufGroup,
         flags: MsgFlags,
-    ) -> Result<Stream<RecvBundleMulti>> {
+    ) -> Result<Stream<RecvBundleMulti, S>> {
         check_bundles(driver)?;
         let op = RecvBundleMulti { fd: fd.into(), group: group.clone(), flags, arm: Arm::Fresh };
         submit_stream_on(driver, group, op)
@@ -319,12 +323,17 @@ pub struct ReadProvided {
 impl ReadProvided {
     /// Read at the file position (and move it) from `fd` into a buffer of
     /// `group`, on `group`'s driver.
-    pub fn submit(driver: &Driver, fd: impl Into<Fd>, group: &BufGroup) -> Result<Op<ReadProvided>> {
+    pub fn submit<S: Sharing>(driver: &Driver<S>, fd: impl Into<Fd>, group: &BufGroup) -> Result<Op<ReadProvided, S>> {
         ReadProvided::submit_at(driver, fd, group, op::CURRENT_POSITION)
     }
 
     /// Read at `offset` of the file.
-    pub fn submit_at(driver: &Driver, fd: impl Into<Fd>, group: &BufGroup, offset: u64) -> Result<Op<ReadProvided>> {
+    pub fn submit_at<S: Sharing>(
+        driver: &Driver<S>,
+        fd: impl Into<Fd>,
+        group: &BufGroup,
+        offset: u64,
+    ) -> Result<Op<ReadProvided, S>> {
         submit_on(driver, group, ReadProvided { fd: fd.into(), group: group.clone(), offset })
     }
 }
