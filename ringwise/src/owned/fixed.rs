@@ -103,10 +103,10 @@ impl PoolInner {
     }
 
     /// The id of the driver the pool was registered on, without reaching
-    /// it: the address of its identity, which the pool's weak reference keeps allocated
-    /// (so no other driver can have it) even after that driver is gone,
-    /// when no live driver's id equals it. (No upgrade of the reference,
-    /// which costs two atomic updates per fixed op.)
+    /// it: the address of its identity, which the pool's weak reference
+    /// keeps allocated (so no other driver can have it) even after that
+    /// driver is gone, when no live driver's id equals it. (No upgrade of
+    /// the reference, which costs two atomic updates per fixed op.)
     #[inline]
     fn driver_id(&self) -> super::DriverId {
         super::DriverId::of(self.driver.as_ptr())
