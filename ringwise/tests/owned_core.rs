@@ -4,7 +4,7 @@
 //! twice. The rules that do not depend on the sharing run on both a
 //! default and a `Local` driver.
 
-use ringwise::owned::{ops, Driver, Local, SharedFd, Sharing, Threads};
+use ringwise::owned::{ops, Driver, Local, SharedFd, Threads};
 use ringwise::Errno;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,27 +19,11 @@ fn pair() -> (SharedFd, SharedFd) {
     (SharedFd::from(a), SharedFd::from(b))
 }
 
-/// The rules hold for both sharings of the driver: each rule's test runs
-/// on a `Driver<Threads>` (the default) and on a `Driver<Local>`.
-trait MakeDriver: Sharing {
-    fn driver(entries: u32) -> Driver<Self>;
-    /// For names of files the two runs of a test make at once.
-    fn driver_name() -> &'static str {
-        std::any::type_name::<Self>().rsplit("::").next().unwrap_or("driver")
-    }
-}
-
-impl MakeDriver for Threads {
-    fn driver(entries: u32) -> Driver<Threads> {
-        Driver::new(entries).unwrap()
-    }
-}
-
-impl MakeDriver for Local {
-    fn driver(entries: u32) -> Driver<Local> {
-        Driver::local(entries).unwrap()
-    }
-}
+// The rules hold for both sharings of the driver: each rule's test runs
+// on a `Driver<Threads>` (the default) and on a `Driver<Local>`.
+#[path = "common/sharing.rs"]
+mod sharing;
+use sharing::MakeDriver;
 
 /// `#[test]`s running `$rule::<Threads>` and `$rule::<Local>`.
 macro_rules! on_both_drivers {

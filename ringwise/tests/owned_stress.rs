@@ -35,6 +35,11 @@
 
 use ringwise::owned::{ops, Driver, FixedBufPool, Local, Op, OpSet, SharedFd, Sharing, Threads};
 
+// Drivers of either sharing, made by type.
+#[path = "common/sharing.rs"]
+mod sharing;
+use sharing::MakeDriver;
+
 // For `forward_io_buf!` only: this file's `Counted` keeps its own counts.
 #[allow(dead_code)]
 #[macro_use]
@@ -352,7 +357,7 @@ struct Stats {
 /// (tag: channel), which finish only when cancelled.
 type Sets<S> = (OpSet<ops::Read<Counted>, S>, OpSet<ops::Recv<Counted>, S>);
 
-struct World<S: Stressed> {
+struct World<S: MakeDriver> {
     rng: Rng,
     /// Sets kept across actions (at most 4).
     sets: Vec<Sets<S>>,
@@ -375,24 +380,7 @@ struct World<S: Stressed> {
     noop: Waker,
 }
 
-/// The two sharings of the driver, made the same way.
-trait Stressed: Sharing {
-    fn with_builder(builder: Builder) -> ringwise::Result<Driver<Self>>;
-}
-
-impl Stressed for Threads {
-    fn with_builder(builder: Builder) -> ringwise::Result<Driver<Threads>> {
-        Driver::with_builder(builder)
-    }
-}
-
-impl Stressed for Local {
-    fn with_builder(builder: Builder) -> ringwise::Result<Driver<Local>> {
-        Driver::local_with_builder(builder)
-    }
-}
-
-fn new_driver<S: Stressed>(rng: &mut Rng) -> Driver<S> {
+fn new_driver<S: MakeDriver>(rng: &mut Rng) -> Driver<S> {
     let entries = [4u32, 16, 64, 256][rng.below(4) as usize];
     let builder: Builder = Builder::new(entries);
     let builder = match rng.below(3) {
@@ -443,7 +431,7 @@ fn new_pairs() -> Vec<[SharedFd; 2]> {
         .collect()
 }
 
-impl<S: Stressed> World<S> {
+impl<S: MakeDriver> World<S> {
     fn new(seed: u64) -> World<S> {
         let mut rng = Rng(seed | 1);
         let driver = new_driver(&mut rng);
@@ -1111,7 +1099,7 @@ fn owned_ops_on_local_drivers_leak_nothing_and_lose_nothing() {
 /// `ops` ops (or `RINGWISE_STRESS_OPS`) of the seeded mix on drivers of
 /// sharing `S`, then the checks of the module's docs. (The counters are
 /// process-wide: the two tests compare counts taken before and after.)
-fn stress<S: Stressed>(default_ops: u64) {
+fn stress<S: MakeDriver>(default_ops: u64) {
     let _one_at_a_time = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let ops: u64 = std::env::var("RINGWISE_STRESS_OPS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_ops);
     let seed: u64 = std::env::var("RINGWISE_STRESS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_1234);

@@ -147,10 +147,7 @@ where
 }
 
 pub fn async_loop(s: &ReadSettings) -> Result<Measured, CliError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .map_err(|source| CliError::Runtime { what: "start a tokio runtime", source })?;
+    let runtime = current_thread_runtime()?;
     runtime.block_on(async {
         let (driver, pool, fd) = setup(s)?;
         let uring = ringwise_tokio::Uring::from_driver(driver)
@@ -178,10 +175,7 @@ pub fn async_loop(s: &ReadSettings) -> Result<Measured, CliError> {
 pub fn async_local_loop(s: &ReadSettings) -> Result<Measured, CliError> {
     use std::cell::{Cell, RefCell};
     use std::rc::Rc;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .map_err(|source| CliError::Runtime { what: "start a tokio runtime", source })?;
+    let runtime = current_thread_runtime()?;
     let local = tokio::task::LocalSet::new();
     runtime.block_on(local.run_until(async {
         let (driver, pool, fd) = setup_with(s, Driver::<Local>::local_from_ring)?;
@@ -201,6 +195,14 @@ pub fn async_local_loop(s: &ReadSettings) -> Result<Measured, CliError> {
         let (done, failure) = join_reads(tasks, &mut ticker).await;
         clock.stop(&ticker, done, 0, failure)
     }))
+}
+
+/// The async loops' runtime: tokio's `current_thread`, with I/O.
+fn current_thread_runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(|source| CliError::Runtime { what: "start a tokio runtime", source })
 }
 
 /// One task of the async loops: reads of `size` bytes (`READ_FIXED` if
